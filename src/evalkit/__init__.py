@@ -1,0 +1,22 @@
+"""evalkit: evaluate collaborative working in health care.
+
+Notebook users write ``import evalkit as ek``. Each design is one top-level
+function that takes a DataFrame first and keyword-only options, and returns a
+:class:`~evalkit.results.DesignResult` whose ``.effects`` are tidy effect records.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .contract import check_panel
+from .designs import prepost
+from .errors import DataError, DesignError, EvalkitError, SpecError
+from .io import read
+from .results import DesignResult, EffectRecord
+
+try:
+    __version__ = version("evalkit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["prepost", "read", "check_panel", "DesignResult", "EffectRecord", "EvalkitError",
+           "DataError", "SpecError", "DesignError", "__version__"]

@@ -1,0 +1,380 @@
+"""The data contract: what a case-study panel must look like, and the checks.
+
+A panel has one row per unit (practice, PCN, area or patient) per period, with
+outcome columns, a denominator where an outcome is a count, a treatment
+indicator or adoption period, and optional covariates. :func:`check_panel`
+finds every problem at once and reports each with the file, the column, the
+rows and a suggested fix; :meth:`CheckReport.raise_for_errors` turns the first
+error into a :class:`~evalkit.errors.DataError` for the designs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, EvalkitError
+from .periods import parse_period, parse_periods
+
+__all__ = ["FAMILIES", "COUNT_FAMILIES", "Problem", "CheckReport", "check_panel",
+           "nearest", "never_treated"]
+
+FAMILIES = ("gaussian", "poisson", "quasipoisson", "negbin", "binomial")
+COUNT_FAMILIES = ("poisson", "quasipoisson", "negbin", "binomial")
+
+
+def nearest(name: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``name`` (for 'did you mean' hints), or None."""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if not match:
+        match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+        match = [lowered[m] for m in match]
+    return match[0] if match else None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in the data.
+
+    Attributes
+    ----------
+    code
+        A short stable identifier, e.g. ``"missing_column"``.
+    message
+        What is wrong.
+    severity
+        ``"error"`` (the analysis cannot run) or ``"warning"``.
+    """
+
+    code: str
+    message: str
+    severity: str = "error"
+    file: str | None = None
+    column: str | None = None
+    rows: tuple[int, ...] = ()
+    fix: str | None = None
+
+    def as_error(self) -> DataError:
+        """This problem as an exception."""
+        return DataError(self.message, file=self.file, column=self.column,
+                         rows=self.rows, fix=self.fix)
+
+    def __str__(self) -> str:
+        return f"{self.severity.upper()}: {self.as_error().one_line()}"
+
+
+@dataclass
+class CheckReport:
+    """All problems found in one table."""
+
+    file: str | None
+    n_rows: int
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems that stop an analysis."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems worth knowing about."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when there are no errors."""
+        return not self.errors
+
+    def add(self, code: str, message: str, *, severity: str = "error",
+            column: str | None = None, rows: Iterable[int] = (), fix: str | None = None) -> None:
+        """Record a problem."""
+        self.problems.append(Problem(code, message, severity, self.file, column,
+                                     tuple(int(r) for r in rows), fix))
+
+    def raise_for_errors(self) -> None:
+        """Raise the first error as a :class:`DataError` (with a count of the rest)."""
+        if self.errors:
+            first = self.errors[0].as_error()
+            more = len(self.errors) - 1
+            if more:
+                first.message += f" (and {more} more problem{'s' if more > 1 else ''}: " \
+                                 "run `evalkit check` for all of them)"
+            raise first
+
+    def __str__(self) -> str:
+        name = self.file or "data"
+        if not self.problems:
+            return f"{name}: {self.n_rows} rows, no problems found."
+        head = (f"{name}: {self.n_rows} rows, {len(self.errors)} error(s), "
+                f"{len(self.warnings)} warning(s)")
+        return "\n".join([head] + [f"  - {p}" for p in self.problems])
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of True positions."""
+    return list(np.flatnonzero(mask) + 2)
+
+
+def never_treated(values: pd.Series) -> np.ndarray:
+    """True where a cohort value means 'never treated' (0, blank or NaN)."""
+    text = values.astype("string").str.strip()
+    return (values.isna() | text.isin(["0", "", "0.0", "nan", "NaN", "never"])).to_numpy(
+        dtype=bool, na_value=True)
+
+
+def check_panel(
+    data: pd.DataFrame,
+    *,
+    unit: str | None,
+    time: str,
+    outcomes: Mapping[str, str] | Sequence[str] = (),
+    denominator: str | Mapping[str, str | None] | None = None,
+    treated: str | None = None,
+    cohort: str | None = None,
+    start=None,
+    min_pre_periods: int = 0,
+    min_post_periods: int = 0,
+    needs_comparison: bool = False,
+    covariates: Sequence[str] = (),
+    file: str | None = None,
+) -> CheckReport:
+    """Check a panel against the data contract.
+
+    Parameters
+    ----------
+    data
+        The panel, one row per unit per period.
+    unit, time
+        Column names of the unit identifier and the period.
+    outcomes
+        Outcome columns, with their family (``{"admissions": "poisson"}``) or as a list
+        (taken as gaussian).
+    denominator
+        The denominator column (list size, population or trials), one for all outcomes
+        or a mapping from outcome to column.
+    treated
+        A 0/1 column marking scheme units (constant within unit) or treated periods.
+    cohort
+        The first-treated period column (0, blank or NaN for never treated).
+    start
+        The interruption or adoption period, checked to lie inside the data.
+    min_pre_periods, min_post_periods
+        How many periods the design needs before and from ``start``.
+    needs_comparison
+        Whether the design needs units that are not treated.
+    covariates
+        Extra numeric columns.
+    file
+        The file name, used in messages (defaults to ``data.attrs["source"]``).
+
+    Returns
+    -------
+    CheckReport
+        Every problem found; ``report.ok`` is True when the design can run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"practice": ["A", "A"], "month": ["2019-01", "2019-02"],
+    ...                    "admissions": [3, -1], "list_size": [1000, 1000]})
+    >>> report = check_panel(df, unit="practice", time="month",
+    ...                      outcomes={"admissions": "poisson"}, denominator="list_size")
+    >>> report.ok
+    False
+    """
+    file = file or data.attrs.get("source")
+    report = CheckReport(file=file, n_rows=len(data))
+    if isinstance(outcomes, Mapping):
+        families = {str(k): (v or "gaussian") for k, v in outcomes.items()}
+    else:
+        families = {str(k): "gaussian" for k in outcomes}
+    if isinstance(denominator, Mapping):
+        denominators = {k: v for k, v in denominator.items() if v}
+    else:
+        denominators = {k: denominator for k in families} if denominator else {}
+
+    # 1. Columns present, with the nearest name suggested when one is misspelled.
+    wanted: dict[str, str] = {}
+    for role, col in [("unit", unit), ("time", time), ("treated", treated),
+                      ("cohort", cohort)]:
+        if col:
+            wanted[col] = role
+    for col in families:
+        wanted.setdefault(col, "outcome")
+    for col in denominators.values():
+        wanted.setdefault(col, "denominator")
+    for col in covariates:
+        wanted.setdefault(col, "covariate")
+    present = set(map(str, data.columns))
+    for col, role in wanted.items():
+        if col not in present:
+            guess = nearest(col, present)
+            fix = (f"did you mean '{guess}'? Rename the column or change the spec"
+                   if guess else f"add the {role} column, or name the right one in the spec")
+            report.add("missing_column", f"the {role} column '{col}' is missing",
+                       column=col, fix=fix)
+    for family in set(families.values()):
+        if family not in FAMILIES:
+            guess = nearest(family, FAMILIES)
+            report.add("unknown_family", f"unknown family '{family}'",
+                       fix=f"use one of {', '.join(FAMILIES)}"
+                       + (f" (did you mean '{guess}'?)" if guess else ""))
+    if report.errors:
+        return report
+
+    # 2. Types: numeric outcomes, denominators, covariates; 0/1 treatment.
+    numeric: dict[str, np.ndarray] = {}
+    for col in list(families) + list(dict.fromkeys(denominators.values())) + list(covariates):
+        if col in numeric:
+            continue
+        raw = data[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna().to_numpy() & raw.notna().to_numpy()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in pd.unique(raw[bad])[:3])
+            report.add("wrong_type", f"expected numbers, found {examples}", column=col,
+                       rows=_rows(bad), fix="remove text such as '*' or '<5' and leave the "
+                       "cell blank if the value is unknown")
+        numeric[col] = values.to_numpy(dtype=float)
+    for col in families:
+        miss = data[col].isna().to_numpy()
+        if miss.any():
+            report.add("missing_values", f"{miss.sum()} missing value(s)", severity="warning",
+                       column=col, rows=_rows(miss),
+                       fix="these rows are left out; fill them in if they are known")
+    if treated:
+        raw = data[treated]
+        tvals = pd.to_numeric(raw.replace({True: 1, False: 0}), errors="coerce")
+        bad = ~tvals.isin([0, 1]).to_numpy()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in pd.unique(raw[bad])[:3])
+            report.add("wrong_type", f"the treatment indicator must be 0 or 1, found {examples}",
+                       column=treated, rows=_rows(bad), fix="code scheme units as 1, others 0")
+
+    # 3. Counts: negative, non-integer; denominators: zero or negative; binomial: x > n.
+    for col, family in families.items():
+        if family not in COUNT_FAMILIES or col not in numeric:
+            continue
+        v = numeric[col]
+        neg = v < 0
+        if neg.any():
+            report.add("negative_count", f"{neg.sum()} negative count(s)", column=col,
+                       rows=_rows(neg), fix="counts cannot be negative; correct the extract")
+        frac = np.isfinite(v) & (v != np.round(v))
+        if frac.any():
+            report.add("non_integer_count", f"{family} counts must be whole numbers",
+                       column=col, rows=_rows(frac),
+                       fix="use the raw counts, or family 'gaussian' for rates")
+    for col, den in denominators.items():
+        if den not in numeric:
+            continue
+        d = numeric[den]
+        zero = np.isfinite(d) & (d <= 0)
+        if zero.any():
+            report.add("zero_denominator", f"{zero.sum()} zero or negative denominator(s)",
+                       column=den, rows=_rows(zero),
+                       fix="a list size or population must be positive; drop or correct "
+                       "these rows")
+        if families.get(col) == "binomial" and col in numeric:
+            over = numeric[col] > d
+            if over.any():
+                report.add("numerator_exceeds_denominator",
+                           f"'{col}' is larger than its denominator '{den}'", column=col,
+                           rows=_rows(over), fix="check that the denominator counts the "
+                           "people who could have the outcome")
+
+    # 4. Time: readable periods, duplicates and gaps.
+    try:
+        codes, axis = parse_periods(data[time], file=file, column=time)
+    except EvalkitError as err:
+        report.add("bad_time", err.message, column=time, rows=err.rows, fix=err.fix)
+        return report
+    units = data[unit].astype(str).to_numpy() if unit else np.zeros(len(data), dtype=str)
+    if unit:
+        dup = pd.DataFrame({"u": units, "t": codes}).duplicated(keep=False).to_numpy()
+        if dup.any():
+            report.add("duplicate_rows", f"{dup.sum()} rows share a {unit} and {time}",
+                       column=time, rows=_rows(dup),
+                       fix="keep one row per unit and period (aggregate or de-duplicate)")
+        frame = pd.DataFrame({"u": units, "t": codes}).drop_duplicates()
+        span = frame.groupby("u")["t"].agg(["min", "max", "size"])
+        gappy = span[(span["max"] - span["min"] + 1) != span["size"]]
+        if len(gappy):
+            examples = []
+            for u in gappy.index[:3]:
+                have = set(frame.loc[frame["u"] == u, "t"])
+                lo, hi = span.loc[u, "min"], span.loc[u, "max"]
+                gap = [c for c in range(lo, hi + 1) if c not in have]
+                examples.append(f"{u} lacks {', '.join(axis.labels(gap[:3]))}"
+                                + ("…" if len(gap) > 3 else ""))
+            report.add("time_gaps", f"{len(gappy)} unit(s) have gaps in their time series: "
+                       + "; ".join(examples), column=time,
+                       fix="add the missing periods (with zero counts if nothing happened) or "
+                       "check the extract")
+
+    # 5. Treatment that switches off and on again, and comparison units.
+    tr = None
+    if treated and treated in data and not any(p.column == treated for p in report.errors):
+        tr = pd.to_numeric(data[treated].replace({True: 1, False: 0}),
+                           errors="coerce").to_numpy(dtype=float)
+        order = np.lexsort((codes, units))
+        su, st = units[order], tr[order]
+        same = su[1:] == su[:-1]
+        off_again = same & (st[1:] < st[:-1])
+        if off_again.any():
+            bad_units = pd.unique(su[1:][off_again])
+            report.add("treatment_reverses", f"treatment switches off and on for "
+                       f"{len(bad_units)} unit(s), e.g. {', '.join(map(str, bad_units[:3]))}",
+                       column=treated, rows=sorted(order[1:][off_again] + 2),
+                       fix="code treatment as 1 from adoption onwards; a unit that leaves the "
+                       "scheme needs a separate analysis")
+        if needs_comparison:
+            ever = pd.Series(tr).groupby(units).max()
+            if (ever >= 1).all():
+                report.add("no_comparison_units", "every unit is treated, but the design "
+                           "needs comparison units", column=treated,
+                           fix="add units outside the scheme, or use a design without a "
+                           "comparison group")
+    if cohort and cohort in data:
+        never = never_treated(data[cohort])
+        if needs_comparison and not never.any():
+            report.add("no_comparison_units", "no never-treated units (cohort 0 or blank)",
+                       column=cohort, fix="add never-treated units or use not-yet-treated "
+                       "controls")
+
+    # 6. The interruption inside the data, with enough periods each side.
+    if start is not None:
+        try:
+            s = parse_period(start, axis)
+        except EvalkitError as err:
+            report.add("bad_start", err.message, fix=err.fix)
+        else:
+            lo, hi = int(codes.min()), int(codes.max())
+            if not lo < s <= hi:
+                report.add("start_outside_data", f"the start {axis.label(s)} is outside the "
+                           f"data ({axis.label(lo)} to {axis.label(hi)}) or leaves no "
+                           "pre-period", column=time,
+                           fix="check the start date or extend the data")
+            else:
+                n_pre = s - lo
+                n_post = hi - s + 1
+                if n_pre < min_pre_periods:
+                    report.add("too_few_pre_periods", f"only {n_pre} period(s) before the start "
+                               f"{axis.label(s)}; the design needs {min_pre_periods}",
+                               column=time, fix="extend the data back in time or shorten the "
+                               "baseline window")
+                if n_post < min_post_periods:
+                    report.add("too_few_post_periods", f"only {n_post} period(s) from the start "
+                               f"{axis.label(s)}; the design needs {min_post_periods}",
+                               column=time, fix="wait for more follow-up or shorten the "
+                               "follow-up window")
+    return report

@@ -1,0 +1,68 @@
+"""Strength of evidence on the Maryland Scientific Methods Scale (SMS).
+
+Levels follow the What Works Centre for Local Economic Growth's version of the
+scale (Madaleno & Waights, 2016; after Sherman et al., 1997):
+
+1. a before/after comparison of the treated group, or a cross-sectional comparison,
+   with no control for other changes;
+2. the same with adequate control variables (here: adjustment for regression to the
+   mean using the wider population's data);
+3. a comparison of change in treated and untreated groups (difference-in-differences,
+   single-group interrupted time series with a long pre-period);
+4. as 3, with a comparison constructed to be similar (matching, synthetic control,
+   controlled interrupted time series) or with pre-trends shown parallel;
+5. randomised assignment.
+
+A level is derived from the design and its diagnostics, never typed in.
+"""
+
+from __future__ import annotations
+
+__all__ = ["maryland_level", "LEVEL_TEXT"]
+
+LEVEL_TEXT = {
+    1: "Level 1 of 5 (weak): a before/after comparison with no comparison group and no "
+       "adjustment; it cannot separate the scheme from trends, seasonality or regression "
+       "to the mean.",
+    2: "Level 2 of 5 (weak): a before/after comparison adjusted for regression to the mean, "
+       "but with no comparison group for other changes over time.",
+    3: "Level 3 of 5 (moderate): change compared with an untreated comparison group.",
+    4: "Level 4 of 5 (good): change compared with a comparison group built to be similar.",
+    5: "Level 5 of 5 (strong): randomised comparison.",
+}
+
+_BASE = {
+    ("prepost", "before_after"): 1,
+    ("prepost", "before_after_rtm_adjusted"): 2,
+}
+
+
+def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) -> int:
+    """The Maryland SMS level of an effect.
+
+    Parameters
+    ----------
+    design, estimand
+        The design and estimand of the effect record.
+    diagnostics
+        The record's diagnostics; failed checks lower the level (never below 1).
+
+    Returns
+    -------
+    int
+        A level from 1 to 5.
+
+    Examples
+    --------
+    >>> maryland_level("prepost", "before_after")
+    1
+    """
+    level = _BASE.get((design, estimand))
+    if level is None:
+        level = _BASE.get((design, "*"))
+    if level is None:
+        raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")
+    diagnostics = diagnostics or {}
+    if diagnostics.get("rtm_unresolved") and level > 1:
+        level -= 1
+    return max(1, min(5, level))

@@ -1,0 +1,245 @@
+"""Evaluation specs: a scheme's data, outcomes and designs, declared in YAML.
+
+A spec is read with ``yaml.safe_load`` (nothing in it is ever executed) and
+validated before anything runs. Unknown keys are errors that name the nearest
+valid key. Each analysis's ``options`` map one to one onto the keyword arguments
+of the design function; outcome-level ``family``, ``denominator`` and ``domain``
+fill in options that an analysis does not set. The format is documented in
+``docs/spec.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .contract import FAMILIES, nearest
+from .designs import DESIGNS
+from .errors import SpecError
+
+__all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS",
+           "OUTCOME_KEYS", "ANALYSIS_KEYS", "DATA_KINDS"]
+
+TOP_KEYS = ("scheme", "title", "description", "synthetic", "inspired_by", "data", "outcomes",
+            "analyses", "engagement", "report")
+DATA_KEYS = ("path", "kind", "sheet", "description")
+DATA_KINDS = ("panel", "referrals", "mdt", "survey", "patient_costs", "scheme_costs")
+OUTCOME_KEYS = ("label", "family", "denominator", "domain", "per", "better", "description")
+ANALYSIS_KEYS = ("design", "data", "outcomes", "options", "label")
+ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "unit", "time", "start")
+REPORT_KEYS = ("headline", "summary")
+SCHEME_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Options the spec runner fills in itself.
+_FILLED = ("scheme",)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data file named in a spec."""
+
+    name: str
+    path: Path
+    kind: str = "panel"
+    sheet: str | int | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One design run on one outcome."""
+
+    design: str
+    data: str
+    outcome: str
+    options: Mapping[str, Any]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated evaluation spec."""
+
+    path: Path
+    scheme: str
+    title: str
+    description: str
+    synthetic: bool
+    data: Mapping[str, DataSource]
+    outcomes: Mapping[str, Mapping[str, Any]]
+    analyses: tuple[Analysis, ...]
+    engagement: Mapping[str, Any] = field(default_factory=dict)
+    report: Mapping[str, Any] = field(default_factory=dict)
+    inspired_by: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """The folder the spec lives in (data paths are relative to it)."""
+        return self.path.parent
+
+    def outcome_label(self, outcome: str) -> str:
+        """The outcome's display label."""
+        return str(self.outcomes.get(outcome, {}).get("label") or outcome.replace("_", " "))
+
+
+def _unknown(keys, allowed, where: str, file: str) -> None:
+    for key in keys:
+        if key not in allowed:
+            guess = nearest(str(key), allowed)
+            hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
+            raise SpecError(f"unknown key '{key}' in {where}", file=file, fix=hint)
+
+
+def _mapping(value, where: str, file: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where} must be a mapping of keys to values", file=file,
+                        fix="check the indentation in the YAML")
+    return value
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate an evaluation spec.
+
+    Parameters
+    ----------
+    path
+        The YAML file.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        If the file is missing, is not valid YAML, or breaks the spec format.
+
+    Examples
+    --------
+    >>> spec = load_spec("data/synthetic/virtual-wards/spec.yaml")  # doctest: +SKIP
+    >>> [a.design for a in spec.analyses]  # doctest: +SKIP
+    ['prepost', 'prepost', 'prepost']
+    """
+    path = Path(path)
+    file = str(path)
+    if path.is_dir():
+        path = path / "spec.yaml"
+        file = str(path)
+    if not path.exists():
+        raise SpecError("spec not found", file=file, fix="give the path of a spec.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=file,
+                        fix="check indentation and quoting") from None
+    raw = _mapping(raw, "the spec", file)
+    _unknown(raw, TOP_KEYS, "the spec", file)
+    for key in ("scheme", "data", "outcomes", "analyses"):
+        if key not in raw:
+            raise SpecError(f"the spec has no '{key}'", file=file,
+                            fix=f"add '{key}:' (see docs/spec.md)")
+    scheme = str(raw["scheme"])
+    if not SCHEME_NAME.match(scheme):
+        raise SpecError(f"scheme name '{scheme}' must be lower-case letters, digits and hyphens",
+                        file=file, fix="rename the scheme, e.g. 'virtual-wards'")
+
+    data: dict[str, DataSource] = {}
+    for name, entry in _mapping(raw["data"], "data", file).items():
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        entry = _mapping(entry, f"data '{name}'", file)
+        _unknown(entry, DATA_KEYS, f"data '{name}'", file)
+        if "path" not in entry:
+            raise SpecError(f"data '{name}' has no path", file=file, fix="add 'path: file.csv'")
+        kind = entry.get("kind", "panel")
+        if kind not in DATA_KINDS:
+            guess = nearest(str(kind), DATA_KINDS)
+            raise SpecError(f"data '{name}' has unknown kind '{kind}'", file=file,
+                            fix=f"did you mean '{guess}'?" if guess
+                            else f"use one of {', '.join(DATA_KINDS)}")
+        data[str(name)] = DataSource(str(name), (path.parent / entry["path"]).resolve(),
+                                     kind, entry.get("sheet"))
+
+    outcomes: dict[str, dict[str, Any]] = {}
+    for name, entry in _mapping(raw["outcomes"], "outcomes", file).items():
+        entry = dict(_mapping(entry or {}, f"outcome '{name}'", file))
+        _unknown(entry, OUTCOME_KEYS, f"outcome '{name}'", file)
+        family = entry.get("family", "gaussian")
+        if family not in FAMILIES:
+            guess = nearest(str(family), FAMILIES)
+            raise SpecError(f"outcome '{name}' has unknown family '{family}'", file=file,
+                            fix=f"did you mean '{guess}'?" if guess
+                            else f"use one of {', '.join(FAMILIES)}")
+        outcomes[str(name)] = entry
+
+    analyses: list[Analysis] = []
+    items = raw["analyses"]
+    if not isinstance(items, list) or not items:
+        raise SpecError("'analyses' must be a non-empty list", file=file,
+                        fix="list at least one analysis, each with a design")
+    for i, entry in enumerate(items, start=1):
+        entry = _mapping(entry, f"analysis {i}", file)
+        _unknown(entry, ANALYSIS_KEYS, f"analysis {i}", file)
+        design = entry.get("design")
+        if design not in DESIGNS:
+            guess = nearest(str(design), DESIGNS)
+            raise SpecError(f"analysis {i} names unknown design '{design}'", file=file,
+                            fix=f"did you mean '{guess}'?" if guess
+                            else f"available designs: {', '.join(DESIGNS)}")
+        source = entry.get("data")
+        if source not in data:
+            guess = nearest(str(source), data)
+            raise SpecError(f"analysis {i} uses data '{source}', which the spec does not list",
+                            file=file, fix=f"did you mean '{guess}'?" if guess
+                            else "add it under 'data:'")
+        options = dict(_mapping(entry.get("options") or {}, f"analysis {i} options", file))
+        params = inspect.signature(DESIGNS[design]).parameters
+        allowed = [p for p in params if params[p].kind == inspect.Parameter.KEYWORD_ONLY
+                   and p not in ("outcome", *_FILLED)]
+        _unknown(options, allowed, f"analysis {i} ({design}) options", file)
+        names = entry.get("outcomes")
+        if isinstance(names, str):
+            names = [names]
+        if not names:
+            raise SpecError(f"analysis {i} lists no outcomes", file=file,
+                            fix="add 'outcomes: [name, ...]'")
+        for outcome in names:
+            if outcome not in outcomes:
+                guess = nearest(str(outcome), outcomes)
+                raise SpecError(f"analysis {i} names outcome '{outcome}', which is not under "
+                                "'outcomes'", file=file,
+                                fix=f"did you mean '{guess}'?" if guess else "declare it")
+            merged = dict(options)
+            for key in ("family", "denominator", "domain", "per"):
+                if key in outcomes[outcome] and key in allowed and key not in merged:
+                    merged[key] = outcomes[outcome][key]
+            missing = [p for p, v in params.items() if v.kind == inspect.Parameter.KEYWORD_ONLY
+                       and v.default is inspect.Parameter.empty and p != "outcome"
+                       and p not in merged]
+            if missing:
+                raise SpecError(f"analysis {i} ({design}) needs option(s) "
+                                f"{', '.join(missing)}", file=file,
+                                fix="add them under 'options:'")
+            analyses.append(Analysis(design, str(source), str(outcome), merged,
+                                     entry.get("label")))
+
+    engagement = dict(_mapping(raw.get("engagement") or {}, "engagement", file))
+    _unknown(engagement, ENGAGEMENT_KEYS, "engagement", file)
+    for role in ("referrals", "mdt", "survey", "panel"):
+        if role in engagement and engagement[role] not in data:
+            raise SpecError(f"engagement {role} names data '{engagement[role]}', which the spec "
+                            "does not list", file=file, fix="add it under 'data:'")
+    report = dict(_mapping(raw.get("report") or {}, "report", file))
+    _unknown(report, REPORT_KEYS, "report", file)
+    return Spec(path=path.resolve(), scheme=scheme, title=str(raw.get("title", scheme)),
+                description=str(raw.get("description", "")).strip(),
+                synthetic=bool(raw.get("synthetic", False)), data=data, outcomes=outcomes,
+                analyses=tuple(analyses), engagement=engagement, report=report,
+                inspired_by=raw.get("inspired_by"), raw=raw)

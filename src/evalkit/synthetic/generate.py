@@ -1,0 +1,390 @@
+"""Generate one synthetic case study: panel, engagement, costs and the truth.
+
+Everything is drawn from one seeded :class:`numpy.random.Generator`, so a scheme
+is the same every time it is generated.
+
+The practice panel follows a log-linear rate model per practice and month:
+age and deprivation gradients, a practice effect, winter seasonality, a secular
+trend and a transient practice-level AR(1) shock (a 'bad spell'), with
+gamma-Poisson counts. A scheme multiplies its units' rates by the true effect,
+ramped up over the first months and scaled by each practice's engagement.
+Where scheme units were chosen for high recent values, the transient shock
+makes them regress to the mean afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..periods import PeriodAxis, parse_period
+from .schemes import FIRST_MONTH, N_MONTHS, SchemeDef
+
+__all__ = ["OUTCOMES", "UNIT_COSTS", "CaseStudy", "generate"]
+
+AXIS = PeriodAxis("month")
+
+#: Outcome definitions: family, base monthly rate per 1,000 (counts), seasonal
+#: amplitude, yearly trend, weight of the transient shock, gamma shape (over-dispersion).
+OUTCOMES = {
+    "emergency_admissions": dict(label="Emergency admissions", family="quasipoisson",
+                                 base=9.5, season=0.08, trend=0.01, shock=1.0, shape=40.0,
+                                 age=4.0, imd=0.012),
+    "ae_attendances": dict(label="A&E attendances", family="quasipoisson", base=30.0,
+                           season=0.03, trend=0.015, shock=1.0, shape=60.0, age=1.5, imd=0.01),
+    "bed_days": dict(label="Emergency bed days", family="quasipoisson", base=55.0,
+                     season=0.12, trend=-0.005, shock=1.2, shape=10.0, age=5.0, imd=0.012),
+    "patient_experience": dict(label="Patients rating their practice good (%)",
+                               family="gaussian", base=82.0, sd_unit=4.0, sd_noise=2.0,
+                               shock_scale=25.0, trend=-0.4),
+    "continuity": dict(label="Continuity of care (Usual Provider of Care index)",
+                       family="gaussian", base=0.55, sd_unit=0.06, sd_noise=0.02,
+                       shock_scale=0.3, trend=-0.008),
+    "deaths_at_home": dict(label="Deaths at home (share of deaths)", family="binomial",
+                           base=0.24),
+    "bed_days_last90": dict(label="Hospital bed days in the last 90 days of life, per death",
+                            family="quasipoisson", base=13.0, shape=12.0),
+}
+
+#: Illustrative unit costs (GBP, 2021/22 prices) used only to cost the synthetic
+#: patient-level resource use. They are round figures of the order of the PSSRU
+#: Unit Costs of Health and Social Care and the NHS National Cost Collection, not
+#: quotations from either.
+UNIT_COSTS = {"gp_consultations": 42.0, "ae_attendances": 180.0,
+              "nonelective_admissions": 1700.0, "bed_days": 400.0,
+              "community_contacts": 55.0, "social_care_hours": 28.0}
+
+
+@dataclass
+class CaseStudy:
+    """The tables and truth of one synthetic scheme."""
+
+    scheme: SchemeDef
+    panel: pd.DataFrame
+    referrals: pd.DataFrame
+    mdt: pd.DataFrame
+    survey: pd.DataFrame
+    patient_costs: pd.DataFrame
+    scheme_costs: pd.DataFrame
+    truth: dict
+
+
+def _months() -> np.ndarray:
+    first = parse_period(FIRST_MONTH, AXIS)
+    return np.arange(first, first + N_MONTHS)
+
+
+def _units(rng: np.random.Generator, s: SchemeDef) -> pd.DataFrame:
+    n = s.n_units
+    if s.unit_kind == "area":
+        size = np.clip(rng.lognormal(np.log(45000), 0.4, n), 15000, 150000).round()
+        prefix = "AREA"
+    else:
+        size = np.clip(rng.lognormal(np.log(9000), 0.55, n), 1000, 40000).round()
+        prefix = "P"
+    units = pd.DataFrame({
+        "unit": [f"{prefix}{i + 1:03d}" for i in range(n)],
+        "size0": size.astype(int),
+        "pct_65plus": np.clip(rng.beta(6, 27, n), 0.05, 0.35).round(3),
+        "imd_score": np.clip(rng.gamma(2.5, 9.0, n), 3, 70).round(1),
+        "effect_u": rng.normal(0, 0.12, n),
+        "growth": rng.normal(0.01, 0.01, n),
+    })
+    if s.waves:
+        feds = list(s.waves)
+        units["federation"] = [feds[i % len(feds)] for i in rng.permutation(n)]
+    return units
+
+
+def _ar1(rng: np.random.Generator, n: int, t: int, sd: float, rho: float = 0.85) -> np.ndarray:
+    x = np.empty((n, t))
+    x[:, 0] = rng.normal(0, sd, n)
+    innov = rng.normal(0, sd * np.sqrt(1 - rho**2), (n, t))
+    for j in range(1, t):
+        x[:, j] = rho * x[:, j - 1] + innov[:, j]
+    return x
+
+
+def _ramp(months: np.ndarray, start: np.ndarray, ramp: int) -> np.ndarray:
+    """0 before start, rising linearly to 1 over ``ramp`` months (n x t)."""
+    since = months[None, :] - start[:, None]
+    return np.clip((since + 1) / ramp, 0, 1) * (since >= 0)
+
+
+def generate(s: SchemeDef) -> CaseStudy:
+    """Generate the synthetic case study for one scheme definition."""
+    rng = np.random.default_rng(s.seed)
+    months = _months()
+    n, t = s.n_units, months.size
+    units = _units(rng, s)
+    start = parse_period(s.start, AXIS)
+    years = (months - months[0]) / 12.0
+    season = np.cos(2 * np.pi * (months % 12) / 12.0)  # peaks in January
+    size = units["size0"].to_numpy()[:, None] * (1 + units["growth"].to_numpy()[:, None]) ** years
+    size = np.maximum(size.round(), 500)
+    shock = _ar1(rng, n, t, s.transient_sd)
+    concentration = 5.0
+    engagement = np.clip(rng.beta(concentration * s.engagement_mean,
+                                  concentration * (1 - s.engagement_mean), n), 0.02, 1.0)
+
+    # Linear predictor shared by the count outcomes, before the scheme.
+    def log_rate(spec: dict) -> np.ndarray:
+        lr = (np.log(spec["base"] / 1000.0)
+              + spec.get("age", 0) * (units["pct_65plus"].to_numpy() - 0.18)[:, None]
+              + spec.get("imd", 0) * (units["imd_score"].to_numpy() - 22)[:, None]
+              + units["effect_u"].to_numpy()[:, None]
+              + spec.get("trend", 0) * years[None, :]
+              + spec.get("season", 0) * season[None, :]
+              + spec.get("shock", 1.0) * shock)
+        return lr
+
+    # Who is in the scheme, and from when.
+    first_treated = np.full(n, np.iinfo(np.int64).max)
+    if s.selection == "staggered":
+        wave = units["federation"].map(s.waves)
+        has = wave.astype(bool).to_numpy()
+        first_treated[has] = [parse_period(w, AXIS) for w in wave[has]]
+    else:
+        if s.selection == "random":
+            chosen = rng.choice(n, s.n_treated, replace=False)
+        elif s.selection == "large":
+            p = units["size0"].to_numpy() ** 1.0
+            chosen = rng.choice(n, s.n_treated, replace=False, p=p / p.sum())
+        elif s.selection == "high":
+            # Chosen on the counts actually observed in the year before the start.
+            spec = OUTCOMES[s.select_on]
+            before = months < start
+            mu = size[:, before] * np.exp(log_rate(spec)[:, before])
+            pre_counts = rng.poisson(mu * rng.gamma(spec["shape"], 1 / spec["shape"], mu.shape))
+            window = months[before] >= start - 12
+            rate = pre_counts[:, window].sum(1) / size[:, before][:, window].sum(1)
+            chosen = np.argsort(-rate, kind="stable")[: s.n_treated]
+        else:
+            raise ValueError(s.selection)
+        first_treated[chosen] = start
+    in_scheme = first_treated < np.iinfo(np.int64).max
+    eng_scale = engagement / engagement[in_scheme].mean()
+    ramp = _ramp(months, np.where(in_scheme, first_treated, 10**9), s.ramp_months)
+
+    panel = pd.DataFrame({
+        "unit": np.repeat(units["unit"].to_numpy(), t),
+        "month": np.tile(AXIS.labels(months), n),
+    })
+    size_col = "population" if s.unit_kind == "area" else "list_size"
+    panel[size_col] = size.astype(int).ravel()
+    truth_effects = []
+    followup = (months >= start) & (months < start + 12)
+    truth_rows = (first_treated == start)[:, None] & followup[None, :]
+    deaths = None
+    for outcome, effect in s.effects.items():
+        spec = OUTCOMES[outcome]
+        family = spec["family"]
+        if family == "quasipoisson" and outcome != "bed_days_last90":
+            mu0 = size * np.exp(log_rate(spec))
+            mult = np.exp(np.log(effect) * ramp * eng_scale[:, None])
+            mu1 = mu0 * mult
+            gamma = rng.gamma(spec["shape"], 1 / spec["shape"], (n, t))
+            counts = rng.poisson(mu1 * gamma)
+            if s.selection == "high" and outcome == s.select_on:
+                counts[:, months < start] = pre_counts  # the counts selection was based on
+            panel[outcome] = counts.ravel()
+            true = mu1[truth_rows].sum() / mu0[truth_rows].sum()
+            truth_effects.append((outcome, "ratio", true))
+        elif family == "gaussian":
+            base = spec["base"] + rng.normal(0, spec["sd_unit"], n)[:, None]
+            y0 = (base + spec["trend"] * years[None, :] + spec["shock_scale"] * shock
+                  + rng.normal(0, spec["sd_noise"], (n, t)))
+            add = effect * ramp * eng_scale[:, None]
+            y = y0 + add
+            if outcome == "continuity":
+                y = np.clip(y, 0, 1)
+            panel[outcome] = y.round(3).ravel()
+            truth_effects.append((outcome, "difference", float(add[truth_rows].mean())))
+        elif outcome == "deaths_at_home":
+            death_rate = 0.8 / 1000 * (1 + 0.15 * season)[None, :] * np.exp(0.5 * shock)
+            deaths = rng.poisson(size * death_rate)
+            deaths = np.maximum(deaths, 1)
+            logit0 = (np.log(spec["base"] / (1 - spec["base"])) + rng.normal(0, 0.2, n)[:, None]
+                      + 0.03 * years[None, :] + 2.0 * shock)
+            p0 = 1 / (1 + np.exp(-logit0))
+            p1 = np.clip(p0 + effect * ramp * eng_scale[:, None], 0.01, 0.95)
+            panel["deaths"] = deaths.ravel()
+            panel[outcome] = rng.binomial(deaths, p1).ravel()
+            w = deaths[truth_rows]
+            truth_effects.append((outcome, "difference",
+                                  float(np.sum((p1 - p0)[truth_rows] * w) / w.sum())))
+        elif outcome == "bed_days_last90":
+            if deaths is None:
+                raise ValueError("deaths_at_home must come before bed_days_last90")
+            mu0 = deaths * spec["base"] * np.exp(0.1 * season[None, :] + shock
+                                                  + units["effect_u"].to_numpy()[:, None])
+            mu1 = mu0 * np.exp(np.log(effect) * ramp * eng_scale[:, None])
+            gamma = rng.gamma(spec["shape"], 1 / spec["shape"], (n, t))
+            panel[outcome] = rng.poisson(mu1 * gamma).ravel()
+            truth_effects.append((outcome, "ratio",
+                                  float(mu1[truth_rows].sum() / mu0[truth_rows].sum())))
+        else:
+            raise ValueError(outcome)
+    treated_now = (months[None, :] >= first_treated[:, None]).astype(int)
+    if s.selection == "staggered":
+        panel["treated"] = treated_now.ravel()
+        cohort = np.where(in_scheme, [AXIS.label(c) if c < 10**9 else "0"
+                                      for c in np.minimum(first_treated, 10**9)], "0")
+        panel["cohort"] = np.repeat(cohort, t)
+        panel["first_wave"] = np.repeat((first_treated == start).astype(int), t)
+        panel["federation"] = np.repeat(units["federation"].to_numpy(), t)
+    else:
+        panel["treated"] = np.repeat(in_scheme.astype(int), t)
+    panel["pct_65plus"] = np.repeat(units["pct_65plus"].to_numpy(), t)
+    panel["imd_score"] = np.repeat(units["imd_score"].to_numpy(), t)
+    unit_name = "area" if s.unit_kind == "area" else "practice"
+    panel = panel.rename(columns={"unit": unit_name})
+
+    tables = _engagement(rng, s, units, months, first_treated, engagement, size, unit_name)
+    patients, patient_truth = _patient_costs(rng, s, units, in_scheme, unit_name)
+    truth = {
+        "scheme": s.name,
+        "synthetic": True,
+        "note": "Synthetic data: true effects built into the generator. No claim about any "
+                "real scheme.",
+        "start": s.start,
+        "selection": s.selection,
+        "regression_to_the_mean_built_in": {
+            "panel": s.selection == "high",
+            "patient_costs": s.patients_selected_high,
+        },
+        "effects": [
+            {"outcome": o, "data": "panel", "domain": "outcome", "scale": scale,
+             "value": round(float(v), 6),
+             "window": [AXIS.label(start), AXIS.label(start + 11)],
+             "estimand": "effect on scheme units over the first 12 months (expected counts "
+                         "with the scheme against without it)"}
+            for o, scale, v in truth_effects
+        ] + [patient_truth],
+        "engagement": {"mean_engagement": round(float(engagement[in_scheme].mean()), 4),
+                       "effect_scales_with_engagement": True},
+    }
+    return CaseStudy(s, panel, *tables, patients, _scheme_costs(s), truth)
+
+
+def _engagement(rng, s: SchemeDef, units, months, first_treated, engagement, size, unit_name):
+    in_scheme = first_treated < 10**9
+    idx = np.flatnonzero(in_scheme)
+    rows = []
+    for i in idx:
+        active = engagement[i] >= 0.15
+        for j in np.flatnonzero(months >= first_treated[i]):
+            since = months[j] - first_treated[i]
+            lam = size[i, j] / 1000 * 0.6 * engagement[i] * min(1.0, (since + 1) / s.ramp_months)
+            rows.append((units["unit"][i], AXIS.label(months[j]),
+                         int(rng.poisson(lam)) if active else 0))
+    referrals = pd.DataFrame(rows, columns=[unit_name, "month", "referrals"])
+
+    professions = {"GP": 0.75, "practice nurse": 0.85, "pharmacist": 0.7,
+                   "social worker": 0.6, "mental health worker": 0.55}
+    mrows = []
+    for i in idx:
+        for j in np.flatnonzero((months >= first_treated[i]) & (months < first_treated[i] + 24)):
+            for prof, base in professions.items():
+                p = np.clip(base * (0.4 + 0.8 * engagement[i]), 0.02, 0.98)
+                mrows.append((units["unit"][i], AXIS.label(months[j]), prof, 1,
+                              int(rng.random() < p)))
+    mdt = pd.DataFrame(mrows, columns=[unit_name, "month", "profession", "invited", "attended"])
+
+    items = ["understand_aims", "joint_working_improved", "helps_patients", "time_to_take_part"]
+    offsets = [0.6, 0.0, 0.3, -0.6]
+    cuts = np.array([-1.5, -0.5, 0.3, 1.2])
+    srows = []
+    rid = 0
+    for wave, shift in (("before", 0.0), ("after", 1.0)):
+        for i in idx:
+            for k in range(5):
+                rid += 1
+                prof = list(professions)[k]
+                person = rng.normal(0, 0.6)
+                for item, off in zip(items, offsets, strict=True):
+                    latent = off + person + rng.normal(0, 0.8) + shift * 0.8 * (engagement[i] - 0.2)
+                    srows.append((f"R{rid:05d}", units["unit"][i], prof, wave, item,
+                                  int(np.searchsorted(cuts, latent) + 1)))
+    survey = pd.DataFrame(srows, columns=["respondent", unit_name, "profession", "wave", "item",
+                                          "response"])
+    return referrals, mdt, survey
+
+
+def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
+    """Three years of resource use for older patients; enrolment before year 3."""
+    n_enrol, n_other = 400, 1200
+    n = n_enrol + n_other
+    scheme_units = units["unit"].to_numpy()[in_scheme]
+    frailty = rng.normal(0, 0.7, n)
+    shock = rng.normal(0, 0.6, (n, 3))
+    base = {"gp_consultations": 6.0, "ae_attendances": 0.5, "nonelective_admissions": 0.3,
+            "community_contacts": 4.0}
+    intensity = np.exp(frailty[:, None] + shock - 0.6**2 / 2 - 0.7**2 / 2)
+    expected_cost = sum(UNIT_COSTS[k] * b * intensity for k, b in base.items()) \
+        + UNIT_COSTS["bed_days"] * 7 * base["nonelective_admissions"] * intensity
+    if s.patients_selected_high:
+        enrolled_idx = np.argsort(-(expected_cost[:, 1] * rng.gamma(4, 0.25, n)),
+                                  kind="stable")[:n_enrol]
+    else:
+        enrolled_idx = np.argsort(-(frailty + rng.normal(0, 1.0, n)), kind="stable")[:n_enrol]
+    enrolled = np.zeros(n, dtype=bool)
+    enrolled[enrolled_idx] = True
+    practice = np.where(enrolled, rng.choice(scheme_units, n), rng.choice(units["unit"], n))
+    hospital = np.ones((n, 3))
+    hospital[enrolled, 2] = s.patient_cost_effect
+    community = np.ones((n, 3))
+    community[enrolled, 2] = s.community_uplift
+    no_contact = rng.random((n, 3)) < 0.12
+    lam = {k: b * intensity for k, b in base.items()}
+    counts = {
+        "gp_consultations": rng.poisson(lam["gp_consultations"]),
+        "ae_attendances": rng.poisson(lam["ae_attendances"] * hospital),
+        "nonelective_admissions": rng.poisson(lam["nonelective_admissions"] * hospital),
+        "community_contacts": rng.poisson(lam["community_contacts"] * community),
+    }
+    adm = counts["nonelective_admissions"]
+    counts["bed_days"] = np.where(adm > 0, rng.negative_binomial(np.maximum(adm, 1) * 1.5,
+                                                                 1.5 / (1.5 + 7)), 0)
+    care = rng.random((n, 3)) < 0.25 * np.minimum(intensity, 3)
+    counts["social_care_hours"] = np.where(care, rng.gamma(2.0, 60.0, (n, 3)), 0.0).round(1)
+    for k in counts:
+        counts[k] = np.where(no_contact, 0, counts[k])
+    cost = sum(UNIT_COSTS[k] * counts[k] for k in counts)
+    # Truth: expected cost with the scheme minus without it, enrolled patients, year 3.
+    e = enrolled
+    diff = ((UNIT_COSTS["ae_attendances"] * lam["ae_attendances"][e, 2]
+             + UNIT_COSTS["nonelective_admissions"] * lam["nonelective_admissions"][e, 2]
+             + UNIT_COSTS["bed_days"] * 7 * lam["nonelective_admissions"][e, 2])
+            * (s.patient_cost_effect - 1)
+            + UNIT_COSTS["community_contacts"] * lam["community_contacts"][e, 2]
+            * (s.community_uplift - 1)) * (1 - 0.12)
+    frame = pd.DataFrame({
+        "patient_id": np.repeat([f"PT{i + 1:05d}" for i in range(n)], 3),
+        unit_name: np.repeat(practice, 3),
+        "enrolled": np.repeat(enrolled.astype(int), 3),
+        "year": np.tile([1, 2, 3], n),
+        **{k: v.ravel() for k, v in counts.items()},
+        "cost": np.round(cost.ravel(), 2),
+    })
+    truth = {"outcome": "cost", "data": "patient_costs", "domain": "cost",
+             "scale": "difference", "value": round(float(diff.mean()), 2),
+             "window": ["3", "3"],
+             "estimand": "mean change in expected resource-use cost per enrolled patient in "
+                         "the year after enrolment (GBP), scheme against no scheme"}
+    return frame, truth
+
+
+def _scheme_costs(s: SchemeDef) -> pd.DataFrame:
+    """A simple staffing table for the scheme (illustrative Agenda for Change costs)."""
+    staff = [("clinical lead (GP)", "medical", 0.4, 110000.0), ("team manager", "8a", 1.0, 57000.0),
+             ("community nurse", "6", 4.0, 41000.0), ("physiotherapist", "6", 1.5, 41000.0),
+             ("pharmacist", "7", 1.0, 48000.0), ("care coordinator", "4", 2.0, 27000.0)]
+    scale = max(1.0, s.n_treated / 25)
+    rows = [(role, band, round(wte * scale, 1), salary, 0.28, 0.15, "recurrent")
+            for role, band, wte, salary in staff]
+    rows.append(("set-up: training and IT", "", 0.0, 60000.0 * scale, 0.0, 0.0, "setup"))
+    return pd.DataFrame(rows, columns=["role", "band", "wte", "annual_salary", "oncost_rate",
+                                       "overhead_rate", "cost_type"])
