@@ -7,16 +7,22 @@ function that takes a DataFrame first and keyword-only options, and returns a
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import plots
+from .check import check
 from .contract import check_panel
 from .designs import prepost
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
+from .pipeline import Evaluation, run_spec
 from .results import DesignResult, EffectRecord
+from .spec import load_spec
+from .synthetic import synth
 
 try:
     __version__ = version("evalkit")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["prepost", "read", "check_panel", "DesignResult", "EffectRecord", "EvalkitError",
+__all__ = ["prepost", "read", "check", "check_panel", "run_spec", "Evaluation", "load_spec",
+           "synth", "plots", "DesignResult", "EffectRecord", "EvalkitError",
            "DataError", "SpecError", "DesignError", "__version__"]

@@ -92,9 +92,12 @@ def _readme(cs: CaseStudy) -> str:
         f"Nation: {s.nation}. Units: {s.n_units} {unit}s, "
         f"{'in waves' if s.waves else str(s.n_treated) + ' in the scheme'}; scheme start "
         f"{s.start}; monthly data April 2015 to March 2022.", "",
-        "Regression to the mean built in: "
-        f"panel {'yes (scheme units chosen for high values in the year before)' if rtm['panel'] else 'no'}; "
-        f"patient costs {'yes (patients enrolled after a high-cost year)' if rtm['patient_costs'] else 'no'}.",
+        "Regression to the mean built in: panel "
+        + ("yes (scheme units chosen for high values in the year before)" if rtm["panel"]
+           else "no")
+        + "; patient costs "
+        + ("yes (patients enrolled after a high-cost year)" if rtm["patient_costs"] else "no")
+        + ".",
         "", "The true effects are in `truth.json`; the evaluation is declared in `spec.yaml`.", "",
         "## Files", "",
         f"- `panel.csv`: one row per {unit} per month: `{unit}`, `month` (YYYY-MM), "

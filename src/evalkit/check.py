@@ -1,0 +1,92 @@
+"""Check data against the data contract, as an evaluation spec needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .contract import CheckReport, check_panel
+from .errors import DataError
+from .io import read
+from .spec import Spec, load_spec
+
+__all__ = ["check"]
+
+
+def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = None
+          ) -> list[CheckReport]:
+    """Check case-study data against the data contract.
+
+    Parameters
+    ----------
+    data
+        A data file, a scheme folder (holding ``spec.yaml``), or a DataFrame.
+    spec
+        The evaluation spec that says what each column is and what the designs need.
+        Defaults to ``spec.yaml`` in the data's folder.
+
+    Returns
+    -------
+    list of CheckReport
+        One report per analysis that uses the data (or one basic report without a spec).
+
+    Examples
+    --------
+    >>> import evalkit as ek
+    >>> reports = ek.check("data/synthetic/rapid-response")  # doctest: +SKIP
+    >>> all(r.ok for r in reports)  # doctest: +SKIP
+    True
+    """
+    frame = data if isinstance(data, pd.DataFrame) else None
+    path = None if frame is not None else Path(data)
+    if spec is None and path is not None:
+        candidate = path / "spec.yaml" if path.is_dir() else path.parent / "spec.yaml"
+        spec = candidate if candidate.exists() else None
+    if spec is None:
+        if path is not None and path.is_dir():
+            raise DataError("no spec.yaml in this folder", file=str(path),
+                            fix="give --spec, or a data file")
+        frame = frame if frame is not None else read(path)
+        report = CheckReport(file=str(path) if path else None, n_rows=len(frame))
+        report.add("no_spec", "without a spec only readability was checked; column roles are "
+                   "unknown", severity="warning", fix="give --spec to apply the full contract")
+        return [report]
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    reports = []
+    cache: dict[str, pd.DataFrame] = {}
+    for analysis in spec.analyses:
+        source = spec.data[analysis.data]
+        if path is not None and not path.is_dir() and source.path != path.resolve():
+            continue
+        if frame is not None and path is None:
+            table = frame
+        else:
+            if analysis.data not in cache:
+                cache[analysis.data] = read(source.path, sheet=source.sheet)
+            table = cache[analysis.data]
+        o = analysis.options
+        reports.append(check_panel(
+            table, unit=o.get("unit"), time=o["time"],
+            outcomes={analysis.outcome: o.get("family", "gaussian")},
+            denominator=o.get("denominator"), treated=o.get("treated"),
+            start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
+            min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
+            file=str(source.path)))
+    if not reports:
+        raise DataError("the spec does not use this file", file=str(path),
+                        fix=f"check the data paths in {spec.path}")
+    return _merge(reports)
+
+
+def _merge(reports: list[CheckReport]) -> list[CheckReport]:
+    """One report per file, without repeating the same problem."""
+    merged: dict[str, CheckReport] = {}
+    for r in reports:
+        key = r.file or ""
+        if key not in merged:
+            merged[key] = CheckReport(file=r.file, n_rows=r.n_rows)
+        seen = {(p.code, p.column, p.message) for p in merged[key].problems}
+        merged[key].problems.extend(p for p in r.problems
+                                    if (p.code, p.column, p.message) not in seen)
+    return list(merged.values())

@@ -1,0 +1,193 @@
+"""The ``evalkit`` command: a thin layer over the Python functions.
+
+Problems the user can fix (bad data, spec or arguments) print one line and exit
+with code 2; nothing partial is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from .errors import EvalkitError
+
+__all__ = ["main"]
+
+REPORT = Path("reports") / "evidence-summary.qmd"
+FORMATS = ("html", "pdf", "docx")
+
+
+def _formats(text: str) -> list[str]:
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise EvalkitError(f"unknown format(s): {', '.join(bad) or text!r}",
+                           fix=f"use a comma-separated list of {', '.join(FORMATS)}")
+    return chosen
+
+
+def cmd_synth(args) -> int:
+    from .synthetic import synth
+
+    folders = synth(args.out, progress=not args.quiet)
+    print(f"Wrote {len(folders)} synthetic case studies to {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import check
+
+    reports = check(args.data, spec=args.spec)
+    for r in reports:
+        print(r)
+    errors = sum(len(r.errors) for r in reports)
+    if errors:
+        print(f"{errors} error(s): the data do not meet the contract.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pipeline import run_spec
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = Path(args.out) if args.out else Path("output") / spec.scheme / "analysis"
+    ev = run_spec(spec, out=out, progress=not args.quiet)
+    print(f"{spec.scheme}: {len(ev.effects)} effect(s) from {len(ev.results)} analyses "
+          f"written to {out.resolve()}")
+    return 0
+
+
+def _data_root(args) -> Path:
+    return Path(args.data_root).resolve()
+
+
+def cmd_report(args) -> int:
+    from .reporting import known_schemes, render_reports
+
+    root = _data_root(args)
+    schemes = known_schemes(root) if args.scheme == "all" else [args.scheme]
+    statuses = render_reports(args.qmd, schemes, formats=_formats(args.to), out=args.out,
+                              data_root=root, engine=args.engine, jobs=args.jobs,
+                              progress=not args.quiet)
+    return _print_statuses(statuses)
+
+
+def _print_statuses(statuses) -> int:
+    failed = [s for s in statuses if not s["ok"]]
+    for s in statuses:
+        if s["ok"]:
+            print(f"{s['scheme']}: " + ", ".join(s["outputs"].values()))
+        else:
+            print(f"{s['scheme']}: FAILED: {s['error']} (log: {s['log']})", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(statuses)} scheme(s) failed.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in sorted(map(Path, paths)):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def cmd_demo(args) -> int:
+    """Synthesise (if needed), run every scheme's spec and render every evidence summary."""
+    import evalkit
+
+    from .pipeline import run_spec
+    from .reporting import known_schemes, render_reports
+    from .synthetic import synth
+
+    root = _data_root(args)
+    out = Path(args.out)
+    qmd = Path(args.qmd)
+    synth(root, progress=not args.quiet)  # rewrites nothing that is already identical
+    schemes = known_schemes(root)
+    ran, skipped = [], []
+    for scheme in schemes:
+        folder = root / scheme
+        key = _digest([*folder.iterdir()]) + evalkit.__version__
+        target = out / scheme / "analysis"
+        stamp = target / ".inputs-sha256"
+        if stamp.exists() and stamp.read_text() == key:
+            skipped.append(scheme)
+            continue
+        run_spec(folder / "spec.yaml", out=target)
+        stamp.write_text(key)
+        ran.append(scheme)
+    print(f"Analyses: {len(ran)} run, {len(skipped)} already current "
+          f"({(out).resolve()}/<scheme>/analysis)")
+    statuses = render_reports(qmd, schemes, formats=_formats(args.to), out=out,
+                              data_root=root, engine=args.engine, jobs=args.jobs,
+                              progress=not args.quiet)
+    code = _print_statuses(statuses)
+    index = {s["scheme"]: s for s in statuses}
+    (out / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    print(f"Everything is under {out.resolve()}")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``evalkit`` command."""
+    p = argparse.ArgumentParser(prog="evalkit", description="Evaluate collaborative working in "
+                                "health care: analyses and evidence summaries.")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write the synthetic case studies")
+    s.add_argument("--out", default="data/synthetic")
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("check", help="check data against the data contract")
+    s.add_argument("data", help="a data file or a scheme folder")
+    s.add_argument("--spec", default=None, help="the evaluation spec (default: spec.yaml "
+                   "beside the data)")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("run", help="run every analysis in an evaluation spec")
+    s.add_argument("spec")
+    s.add_argument("--out", default=None, help="default: output/<scheme>/analysis")
+    s.set_defaults(func=cmd_run)
+
+    for name, helptext in (("report", "render evidence summaries"),
+                           ("demo", "the main job: run and render every synthetic case study")):
+        s = sub.add_parser(name, help=helptext)
+        if name == "report":
+            s.add_argument("qmd", help="the report source, e.g. reports/evidence-summary.qmd")
+            s.add_argument("--scheme", required=True, help="a scheme name, or 'all'")
+        else:
+            s.add_argument("--qmd", default=str(REPORT))
+        s.add_argument("--to", default="html,pdf,docx", help="comma-separated formats")
+        s.add_argument("--engine", default="auto", choices=["auto", "quarto", "builtin"])
+        s.add_argument("--out", default="output")
+        s.add_argument("--data-root", default="data/synthetic")
+        s.add_argument("--jobs", type=int, default=None, help="worker processes (default: "
+                       "one per core)")
+        s.set_defaults(func=cmd_report if name == "report" else cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EvalkitError as err:
+        print(f"evalkit: error: {err.one_line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("evalkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

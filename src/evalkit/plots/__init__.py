@@ -1,0 +1,11 @@
+"""Plots: each takes a result (or its effect records) and never refits.
+
+Every plot function returns ``(figure, alt_text)``: the alt text states what the
+figure shows, for reports and accessibility.
+"""
+
+from .effects import effects_plot
+from .palette import ANALYSIS_FUNCTION, NHS_BLUE
+from .prepost import prepost_plot
+
+__all__ = ["effects_plot", "prepost_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]

@@ -1,0 +1,79 @@
+"""Forest-style plot of effect records."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..results import DesignResult  # noqa: E402
+from .palette import ANALYSIS_FUNCTION, apply_style  # noqa: E402
+
+__all__ = ["effects_plot"]
+
+ESTIMAND_LABELS = {"before_after": "before/after",
+                   "before_after_rtm_adjusted": "adjusted for regression to the mean"}
+
+
+def _label(row, labels) -> str:
+    name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
+    return f"{name}\n({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])})"
+
+
+def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = None,
+                 title: str | None = None):
+    """Point estimates with confidence intervals, one row per effect.
+
+    Ratios and differences are drawn in separate panels, each with its line of
+    no effect.
+
+    Parameters
+    ----------
+    effects
+        A result or a frame of effect records.
+    labels
+        Display names of outcomes.
+    title
+        Figure title.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, str)
+        The figure and its alt text.
+    """
+    frame = effects.effects if isinstance(effects, DesignResult) else effects
+    labels = labels or {}
+    groups = [(scale, g) for scale, g in frame.groupby("scale", sort=False)]
+    heights = [max(1.2, 0.55 * len(g) + 0.8) for _, g in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(7.5, sum(heights) + 0.4),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    markers = {"before_after": "o", "before_after_rtm_adjusted": "D"}
+    for ax, (scale, g) in zip(axes[:, 0], groups, strict=True):
+        g = g.iloc[::-1]
+        ypos = np.arange(len(g))
+        for y, (_, row) in zip(ypos, g.iterrows(), strict=True):
+            colour = ANALYSIS_FUNCTION[0] if row["estimand"] == "before_after" \
+                else ANALYSIS_FUNCTION[1]
+            ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=2)
+            ax.plot(row["estimate"], y, marker=markers.get(row["estimand"], "s"), color=colour,
+                    markersize=7)
+        ax.axvline(1.0 if scale == "ratio" else 0.0, color="#3D3D3D", linestyle="--",
+                   linewidth=1)
+        ax.set_yticks(ypos, [_label(r, labels) for _, r in g.iterrows()], fontsize=8)
+        ax.set_xlabel("ratio (1 = no change)" if scale == "ratio"
+                      else "difference (0 = no change)")
+        apply_style(ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    parts = []
+    for _, row in frame.iterrows():
+        name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
+        parts.append(f"{name} ({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])}): "
+                     f"{row['estimate']:.3g} (95% CI {row['ci_low']:.3g} to {row['ci_high']:.3g})")
+    alt = ("Chart of estimated effects with 95% confidence intervals. " + "; ".join(parts)
+           + ".")
+    return fig, alt
