@@ -32,9 +32,11 @@ def prepost_plot(result: DesignResult, *, label: str | None = None):
     series, windows = data["series"], data["windows"]
     outcome = result.effects["outcome"].iloc[0]
     label = label or outcome.replace("_", " ")
+    ylabel = label
     if result.effects["scale"].iloc[0] == "ratio":
         per = result.effects["diagnostics"].iloc[0].get("rate_per", 1000)
-        label = f"{label}\nper {per:,.0f} per period"
+        label = f"{label} per {per:,.0f} per period"
+        ylabel = label.replace(" per ", "\nper ", 1)
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     order = sorted(series["t"].unique())
     period_at = dict(zip(series["period"], series["t"], strict=False))
@@ -51,7 +53,7 @@ def prepost_plot(result: DesignResult, *, label: str | None = None):
     ticks = order[:: max(1, len(order) // 8)]
     labels = series.drop_duplicates("t").set_index("t")["period"]
     ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=0, fontsize=8)
-    ax.set_ylabel(label, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     apply_style(ax)
     fig.tight_layout()
