@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import plots
 from .check import check
 from .contract import check_panel
-from .designs import prepost
+from .designs import its, prepost
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
@@ -23,6 +23,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["prepost", "read", "check", "check_panel", "run_spec", "Evaluation", "load_spec",
+__all__ = ["prepost", "its", "read", "check", "check_panel", "run_spec", "Evaluation", "load_spec",
            "synth", "plots", "DesignResult", "EffectRecord", "EvalkitError",
            "DataError", "SpecError", "DesignError", "__version__"]

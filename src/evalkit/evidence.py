@@ -57,12 +57,17 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
     >>> maryland_level("prepost", "before_after")
     1
     """
+    diagnostics = diagnostics or {}
+    if design == "its":
+        # Single-group ITS with a long pre-period: level 3; with a comparison series: 4,
+        # unless the series' pre-period trends differ.
+        level = 3
+        if diagnostics.get("controlled"):
+            level = 4 if diagnostics.get("pretrend_p", 1.0) >= 0.05 else 3
+        return level
     level = _BASE.get((design, estimand))
     if level is None:
-        level = _BASE.get((design, "*"))
-    if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")
-    diagnostics = diagnostics or {}
     if diagnostics.get("rtm_unresolved") and level > 1:
         level -= 1
     return max(1, min(5, level))

@@ -1,8 +1,9 @@
 """Evaluation designs: one module per design, one top-level function each."""
 
+from .its import its
 from .prepost import prepost
 
 #: The designs an evaluation spec can name, and the function behind each.
-DESIGNS = {"prepost": prepost}
+DESIGNS = {"prepost": prepost, "its": its}
 
-__all__ = ["DESIGNS", "prepost"]
+__all__ = ["DESIGNS", "prepost", "its"]

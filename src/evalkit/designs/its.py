@@ -1,0 +1,647 @@
+"""Interrupted time series (ITS): single and controlled segmented regression.
+
+A scheme starts on a known date and monthly data exist for years before it. The
+series before the start defines the counterfactual; the change in level and
+slope at the start is the effect (Lopez Bernal, Cummins and Gasparrini, 2017,
+Int J Epidemiol 46:348-355). See :mod:`evalkit.designs.its_model` for the
+parametrisation.
+
+Families: ``gaussian`` (OLS), ``poisson`` and ``quasipoisson`` (log-link GLM
+with a log offset of the denominator; quasi-Poisson scales by the Pearson
+dispersion), ``negbin`` (NB2), ``binomial`` (logit GLM of events among the
+denominator). Ratio families report rate (or odds) ratios; gaussian reports
+differences.
+
+Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
+residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
+with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
+Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
+1988 for counts), ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors
+via statsmodels SARIMAX), ``"none"``. ``"auto"`` uses ``"none"`` unless a
+Breusch-Godfrey test rejects at 5%, then ``"ar"`` (``"hac"`` for negbin and
+binomial), and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..contract import FAMILIES, check_panel, nearest
+from ..errors import DesignError
+from ..evidence import maryland_level
+from ..periods import parse_period, parse_periods
+from ..results import DesignResult, EffectRecord, effects_frame
+from .its_model import (
+    IMPACTS,
+    Interruption,
+    breusch_godfrey,
+    design_matrix,
+    fit_ar_glm,
+    newey_west_lags,
+)
+
+__all__ = ["its", "REMEDIES"]
+
+DESIGN = "its"
+REMEDIES = ("auto", "none", "hac", "ar", "arima")
+MIN_POINTS, WARN_POINTS = 8, 12
+
+
+def its(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    time: str,
+    start: Any,
+    family: str = "gaussian",
+    denominator: str | None = None,
+    seasonality: str | dict | None = None,
+    slope_change: bool = True,
+    impact: str | Sequence[str] | None = None,
+    washout: int = 0,
+    control: str | None = None,
+    unit: str | None = None,
+    autocorrelation: str = "auto",
+    lags: int | None = None,
+    horizons: Sequence[int] = (6, 12, 24),
+    per: float = 1000.0,
+    conf_level: float = 0.95,
+    scheme: str | None = None,
+    domain: str = "outcome",
+) -> DesignResult:
+    """Interrupted time series by segmented regression.
+
+    Parameters
+    ----------
+    data
+        Rows by period (several rows per period are summed for counts, averaged for
+        gaussian outcomes).
+    outcome, time
+        The outcome and period columns.
+    start
+        The interruption, or a list of interruptions in time order.
+    family
+        ``gaussian``, ``poisson``, ``quasipoisson``, ``negbin`` or ``binomial``.
+    denominator
+        Population or list size (log offset) for counts; people at risk for binomial.
+    seasonality
+        None, ``"month"`` (indicators) or ``{"fourier": K, "period": 12}``.
+    slope_change
+        Include a slope change at each interruption (shorthand for ``impact``).
+    impact
+        ``"step"``, ``"slope"`` or ``"step+slope"``, one for all interruptions or a list.
+    washout
+        Periods from each interruption left out of the fit (phase-in).
+    control
+        A 0/1 column marking the comparison series, for controlled ITS.
+    unit
+        Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
+    autocorrelation
+        ``auto``, ``none``, ``hac``, ``ar`` or ``arima``.
+    lags
+        Newey-West lags (``hac``) or AR order (``ar``, ``arima``).
+    horizons
+        Periods after the (first) interruption at which to report the effect.
+    per
+        Absolute effects are per this many of the denominator.
+    conf_level
+        Confidence level.
+    scheme, domain
+        Labels for the effect records.
+
+    Returns
+    -------
+    DesignResult
+        Estimands ``level_change``, ``slope_change``, ``effect_at_<h>`` and
+        ``cumulative`` (suffixed ``:2``, ``:3`` for later interruptions). Ratio
+        families give ratios; ``cumulative`` is events (or outcome units) added (+) or
+        avoided (-) over the observed post-period.
+
+    Examples
+    --------
+    >>> import evalkit as ek, pandas as pd
+    >>> sicily = pd.read_csv("../shared/validation/sicily.csv")  # doctest: +SKIP
+    >>> res = ek.its(sicily, outcome="aces", time="time", start=37, family="quasipoisson",
+    ...              denominator="stdpop", slope_change=False,
+    ...              autocorrelation="none")  # doctest: +SKIP
+    >>> round(res.effects.set_index("estimand").loc["level_change", "estimate"], 3)
+    0.894
+    """
+    if unit is not None:
+        from .its_batch import its_batch
+
+        return its_batch(data, outcome=outcome, time=time, start=start, unit=unit,
+                         family=family, denominator=denominator, seasonality=seasonality,
+                         slope_change=slope_change, impact=impact, washout=washout,
+                         horizons=horizons, per=per, conf_level=conf_level, scheme=scheme,
+                         domain=domain)
+    _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
+              seasonality=seasonality, conf_level=conf_level, washout=washout)
+    file = data.attrs.get("source")
+    report = check_panel(data, unit=None, time=time, outcomes={outcome: family},
+                         denominator=denominator, treated=control, file=file)
+    report.raise_for_errors()
+    codes_all, axis = parse_periods(data[time], file=file, column=time)
+    starts = list(start) if isinstance(start, (list, tuple)) else [start]
+    impacts = _impacts(impact, slope_change, len(starts))
+    interruptions = []
+    for s, imp in zip(starts, impacts, strict=True):
+        code = parse_period(s, axis)
+        interruptions.append(Interruption(code, axis.label(code), imp))
+    for a, b in zip(interruptions, interruptions[1:], strict=False):
+        if b.code <= a.code:
+            raise DesignError(f"interruptions must be in time order: {b.label} is not after "
+                              f"{a.label}", fix="list the start periods in time order")
+
+    series = _aggregate(data, outcome=outcome, codes=codes_all, denominator=denominator,
+                        family=family, control=control)
+    warnings = _check_points(series, interruptions, washout, axis, file)
+    keep = np.ones(len(series), dtype=bool)
+    for it in interruptions:
+        keep &= ~((series["t"] >= it.code) & (series["t"] < it.code + washout)).to_numpy()
+    fit_rows = series[keep].reset_index(drop=True)
+    first = int(series["t"].min())
+    monthly = axis.kind == "month"
+    group = None if control is None else 1 - fit_rows["control"].to_numpy()
+    X = design_matrix(fit_rows["t"].to_numpy(), interruptions, first=first,
+                      seasonality=seasonality, monthly=monthly, group=group)
+    y = fit_rows["y"].to_numpy(dtype=float)
+    den = fit_rows["den"].to_numpy(dtype=float)
+    offset = np.log(den) if family in ("poisson", "quasipoisson", "negbin") and denominator \
+        else np.zeros(len(y))
+
+    # First fit without a remedy, for the diagnostics.
+    base = _fit(y, den, X, offset, family=family, remedy="none", lags=None,
+                groups=None if control is None else fit_rows["control"].to_numpy())
+    diag = _autocorrelation(base["resid"], X.to_numpy(), control=control,
+                            groups=fit_rows["control"].to_numpy() if control else None)
+    remedy, reason = _choose_remedy(autocorrelation, family, diag, control)
+    if remedy == "none":
+        fit = base
+    else:
+        fit = _fit(y, den, X, offset, family=family, remedy=remedy, lags=lags,
+                   groups=None if control is None else fit_rows["control"].to_numpy())
+    diag.update({"remedy": remedy, "remedy_reason": reason, "family": family,
+                 "method": fit["method"], "dispersion": fit.get("scale"),
+                 "n_points": int(len(y)), "controlled": control is not None,
+                 "interruptions": [it.label for it in interruptions],
+                 "impacts": [it.impact for it in interruptions], "washout_periods": washout,
+                 "seasonality": seasonality})
+    if "rho" in fit:
+        diag["ar_rho"] = fit["rho"]
+    if "lags" in fit:
+        diag["hac_lags"] = fit["lags"]
+    if control is not None:
+        diag["pretrend_difference"] = float(fit["params"]["group_time"])
+        diag["pretrend_p"] = _wald_p(fit, ["group_time"])
+        if diag["pretrend_p"] < 0.05:
+            warnings.append("The treated and comparison series' pre-period trends differ "
+                            f"(p = {diag['pretrend_p']:.3f}): controlled ITS assumes parallel "
+                            "pre-trends.")
+
+    ratio = family != "gaussian"
+    n_pre = int(((series["t"] < interruptions[0].code) & (series["control"] == 0)).sum())
+    n_post = int(((series["t"] >= interruptions[0].code) & (series["control"] == 0)).sum())
+    common = dict(outcome=outcome, scheme=scheme, domain=domain, n_units=1 if control is None
+                  else 2, pre=n_pre, post=n_post, conf_level=conf_level, fit=fit)
+    records = []
+    prefix = "group_" if control is not None else ""
+    n = len(interruptions)
+    for k, it in enumerate(interruptions):
+        sfx = "" if n == 1 else f":{k + 1}"
+        for kind, has in (("level_change", it.has_step), ("slope_change", it.has_slope)):
+            if not has:
+                continue
+            name = f"{prefix}{kind}{'' if n == 1 else f':{k + 1}'}"
+            contrast = pd.Series(0.0, index=fit["params"].index)
+            contrast[name] = 1.0
+            records.append(_linear_record(contrast, f"{kind}{sfx}", ratio, diag,
+                                          list(warnings), **common))
+    # Effect at horizons and cumulative effect, on the treated series.
+    treated = series[series["control"] == 0].reset_index(drop=True)
+    Xall = design_matrix(treated["t"].to_numpy(), interruptions, first=first,
+                         seasonality=seasonality, monthly=monthly,
+                         group=None if control is None else np.ones(len(treated)))
+    Xcf = _counterfactual(Xall, control is not None)
+    off_all = np.log(treated["den"].to_numpy()) if offset.any() else np.zeros(len(treated))
+    s1 = interruptions[0].code
+    last = int(treated["t"].max())
+    for h in horizons:
+        if s1 + h > last:
+            continue
+        row = np.flatnonzero(treated["t"].to_numpy() == s1 + h)
+        if not row.size:
+            continue
+        i = row[0]
+        contrast = pd.Series(Xall.iloc[i].to_numpy() - Xcf.iloc[i].to_numpy(),
+                             index=Xall.columns)
+        extra = _absolute(fit, Xall.iloc[i], Xcf.iloc[i], off_all[i], treated["den"].iloc[i],
+                          family=family, per=per, conf_level=conf_level)
+        records.append(_linear_record(contrast, f"effect_at_{h}", ratio, {**diag, **extra},
+                                      list(warnings), **common))
+    post = treated["t"].to_numpy() >= s1
+    records.append(_cumulative_record(Xall[post], Xcf[post], off_all[post],
+                                      family=family, diag=diag, warnings=list(warnings),
+                                      **common))
+    frames = _frames(fit, treated, series, Xall, Xcf, off_all, family=family, per=per,
+                     conf_level=conf_level, axis=axis, control=control, first=first,
+                     interruptions=interruptions, seasonality=seasonality, monthly=monthly,
+                     washout=washout)
+    frames["acf"] = pd.DataFrame({"lag": np.arange(1, len(diag["acf"]) + 1),
+                                  "acf": diag.pop("acf"), "pacf": diag.pop("pacf")})
+    frames["coefficients"] = pd.DataFrame({"term": fit["params"].index,
+                                           "estimate": fit["params"].to_numpy(),
+                                           "se": np.sqrt(np.diag(fit["cov"]))})
+    options = dict(outcome=outcome, time=time, start=start, family=family,
+                   denominator=denominator, seasonality=seasonality, slope_change=slope_change,
+                   impact=impact, washout=washout, control=control,
+                   autocorrelation=autocorrelation, lags=lags, horizons=list(horizons), per=per,
+                   conf_level=conf_level)
+    return DesignResult(design=DESIGN, effects=effects_frame(records),
+                        diagnostics={k: v for k, v in diag.items()},
+                        warnings=tuple(dict.fromkeys(warnings)), options=options, frames=frames)
+
+
+# ------------------------------------------------------------------ validation and data
+
+
+def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, washout):
+    if family not in FAMILIES:
+        guess = nearest(str(family), FAMILIES)
+        raise DesignError(f"unknown family '{family}'", fix=f"use one of {', '.join(FAMILIES)}"
+                          + (f" (did you mean '{guess}'?)" if guess else ""))
+    if autocorrelation not in REMEDIES:
+        guess = nearest(str(autocorrelation), REMEDIES)
+        raise DesignError(f"unknown autocorrelation remedy '{autocorrelation}'",
+                          fix=f"use one of {', '.join(REMEDIES)}"
+                          + (f" (did you mean '{guess}'?)" if guess else ""))
+    if family == "binomial" and not denominator:
+        raise DesignError("the binomial family needs a denominator (the people at risk)",
+                          fix="give denominator=...")
+    if family == "gaussian" and denominator:
+        raise DesignError("a denominator only applies to count and binomial families",
+                          fix="drop it, or model the counts with family 'quasipoisson'")
+    if seasonality not in (None, "month") and not (
+            isinstance(seasonality, dict) and "fourier" in seasonality
+            and set(seasonality) <= {"fourier", "period"}
+            and int(seasonality["fourier"]) >= 1):
+        raise DesignError(f"seasonality must be None, 'month' or {{'fourier': K, 'period': P}}, "
+                          f"not {seasonality!r}", fix="e.g. seasonality: {fourier: 2, period: 12}")
+    if not 0 < float(conf_level) < 1:
+        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
+                          fix="use e.g. 0.95")
+    if not isinstance(washout, (int, np.integer)) or washout < 0:
+        raise DesignError(f"washout must be a whole number of periods, not {washout!r}",
+                          fix="e.g. washout: 3")
+
+
+def _impacts(impact, slope_change, n) -> list[str]:
+    if impact is None:
+        impact = "step+slope" if slope_change else "step"
+    items = [impact] * n if isinstance(impact, str) else list(impact)
+    if len(items) != n:
+        raise DesignError(f"{len(items)} impact(s) given for {n} interruption(s)",
+                          fix="give one impact, or one per interruption")
+    for item in items:
+        if item not in IMPACTS:
+            guess = nearest(str(item), IMPACTS)
+            raise DesignError(f"unknown impact '{item}'", fix=f"use one of {', '.join(IMPACTS)}"
+                              + (f" (did you mean '{guess}'?)" if guess else ""))
+    return items
+
+
+def _aggregate(data, *, outcome, codes, denominator, family, control) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "t": codes,
+        "y": pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float),
+        "den": (pd.to_numeric(data[denominator], errors="coerce").to_numpy(dtype=float)
+                if denominator else np.ones(len(data))),
+        "control": (pd.to_numeric(data[control]).to_numpy(dtype=int) if control
+                    else np.zeros(len(data), dtype=int)),
+    }).dropna(subset=["y", "den"])
+    how = "mean" if family == "gaussian" else "sum"
+    out = frame.groupby(["control", "t"], as_index=False).agg(y=("y", how), den=("den", "sum"))
+    return out.sort_values(["control", "t"]).reset_index(drop=True)
+
+
+def _check_points(series, interruptions, washout, axis, file) -> list[str]:
+    warnings = []
+    if series["control"].nunique() > 1 or series["control"].iloc[0] == 1:
+        treated = series[series["control"] == 0]
+        if treated.empty:
+            raise DesignError("no treated series: every row is marked as comparison",
+                              file=file, fix="mark the comparison series with 1, others 0")
+    else:
+        treated = series
+    t = treated["t"].to_numpy()
+    bounds = [int(t.min())] + [it.code for it in interruptions] + [int(t.max()) + 1]
+    for k in range(len(bounds) - 1):
+        lo = bounds[k] + (washout if k > 0 else 0)
+        hi = bounds[k + 1]
+        n_points = int(((t >= lo) & (t < hi)).sum())
+        where = (f"before {interruptions[0].label}" if k == 0 else
+                 f"after {interruptions[k - 1].label}" + (f" (less a washout of {washout})"
+                                                           if washout else ""))
+        if k > 0 and lo >= int(t.max()) + 1:
+            raise DesignError(f"the washout of {washout} period(s) swallows the post-period "
+                              f"{where}", file=file, fix="shorten the washout or wait for data")
+        if n_points < MIN_POINTS:
+            raise DesignError(f"only {n_points} point(s) {where}; ITS needs at least "
+                              f"{MIN_POINTS} on each side", file=file,
+                              fix="extend the series or use fewer interruptions")
+        if n_points < WARN_POINTS:
+            warnings.append(f"Only {n_points} points {where}: estimates of level and slope "
+                            f"are fragile below {WARN_POINTS}.")
+    return warnings
+
+
+# ------------------------------------------------------------------ fitting
+
+
+def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
+    import statsmodels.api as sm
+
+    n = len(y)
+    L = int(lags) if lags else newey_west_lags(n)
+    out: dict[str, Any] = {}
+    if family == "gaussian":
+        if remedy == "ar":
+            order = int(lags or 1)
+            model = sm.GLSAR(y, X, rho=order)
+            res = model.iterative_fit(maxiter=100)
+            out.update(method=f"GLSAR (Prais-Winsten) with AR({order}) errors",
+                       rho=float(np.atleast_1d(model.rho)[0]))
+            df = res.df_resid
+        elif remedy == "arima":
+            order = int(lags or 1)
+            model = sm.tsa.SARIMAX(y, exog=X, order=(order, 0, 0), trend="n")
+            res = model.fit(disp=False, maxiter=500)
+            names = list(X.columns)
+            params = pd.Series(res.params[: len(names)], index=names)
+            cov = pd.DataFrame(np.asarray(res.cov_params())[: len(names), : len(names)],
+                               index=names, columns=names)
+            resid = np.asarray(res.resid)
+            out.update(params=params, cov=cov, resid=resid, df=np.inf,
+                       method=f"regression with AR({order}) errors (SARIMAX)",
+                       rho=float(res.params[len(names)]), mu=y - resid, scale=None)
+            return out
+        else:
+            res = sm.OLS(y, X).fit()
+            df = res.df_resid
+            if remedy == "hac":
+                res = _hac(res, L, groups)
+                out.update(lags=L)
+            out["method"] = "OLS" + (" with Newey-West standard errors" if remedy == "hac"
+                                     else "")
+        out.update(params=pd.Series(np.asarray(res.params), index=X.columns),
+                   cov=pd.DataFrame(np.asarray(res.cov_params()), index=X.columns,
+                                    columns=X.columns),
+                   resid=np.asarray(y - res.fittedvalues), df=df, mu=np.asarray(res.fittedvalues),
+                   scale=float(res.scale))
+        return out
+    if family in ("poisson", "quasipoisson") and remedy == "ar":
+        start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
+        ar = fit_ar_glm(y, X, offset, start=np.asarray(start))
+        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
+                   resid=(y - ar.mu) / np.sqrt(ar.mu), df=np.inf,
+                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988)")
+        return out
+    if family == "negbin":
+        model = sm.NegativeBinomial(y, X, offset=offset)
+        res = model.fit(disp=0, maxiter=500)
+        if remedy == "hac":
+            res = model.fit(disp=0, maxiter=500, cov_type="HAC",
+                            cov_kwds={"maxlags": L, "use_correction": True})
+            out["lags"] = L
+        names = list(X.columns)
+        params = pd.Series(np.asarray(res.params)[: len(names)], index=names)
+        cov = pd.DataFrame(np.asarray(res.cov_params())[: len(names), : len(names)],
+                           index=names, columns=names)
+        mu = np.exp(X.to_numpy() @ params.to_numpy() + offset)
+        out.update(params=params, cov=cov, mu=mu, resid=(y - mu) / np.sqrt(mu), df=np.inf,
+                   scale=float(np.asarray(res.params)[-1]),
+                   method="negative binomial (NB2) regression"
+                   + (" with Newey-West standard errors" if remedy == "hac" else ""))
+        return out
+    if family == "binomial":
+        endog = np.column_stack([y, den - y])
+        glm = sm.GLM(endog, X, family=sm.families.Binomial())
+    else:
+        glm = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset)
+    scale = "X2" if family == "quasipoisson" else 1.0
+    res = glm.fit(scale=scale)
+    mu = np.asarray(res.fittedvalues) * (den if family == "binomial" else 1)
+    resid = np.asarray(res.resid_pearson)
+    if remedy == "hac":
+        res = _hac(glm.fit(), L, groups, glm=glm)
+        out["lags"] = L
+    out.update(params=pd.Series(np.asarray(res.params), index=X.columns),
+               cov=pd.DataFrame(np.asarray(res.cov_params()), index=X.columns,
+                                columns=X.columns),
+               resid=resid, mu=mu, df=np.inf, scale=float(glm.fit(scale=scale).scale),
+               method={"poisson": "Poisson GLM", "quasipoisson": "quasi-Poisson GLM",
+                       "binomial": "binomial GLM (logit)"}[family]
+               + (" with Newey-West standard errors" if remedy == "hac" else ""))
+    return out
+
+
+def _hac(res, lags, groups, glm=None):
+    kw = {"maxlags": lags, "use_correction": True}
+    model = glm if glm is not None else res.model
+    if groups is not None:
+        order = np.arange(len(groups))
+        time_index = order - np.array([np.flatnonzero(groups == g)[0] for g in groups])
+        return model.fit(cov_type="hac-panel", cov_kwds={"groups": groups, "time": time_index,
+                                                           "maxlags": lags})
+    return model.fit(cov_type="HAC", cov_kwds=kw)
+
+
+def _autocorrelation(resid, X, *, control, groups) -> dict:
+    from statsmodels.stats.stattools import durbin_watson
+    from statsmodels.tsa.stattools import acf, pacf
+
+    e = resid if groups is None else resid[groups == 0]
+    Xe = X if groups is None else X[groups == 0]
+    nl = min(12, max(1, e.size // 4))
+    out = {"durbin_watson": float(durbin_watson(e))}
+    lm1, p1 = breusch_godfrey(e, Xe, 1)
+    out.update(breusch_godfrey_lag1=lm1, breusch_godfrey_lag1_p=p1)
+    if e.size >= 36:
+        lm12, p12 = breusch_godfrey(e, Xe, 12)
+        out.update(breusch_godfrey_lag12=lm12, breusch_godfrey_lag12_p=p12)
+    out["acf"] = acf(e, nlags=nl, fft=False)[1:].tolist()
+    out["pacf"] = pacf(e, nlags=min(nl, e.size // 2 - 1))[1:].tolist()
+    out["pacf"] += [np.nan] * (len(out["acf"]) - len(out["pacf"]))
+    return out
+
+
+def _choose_remedy(requested, family, diag, control) -> tuple[str, str]:
+    p = min(diag["breusch_godfrey_lag1_p"], diag.get("breusch_godfrey_lag12_p", 1.0))
+    if requested != "auto":
+        remedy = requested
+        reason = f"requested ({requested})"
+    elif p >= 0.05:
+        return "none", (f"no evidence of residual autocorrelation (Breusch-Godfrey p = "
+                        f"{p:.3f})")
+    else:
+        remedy = "hac" if family in ("negbin", "binomial") or control else "ar"
+        reason = (f"residual autocorrelation (Breusch-Godfrey p = {p:.3g}); "
+                  + ("Newey-West standard errors" if remedy == "hac" else "AR(1) errors"))
+    if remedy == "arima" and family != "gaussian":
+        raise DesignError("ARIMA errors are available for gaussian outcomes only",
+                          fix="use autocorrelation: ar or hac for counts")
+    if remedy == "ar" and (family in ("negbin", "binomial") or control):
+        remedy, reason = "hac", reason + "; AR errors are not available here, so Newey-West"
+    return remedy, reason
+
+
+def _wald_p(fit, names) -> float:
+    b = fit["params"][names].to_numpy()
+    V = fit["cov"].loc[names, names].to_numpy()
+    w = float(b @ np.linalg.solve(V, b))
+    return float(stats.chi2.sf(w, len(names)))
+
+
+def _counterfactual(X: pd.DataFrame, controlled: bool) -> pd.DataFrame:
+    """The same rows with the intervention terms switched off."""
+    cf = X.copy()
+    for col in cf.columns:
+        if controlled and col.startswith("group_") and ("level_change" in col
+                                                        or "slope_change" in col):
+            cf[col] = 0.0
+        elif not controlled and col.startswith(("level_change", "slope_change")):
+            cf[col] = 0.0
+    return cf
+
+
+# ------------------------------------------------------------------ effect records
+
+
+def _quantile(fit, conf_level):
+    alpha = 1 - conf_level
+    df = fit.get("df", np.inf)
+    return (stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else
+            stats.norm.ppf(1 - alpha / 2)), (stats.t(df) if np.isfinite(df) else stats.norm)
+
+
+def _linear_record(contrast, estimand, ratio, diag, warnings, *, outcome, scheme, domain,
+                   n_units, pre, post, conf_level, fit) -> EffectRecord:
+    b = float(contrast.to_numpy() @ fit["params"].to_numpy())
+    se = float(np.sqrt(contrast.to_numpy() @ fit["cov"].to_numpy() @ contrast.to_numpy()))
+    q, dist = _quantile(fit, conf_level)
+    low, high = b - q * se, b + q * se
+    p = float(2 * dist.sf(abs(b) / se)) if se > 0 else float("nan")
+    if ratio:
+        b, low, high = np.exp(b), np.exp(low), np.exp(high)
+    return EffectRecord(
+        scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand=estimand,
+        scale="ratio" if ratio else "difference", estimate=float(b), se=se,
+        ci_low=float(low), ci_high=float(high), conf_level=float(conf_level), p_value=p,
+        n_units=n_units, pre_periods=pre, post_periods=post,
+        evidence_level=maryland_level(DESIGN, estimand, diag), diagnostics=dict(diag),
+        warnings=tuple(warnings))
+
+
+def _inverse_link(eta, family):
+    return 1 / (1 + np.exp(-eta)) if family == "binomial" else (
+        eta if family == "gaussian" else np.exp(eta))
+
+
+def _absolute(fit, x1, x0, offset, den, *, family, per, conf_level) -> dict:
+    """The absolute effect at one period: rate difference per ``per`` of the denominator."""
+    if family == "gaussian":
+        return {}
+    b, V = fit["params"].to_numpy(), fit["cov"].to_numpy()
+    x1, x0 = x1.to_numpy(), x0.to_numpy()
+    eta1, eta0 = x1 @ b, x0 @ b
+    if family == "binomial":
+        p1, p0 = _inverse_link(eta1, family), _inverse_link(eta0, family)
+        diff, grad = p1 - p0, p1 * (1 - p1) * x1 - p0 * (1 - p0) * x0
+        scale_ = 1.0
+    else:
+        diff, grad = np.exp(eta1) - np.exp(eta0), np.exp(eta1) * x1 - np.exp(eta0) * x0
+        scale_ = per
+    se = float(np.sqrt(grad @ V @ grad)) * scale_
+    q, _ = _quantile(fit, conf_level)
+    key = "absolute_difference" if family == "binomial" else f"absolute_per_{per:g}"
+    return {key: float(diff * scale_), f"{key}_ci": [float(diff * scale_ - q * se),
+                                                     float(diff * scale_ + q * se)]}
+
+
+def _cumulative_record(X1, X0, offset, *, family, diag, warnings, outcome, scheme, domain,
+                       n_units, pre, post, conf_level, fit) -> EffectRecord:
+    b, V = fit["params"].to_numpy(), fit["cov"].to_numpy()
+    A1, A0 = X1.to_numpy(), X0.to_numpy()
+    if family == "gaussian":
+        total = float((A1 - A0).sum(0) @ b)
+        grad = (A1 - A0).sum(0)
+    elif family == "binomial":
+        p1, p0 = _inverse_link(A1 @ b, family), _inverse_link(A0 @ b, family)
+        total = float((p1 - p0).sum())
+        grad = ((p1 * (1 - p1))[:, None] * A1 - (p0 * (1 - p0))[:, None] * A0).sum(0)
+    else:
+        m1, m0 = np.exp(A1 @ b + offset), np.exp(A0 @ b + offset)
+        total = float((m1 - m0).sum())
+        grad = (m1[:, None] * A1 - m0[:, None] * A0).sum(0)
+    se = float(np.sqrt(grad @ V @ grad))
+    q, dist = _quantile(fit, conf_level)
+    d = {**diag, "cumulative_periods": int(len(A1)),
+         "cumulative_units": "events" if family in ("poisson", "quasipoisson", "negbin")
+         else ("proportion-periods" if family == "binomial" else "outcome-periods")}
+    return EffectRecord(
+        scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="cumulative",
+        scale="difference", estimate=total, se=se, ci_low=total - q * se,
+        ci_high=total + q * se, conf_level=float(conf_level),
+        p_value=float(2 * dist.sf(abs(total) / se)) if se > 0 else float("nan"),
+        n_units=n_units, pre_periods=pre, post_periods=post,
+        evidence_level=maryland_level(DESIGN, "cumulative", diag), diagnostics=d,
+        warnings=tuple(warnings))
+
+
+def _frames(fit, treated, series, Xall, Xcf, offset, *, family, per, conf_level, axis, control,
+            first, interruptions, seasonality, monthly, washout) -> dict:
+    b, V = fit["params"].to_numpy(), fit["cov"].to_numpy()
+    q, _ = _quantile(fit, conf_level)
+    scale_ = per if family in ("poisson", "quasipoisson", "negbin") and offset.any() else 1.0
+
+    def band(X):
+        A = X.to_numpy()
+        eta = A @ b
+        se = np.sqrt(np.einsum("ij,jk,ik->i", A, V, A))
+        f = lambda v: _inverse_link(v, family) * scale_  # noqa: E731
+        return f(eta), f(eta - q * se), f(eta + q * se)
+
+    fitted, flo, fhi = band(Xall)
+    cf, clo, chi = band(Xcf)
+    observed = treated["y"] / treated["den"] * scale_ if family != "gaussian" else treated["y"]
+    after = treated["t"].to_numpy() >= interruptions[0].code
+    frame = pd.DataFrame({
+        "t": treated["t"], "period": axis.labels(treated["t"]), "observed": observed,
+        "fitted": fitted, "fitted_low": flo, "fitted_high": fhi,
+        "counterfactual": np.where(after, cf, np.nan),
+        "counterfactual_low": np.where(after, clo, np.nan),
+        "counterfactual_high": np.where(after, chi, np.nan),
+        "washout": np.zeros(len(treated), dtype=bool),
+    })
+    for it in interruptions:
+        frame["washout"] |= (frame["t"] >= it.code) & (frame["t"] < it.code + washout)
+    out = {"series": frame,
+           "interruptions": pd.DataFrame({"period": [it.label for it in interruptions],
+                                          "t": [it.code for it in interruptions],
+                                          "impact": [it.impact for it in interruptions]})}
+    if control is not None:
+        comp = series[series["control"] == 1].reset_index(drop=True)
+        Xc = design_matrix(comp["t"].to_numpy(), interruptions, first=first,
+                           seasonality=seasonality, monthly=monthly,
+                           group=np.zeros(len(comp)))
+        cfit, _, _ = band(Xc)
+        obs = comp["y"] / comp["den"] * scale_ if family != "gaussian" else comp["y"]
+        out["comparison"] = pd.DataFrame({"t": comp["t"], "period": axis.labels(comp["t"]),
+                                          "observed": obs, "fitted": cfit})
+    out["scale"] = pd.DataFrame({"rate_per": [scale_]})
+    return out
