@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..contract import FAMILIES, check_panel, nearest
-from ..errors import DesignError
+from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
@@ -41,7 +41,7 @@ from .its_model import (
     Interruption,
     breusch_godfrey,
     design_matrix,
-    fit_ar_glm,
+    fit_ar1,
     newey_west_lags,
 )
 
@@ -144,8 +144,15 @@ def its(
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     file = data.attrs.get("source")
     report = check_panel(data, unit=None, time=time, outcomes={outcome: family},
-                         denominator=denominator, treated=control, file=file)
+                         denominator=denominator, file=file,
+                         covariates=[control] if control else ())
     report.raise_for_errors()
+    if control is not None:
+        bad = ~pd.to_numeric(data[control], errors="coerce").isin([0, 1]).to_numpy()
+        if bad.any():
+            raise DataError("the comparison-series marker must be 0 or 1", file=file,
+                            column=control, rows=list(np.flatnonzero(bad) + 2),
+                            fix="mark the comparison series with 1 and the treated with 0")
     codes_all, axis = parse_periods(data[time], file=file, column=time)
     starts = list(start) if isinstance(start, (list, tuple)) else [start]
     impacts = _impacts(impact, slope_change, len(starts))
@@ -194,6 +201,8 @@ def its(
                  "seasonality": seasonality})
     if "rho" in fit:
         diag["ar_rho"] = fit["rho"]
+    if "rho_uncorrected" in fit:
+        diag["ar_rho_uncorrected"] = fit["rho_uncorrected"]
     if "lags" in fit:
         diag["hac_lags"] = fit["lags"]
     if control is not None:
@@ -211,13 +220,12 @@ def its(
                   else 2, pre=n_pre, post=n_post, conf_level=conf_level, fit=fit)
     records = []
     prefix = "group_" if control is not None else ""
-    n = len(interruptions)
     for k, it in enumerate(interruptions):
-        sfx = "" if n == 1 else f":{k + 1}"
+        sfx = "" if k == 0 else f":{k + 1}"
         for kind, has in (("level_change", it.has_step), ("slope_change", it.has_slope)):
             if not has:
                 continue
-            name = f"{prefix}{kind}{'' if n == 1 else f':{k + 1}'}"
+            name = f"{prefix}{kind}{sfx}"
             contrast = pd.Series(0.0, index=fit["params"].index)
             contrast[name] = 1.0
             records.append(_linear_record(contrast, f"{kind}{sfx}", ratio, diag,
@@ -370,8 +378,14 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
     L = int(lags) if lags else newey_west_lags(n)
     out: dict[str, Any] = {}
     if family == "gaussian":
+        if remedy == "ar" and int(lags or 1) == 1:
+            ar = fit_ar1(y, X, offset, family="gaussian")
+            out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
+                       scale=ar.scale, mu=ar.mu, resid=y - ar.mu, df=ar.df,
+                       method="Prais-Winsten GLS with AR(1) errors (bias-corrected rho)")
+            return out
         if remedy == "ar":
-            order = int(lags or 1)
+            order = int(lags)
             model = sm.GLSAR(y, X, rho=order)
             res = model.iterative_fit(maxiter=100)
             out.update(method=f"GLSAR (Prais-Winsten) with AR({order}) errors",
@@ -406,10 +420,11 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
         return out
     if family in ("poisson", "quasipoisson") and remedy == "ar":
         start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
-        ar = fit_ar_glm(y, X, offset, start=np.asarray(start))
-        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
-                   resid=(y - ar.mu) / np.sqrt(ar.mu), df=np.inf,
-                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988)")
+        ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start))
+        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
+                   scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
+                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
+                          "rho)")
         return out
     if family == "negbin":
         model = sm.NegativeBinomial(y, X, offset=offset)
@@ -504,6 +519,9 @@ def _wald_p(fit, names) -> float:
     b = fit["params"][names].to_numpy()
     V = fit["cov"].loc[names, names].to_numpy()
     w = float(b @ np.linalg.solve(V, b))
+    df = fit.get("df", np.inf)
+    if np.isfinite(df):  # F test (a t test for one restriction), as for OLS
+        return float(stats.f.sf(w / len(names), len(names), df))
     return float(stats.chi2.sf(w, len(names)))
 
 

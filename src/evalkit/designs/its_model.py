@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar_glm",
+__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1", "corrected_rho",
            "breusch_godfrey", "newey_west_lags"]
 
 IMPACTS = ("step", "slope", "step+slope")
@@ -42,7 +42,8 @@ class Interruption:
 
 
 def _suffix(k: int, n: int) -> str:
-    return "" if n == 1 else f":{k + 1}"
+    """Names of later interruptions' terms get ':2', ':3', ...; the first none."""
+    return "" if k == 0 else f":{k + 1}"
 
 
 def seasonal_terms(codes: np.ndarray, seasonality, *, monthly: bool) -> pd.DataFrame:
@@ -139,14 +140,15 @@ def breusch_godfrey(resid: np.ndarray, X: np.ndarray, nlags: int) -> tuple[float
 
 @dataclass(frozen=True)
 class ARFit:
-    """A quasi-likelihood GLM fitted with AR(1) working correlation."""
+    """A regression fitted by GLS with AR(1) errors."""
 
     params: pd.Series
     cov: pd.DataFrame
     rho: float
+    rho_raw: float
     scale: float
     mu: np.ndarray
-    iterations: int
+    df: float
 
 
 def _ar1_inverse(n: int, rho: float) -> np.ndarray:
@@ -160,51 +162,86 @@ def _ar1_inverse(n: int, rho: float) -> np.ndarray:
     return inv / (1 - rho**2)
 
 
-def fit_ar_glm(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, link: str = "log",
-               start: np.ndarray | None = None, max_iter: int = 50, tol: float = 1e-8) -> ARFit:
-    """Quasi-Poisson (log link) regression with AR(1) errors, after Zeger (1988).
+def _lag1(r: np.ndarray) -> float:
+    return float(np.clip(np.sum(r[1:] * r[:-1]) / np.sum(r**2), -0.95, 0.95))
 
-    The parameter-driven model of Zeger (1988, "A regression model for time series of
-    counts", Biometrika 75:621-629) in its GLS form: ``Var(y) = phi * mu`` and the
-    Pearson residuals follow an AR(1) process. Iteratively reweighted generalised
-    least squares: ``beta`` solves ``D' V^-1 (y - mu) = 0`` with
-    ``V = phi A^1/2 R(rho) A^1/2``, ``A = diag(mu)``, ``D = A X``; ``rho`` and ``phi``
-    are re-estimated from Pearson residuals at each step. Standard errors are
-    model-based: ``phi (D' V^-1 D)^-1`` with ``phi`` absorbed in ``V``.
+
+def corrected_rho(rho: float, n: int, p: int) -> float:
+    """Small-sample bias correction of a lag-1 residual autocorrelation.
+
+    The lag-1 autocorrelation of regression residuals is biased towards zero by about
+    ``(1 + 3 rho) / n`` from estimating the mean (Marriott and Pope, 1954, Biometrika
+    41:390-402) plus about ``p / n`` from the other regressors. Adding both back gives
+    intervals with close to nominal coverage in short series (see docs/its-coverage.md).
+    """
+    return float(np.clip(rho + (1 + 3 * rho) / n + p / n, -0.95, 0.95))
+
+
+def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
+            start: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-9) -> ARFit:
+    """Regression with AR(1) errors by generalised least squares.
+
+    ``family="gaussian"``: Prais-Winsten GLS (the first observation kept), ``V =
+    sigma^2 R(rho)``. ``family="quasipoisson"``: the quasi-likelihood GLS form of
+    Zeger's (1988, Biometrika 75:621-629) parameter-driven model for counts, ``V =
+    phi A^1/2 R(rho) A^1/2`` with ``A = diag(mu)`` and a log link, solved by
+    iteratively reweighted GLS. In both, ``rho`` is estimated from the (Pearson)
+    residuals until it converges, then bias-corrected (:func:`corrected_rho`) and
+    the coefficients refitted at the corrected value. Standard errors are
+    model-based; use t quantiles with ``df = n - p - 1``.
     """
     Xv = X.to_numpy(dtype=float)
     n, p = Xv.shape
-    beta = np.zeros(p) if start is None else np.asarray(start, float).copy()
-    if start is None:
-        beta[0] = np.log(max(y.mean(), 1e-8)) - offset.mean()
-    rho, phi = 0.0, 1.0
-    it = 0
-    for it in range(1, max_iter + 1):
-        eta = Xv @ beta + offset
-        mu = np.exp(eta)
-        r = (y - mu) / np.sqrt(mu)
-        phi = float(np.sum(r**2) / (n - p))
-        rho = float(np.clip(np.sum(r[1:] * r[:-1]) / np.sum(r**2), -0.95, 0.95))
-        sq = np.sqrt(mu)
+    gaussian = family == "gaussian"
+
+    def solve(rho, beta):
         Rinv = _ar1_inverse(n, rho)
-        # D' V^-1 with D = diag(mu) X and V = A^1/2 R A^1/2 (phi cancels in the update).
-        D = Xv * mu[:, None]
-        W = (D / sq[:, None]).T @ Rinv  # p x n : D' A^-1/2 R^-1
-        info = W @ (D / sq[:, None])
-        score = W @ ((y - mu) / sq)
-        step = np.linalg.solve(info, score)
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
+        for _ in range(max_iter):
+            if gaussian:
+                xtr = Xv.T @ Rinv
+                new = np.linalg.solve(xtr @ Xv, xtr @ y)
+            else:
+                mu = np.exp(Xv @ beta + offset)
+                sq = np.sqrt(mu)
+                D = Xv * sq[:, None]  # A^-1/2 (A X)
+                W = D.T @ Rinv
+                new = beta + np.linalg.solve(W @ D, W @ ((y - mu) / sq))
+            done = np.max(np.abs(new - beta)) < tol
+            beta = new
+            if done or gaussian:
+                break
+        return beta
+
+    def residuals(beta):
+        if gaussian:
+            fitted = Xv @ beta
+            return y - fitted, fitted
+        mu = np.exp(Xv @ beta + offset)
+        return (y - mu) / np.sqrt(mu), mu
+
+    if start is not None:
+        beta = np.asarray(start, float).copy()
+    elif gaussian:
+        beta = np.linalg.lstsq(Xv, y, rcond=None)[0]
+    else:
+        beta = np.zeros(p)
+        beta[0] = np.log(max(y.mean(), 1e-8)) - offset.mean()
+    rho = 0.0
+    for _ in range(max_iter):
+        beta = solve(rho, beta)
+        new = _lag1(residuals(beta)[0])
+        if abs(new - rho) < 1e-7:
+            rho = new
             break
-    eta = Xv @ beta + offset
-    mu = np.exp(eta)
-    sq = np.sqrt(mu)
-    r = (y - mu) / sq
-    phi = float(np.sum(r**2) / (n - p))
-    rho = float(np.clip(np.sum(r[1:] * r[:-1]) / np.sum(r**2), -0.95, 0.95))
-    D = Xv * mu[:, None] / sq[:, None]
-    info = D.T @ _ar1_inverse(n, rho) @ D
-    cov = np.linalg.inv(info) * phi
+        rho = new
+    rho_raw = rho
+    rho = corrected_rho(rho_raw, n, p)
+    beta = solve(rho, beta)
+    r, mu = residuals(beta)
+    Rinv = _ar1_inverse(n, rho)
+    scale = float(r @ Rinv @ r / (n - p))
+    D = Xv if gaussian else Xv * np.sqrt(mu)[:, None]
+    cov = np.linalg.inv(D.T @ Rinv @ D) * scale
     names = list(X.columns)
     return ARFit(pd.Series(beta, index=names), pd.DataFrame(cov, index=names, columns=names),
-                 rho, phi, mu, it)
+                 rho, rho_raw, scale, mu, float(n - p - 1))

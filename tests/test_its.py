@@ -1,0 +1,177 @@
+"""Interrupted time series against published results and statsmodels.
+
+Published: Lopez Bernal, Cummins & Gasparrini (2017), "Interrupted time series
+regression for the evaluation of public health interventions: a tutorial",
+Int J Epidemiol 46:348-355, Sicily smoking ban (as listed in
+../shared/validation/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import evalkit as ek
+from evalkit.errors import DataError, DesignError
+
+SICILY = dict(outcome="aces", time="time", start=37, family="quasipoisson",
+              denominator="stdpop", slope_change=False, autocorrelation="none")
+
+
+@pytest.fixture(scope="module")
+def sicily(validation_dir):
+    return pd.read_csv(validation_dir / "sicily.csv")
+
+
+def level(res):
+    return res.effects.set_index("estimand").loc["level_change"]
+
+
+def test_sicily_level_change_reproduces_published_quasipoisson(sicily):
+    res = ek.its(sicily, **SICILY)
+    rec = level(res)
+    assert round(rec["estimate"], 3) == 0.894
+    assert (round(rec["ci_low"], 3), round(rec["ci_high"], 3)) == (0.839, 0.953)
+    assert round(res.diagnostics["dispersion"], 3) == 3.559
+    assert rec["evidence_level"] == 3
+
+
+def test_sicily_with_two_harmonics_reproduces_published(sicily):
+    res = ek.its(sicily, seasonality={"fourier": 2, "period": 12}, **SICILY)
+    rec = level(res)
+    assert round(rec["estimate"], 3) == 0.885
+    assert (round(rec["ci_low"], 3), round(rec["ci_high"], 3)) == (0.839, 0.933)
+    assert round(res.diagnostics["dispersion"], 3) == 2.262
+    coef = res.plot_data()["coefficients"].set_index("term")["estimate"]
+    assert round(np.exp(12 * coef["time"]), 3) == 1.067
+
+
+def _manual_design(sicily, harmonics=2):
+    t = sicily["time"].to_numpy(dtype=float)
+    X = {"const": np.ones(len(t)), "time": t - 1, "level": (t >= 37).astype(float),
+         "slope": np.where(t >= 37, t - 37, 0.0)}
+    for k in range(1, harmonics + 1):
+        X[f"s{k}"] = np.sin(2 * np.pi * k * sicily["month"] / 12)
+        X[f"c{k}"] = np.cos(2 * np.pi * k * sicily["month"] / 12)
+    return pd.DataFrame(X)
+
+
+def test_matches_direct_statsmodels_glm_fit(sicily):
+    X = _manual_design(sicily)
+    ref = sm.GLM(sicily["aces"], X, family=sm.families.Poisson(),
+                 offset=np.log(sicily["stdpop"])).fit(scale="X2")
+    res = ek.its(sicily, outcome="aces", time="time", start=37, family="quasipoisson",
+                 denominator="stdpop", seasonality={"fourier": 2, "period": 12},
+                 autocorrelation="none")
+    coef = res.plot_data()["coefficients"].set_index("term")
+    for ours, theirs in [("level_change", "level"), ("slope_change", "slope"), ("time", "time"),
+                         ("sin2", "s2")]:
+        assert coef.loc[ours, "estimate"] == pytest.approx(ref.params[theirs], abs=1e-6)
+        assert coef.loc[ours, "se"] == pytest.approx(ref.bse[theirs], abs=1e-6)
+
+
+def _gaussian_series(seed=3, n=72, start=49):
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, n + 1)
+    y = 20 + 0.1 * t + np.where(t >= start, -2 + 0.05 * (t - start), 0) + rng.normal(0, 1, n)
+    return pd.DataFrame({"t": t, "y": y})
+
+
+def test_gaussian_and_newey_west_match_statsmodels_ols():
+    d = _gaussian_series()
+    t = d["t"].to_numpy(float)
+    X = pd.DataFrame({"const": 1.0, "time": t - 1, "level": (t >= 49) * 1.0,
+                      "slope": np.where(t >= 49, t - 49, 0.0)})
+    for remedy, fit in [("none", sm.OLS(d["y"], X).fit()),
+                        ("hac", sm.OLS(d["y"], X).fit(cov_type="HAC",
+                                                      cov_kwds={"maxlags": 3,
+                                                                "use_correction": True}))]:
+        res = ek.its(d, outcome="y", time="t", start=49, autocorrelation=remedy, lags=3)
+        coef = res.plot_data()["coefficients"].set_index("term")
+        assert coef.loc["level_change", "estimate"] == pytest.approx(fit.params["level"],
+                                                                    abs=1e-8)
+        assert coef.loc["level_change", "se"] == pytest.approx(fit.bse["level"], rel=1e-6)
+        assert coef.loc["slope_change", "se"] == pytest.approx(fit.bse["slope"], rel=1e-6)
+
+
+def test_effect_at_horizon_and_cumulative_are_consistent():
+    d = _gaussian_series()
+    res = ek.its(d, outcome="y", time="t", start=49, autocorrelation="none")
+    e = res.effects.set_index("estimand")["estimate"]
+    assert e["effect_at_12"] == pytest.approx(e["level_change"] + 12 * e["slope_change"])
+    post = np.arange(0, 24)
+    assert e["cumulative"] == pytest.approx(np.sum(e["level_change"] + post * e["slope_change"]))
+
+
+def test_controlled_its_and_parallel_pretrend_test():
+    rng = np.random.default_rng(5)
+    t = np.arange(1, 61)
+    rows = []
+    for control, shift in ((0, -4.0), (1, 0.0)):
+        y = 30 + 0.2 * t + 3 * control + np.where(t >= 37, shift, 0) + rng.normal(0, 1, 60)
+        rows.append(pd.DataFrame({"t": t, "y": y, "comparison": control}))
+    d = pd.concat(rows, ignore_index=True)
+    res = ek.its(d, outcome="y", time="t", start=37, control="comparison",
+                 slope_change=False, autocorrelation="none")
+    g = 1 - d["comparison"].to_numpy()
+    tt = d["t"].to_numpy(float) - 1
+    lv = (d["t"] >= 37).to_numpy(float)
+    X = pd.DataFrame({"const": 1.0, "time": tt, "level": lv, "group": g, "gtime": g * tt,
+                      "glevel": g * lv})
+    ref = sm.OLS(d["y"], X).fit()
+    rec = level(res)
+    assert rec["estimate"] == pytest.approx(ref.params["glevel"], abs=1e-8)
+    assert rec["se"] == pytest.approx(ref.bse["glevel"], rel=1e-8)
+    assert res.diagnostics["pretrend_p"] == pytest.approx(ref.pvalues["gtime"], rel=1e-3)
+    assert rec["evidence_level"] == 4
+
+
+def test_autocorrelation_is_diagnosed_and_remedied():
+    rng = np.random.default_rng(11)
+    n = 84
+    e = np.zeros(n)
+    for i in range(1, n):
+        e[i] = 0.7 * e[i - 1] + rng.normal()
+    d = pd.DataFrame({"t": np.arange(n), "y": 10 + e + np.where(np.arange(n) >= 48, 2, 0)})
+    res = ek.its(d, outcome="y", time="t", start=48, slope_change=False)
+    assert res.diagnostics["remedy"] == "ar"
+    assert "Breusch-Godfrey" in res.diagnostics["remedy_reason"]
+    assert res.diagnostics["durbin_watson"] < 1.5
+    assert set(res.plot_data()["acf"].columns) == {"lag", "acf", "pacf"}
+
+
+def test_multiple_interruptions_and_washout():
+    d = _gaussian_series(n=96)
+    res = ek.its(d, outcome="y", time="t", start=[49, 73], washout=2, autocorrelation="none")
+    names = list(res.effects["estimand"])
+    assert {"level_change", "slope_change", "level_change:2", "slope_change:2"} <= set(names)
+    assert res.diagnostics["n_points"] == 96 - 4
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(start=6), "only 5 point"),
+    (dict(start=[49, 40]), "time order"),
+    (dict(start=66, washout=8), "swallows the post-period"),
+    (dict(family="poison"), "did you mean 'poisson'"),
+    (dict(autocorrelation="arma"), "did you mean 'arima'"),
+])
+def test_bad_input_is_refused_clearly(kwargs, match):
+    d = _gaussian_series()
+    args = dict(outcome="y", time="t", start=49)
+    args.update(kwargs)
+    with pytest.raises(DesignError, match=match):
+        ek.its(d, **args)
+
+
+def test_few_points_warn_and_counts_must_be_whole_with_positive_offsets(sicily):
+    res = ek.its(sicily[sicily["time"] <= 46], **SICILY)
+    assert any("fragile below 12" in w for w in res.warnings)
+    bad = sicily.assign(aces=sicily["aces"] + 0.5)
+    with pytest.raises(DataError, match="whole numbers"):
+        ek.its(bad, **SICILY)
+    bad = sicily.copy()
+    bad.loc[3, "stdpop"] = 0
+    with pytest.raises(DataError, match="zero or negative denominator"):
+        ek.its(bad, **SICILY)
