@@ -175,3 +175,45 @@ def test_few_points_warn_and_counts_must_be_whole_with_positive_offsets(sicily):
     bad.loc[3, "stdpop"] = 0
     with pytest.raises(DataError, match="zero or negative denominator"):
         ek.its(bad, **SICILY)
+
+
+def _batch_panel(units=25, months=60, seed=2):
+    rng = np.random.default_rng(seed)
+    size = rng.integers(2000, 20000, units)
+    t = np.arange(months)
+    mu = (size * 0.01)[:, None] * np.exp(0.08 * np.cos(2 * np.pi * t / 12) - 0.1 * (t >= 36))
+    return pd.DataFrame({"practice": np.repeat([f"P{i:02d}" for i in range(units)], months),
+                         "t": np.tile(t, units), "y": rng.poisson(mu).ravel(),
+                         "size": np.repeat(size, months)})
+
+
+def test_batch_its_matches_statsmodels_unit_by_unit():
+    d = _batch_panel()
+    d.loc[(d["practice"] == "P03") & (d["t"].isin([5, 6, 40])), "y"] = np.nan
+    res = ek.its(d, outcome="y", time="t", start=36, family="quasipoisson",
+                 denominator="size", seasonality={"fourier": 2, "period": 12},
+                 unit="practice")
+    long = res.plot_data()["unit_effects_long"].set_index(["unit", "estimand"])
+    for unit in ("P00", "P03", "P17"):
+        g = d[(d["practice"] == unit) & d["y"].notna()]
+        tt = g["t"].to_numpy(float)
+        X = pd.DataFrame({"const": 1.0, "time": tt, "level": (tt >= 36) * 1.0,
+                          "slope": np.where(tt >= 36, tt - 36, 0.0)})
+        for k in (1, 2):
+            X[f"s{k}"] = np.sin(2 * np.pi * k * (tt % 12) / 12)
+            X[f"c{k}"] = np.cos(2 * np.pi * k * (tt % 12) / 12)
+        ref = sm.GLM(g["y"].to_numpy(), X, family=sm.families.Poisson(),
+                     offset=np.log(g["size"].to_numpy())).fit(scale="X2")
+        ours = long.loc[(unit, "level_change")]
+        assert np.log(ours["estimate"]) == pytest.approx(ref.params["level"], abs=1e-6)
+        assert ours["se"] == pytest.approx(ref.bse["level"], abs=1e-6)
+    assert set(res.effects.columns) == set(ek.results.EFFECT_FIELDS)
+
+
+def test_batch_its_reports_units_it_cannot_fit():
+    d = _batch_panel(units=5)
+    d.loc[(d["practice"] == "P01") & (d["t"] < 30), "y"] = np.nan
+    res = ek.its(d, outcome="y", time="t", start=36, family="quasipoisson",
+                 denominator="size", unit="practice")
+    assert res.diagnostics["units_fitted"] == 4
+    assert any("P01" in w for w in res.warnings)

@@ -1,0 +1,30 @@
+"""Write a benchmark's table into its own section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADER = ("# Benchmarks\n\nEach section is written by the script named in it, which times "
+          "evalkit and its peers in the same run. Tests never assert wall-clock times.\n")
+
+
+def write_section(title: str, table: pd.DataFrame, notes: str) -> str:
+    """Replace (or add) the section ``## title`` and return its text."""
+    import os
+
+    machine = f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    body = (f"## {title}\n\n{notes}\n\n{table.to_markdown(index=False)}\n\n"
+            f"_Run on {date.today().isoformat()}, {machine}._\n")
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: body + "\n", text) if pattern.search(text) \
+        else text.rstrip("\n") + "\n\n" + body
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+    return body
