@@ -65,6 +65,8 @@ def _estimates(scheme):
         "regression_to_the_mean_built_in"]
     ev = ek.run_spec(spec)
     for analysis, res in ev.results:
+        if analysis.design != "prepost":
+            continue
         e = res.effects.set_index("estimand")
         yield (analysis.outcome, truth[analysis.outcome], built[analysis.data], e)
 

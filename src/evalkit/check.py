@@ -69,7 +69,9 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
         reports.append(check_panel(
             table, unit=o.get("unit"), time=o["time"],
             outcomes={analysis.outcome: o.get("family", "gaussian")},
-            denominator=o.get("denominator"), treated=o.get("treated"),
+            denominator=o.get("denominator"),
+            # A treatment indicator is checked per unit; without a unit it marks a series.
+            treated=o.get("treated") if o.get("unit") else None,
             start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
             min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
             file=str(source.path)))

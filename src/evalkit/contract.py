@@ -323,7 +323,8 @@ def check_panel(
 
     # 5. Treatment that switches off and on again, and comparison units.
     tr = None
-    if treated and treated in data and not any(p.column == treated for p in report.errors):
+    if unit and treated and treated in data and not any(p.column == treated
+                                                         for p in report.errors):
         tr = pd.to_numeric(data[treated].replace({True: 1, False: 0}),
                            errors="coerce").to_numpy(dtype=float)
         order = np.lexsort((codes, units))

@@ -7,10 +7,10 @@ scale (Madaleno & Waights, 2016; after Sherman et al., 1997):
    with no control for other changes;
 2. the same with adequate control variables (here: adjustment for regression to the
    mean using the wider population's data);
-3. a comparison of change in treated and untreated groups (difference-in-differences,
-   single-group interrupted time series with a long pre-period);
-4. as 3, with a comparison constructed to be similar (matching, synthetic control,
-   controlled interrupted time series) or with pre-trends shown parallel;
+3. a comparison of change in treated and untreated groups (difference-in-differences),
+   or a single-group interrupted time series with a long pre-period;
+4. as 3, with a comparison constructed to be similar (matching, synthetic control), or
+   a controlled interrupted time series whose pre-period trends are parallel;
 5. randomised assignment.
 
 A level is derived from the design and its diagnostics, never typed in.
@@ -26,8 +26,10 @@ LEVEL_TEXT = {
        "to the mean.",
     2: "Level 2 of 5 (weak): a before/after comparison adjusted for regression to the mean, "
        "but with no comparison group for other changes over time.",
-    3: "Level 3 of 5 (moderate): change compared with an untreated comparison group.",
-    4: "Level 4 of 5 (good): change compared with a comparison group built to be similar.",
+    3: "Level 3 of 5 (moderate): change judged against a counterfactual, either an untreated "
+       "comparison group or a long pre-period trend (interrupted time series).",
+    4: "Level 4 of 5 (good): change compared with a comparison built to be similar, or a "
+       "controlled interrupted time series whose pre-period trends are parallel.",
     5: "Level 5 of 5 (strong): randomised comparison.",
 }
 

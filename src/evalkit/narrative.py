@@ -14,6 +14,8 @@ __all__ = ["describe_effect", "format_effect", "format_interval"]
 ESTIMAND_PHRASES = {
     "before_after": "in the follow-up year than in the year before the scheme began",
     "before_after_rtm_adjusted": "after allowing for regression to the mean",
+    "level_change": "just after the scheme began than the pre-scheme trend predicted",
+    "effect_at_12": "12 months after the scheme began than the pre-scheme trend predicted",
 }
 
 
@@ -77,6 +79,8 @@ def describe_effect(record: Mapping[str, Any], *, label: str | None = None) -> s
         ci = f"{level}% CI {_num(lo, 'difference')} to {_num(hi, 'difference')}" + \
             (", including no change" if crosses else "")
         text = f"{label} was {_num(abs(est), 'difference')} {direction} ({ci}) {phrase}."
+    if record.get("design") == "its" and record.get("diagnostics", {}).get("controlled"):
+        text = text[:-1] + ", allowing for change in a comparison series."
     if int(record.get("evidence_level", 1)) <= 2:
         text += " This design shows what changed, not what the scheme caused."
     return text

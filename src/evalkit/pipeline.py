@@ -79,7 +79,7 @@ class Evaluation:
 
     def figures(self):
         """Yield ``(name, figure, alt_text)`` for every figure of the evaluation."""
-        from .plots import effects_plot, prepost_plot
+        from .plots import effects_plot, its_plot, prepost_plot
 
         labels = {o: self.spec.outcome_label(o) for o in self.spec.outcomes}
         fig, alt = effects_plot(self.effects, labels=labels)
@@ -88,6 +88,9 @@ class Evaluation:
             if analysis.design == "prepost":
                 fig, alt = prepost_plot(res, label=labels.get(analysis.outcome))
                 yield f"prepost-{analysis.outcome}", fig, alt
+            elif analysis.design == "its" and "series" in res.frames:
+                fig, alt = its_plot(res, label=labels.get(analysis.outcome))
+                yield f"its-{analysis.outcome}", fig, alt
 
     def write(self, out: str | Path, *, log: list[str] | None = None) -> Path:
         """Write all outputs to ``out`` atomically and return it."""

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["EFFECT_FIELDS", "EffectRecord", "DesignResult", "effects_frame", "SCALES",
-           "DOMAINS", "jsonable"]
+__all__ = ["HEADLINE_ESTIMANDS", "headline_effects", "EFFECT_FIELDS", "EffectRecord",
+           "DesignResult", "effects_frame", "SCALES", "DOMAINS", "jsonable"]
 
 SCALES = ("difference", "ratio", "percent")
 DOMAINS = ("engagement", "cost", "outcome")
@@ -29,6 +29,21 @@ EFFECT_FIELDS = (
     "ci_low", "ci_high", "conf_level", "p_value", "n_units", "pre_periods", "post_periods",
     "evidence_level", "diagnostics", "warnings",
 )
+
+
+#: The estimands a report leads with, by design (others stay in results.json).
+HEADLINE_ESTIMANDS = {
+    "prepost": ("before_after", "before_after_rtm_adjusted"),
+    "its": ("level_change", "effect_at_12"),
+}
+
+
+def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an effects frame that a report leads with (batch rows excluded)."""
+    keep = [est in HEADLINE_ESTIMANDS.get(design, ()) and not diag.get("batch", False)
+            for design, est, diag in zip(effects["design"], effects["estimand"],
+                                         effects["diagnostics"], strict=True)]
+    return effects[keep]
 
 
 def jsonable(value: Any) -> Any:

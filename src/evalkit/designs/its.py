@@ -64,6 +64,7 @@ def its(
     slope_change: bool = True,
     impact: str | Sequence[str] | None = None,
     washout: int = 0,
+    treated: str | None = None,
     control: str | None = None,
     unit: str | None = None,
     autocorrelation: str = "auto",
@@ -97,6 +98,9 @@ def its(
         ``"step"``, ``"slope"`` or ``"step+slope"``, one for all interruptions or a list.
     washout
         Periods from each interruption left out of the fit (phase-in).
+    treated
+        A 0/1 column: only rows marked 1 form the treated series (for panels that also
+        hold other units).
     control
         A 0/1 column marking the comparison series, for controlled ITS.
     unit
@@ -143,6 +147,9 @@ def its(
     _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     file = data.attrs.get("source")
+    if treated is not None or control is not None:
+        data = _select_series(data, treated=treated, control=control, file=file)
+        control = "_comparison" if control is not None else None
     report = check_panel(data, unit=None, time=time, outcomes={outcome: family},
                          denominator=denominator, file=file,
                          covariates=[control] if control else ())
@@ -267,7 +274,7 @@ def its(
                                            "se": np.sqrt(np.diag(fit["cov"]))})
     options = dict(outcome=outcome, time=time, start=start, family=family,
                    denominator=denominator, seasonality=seasonality, slope_change=slope_change,
-                   impact=impact, washout=washout, control=control,
+                   impact=impact, washout=washout, treated=treated, control=control,
                    autocorrelation=autocorrelation, lags=lags, horizons=list(horizons), per=per,
                    conf_level=conf_level)
     return DesignResult(design=DESIGN, effects=effects_frame(records),
@@ -306,6 +313,34 @@ def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, 
     if not isinstance(washout, (int, np.integer)) or washout < 0:
         raise DesignError(f"washout must be a whole number of periods, not {washout!r}",
                           fix="e.g. washout: 3")
+
+
+def _select_series(data: pd.DataFrame, *, treated, control, file) -> pd.DataFrame:
+    """Rows of the treated series (treated == 1) and of the comparison (control == 1)."""
+    for col in (treated, control):
+        if col is not None and col not in data.columns:
+            guess = nearest(col, map(str, data.columns))
+            raise DataError(f"the column '{col}' is missing", file=file, column=col,
+                            fix=f"did you mean '{guess}'?" if guess else "add it")
+    def flag(col):
+        values = pd.to_numeric(data[col].replace({True: 1, False: 0}), errors="coerce")
+        bad = ~values.isin([0, 1]).to_numpy()
+        if bad.any():
+            raise DataError("must be 0 or 1", file=file, column=col,
+                            rows=list(np.flatnonzero(bad) + 2), fix="code it 0/1")
+        return values.to_numpy() == 1
+    comp = flag(control) if control is not None else np.zeros(len(data), dtype=bool)
+    treat = flag(treated) if treated is not None else ~comp
+    both = treat & comp
+    if both.any():
+        raise DataError("rows are marked both treated and comparison", file=file,
+                        column=control, rows=list(np.flatnonzero(both) + 2),
+                        fix="a unit belongs to one series")
+    keep = treat | comp
+    out = data.loc[keep].copy()
+    out["_comparison"] = comp[keep].astype(int)
+    out.attrs = dict(data.attrs)
+    return out
 
 
 def _impacts(impact, slope_change, n) -> list[str]:

@@ -5,7 +5,8 @@ figure shows, for reports and accessibility.
 """
 
 from .effects import effects_plot
+from .its import its_plot
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE
 from .prepost import prepost_plot
 
-__all__ = ["effects_plot", "prepost_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
+__all__ = ["effects_plot", "its_plot", "prepost_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]

@@ -9,13 +9,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..results import DesignResult  # noqa: E402
+from ..results import DesignResult, headline_effects  # noqa: E402
 from .palette import ANALYSIS_FUNCTION, apply_style  # noqa: E402
 
 __all__ = ["effects_plot"]
 
 ESTIMAND_LABELS = {"before_after": "before/after",
-                   "before_after_rtm_adjusted": "adjusted for regression to the mean"}
+                   "before_after_rtm_adjusted": "adjusted for regression to the mean",
+                   "level_change": "ITS level change", "effect_at_12": "ITS effect at 12 months"}
 
 
 def _label(row, labels) -> str:
@@ -45,26 +46,33 @@ def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = 
         The figure and its alt text.
     """
     frame = effects.effects if isinstance(effects, DesignResult) else effects
+    frame = headline_effects(frame)
     labels = labels or {}
-    groups = [(scale, g) for scale, g in frame.groupby("scale", sort=False)]
+    # Ratios share one axis; differences get one panel per outcome (their units differ).
+    key = np.where(frame["scale"] == "ratio", "ratio", "difference:" + frame["outcome"])
+    groups = [(k.split(":")[0], g) for k, g in frame.groupby(key, sort=False)]
     heights = [max(1.2, 0.55 * len(g) + 0.8) for _, g in groups]
     fig, axes = plt.subplots(len(groups), 1, figsize=(7.5, sum(heights) + 0.4),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    markers = {"before_after": "o", "before_after_rtm_adjusted": "D"}
+    markers = {"before_after": "o", "before_after_rtm_adjusted": "D", "level_change": "s",
+               "effect_at_12": "^"}
+    colours = {"before_after": ANALYSIS_FUNCTION[0], "before_after_rtm_adjusted":
+               ANALYSIS_FUNCTION[1], "level_change": ANALYSIS_FUNCTION[2],
+               "effect_at_12": ANALYSIS_FUNCTION[3]}
     for ax, (scale, g) in zip(axes[:, 0], groups, strict=True):
         g = g.iloc[::-1]
         ypos = np.arange(len(g))
         for y, (_, row) in zip(ypos, g.iterrows(), strict=True):
-            colour = ANALYSIS_FUNCTION[0] if row["estimand"] == "before_after" \
-                else ANALYSIS_FUNCTION[1]
+            colour = colours.get(row["estimand"], ANALYSIS_FUNCTION[4])
             ax.plot([row["ci_low"], row["ci_high"]], [y, y], color=colour, linewidth=2)
             ax.plot(row["estimate"], y, marker=markers.get(row["estimand"], "s"), color=colour,
                     markersize=7)
         ax.axvline(1.0 if scale == "ratio" else 0.0, color="#3D3D3D", linestyle="--",
                    linewidth=1)
         ax.set_yticks(ypos, [_label(r, labels) for _, r in g.iterrows()], fontsize=8)
+        name = labels.get(g["outcome"].iloc[0], g["outcome"].iloc[0])
         ax.set_xlabel("ratio (1 = no change)" if scale == "ratio"
-                      else "difference (0 = no change)")
+                      else f"{name}: difference (0 = no change)", fontsize=8)
         apply_style(ax)
     if title:
         fig.suptitle(title, fontsize=11)

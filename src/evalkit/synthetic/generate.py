@@ -177,6 +177,7 @@ def generate(s: SchemeDef) -> CaseStudy:
     truth_effects = []
     followup = (months >= start) & (months < start + 12)
     truth_rows = (first_treated == start)[:, None] & followup[None, :]
+    at_12 = (first_treated == start)[:, None] & (months == start + 12)[None, :]
     deaths = None
     for outcome, effect in s.effects.items():
         spec = OUTCOMES[outcome]
@@ -191,7 +192,8 @@ def generate(s: SchemeDef) -> CaseStudy:
                 counts[:, months < start] = pre_counts  # the counts selection was based on
             panel[outcome] = counts.ravel()
             true = mu1[truth_rows].sum() / mu0[truth_rows].sum()
-            truth_effects.append((outcome, "ratio", true))
+            truth_effects.append((outcome, "ratio", true,
+                                  mu1[at_12].sum() / mu0[at_12].sum()))
         elif family == "gaussian":
             base = spec["base"] + rng.normal(0, spec["sd_unit"], n)[:, None]
             y0 = (base + spec["trend"] * years[None, :] + spec["shock_scale"] * shock
@@ -201,7 +203,8 @@ def generate(s: SchemeDef) -> CaseStudy:
             if outcome == "continuity":
                 y = np.clip(y, 0, 1)
             panel[outcome] = y.round(3).ravel()
-            truth_effects.append((outcome, "difference", float(add[truth_rows].mean())))
+            truth_effects.append((outcome, "difference", float(add[truth_rows].mean()),
+                                  float(add[at_12].mean())))
         elif outcome == "deaths_at_home":
             death_rate = 0.8 / 1000 * (1 + 0.15 * season)[None, :] * np.exp(0.5 * shock)
             deaths = rng.poisson(size * death_rate)
@@ -212,9 +215,10 @@ def generate(s: SchemeDef) -> CaseStudy:
             p1 = np.clip(p0 + effect * ramp * eng_scale[:, None], 0.01, 0.95)
             panel["deaths"] = deaths.ravel()
             panel[outcome] = rng.binomial(deaths, p1).ravel()
-            w = deaths[truth_rows]
+            w, w12 = deaths[truth_rows], deaths[at_12]
             truth_effects.append((outcome, "difference",
-                                  float(np.sum((p1 - p0)[truth_rows] * w) / w.sum())))
+                                  float(np.sum((p1 - p0)[truth_rows] * w) / w.sum()),
+                                  float(np.sum((p1 - p0)[at_12] * w12) / w12.sum())))
         elif outcome == "bed_days_last90":
             if deaths is None:
                 raise ValueError("deaths_at_home must come before bed_days_last90")
@@ -224,7 +228,8 @@ def generate(s: SchemeDef) -> CaseStudy:
             gamma = rng.gamma(spec["shape"], 1 / spec["shape"], (n, t))
             panel[outcome] = rng.poisson(mu1 * gamma).ravel()
             truth_effects.append((outcome, "ratio",
-                                  float(mu1[truth_rows].sum() / mu0[truth_rows].sum())))
+                                  float(mu1[truth_rows].sum() / mu0[truth_rows].sum()),
+                                  float(mu1[at_12].sum() / mu0[at_12].sum())))
         else:
             raise ValueError(outcome)
     treated_now = (months[None, :] >= first_treated[:, None]).astype(int)
@@ -237,6 +242,7 @@ def generate(s: SchemeDef) -> CaseStudy:
         panel["federation"] = np.repeat(units["federation"].to_numpy(), t)
     else:
         panel["treated"] = np.repeat(in_scheme.astype(int), t)
+    panel["comparison"] = np.repeat((~in_scheme).astype(int), t)
     panel["pct_65plus"] = np.repeat(units["pct_65plus"].to_numpy(), t)
     panel["imd_score"] = np.repeat(units["imd_score"].to_numpy(), t)
     unit_name = "area" if s.unit_kind == "area" else "practice"
@@ -259,9 +265,11 @@ def generate(s: SchemeDef) -> CaseStudy:
             {"outcome": o, "data": "panel", "domain": "outcome", "scale": scale,
              "value": round(float(v), 6),
              "window": [AXIS.label(start), AXIS.label(start + 11)],
+             "effect_at_12": round(float(v12), 6),
              "estimand": "effect on scheme units over the first 12 months (expected counts "
-                         "with the scheme against without it)"}
-            for o, scale, v in truth_effects
+                         "with the scheme against without it); effect_at_12 is the effect in "
+                         "month 12 after the start"}
+            for o, scale, v, v12 in truth_effects
         ] + [patient_truth],
         "engagement": {"mean_engagement": round(float(engagement[in_scheme].mean()), 4),
                        "effect_scales_with_engagement": True},

@@ -71,6 +71,13 @@ def spec_for(cs: CaseStudy) -> dict:
             {"design": "prepost", "data": "panel", "outcomes": list(s.effects),
              "label": "Scheme units, 12 months before against 12 months after the start",
              "options": panel_opts},
+            {"design": "its", "data": "panel", "outcomes": list(s.effects),
+             "label": "Controlled interrupted time series: scheme units against units "
+                      "outside the scheme, monthly",
+             "options": {"time": "month", "start": s.start, "treated": treated,
+                         "control": "comparison",
+                         "seasonality": {"fourier": 2, "period": 12},
+                         "autocorrelation": "auto"}},
             {"design": "prepost", "data": "patient_costs", "outcomes": ["cost"],
              "label": "Enrolled patients, the year before against the year after enrolment",
              "options": cost_opts},
@@ -102,7 +109,7 @@ def _readme(cs: CaseStudy) -> str:
         "## Files", "",
         f"- `panel.csv`: one row per {unit} per month: `{unit}`, `month` (YYYY-MM), "
         f"`{size_col}`, the outcomes ({', '.join(s.effects)}), `treated` (0/1), "
-        "`pct_65plus`, `imd_score`"
+        "`comparison` (1 for units never in the scheme), `pct_65plus`, `imd_score`"
         + ("; `cohort` (first month of the federation's wave, 0 if never), `first_wave`, "
            "`federation`" if s.waves else "") + ".",
         f"- `referrals.csv`: referrals to the scheme by {unit} and month from the start.",
