@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import plots
 from .check import check
 from .contract import check_panel
-from .designs import its, prepost
+from .designs import its, its_placebo, its_power, its_sensitivity, prepost
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
@@ -23,6 +23,12 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["prepost", "its", "read", "check", "check_panel", "run_spec", "Evaluation", "load_spec",
-           "synth", "plots", "DesignResult", "EffectRecord", "EvalkitError",
-           "DataError", "SpecError", "DesignError", "__version__"]
+__all__ = [
+    # designs
+    "prepost", "its", "its_placebo", "its_sensitivity", "its_power",
+    # data, specs and pipeline
+    "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
+    # results, plots and errors
+    "DesignResult", "EffectRecord", "plots", "EvalkitError", "DataError", "SpecError",
+    "DesignError", "__version__",
+]
