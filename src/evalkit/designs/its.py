@@ -95,7 +95,8 @@ def its(
     slope_change
         Include a slope change at each interruption (shorthand for ``impact``).
     impact
-        ``"step"``, ``"slope"`` or ``"step+slope"``, one for all interruptions or a list.
+        ``"step"``, ``"slope"`` (also ``"ramp"``: a gradual change from the start) or
+        ``"step+slope"``, one for all interruptions or a list.
     washout
         Periods from each interruption left out of the fit (phase-in).
     treated
@@ -347,6 +348,7 @@ def _impacts(impact, slope_change, n) -> list[str]:
     if impact is None:
         impact = "step+slope" if slope_change else "step"
     items = [impact] * n if isinstance(impact, str) else list(impact)
+    items = ["slope" if item == "ramp" else item for item in items]  # a ramp is a slope change
     if len(items) != n:
         raise DesignError(f"{len(items)} impact(s) given for {n} interruption(s)",
                           fix="give one impact, or one per interruption")
