@@ -17,9 +17,13 @@ HEADER = ("# Benchmarks\n\nEach section is written by the script named in it, wh
 def write_section(title: str, table: pd.DataFrame, notes: str) -> str:
     """Replace (or add) the section ``## title`` and return its text."""
     import os
+    import sys
+
+    script = Path(sys.argv[0]).name
 
     machine = f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    body = (f"## {title}\n\n{notes}\n\n{table.to_markdown(index=False)}\n\n"
+    body = (f"## {title}\n\nWritten by `benchmarks/{script}`. {notes}\n\n"
+            f"{table.to_markdown(index=False)}\n\n"
             f"_Run on {date.today().isoformat()}, {machine}._\n")
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
