@@ -3,8 +3,9 @@
 from .its import its
 from .its_checks import its_placebo, its_power, its_sensitivity
 from .prepost import prepost
+from .staggered_did import staggered_did
 
 #: The designs an evaluation spec can name, and the function behind each.
-DESIGNS = {"prepost": prepost, "its": its}
+DESIGNS = {"prepost": prepost, "its": its, "staggered_did": staggered_did}
 
-__all__ = ["DESIGNS", "prepost", "its", "its_placebo", "its_sensitivity", "its_power"]
+__all__ = ["DESIGNS", "prepost", "its", "staggered_did", "its_placebo", "its_sensitivity", "its_power"]
