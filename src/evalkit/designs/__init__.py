@@ -8,4 +8,5 @@ from .staggered_did import staggered_did
 #: The designs an evaluation spec can name, and the function behind each.
 DESIGNS = {"prepost": prepost, "its": its, "staggered_did": staggered_did}
 
-__all__ = ["DESIGNS", "prepost", "its", "staggered_did", "its_placebo", "its_sensitivity", "its_power"]
+__all__ = ["DESIGNS", "prepost", "its", "staggered_did", "its_placebo", "its_sensitivity",
+           "its_power"]
