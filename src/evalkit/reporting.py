@@ -35,9 +35,12 @@ SYNTHETIC_NOTICE = ("Synthetic data: this report is built on synthetic data gene
 ESTIMAND_NAMES = {"before_after": "Before/after",
                   "before_after_rtm_adjusted": "Before/after, adjusted for regression to the mean",
                   "level_change": "ITS: level change at the start",
-                  "effect_at_12": "ITS: effect at 12 months"}
+                  "effect_at_12": "ITS: effect at 12 months",
+                  "att_simple": "Staggered DiD: average effect on the treated"}
 DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
-                "its": "Interrupted time series"}
+                "its": "Interrupted time series",
+                "staggered_did": "Difference-in-differences for staggered adoption "
+                                 "(Callaway and Sant'Anna)"}
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -109,6 +112,10 @@ class ReportContext:
                 how = (f"baseline {d['baseline_window'][0]} to {d['baseline_window'][1]}, "
                        f"follow-up {d['followup_window'][0]} to {d['followup_window'][1]}; "
                        f"{int(first['n_units'])} units")
+            elif analysis.design == "staggered_did":
+                how = (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
+                       f"controls; {d['units']} units; {d['inference']}; pre-treatment "
+                       f"effects jointly zero: p = {d['pretrend_p']:.3f}")
             else:
                 how = (("controlled, against a comparison series" if d.get("controlled")
                         else "single series")
@@ -179,6 +186,7 @@ class ReportContext:
         eff = self.evaluation.effects
         for outcome, g in eff.groupby("outcome", sort=False):
             its12 = g[(g["design"] == "its") & (g["estimand"] == "effect_at_12")]
+            did = g[(g["design"] == "staggered_did") & (g["estimand"] == "att_simple")]
             g = g[g["design"] == "prepost"]
             if g.empty:
                 continue
@@ -198,6 +206,13 @@ class ReportContext:
                 r = its12.iloc[0]
                 text += (f" The interrupted time series (Maryland level {r['evidence_level']}) "
                          f"estimates {format_effect(r)} at 12 months.")
+            if len(did):
+                r = did.iloc[0]
+                per = r["diagnostics"].get("rate_per")
+                unit = f" per {per:,.0f} a month" if per else ""
+                text += (" Across all waves, difference-in-differences (Maryland level "
+                         f"{r['evidence_level']}) estimates an average change of "
+                         f"{format_effect(r)}{unit} in treated practices.")
             lines.append(f"- {text}")
         return "\n".join(lines) + "\n"
 

@@ -35,6 +35,7 @@ EFFECT_FIELDS = (
 HEADLINE_ESTIMANDS = {
     "prepost": ("before_after", "before_after_rtm_adjusted"),
     "its": ("level_change", "effect_at_12"),
+    "staggered_did": ("att_simple",),
 }
 
 

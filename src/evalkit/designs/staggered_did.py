@@ -60,6 +60,8 @@ def staggered_did(
     unit: str,
     time: str,
     cohort: str,
+    denominator: str | None = None,
+    per: float = 1000.0,
     control_group: str = "never",
     estimator: str = "dr",
     covariates: Sequence[str] | None = None,
@@ -83,6 +85,9 @@ def staggered_did(
     cohort
         The first period each unit was treated (constant within unit; 0, blank or NaN
         for never treated).
+    denominator, per
+        If given, the outcome is analysed as a rate: ``outcome / denominator * per``
+        (e.g. admissions per 1,000 registered patients a month).
     control_group
         ``"never"`` (never-treated units) or ``"notyet"`` (also units not yet treated).
     estimator
@@ -126,8 +131,9 @@ def staggered_did(
               anticipation=anticipation, n_boot=n_boot, conf_level=conf_level)
     covariates = list(covariates or [])
     file = data.attrs.get("source")
-    check_panel(data, unit=unit, time=time, outcomes={outcome: "gaussian"},
-                covariates=covariates, file=file).raise_for_errors()
+    check_panel(data, unit=unit, time=time,
+                outcomes={outcome: "poisson" if denominator else "gaussian"},
+                denominator=denominator, covariates=covariates, file=file).raise_for_errors()
     for col in [cohort] + ([cluster] if cluster else []):
         if col not in data.columns:
             guess = nearest(col, map(str, data.columns))
@@ -141,8 +147,10 @@ def staggered_did(
     uidx, units = pd.factorize(data[unit], sort=True)
     n = len(units)
     Y = np.full((n, T), np.nan)
-    Y[uidx, np.searchsorted(periods, codes)] = pd.to_numeric(
-        data[outcome], errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
+    if denominator:
+        values = values / pd.to_numeric(data[denominator]).to_numpy(dtype=float) * per
+    Y[uidx, np.searchsorted(periods, codes)] = values
 
     # Cohorts: constant within unit; 0/NaN never treated; beyond the data: never treated.
     never = never_treated(data[cohort])
@@ -251,14 +259,25 @@ def staggered_did(
         "band_low": att - ucrit * se_gt, "band_high": att + ucrit * se_gt,
         "post": tt >= group,
     })
-    pre = att_gt["post"].to_numpy() == False  # noqa: E712
-    pretrend_p = _wald(att[pre], IF[:, pre], clusters) if pre.any() else np.nan
+    # Pre-trends: a joint Wald test of the pre-adoption event-time effects (the 12 closest
+    # to adoption at most, and fewer than the clusters, so the covariance is not singular).
+    n_cl = n if clusters is None else int(clusters.max() + 1)
+    pre_keys = sorted((int(k.split(":")[1]) for k in aggs if k.startswith("att_event:")
+                       and int(k.split(":")[1]) < 0), reverse=True)[: min(12, n_cl - 1)]
+    if pre_keys:
+        pre_att = np.array([aggs[f"att_event:{e}"][0] for e in pre_keys])
+        pre_if = np.column_stack([aggs[f"att_event:{e}"][1] for e in pre_keys])
+        pretrend_p = _wald(pre_att, pre_if, clusters)
+    else:
+        pretrend_p = np.nan
 
-    diag = {"control_group": control_group, "estimator": estimator,
+    diag = {"control_group": control_group, "rate_per": per if denominator else None,
+            "estimator": estimator,
             "covariates": covariates, "anticipation": anticipation,
             "base_period": base_period, "units": int(n),
             "cohorts": [axis.label(periods[g]) for g in cohorts],
             "never_treated_units": int(is_never.sum()), "pretrend_p": pretrend_p,
+            "pretrend_event_times": pre_keys,
             "inference": ("multiplier bootstrap" if n_boot else "analytic")
             + (f", clustered by {cluster}" if cluster else ""),
             "n_boot": int(n_boot), "uniform_critical_value": float(ucrit)}
@@ -283,7 +302,8 @@ def staggered_did(
             pre_periods=int(label_extra.get("pre", 0)), post_periods=int(label_extra.get(
                 "post", 0)), evidence_level=3, diagnostics=diag, warnings=tuple(warnings)))
     options = dict(outcome=outcome, unit=unit, time=time, cohort=cohort,
-                   control_group=control_group, estimator=estimator, covariates=covariates,
+                   denominator=denominator, per=per, control_group=control_group,
+                   estimator=estimator, covariates=covariates,
                    anticipation=anticipation, base_period=base_period, n_boot=n_boot,
                    seed=seed, cluster=cluster, conf_level=conf_level)
     result = DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,

@@ -78,6 +78,12 @@ def spec_for(cs: CaseStudy) -> dict:
                          "control": "comparison",
                          "seasonality": {"fourier": 2, "period": 12},
                          "autocorrelation": "auto"}},
+            *([{"design": "staggered_did", "data": "panel", "outcomes": list(s.effects),
+                "label": "Callaway-Sant'Anna difference-in-differences across the waves, "
+                         "against never-treated practices (rates per 1,000 a month)",
+                "options": {"unit": unit, "time": "month", "cohort": "cohort",
+                            "control_group": "never", "n_boot": 999, "seed": 20260401}}]
+              if s.selection == "staggered" else []),
             {"design": "prepost", "data": "patient_costs", "outcomes": ["cost"],
              "label": "Enrolled patients, the year before against the year after enrolment",
              "options": cost_opts},
