@@ -94,7 +94,7 @@ class Evaluation:
 
     def write(self, out: str | Path, *, log: list[str] | None = None) -> Path:
         """Write all outputs to ``out`` atomically and return it."""
-        import matplotlib.pyplot as plt
+        import matplotlib
 
         out = Path(out)
         with atomic_folder(out) as tmp:
@@ -107,12 +107,11 @@ class Evaluation:
             figdir = tmp / "figures"
             figdir.mkdir()
             alts = {}
-            plt.rcParams["svg.hashsalt"] = "evalkit"
-            for name, fig, alt in self.figures():
-                fig.savefig(figdir / f"{name}.png", dpi=150, metadata={"Software": None})
-                fig.savefig(figdir / f"{name}.svg", metadata={"Date": None})
-                plt.close(fig)
-                alts[name] = alt
+            with matplotlib.rc_context({"svg.hashsalt": "evalkit"}):
+                for name, fig, alt in self.figures():
+                    fig.savefig(figdir / f"{name}.png", dpi=150, metadata={"Software": None})
+                    fig.savefig(figdir / f"{name}.svg", metadata={"Date": None})
+                    alts[name] = alt
             (figdir / "alt-text.json").write_text(json.dumps(alts, indent=2, sort_keys=True)
                                                   + "\n", encoding="utf-8")
             lines = list(log or [])

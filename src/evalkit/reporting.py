@@ -60,6 +60,24 @@ def known_schemes(data_root: str | Path) -> list[str]:
                   if SCHEME_NAME.match(p.parent.name))
 
 
+class FigureOutput:
+    """A figure that any Jupyter front end (Quarto, nbclient) displays as a PNG."""
+
+    def __init__(self, figure, dpi: int = 150):
+        self.figure = figure
+        self.dpi = dpi
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=self.dpi, metadata={"Software": None})
+        return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        return "<figure>"
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, disable_numparse=True)
 
@@ -161,7 +179,7 @@ class ReportContext:
 
         fig, _ = effects_plot(self.evaluation.effects,
                               labels={o: self.label(o) for o in self.spec.outcomes})
-        return fig
+        return FigureOutput(fig)
 
     def its_figure(self):
         """The ITS figure of the first outcome analysed by ITS, or None."""
@@ -170,7 +188,7 @@ class ReportContext:
         for analysis, res in self.evaluation.results:
             if analysis.design == "its" and "series" in res.frames:
                 fig, _ = its_plot(res, label=self.label(analysis.outcome))
-                return fig
+                return FigureOutput(fig)
         return None
 
     def its_outcome(self) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..results import DesignResult, headline_effects  # noqa: E402
-from .palette import ANALYSIS_FUNCTION, apply_style  # noqa: E402
+from ..results import DesignResult, headline_effects
+from .palette import ANALYSIS_FUNCTION, apply_style
 
 __all__ = ["effects_plot"]
 
@@ -52,8 +49,8 @@ def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = 
     key = np.where(frame["scale"] == "ratio", "ratio", "difference:" + frame["outcome"])
     groups = [(k.split(":")[0], g) for k, g in frame.groupby(key, sort=False)]
     heights = [max(1.2, 0.55 * len(g) + 0.8) for _, g in groups]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(7.5, sum(heights) + 0.4),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig = Figure(figsize=(7.5, sum(heights) + 0.4))
+    axes = fig.subplots(len(groups), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
     markers = {"before_after": "o", "before_after_rtm_adjusted": "D", "level_change": "s",
                "effect_at_12": "^"}
     colours = {"before_after": ANALYSIS_FUNCTION[0], "before_after_rtm_adjusted":

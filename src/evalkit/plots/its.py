@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..narrative import format_effect  # noqa: E402
-from ..results import DesignResult  # noqa: E402
-from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style  # noqa: E402
+from ..narrative import format_effect
+from ..results import DesignResult
+from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
 
 __all__ = ["its_plot"]
 
@@ -41,7 +38,8 @@ def its_plot(result: DesignResult, *, label: str | None = None):
     label = label or outcome.replace("_", " ")
     ylabel = label + (f"\nper {per:,.0f}" if per != 1 else "")
     blue, teal, pink = ANALYSIS_FUNCTION[0], ANALYSIS_FUNCTION[1], ANALYSIS_FUNCTION[2]
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig = Figure(figsize=(7.5, 3.8))
+    ax = fig.subplots()
     for _, w in s[s["washout"]].iterrows():
         ax.axvspan(w["t"] - 0.5, w["t"] + 0.5, color=NHS_PALE_GREY, zorder=0)
     if "comparison" in data:

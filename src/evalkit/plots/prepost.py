@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..results import DesignResult  # noqa: E402
-from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style  # noqa: E402
+from ..results import DesignResult
+from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
 
 __all__ = ["prepost_plot"]
 
@@ -37,7 +34,8 @@ def prepost_plot(result: DesignResult, *, label: str | None = None):
         per = result.effects["diagnostics"].iloc[0].get("rate_per", 1000)
         label = f"{label} per {per:,.0f} per period"
         ylabel = label.replace(" per ", "\nper ", 1)
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.subplots()
     order = sorted(series["t"].unique())
     period_at = dict(zip(series["period"], series["t"], strict=False))
     for (name, g), colour, style in zip(series.groupby("group", sort=False),
