@@ -160,11 +160,9 @@ class ReportContext:
             rows.append({
                 "Outcome": self.label(r["outcome"]),
                 "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"]),
-                "Scale": ("odds ratio" if r["diagnostics"].get("family") == "binomial"
-                          else "rate ratio") if r["scale"] == "ratio" else "difference",
                 "Effect (95% CI)": format_effect(r),
                 "p": f"{r['p_value']:.3f}" if pd.notna(r["p_value"]) else "",
-                "Units or series": int(r["n_units"]),
+                "Units": int(r["n_units"]),
                 "Maryland level": int(r["evidence_level"]),
             })
         return pd.DataFrame(rows)
@@ -172,6 +170,13 @@ class ReportContext:
     def effects_table(self) -> str:
         """The headline table as Markdown."""
         return _md_table(self.effects_frame())
+
+    def effects_note(self) -> str:
+        """How to read the headline table."""
+        return ("Rate and odds ratios are shown as percentage changes; other effects as "
+                "differences in the outcome's units. Units: practices, areas or patients "
+                "compared (2 for a controlled interrupted time series: the scheme's series and "
+                "the comparison series).")
 
     def effects_figure(self):
         """The headline forest plot (a matplotlib figure)."""

@@ -262,6 +262,11 @@ def convert(executed: ExecutedDocument, *, formats: Sequence[str], out_dir: str 
     source = executed.workdir / "document.md"
     source.write_text("---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n\n" + body,
                       encoding="utf-8")
+    # typst numbers figures and tables itself: drop the engine's "Figure N: " prefixes there.
+    typst_source = executed.workdir / "document-typst.md"
+    typst_source.write_text(re.sub(r"(!\[|^: )(?:Figure|Table) \d+: ", r"\1",
+                                   source.read_text(encoding="utf-8"), flags=re.M),
+                            encoding="utf-8")
     lua = str(_asset("alt-text.lua"))
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
@@ -290,7 +295,8 @@ def convert(executed: ExecutedDocument, *, formats: Sequence[str], out_dir: str 
                 header.write_text(_include(front, "typst"), encoding="utf-8")
                 page = work / "page.yaml"
                 page.write_text(yaml.safe_dump(_typst_page(front)), encoding="utf-8")
-                pypandoc.convert_file(str(source), "typst", outputfile=str(typ), extra_args=[
+                pypandoc.convert_file(str(typst_source), "typst", outputfile=str(typ),
+                                      extra_args=[
                     "--standalone", f"--lua-filter={lua}", f"--include-in-header={header}",
                     f"--metadata-file={page}"], cworkdir=str(work))
                 target = work / "out.pdf"
