@@ -326,6 +326,7 @@ def _render_one(qmd: str, scheme: str, spec: str, formats: tuple[str, ...], out:
         paths = render_qmd(Path(qmd), params={"scheme": scheme, "spec": spec},
                            formats=formats, out_dir=folder, basename=Path(qmd).stem,
                            engine=engine)
+        (folder / "render.log").unlink(missing_ok=True)  # a log of an earlier failure
         return {"scheme": scheme, "ok": True, "outputs": {k: str(v) for k, v in paths.items()}}
     except Exception as exc:  # noqa: BLE001 - one scheme's failure must not stop the batch
         folder.mkdir(parents=True, exist_ok=True)
