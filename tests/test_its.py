@@ -259,3 +259,39 @@ def test_power_calculation_matches_simulated_spread():
                        effect=0.9)
     assert np.std(estimates) == pytest.approx(out["se_log_level"], rel=0.15)
     assert 0 < out["power"] < 1 and out["mde_reduction"] < 1 < out["mde_increase"]
+
+
+def test_binomial_its_matches_statsmodels_glm():
+    rng = np.random.default_rng(8)
+    t = np.arange(1, 61)
+    n = rng.integers(40, 80, 60)
+    p = 1 / (1 + np.exp(-(-1.2 + 0.005 * t + 0.4 * (t >= 37))))
+    d = pd.DataFrame({"t": t, "home": rng.binomial(n, p), "deaths": n})
+    res = ek.its(d, outcome="home", time="t", start=37, family="binomial",
+                 denominator="deaths", autocorrelation="none")
+    X = pd.DataFrame({"const": 1.0, "time": t - 1.0, "level": (t >= 37) * 1.0,
+                      "slope": np.where(t >= 37, t - 37.0, 0.0)})
+    ref = sm.GLM(np.column_stack([d["home"], n - d["home"]]), X,
+                 family=sm.families.Binomial()).fit()
+    rec = level(res)
+    assert np.log(rec["estimate"]) == pytest.approx(ref.params["level"], abs=1e-6)
+    assert rec["se"] == pytest.approx(ref.bse["level"], abs=1e-6)
+    assert "absolute_difference" in res.effects.set_index("estimand").loc[
+        "effect_at_12", "diagnostics"]
+
+
+def test_arima_errors_remedy():
+    rng = np.random.default_rng(12)
+    e = np.zeros(84)
+    for i in range(1, 84):
+        e[i] = 0.6 * e[i - 1] + rng.normal()
+    d = pd.DataFrame({"t": np.arange(84), "y": 20 + e + 3 * (np.arange(84) >= 48)})
+    res = ek.its(d, outcome="y", time="t", start=48, slope_change=False,
+                 autocorrelation="arima")
+    rec = level(res)
+    assert res.diagnostics["remedy"] == "arima" and "SARIMAX" in res.diagnostics["method"]
+    assert 0.3 < res.diagnostics["ar_rho"] < 0.9
+    assert rec["ci_low"] < 3 < rec["ci_high"]
+    with pytest.raises(DesignError, match="gaussian outcomes only"):
+        ek.its(d.assign(y=d["y"].round().astype(int), pop=1000), outcome="y", time="t",
+               start=48, family="quasipoisson", denominator="pop", autocorrelation="arima")

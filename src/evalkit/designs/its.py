@@ -433,13 +433,14 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
             model = sm.tsa.SARIMAX(y, exog=X, order=(order, 0, 0), trend="n")
             res = model.fit(disp=False, maxiter=500)
             names = list(X.columns)
-            params = pd.Series(res.params[: len(names)], index=names)
+            allp = np.asarray(res.params)
+            params = pd.Series(allp[: len(names)], index=names)
             cov = pd.DataFrame(np.asarray(res.cov_params())[: len(names), : len(names)],
                                index=names, columns=names)
             resid = np.asarray(res.resid)
             out.update(params=params, cov=cov, resid=resid, df=np.inf,
                        method=f"regression with AR({order}) errors (SARIMAX)",
-                       rho=float(res.params[len(names)]), mu=y - resid, scale=None)
+                       rho=float(allp[len(names)]), mu=y - resid, scale=None)
             return out
         else:
             res = sm.OLS(y, X).fit()
