@@ -1,0 +1,359 @@
+"""Difference-in-differences by two-way fixed effects, with its diagnostics.
+
+``did`` fits ``y_it = a_i + l_t + b D_it (+ X_it g) + e_it`` with the unit and
+period effects absorbed by within-transformation (alternating projections, so
+no dummy matrices are built), for a 2x2 or controlled before-after comparison
+or any adoption pattern. Outcomes can be means or rates (``denominator``).
+
+Inference: cluster-robust standard errors (CR1, by unit or a higher level), or
+a wild cluster bootstrap (Rademacher or Webb weights, percentile-t) which is the
+default when there are fewer than 30 treated clusters (Cameron, Gelbach and
+Miller, 2008), or randomisation inference over units' treatment paths.
+
+When adoption is staggered, the TWFE estimate is a weighted average of 2x2
+comparisons, some using already-treated units as controls. ``did`` reports the
+Goodman-Bacon (2021) decomposition, the share of treated cells with negative
+TWFE weights (de Chaisemartin and D'Haultfoeuille, 2020), and warns when the
+TWFE estimate and Callaway-Sant'Anna's heterogeneity-robust one disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..contract import check_panel, nearest
+from ..errors import DataError, DesignError
+from ..periods import parse_period, parse_periods
+from ..results import DesignResult, EffectRecord, effects_frame
+
+__all__ = ["did", "within", "bacon_decomposition", "cluster_vcov"]
+
+DESIGN = "did"
+INFERENCE = ("auto", "cluster", "wild", "randomization")
+
+
+def within(values: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float = 1e-12,
+           max_iter: int = 1000) -> np.ndarray:
+    """Remove unit and period means (two-way within transformation).
+
+    Alternating projections (demean by unit, then by period, until nothing changes);
+    one pass suffices for a balanced panel. ``values`` may be a matrix (columns
+    transformed together). Memory is a few copies of ``values``.
+    """
+    out = np.array(values, dtype=float, copy=True)
+    if out.ndim == 1:
+        out = out[:, None]
+    nu, nt = unit.max() + 1, time.max() + 1
+    cu = np.bincount(unit, minlength=nu).astype(float)
+    ct = np.bincount(time, minlength=nt).astype(float)
+    for _ in range(max_iter):
+        change = 0.0
+        for idx, counts, n in ((unit, cu, nu), (time, ct, nt)):
+            means = np.stack([np.bincount(idx, weights=out[:, j], minlength=n)
+                              for j in range(out.shape[1])], axis=1) / counts[:, None]
+            step = means[idx]
+            out -= step
+            change = max(change, float(np.abs(step).max()))
+        if change < tol:
+            break
+    return out
+
+
+def cluster_vcov(X: np.ndarray, resid: np.ndarray, clusters: np.ndarray, *, dof: int
+                 ) -> np.ndarray:
+    """CR1 cluster-robust covariance: G/(G-1) (N-1)/(N-dof) (X'X)^-1 M (X'X)^-1."""
+    n = X.shape[0]
+    g = clusters.max() + 1
+    bread = np.linalg.inv(X.T @ X)
+    scores = np.zeros((g, X.shape[1]))
+    np.add.at(scores, clusters, X * resid[:, None])
+    meat = scores.T @ scores
+    factor = g / (g - 1) * (n - 1) / (n - dof)
+    return factor * bread @ meat @ bread
+
+
+def did(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated: str,
+    start: Any = None,
+    denominator: str | None = None,
+    per: float = 1000.0,
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    inference: str = "auto",
+    weights: str = "rademacher",
+    n_boot: int = 999,
+    seed: int | None = None,
+    conf_level: float = 0.95,
+    scheme: str | None = None,
+    domain: str = "outcome",
+) -> DesignResult:
+    """Difference-in-differences with unit and period fixed effects.
+
+    Parameters
+    ----------
+    data
+        A panel: one row per unit per period.
+    outcome, unit, time
+        Column names.
+    treated
+        A 0/1 column: 1 in treated periods of treated units; or, with ``start``, 1 for
+        scheme units (then treated periods are those from ``start``).
+    start
+        The scheme's start, when ``treated`` marks scheme units.
+    denominator, per
+        Analyse the outcome as a rate per ``per`` of ``denominator``.
+    covariates
+        Time-varying controls.
+    cluster
+        Cluster column (constant within unit); units by default.
+    inference
+        ``"auto"`` (wild bootstrap with fewer than 30 treated clusters, else
+        cluster-robust), ``"cluster"``, ``"wild"`` or ``"randomization"``.
+    weights
+        Wild bootstrap weights: ``"rademacher"`` or ``"webb"``.
+    n_boot, seed
+        Bootstrap or permutation draws, and their seed.
+    conf_level
+        Confidence level.
+    scheme, domain
+        Labels for the effect records.
+
+    Returns
+    -------
+    DesignResult
+        Estimand ``att_twfe``; with staggered adoption the diagnostics hold the Bacon
+        decomposition (also ``plot_data()["bacon"]``), negative-weight shares and the
+        Callaway-Sant'Anna comparison.
+    """
+    if inference not in INFERENCE:
+        guess = nearest(str(inference), INFERENCE)
+        raise DesignError(f"unknown inference '{inference}'", fix=f"use one of "
+                          f"{', '.join(INFERENCE)}" + (f" (did you mean '{guess}'?)"
+                                                       if guess else ""))
+    if weights not in ("rademacher", "webb"):
+        raise DesignError(f"unknown bootstrap weights '{weights}'", fix="rademacher or webb")
+    covariates = list(covariates or [])
+    file = data.attrs.get("source")
+    check_panel(data, unit=unit, time=time, outcomes={outcome: "poisson" if denominator
+                                                      else "gaussian"},
+                denominator=denominator, treated=treated, start=start, needs_comparison=True,
+                covariates=covariates, file=file).raise_for_errors()
+    codes, axis = parse_periods(data[time], file=file, column=time)
+    u, units = pd.factorize(data[unit], sort=True)
+    t = np.searchsorted(np.unique(codes), codes)
+    y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
+    if denominator:
+        y = y / pd.to_numeric(data[denominator]).to_numpy(dtype=float) * per
+    D = pd.to_numeric(data[treated].replace({True: 1, False: 0})).to_numpy(dtype=float)
+    if start is not None:
+        D = D * (codes >= parse_period(start, axis))
+    if cluster:
+        if cluster not in data.columns:
+            raise DataError(f"the cluster column '{cluster}' is missing", file=file,
+                            column=cluster, fix="name an existing column")
+        clusters = pd.factorize(data[cluster])[0]
+    else:
+        clusters = u
+    ok = np.isfinite(y)
+    Xc = data[covariates].apply(pd.to_numeric, errors="coerce").to_numpy(float) \
+        if covariates else np.zeros((len(data), 0))
+    ok &= np.isfinite(Xc).all(1)
+    y, D, u, t, clusters, Xc = y[ok], D[ok], u[ok], t[ok], clusters[ok], Xc[ok]
+    clusters = pd.factorize(clusters)[0]
+    Z = within(np.column_stack([y, D, Xc]), u, t)
+    yt, Xt = Z[:, 0], Z[:, 1:]
+    beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
+    resid = yt - Xt @ beta
+    n_fe = (u.max() + 1) + (t.max() + 1) - 1
+    dof = Xt.shape[1] + n_fe
+    V = cluster_vcov(Xt, resid, clusters, dof=dof)
+    b, se = float(beta[0]), float(np.sqrt(V[0, 0]))
+    G = clusters.max() + 1
+    treated_clusters = int(len(np.unique(clusters[D > 0])))
+    method = inference
+    if inference == "auto":
+        method = "wild" if treated_clusters < 30 else "cluster"
+    rng = np.random.default_rng(seed)
+    alpha = 1 - conf_level
+    df = G - 1
+    diag: dict[str, Any] = {"clusters": int(G), "treated_clusters": treated_clusters,
+                            "observations": int(len(y)), "rate_per": per if denominator else None,
+                            "cluster_se": se}
+    warnings: list[str] = []
+    if method == "cluster":
+        q = stats.t.ppf(1 - alpha / 2, df)
+        low, high = b - q * se, b + q * se
+        p = float(2 * stats.t.sf(abs(b) / se, df))
+        diag["inference"] = f"cluster-robust (CR1), {G} clusters, t({df})"
+    elif method == "wild":
+        low, high, p = _wild(Xt, yt, beta, resid, clusters, dof=dof, se=se, n_boot=n_boot,
+                             rng=rng, alpha=alpha, kind=weights)
+        diag["inference"] = (f"wild cluster bootstrap ({weights} weights, {n_boot} draws, "
+                             f"percentile-t), {G} clusters, {treated_clusters} treated")
+    else:
+        low, high, p = _randomization(Z, u, t, D, data_D=D, b=b, se=se, n_boot=n_boot,
+                                      rng=rng, alpha=alpha, y=y)
+        diag["inference"] = f"randomisation inference ({n_boot} permutations of units' paths)"
+    if treated_clusters < 30 and method == "cluster":
+        warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "
+                        "tend to be too narrow; consider inference='wild'.")
+    frames: dict[str, pd.DataFrame] = {}
+    first = pd.Series(np.where(D > 0, t, np.iinfo(np.int64).max)).groupby(u).min()
+    staggered = first[first < np.iinfo(np.int64).max].nunique() > 1
+    if staggered:
+        bacon = bacon_decomposition(y, D, u, t)
+        labels = axis.labels(np.unique(codes))
+        for col in ("treated_cohort", "control_cohort"):
+            bacon[col] = [labels[c] if c >= 0 else "never" for c in bacon[col]]
+        frames["bacon"] = bacon
+        forbidden = bacon.loc[bacon["type"] == "later vs earlier treated", "weight"].sum()
+        neg = _negative_weights(Z[:, 1], D, u, t)
+        diag.update({"bacon_forbidden_weight": float(forbidden), **neg})
+        if forbidden > 0.1 or neg["negative_weight_share"] > 0:
+            warnings.append(f"Staggered adoption: {forbidden:.0%} of the TWFE weight comes "
+                            "from comparisons with already-treated units and "
+                            f"{neg['negative_weight_share']:.0%} of treated cells get negative "
+                            "weight; prefer staggered_did (Callaway-Sant'Anna).")
+    level = 3
+    record = EffectRecord(
+        scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_twfe",
+        scale="difference", estimate=b, se=se, ci_low=float(low), ci_high=float(high),
+        conf_level=float(conf_level), p_value=float(p), n_units=int(u.max() + 1),
+        pre_periods=int(np.unique(t[D == 0]).size), post_periods=int(np.unique(t[D > 0]).size),
+        evidence_level=level, diagnostics=diag, warnings=tuple(warnings))
+    options = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
+                   denominator=denominator, per=per, covariates=covariates, cluster=cluster,
+                   inference=inference, weights=weights, n_boot=n_boot, seed=seed,
+                   conf_level=conf_level)
+    return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
+                        warnings=tuple(warnings), options=options, frames=frames)
+
+
+def _webb(rng, shape):
+    values = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+    return rng.choice(values, size=shape)
+
+
+def _wild(X, y, beta, resid, clusters, *, dof, se, n_boot, rng, alpha, kind):
+    """Wild cluster bootstrap-t (unrestricted), vectorised over draws.
+
+    With the regressors fixed, a draw's coefficients are ``b + (X'X)^-1 sum_g w_g s_g``
+    (``s_g`` the cluster score), and its cluster scores are ``w_g s_g - H_g (b* - b)``
+    with ``H_g = X_g'X_g``, so no refitting is needed.
+    """
+    n, k = X.shape
+    g = clusters.max() + 1
+    bread = np.linalg.inv(X.T @ X)
+    s = np.zeros((g, k))
+    np.add.at(s, clusters, X * resid[:, None])
+    H = np.zeros((g, k, k))
+    np.add.at(H, clusters, X[:, :, None] * X[:, None, :])
+    w = (rng.choice([-1.0, 1.0], size=(n_boot, g)) if kind == "rademacher"
+         else _webb(rng, (n_boot, g)))
+    delta = (w @ s) @ bread.T  # n_boot x k : b* - b
+    scores = w[:, :, None] * s[None] - np.einsum("gkl,bl->bgk", H, delta)
+    factor = g / (g - 1) * (n - 1) / (n - dof)
+    meat00 = np.einsum("bgk,bgl->bkl", scores, scores)
+    var0 = factor * np.einsum("k,bkl,l->b", bread[0], meat00, bread[0])
+    t_star = delta[:, 0] / np.sqrt(var0)
+    lo_q, hi_q = np.quantile(t_star, [alpha / 2, 1 - alpha / 2])
+    b0 = beta[0]
+    p = float(np.mean(np.abs(t_star) >= abs(b0 / se)))
+    return b0 - hi_q * se, b0 - lo_q * se, p
+
+
+def _randomization(Z, u, t, D, *, data_D, b, se, n_boot, rng, alpha, y):
+    """Permute units' treatment paths; p-value and a shift interval under constant effects."""
+    yt = Z[:, 0]
+    nu = u.max() + 1
+    nt = t.max() + 1
+    paths = np.zeros((nu, nt))
+    paths[u, t] = D
+    stats_ = np.empty(n_boot)
+    for i in range(n_boot):  # each permutation needs its own within-transform of D
+        perm = rng.permutation(nu)
+        Dp = paths[perm][u, t]
+        dt = within(Dp, u, t)[:, 0]
+        stats_[i] = dt @ yt / (dt @ dt)
+    p = float((1 + np.sum(np.abs(stats_) >= abs(b))) / (n_boot + 1))
+    half = np.quantile(np.abs(stats_), 1 - alpha)
+    return b - half, b + half, p
+
+
+def _negative_weights(Dt: np.ndarray, D: np.ndarray, u, t) -> dict:
+    """TWFE weights on treated cells are proportional to the residualised treatment."""
+    treated = D > 0
+    w = Dt[treated]
+    return {"negative_weight_share": float(np.mean(w < 0)),
+            "negative_weight_sum": float(w[w < 0].sum() / w.sum())}
+
+
+def bacon_decomposition(y: np.ndarray, D: np.ndarray, unit: np.ndarray, time: np.ndarray
+                        ) -> pd.DataFrame:
+    """Goodman-Bacon (2021) decomposition of the TWFE estimate (balanced panel).
+
+    Returns one row per 2x2 comparison with its type, estimate and weight; the
+    weighted sum of the estimates equals the TWFE coefficient.
+    """
+    nu, nt = unit.max() + 1, time.max() + 1
+    if len(y) != nu * nt:
+        raise DesignError("the Bacon decomposition needs a balanced panel",
+                          fix="keep units observed in every period")
+    Y = np.full((nu, nt), np.nan)
+    Y[unit, time] = y
+    P = np.zeros((nu, nt))
+    P[unit, time] = D
+    first = np.where(P.any(1), P.argmax(1), -1)
+    if (first == 0).any():
+        raise DesignError("units treated in the first period (always treated) are not "
+                          "supported by the Bacon decomposition", fix="drop them")
+    groups = sorted(set(first.tolist()))
+    timing = [g for g in groups if g >= 0]
+    n = {g: np.mean(first == g) for g in groups}
+    dbar = {g: (nt - g) / nt for g in timing}
+    rows = []
+
+    def dd(treat, control, window):
+        yt, yc = Y[first == treat][:, window], Y[first == control][:, window]
+        cols = np.arange(nt)[window]
+        post = cols >= treat
+        return ((yt[:, post].mean() - yt[:, ~post].mean())
+                - (yc[:, post].mean() - yc[:, ~post].mean()))
+
+    vd = _treatment_variance(P)
+    all_t = np.ones(nt, dtype=bool)
+    if -1 in groups:
+        for k in timing:
+            nku = n[k] / (n[k] + n[-1])
+            s = (n[k] + n[-1]) ** 2 * nku * (1 - nku) * dbar[k] * (1 - dbar[k]) / vd
+            rows.append(("treated vs never treated", k, -1, dd(k, -1, all_t), s))
+    for i, k in enumerate(timing):
+        for ell in timing[i + 1:]:
+            nkl = n[k] / (n[k] + n[ell])
+            dk, dl = dbar[k], dbar[ell]
+            s_early = (((n[k] + n[ell]) * (1 - dl)) ** 2 * nkl * (1 - nkl)
+                       * ((dk - dl) / (1 - dl)) * ((1 - dk) / (1 - dl)) / vd)
+            s_late = (((n[k] + n[ell]) * dk) ** 2 * nkl * (1 - nkl)
+                      * (dl / dk) * ((dk - dl) / dk) / vd)
+            rows.append(("earlier vs later treated", k, ell,
+                         dd(k, ell, np.arange(nt) < ell), s_early))
+            rows.append(("later vs earlier treated", ell, k,
+                         dd(ell, k, np.arange(nt) >= k), s_late))
+    return pd.DataFrame(rows, columns=["type", "treated_cohort", "control_cohort", "estimate",
+                                       "weight"])
+
+
+def _treatment_variance(P: np.ndarray) -> float:
+    """Variance of the two-way demeaned treatment in a balanced panel."""
+    Dt = P - P.mean(1, keepdims=True) - P.mean(0, keepdims=True) + P.mean()
+    return float(np.mean(Dt**2))

@@ -1,0 +1,78 @@
+"""Two-way fixed-effects DiD: statsmodels equivalence, Bacon decomposition, inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import evalkit as ek
+
+
+@pytest.fixture(scope="module")
+def mpdta(validation_dir):
+    d = pd.read_csv(validation_dir / "mpdta.csv")
+    d["D"] = ((d["first.treat"] > 0) & (d["year"] >= d["first.treat"])).astype(int)
+    return d
+
+
+OPTS = dict(outcome="lemp", unit="countyreal", time="year", treated="D")
+
+
+def test_twfe_matches_ols_with_dummies_and_cr1(mpdta):
+    res = ek.did(mpdta, inference="cluster", **OPTS)
+    X = pd.get_dummies(mpdta[["countyreal", "year"]].astype(str), drop_first=True).astype(float)
+    X.insert(0, "D", mpdta["D"])
+    ref = sm.OLS(mpdta["lemp"], sm.add_constant(X)).fit(
+        cov_type="cluster", cov_kwds={"groups": mpdta["countyreal"]})
+    rec = res.effects.iloc[0]
+    assert rec["estimate"] == pytest.approx(ref.params["D"], abs=1e-10)
+    assert rec["se"] == pytest.approx(ref.bse["D"], rel=1e-8)
+
+
+def test_bacon_decomposition_reproduces_twfe(mpdta):
+    res = ek.did(mpdta, inference="cluster", **OPTS)
+    bacon = res.plot_data()["bacon"]
+    assert bacon["weight"].sum() == pytest.approx(1.0, abs=1e-10)
+    assert (bacon["weight"] * bacon["estimate"]).sum() == pytest.approx(
+        res.effects.iloc[0]["estimate"], abs=1e-10)
+    assert "later vs earlier treated" in set(bacon["type"])
+    assert any("staggered_did" in w for w in res.warnings)
+
+
+def _few_clusters(seed, n_clusters=16, treated=8, units=10, periods=10, effect=1.0):
+    rng = np.random.default_rng(seed)
+    cl = np.repeat(np.arange(n_clusters), units)
+    unit = np.arange(n_clusters * units)
+    rows = []
+    shock = rng.normal(0, 1, (n_clusters, periods))  # cluster-by-period shocks
+    for u_, c in zip(unit, cl, strict=True):
+        tr = c < treated
+        y = rng.normal(0, 1) + shock[c] + rng.normal(0, 1, periods)
+        post = np.arange(periods) >= periods // 2
+        y = y + effect * (tr & post)
+        rows.append(pd.DataFrame({"unit": u_, "cluster": c, "t": np.arange(periods), "y": y,
+                                  "D": (tr & post).astype(int)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_auto_inference_uses_wild_bootstrap_with_few_treated_clusters():
+    res = ek.did(_few_clusters(1), outcome="y", unit="unit", time="t", treated="D",
+                 cluster="cluster", seed=1)
+    assert "wild cluster bootstrap" in res.diagnostics["inference"]
+
+
+def test_randomization_inference_runs_and_is_seeded():
+    d = _few_clusters(2, n_clusters=12, treated=4)
+    a = ek.did(d, outcome="y", unit="unit", time="t", treated="D", inference="randomization",
+               n_boot=99, seed=3)
+    b = ek.did(d, outcome="y", unit="unit", time="t", treated="D", inference="randomization",
+               n_boot=99, seed=3)
+    assert a.effects["p_value"].iloc[0] == b.effects["p_value"].iloc[0]
+    assert "randomisation" in a.diagnostics["inference"]
+
+
+def test_no_comparison_units_is_refused(mpdta):
+    with pytest.raises(ek.DataError, match="no_comparison|comparison units"):
+        ek.did(mpdta.assign(D=1), **{**OPTS})
