@@ -76,3 +76,26 @@ def test_randomization_inference_runs_and_is_seeded():
 def test_no_comparison_units_is_refused(mpdta):
     with pytest.raises(ek.DataError, match="no_comparison|comparison units"):
         ek.did(mpdta.assign(D=1), **{**OPTS})
+
+
+def test_event_study_matches_ols_with_dummies(mpdta):
+    res = ek.event_study(mpdta, outcome="lemp", unit="countyreal", time="year",
+                         cohort="first.treat", leads=3, lags=3, seed=1)
+    e = np.where(mpdta["first.treat"] > 0, mpdta["year"] - mpdta["first.treat"], 99)
+    X = pd.get_dummies(mpdta[["countyreal", "year"]].astype(str), drop_first=True).astype(float)
+    names = []
+    for k in (-3, -2, 0, 1, 2, 3):
+        col = f"e{k}"
+        X[col] = ((e <= k) & (e != 99) if k == -3 else (e >= k) & (e != 99) if k == 3
+                  else e == k).astype(float)
+        names.append(col)
+    ref = sm.OLS(mpdta["lemp"], sm.add_constant(X)).fit(
+        cov_type="cluster", cov_kwds={"groups": mpdta["countyreal"]})
+    ours = res.effects.set_index("estimand")
+    for k, col in zip((-3, -2, 0, 1, 2, 3), names, strict=True):
+        assert ours.loc[f"event:{k}", "estimate"] == pytest.approx(ref.params[col], abs=1e-10)
+        assert ours.loc[f"event:{k}", "se"] == pytest.approx(ref.bse[col], rel=1e-8)
+    wald = ref.wald_test(" = 0, ".join(["e-3", "e-2"]) + " = 0", use_f=False, scalar=True)
+    assert res.diagnostics["pretrend_wald"] == pytest.approx(float(wald.statistic), rel=1e-6)
+    band = res.plot_data()["event_study"]
+    assert (band["band_high"] >= band["ci_high"]).all()

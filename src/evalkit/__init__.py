@@ -10,7 +10,16 @@ from importlib.metadata import PackageNotFoundError, version
 from . import plots
 from .check import check
 from .contract import check_panel
-from .designs import did, its, its_placebo, its_power, its_sensitivity, prepost, staggered_did
+from .designs import (
+    did,
+    event_study,
+    its,
+    its_placebo,
+    its_power,
+    its_sensitivity,
+    prepost,
+    staggered_did,
+)
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
@@ -25,7 +34,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     # designs
-    "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "staggered_did",
+    "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
+    "staggered_did",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

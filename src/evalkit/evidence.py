@@ -67,7 +67,7 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
         if diagnostics.get("controlled"):
             level = 4 if diagnostics.get("pretrend_p", 1.0) >= 0.05 else 3
         return level
-    if design in ("did", "staggered_did"):
+    if design in ("did", "event_study", "staggered_did"):
         return 3  # unmatched comparison group (level 4 needs matching or HonestDiD support)
     level = _BASE.get((design, estimand))
     if level is None:

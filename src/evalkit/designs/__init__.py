@@ -1,13 +1,15 @@
 """Evaluation designs: one module per design, one top-level function each."""
 
 from .did import did
+from .event_study import event_study
 from .its import its
 from .its_checks import its_placebo, its_power, its_sensitivity
 from .prepost import prepost
 from .staggered_did import staggered_did
 
 #: The designs an evaluation spec can name, and the function behind each.
-DESIGNS = {"prepost": prepost, "its": its, "did": did, "staggered_did": staggered_did}
+DESIGNS = {"prepost": prepost, "its": its, "did": did, "event_study": event_study,
+           "staggered_did": staggered_did}
 
-__all__ = ["DESIGNS", "prepost", "its", "did", "staggered_did", "its_placebo", "its_sensitivity",
-           "its_power"]
+__all__ = ["DESIGNS", "prepost", "its", "did", "event_study", "staggered_did", "its_placebo",
+           "its_sensitivity", "its_power"]
