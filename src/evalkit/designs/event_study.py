@@ -100,8 +100,9 @@ def event_study(
     never = never_treated(data[cohort])
     g = np.full(len(data), -1)
     raw = data.loc[~never, cohort]
-    g[~never] = np.searchsorted(periods, [parse_period(
-        v if axis.kind == "month" else int(float(v)), axis, what=f"cohort {v!r}") for v in raw])
+    lookup = {v: parse_period(v if axis.kind == "month" else int(float(v)), axis,
+                              what=f"cohort {v!r}") for v in pd.unique(raw)}
+    g[~never] = np.searchsorted(periods, raw.map(lookup).to_numpy(dtype=np.int64))
     if not never.any():
         raise DataError("no never-treated units (cohort 0 or blank)", file=file, column=cohort,
                         fix="an event study needs never-treated or late-treated comparisons")

@@ -157,8 +157,9 @@ def staggered_did(
     g_code = np.full(len(data), -1, dtype=np.int64)
     if (~never).any():
         raw = data.loc[~never, cohort]
-        g_code[~never] = [parse_period(v if axis.kind == "month" else int(float(v)), axis,
-                                       what=f"cohort {v!r}") for v in raw]
+        lookup = {v: parse_period(v if axis.kind == "month" else int(float(v)), axis,
+                                  what=f"cohort {v!r}") for v in pd.unique(raw)}
+        g_code[~never] = raw.map(lookup).to_numpy(dtype=np.int64)
     per_unit = pd.DataFrame({"u": uidx, "g": g_code}).groupby("u")["g"]
     varying = per_unit.nunique() > 1
     if varying.any():
