@@ -248,9 +248,11 @@ def staggered_did(
     boot = None
     if n_boot:
         boot = _MultiplierBootstrap(IF, clusters, n_boot, rng, conf_level)
-    se_gt = _se(IF, clusters) if boot is None else boot.se(IF)
+    if boot is None:
+        se_gt, ucrit = _se(IF, clusters), np.nan
+    else:
+        se_gt, ucrit = boot.se_and_uniform_crit(IF)
     crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
-    ucrit = boot.uniform_crit(IF) if boot is not None else np.nan
     att_gt = pd.DataFrame({
         "cohort": [axis.label(periods[g]) for g in group],
         "time": [axis.label(periods[t]) for t in tt],
@@ -286,8 +288,9 @@ def staggered_did(
         warnings.append(f"Pre-treatment group-time effects are jointly non-zero (p = "
                         f"{pretrend_p:.3f}): parallel trends are in doubt.")
     records = []
-    for name, (value, inf, label_extra) in aggs.items():
-        se = _se(inf[:, None], clusters)[0] if boot is None else boot.se(inf[:, None])[0]
+    agg_if = np.column_stack([inf for _, inf, _ in aggs.values()])
+    agg_se = _se(agg_if, clusters) if boot is None else boot.se_and_uniform_crit(agg_if)[0]
+    for (name, (value, _inf, label_extra)), se in zip(aggs.items(), agg_se, strict=True):
         p = float(2 * stats.norm.sf(abs(value) / se)) if se > 0 else float("nan")
         est_name = name
         if ":" in name:
@@ -549,7 +552,7 @@ class _MultiplierBootstrap:
     def __init__(self, IF, clusters, n_boot, rng, conf_level):
         self.clusters = clusters
         n_c = IF.shape[0] if clusters is None else clusters.max() + 1
-        self.xi = rng.choice(np.array([-1.0, 1.0]), size=(n_boot, n_c))
+        self.xi = np.where(rng.random((n_boot, n_c)) < 0.5, -1.0, 1.0)  # Rademacher
         self.n = IF.shape[0]
         self.conf_level = conf_level
         self._z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
@@ -557,14 +560,13 @@ class _MultiplierBootstrap:
     def draws(self, IF):
         return self.xi @ _cluster_sums(IF, self.clusters) / self.n  # n_boot x k
 
-    def se(self, IF) -> np.ndarray:
+    def se_and_uniform_crit(self, IF) -> tuple[np.ndarray, float]:
+        """Bootstrap standard errors (interquartile range / 1.349) and the sup-t critical
+        value, from one set of draws."""
         b = self.draws(IF)
-        q75, q25 = np.quantile(b, 0.75, axis=0), np.quantile(b, 0.25, axis=0)
-        return (q75 - q25) / self._z
-
-    def uniform_crit(self, IF) -> float:
-        b = self.draws(IF)
-        se = self.se(IF)
+        q25, q75 = np.quantile(b, [0.25, 0.75], axis=0)
+        se = (q75 - q25) / self._z
         ok = se > 0
-        t = np.abs(b[:, ok]) / se[ok]
-        return float(np.quantile(t.max(1), self.conf_level))
+        crit = float(np.quantile((np.abs(b[:, ok]) / se[ok]).max(1), self.conf_level)) \
+            if ok.any() else float("nan")
+        return se, crit
