@@ -115,3 +115,16 @@ def test_time_varying_covariate_is_refused(mpdta):
     d = mpdta.assign(lpop=mpdta["lpop"] + mpdta["year"] * 0.01)
     with pytest.raises(DataError, match="vary within units"):
         ek.staggered_did(d, covariates=["lpop"], n_boot=0, **OPTS)
+
+
+def test_aggregations_and_their_standard_errors_match_moderndid(mpdta, analytic):
+    """Aggregated SEs include the estimation of the weights (R did's 'wif')."""
+    md = pytest.importorskip("moderndid", reason="peer implementation moderndid not installed")
+    gt = md.att_gt(data=mpdta, yname="lemp", tname="year", idname="countyreal",
+                   gname="first.treat", boot=False)
+    ours = analytic.effects.set_index("estimand")
+    for kind in ("simple", "group", "dynamic", "calendar"):
+        agg = md.aggte(gt, type=kind, boot=False)
+        assert ours.loc[f"att_{kind}", "estimate"] == pytest.approx(float(agg.overall_att),
+                                                                    abs=1e-10)
+        assert ours.loc[f"att_{kind}", "se"] == pytest.approx(float(agg.overall_se), abs=1e-10)

@@ -444,22 +444,30 @@ def _conditional(dy, D, X, estimator):
 # ------------------------------------------------------------------ aggregation and inference
 
 
-def _weight_if(keepers, pg, Gpos, group):
-    """Influence function of the estimated aggregation weights (as in R did's ``wif``)."""
-    n = Gpos.size
+def _weight_if(keepers, pg, Gpos, group, att):
+    """Influence of estimating the aggregation weights, times the effects being weighted.
+
+    R ``did``'s ``wif`` is an n x k matrix with columns ``(1[G_i = g_k] - p_k) / P`` minus
+    ``sum_k (1[G_i = g_k] - p_k) p_k / P^2`` (``P`` the sum of the weights' shares); it is
+    only ever multiplied by the effects ``att``, and that product needs only per-cohort
+    sums, so it is computed in O(n).
+    """
     total = pg[keepers].sum()
-    ind = np.column_stack([(Gpos == group[k]).astype(float) for k in keepers])  # n x k
-    if1 = (ind - pg[keepers]) / total
-    if2 = (ind - pg[keepers]).sum(1)[:, None] * (pg[keepers] / total**2)[None, :]
-    assert if1.shape == (n, len(keepers))
-    return if1 - if2
+    a = np.asarray(att, dtype=float)
+    cohorts = group[keepers]
+    size = max(int(Gpos.max()), int(cohorts.max())) + 2
+    S = np.bincount(cohorts, weights=a, minlength=size)  # sum of effects by cohort
+    R = np.bincount(cohorts, minlength=size).astype(float)  # number of effects by cohort
+    idx = np.where(Gpos >= 0, Gpos, size - 1)  # never treated: an empty cohort
+    pa = float(pg[keepers] @ a)
+    return (S[idx] - pa) / total - (R[idx] - pg[keepers].sum()) * pa / total**2
 
 
-def _agg(att, IF, keepers, weights, wif=None):
+def _agg(att, IF, keepers, weights, wif_att=None):
     value = float(att[keepers] @ weights)
     inf = IF[:, keepers] @ weights
-    if wif is not None:
-        inf = inf + wif @ att[keepers]
+    if wif_att is not None:
+        inf = inf + wif_att
     return value, inf
 
 
@@ -469,7 +477,7 @@ def _aggregate(att, IF, group, tt, pg, Gpos) -> dict[str, tuple[float, np.ndarra
     keep = np.flatnonzero(post)
     if keep.size:
         w = pg[keep] / pg[keep].sum()
-        v, inf = _agg(att, IF, keep, w, _weight_if(keep, pg, Gpos, group))
+        v, inf = _agg(att, IF, keep, w, _weight_if(keep, pg, Gpos, group, att[keep]))
         out["att_simple"] = (v, inf, {"post": keep.size})
     # by cohort
     glist = sorted(set(group[post].tolist()))
@@ -483,9 +491,10 @@ def _aggregate(att, IF, group, tt, pg, Gpos) -> dict[str, tuple[float, np.ndarra
     if glist:
         pgg = np.array([pg[np.flatnonzero(group == g)[0]] for g in glist])
         cohort_idx = np.array([np.flatnonzero(group == g)[0] for g in glist])
-        wif = _weight_if(np.arange(len(glist)), pgg, Gpos, group[cohort_idx])
+        wif_att = _weight_if(np.arange(len(glist)), pgg, Gpos, group[cohort_idx],
+                             np.array(g_vals))
         v = float(np.array(g_vals) @ (pgg / pgg.sum()))
-        inf = np.column_stack(g_infs) @ (pgg / pgg.sum()) + wif @ np.array(g_vals)
+        inf = np.column_stack(g_infs) @ (pgg / pgg.sum()) + wif_att
         out["att_group"] = (v, inf, {"post": int(post.sum())})
     # by event time
     e_all = tt - group
@@ -493,7 +502,7 @@ def _aggregate(att, IF, group, tt, pg, Gpos) -> dict[str, tuple[float, np.ndarra
     for e in sorted(set(e_all.tolist())):
         k = np.flatnonzero(e_all == e)
         w = pg[k] / pg[k].sum()
-        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group))
+        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group, att[k]))
         e_vals[e], e_infs[e] = v, inf
         out[f"att_event:{e}"] = (v, inf, {"post": int(e >= 0), "pre": int(e < 0)})
     epos = [e for e in e_vals if e >= 0]
@@ -506,7 +515,7 @@ def _aggregate(att, IF, group, tt, pg, Gpos) -> dict[str, tuple[float, np.ndarra
     for t in sorted(set(tt[post].tolist())):
         k = np.flatnonzero((tt == t) & post)
         w = pg[k] / pg[k].sum()
-        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group))
+        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group, att[k]))
         t_vals.append(v)
         t_infs.append(inf)
         out[f"att_calendar:{t}"] = (v, inf, {"post": 1})
