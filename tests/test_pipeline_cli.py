@@ -151,3 +151,27 @@ def test_console_script_exit_code_and_message(tmp_path):
     assert code == 2 and err.startswith("evalkit: error:") and "spec not found" in err
     code, _, err = run_cli("report", "reports/evidence-summary.qmd", "--scheme", "../../etc")
     assert code == 2 and "unknown scheme" in err
+
+
+def test_run_refuses_to_replace_a_folder_that_is_not_its_own(tmp_path, capsys):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    code = main(["--quiet", "run", str(SYNTHETIC / SCHEME / "spec.yaml"), "--out", str(precious)])
+    assert code == 2 and "not an evalkit output folder" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_a_date_in_the_spec_is_written_to_json(scheme_dir, tmp_path):
+    spec = scheme_dir / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    start: 2019-04", "    start: 2019-04-01"))
+    assert main(["--quiet", "run", str(spec), "--out", str(tmp_path / "o")]) == 0
+    assert '"2019-04-01"' in (tmp_path / "o" / "results.json").read_text()
+
+
+def test_numbers_in_messages_are_plain(scheme_dir, capsys):
+    _break_panel(scheme_dir, lambda df: df.assign(treated=df["treated"].replace(1, 2)))
+    assert main(["--quiet", "run", str(scheme_dir / "spec.yaml"), "--out",
+                 str(scheme_dir / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "found 2" in err and "np.int64" not in err

@@ -119,6 +119,11 @@ class CheckReport:
         return "\n".join([head] + [f"  - {p}" for p in self.problems])
 
 
+def _show(value) -> str:
+    """A value as a person would write it: text quoted, numbers plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _rows(mask: np.ndarray) -> list[int]:
     """Spreadsheet row numbers (header = row 1) of True positions."""
     return list(np.flatnonzero(mask) + 2)
@@ -240,7 +245,7 @@ def check_panel(
         values = pd.to_numeric(raw, errors="coerce")
         bad = values.isna().to_numpy() & raw.notna().to_numpy()
         if bad.any():
-            examples = ", ".join(repr(v) for v in pd.unique(raw[bad])[:3])
+            examples = ", ".join(_show(v) for v in pd.unique(raw[bad])[:3])
             report.add("wrong_type", f"expected numbers, found {examples}", column=col,
                        rows=_rows(bad), fix="remove text such as '*' or '<5' and leave the "
                        "cell blank if the value is unknown")
@@ -256,7 +261,7 @@ def check_panel(
         tvals = pd.to_numeric(raw.replace({True: 1, False: 0}), errors="coerce")
         bad = ~tvals.isin([0, 1]).to_numpy()
         if bad.any():
-            examples = ", ".join(repr(v) for v in pd.unique(raw[bad])[:3])
+            examples = ", ".join(_show(v) for v in pd.unique(raw[bad])[:3])
             report.add("wrong_type", f"the treatment indicator must be 0 or 1, found {examples}",
                        column=treated, rows=_rows(bad), fix="code scheme units as 1, others 0")
 

@@ -146,6 +146,12 @@ class atomic_folder:
         self.target = Path(target)
 
     def __enter__(self) -> Path:
+        t = self.target
+        if t.exists() and (not t.is_dir() or (any(t.iterdir())
+                                              and not (t / "results.json").exists())):
+            raise EvalkitError("the output folder exists and is not an evalkit output folder, "
+                               "so it will not be replaced", file=str(t),
+                               fix="choose a new or empty folder for --out")
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
         return self.tmp

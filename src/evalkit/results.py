@@ -62,6 +62,8 @@ def jsonable(value: Any) -> Any:
         return bool(value)
     if value is pd.NA or value is None:
         return None
+    if hasattr(value, "isoformat"):  # dates in a spec (YAML reads 2019-10-01 as a date)
+        return value.isoformat()
     return value
 
 
