@@ -1,0 +1,148 @@
+"""The Quarto engine: ``quarto render`` with the same parameters, when Quarto is installed.
+
+Each format is one ``quarto render <qmd> --to <fmt> --output <name> --execute-params
+<params.yml>`` (PDF through ``--to typst``; HTML with ``--embed-resources``). Quarto
+renders beside the source, so the source is copied to a uniquely named sibling first:
+parallel renders of one report (as the batch renderer does) then never share Quarto's
+intermediate files or figure folders. Finished files are moved into place atomically.
+Note that Quarto executes the document once per format.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import RenderError
+from .writers import check_basename, check_formats, publish
+
+__all__ = ["quarto_command", "render_with_quarto"]
+
+_CREATED = re.compile(r"Output created:\s*(.+?)\s*$", re.M)
+
+
+def quarto_command(quarto: str, qmd: Path, fmt: str, output: str, params_file: Path) -> list[str]:
+    """The ``quarto render`` command line for one format.
+
+    Parameters
+    ----------
+    quarto
+        The ``quarto`` executable.
+    qmd
+        The document.
+    fmt
+        ``html``, ``docx`` or ``pdf`` (rendered by Quarto's ``typst`` format).
+    output
+        The output file name (Quarto writes it beside the document).
+    params_file
+        A YAML file of parameter values.
+    """
+    cmd = [quarto, "render", str(qmd), "--to", "typst" if fmt == "pdf" else fmt,
+           "--output", output, "--execute-params", str(params_file)]
+    if fmt == "html":
+        cmd.append("--embed-resources")
+    return cmd
+
+
+def _plain(value: Any) -> Any:
+    """Parameter values as plain YAML data (paths and other objects as strings)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _produced(proc: subprocess.CompletedProcess, folder: Path, name: str) -> Path | None:
+    found = _CREATED.findall((proc.stderr or "") + "\n" + (proc.stdout or ""))
+    candidates = [folder / f for f in found[::-1]] + [folder / name]
+    return next((c for c in candidates if c.name == name and c.is_file()), None)
+
+
+def _failure(proc: subprocess.CompletedProcess, fmt: str) -> str:
+    lines = [x.strip() for x in (proc.stderr or proc.stdout or "").splitlines() if x.strip()]
+    errors = [x for x in lines if x.startswith("ERROR")]
+    last = (errors or lines or ["no output"])[-1]
+    return f"quarto could not render {fmt} (exit {proc.returncode}): {last[:300]}"
+
+
+def _clean(folder: Path, stem: str) -> None:
+    for leftover in folder.glob(f"{glob_escape(stem)}*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob wildcards in ``text``."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Sequence[str],
+                       out_dir: str | Path, basename: str) -> dict[str, Path]:
+    """Render a document with Quarto, one ``quarto render`` per format.
+
+    Parameters
+    ----------
+    path
+        The ``.qmd`` file.
+    params
+        Parameter values, passed in a YAML file with ``--execute-params``.
+    formats
+        Any of ``html``, ``docx`` and ``pdf``.
+    out_dir, basename
+        Where to write: ``out_dir/basename.<format>``.
+
+    Returns
+    -------
+    dict
+        The written files by format.
+
+    Raises
+    ------
+    RenderError
+        If Quarto is not on PATH or a render fails (``.log`` holds Quarto's output).
+    """
+    formats = check_formats(formats)
+    basename = check_basename(basename)
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        raise RenderError("Quarto is not on PATH", fix="install Quarto or use the built-in engine")
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise RenderError("report source not found", file=str(path),
+                          fix="give the path of a .qmd file")
+    stem = f"{path.stem}-evalkit-{uuid.uuid4().hex[:10]}"
+    copy = path.parent / f"{stem}.qmd"
+    with tempfile.TemporaryDirectory(prefix="evalkit-quarto-") as tmp:
+        work = Path(tmp)
+        params_file = work / "params.yml"
+        params_file.write_text(yaml.safe_dump(_plain(dict(params)), allow_unicode=True),
+                               encoding="utf-8")
+        produced: dict[str, Path] = {}
+        try:
+            shutil.copyfile(path, copy)
+            for fmt in formats:
+                cmd = quarto_command(quarto, copy, fmt, f"{stem}.{fmt}", params_file)
+                proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True)
+                result = _produced(proc, path.parent, f"{stem}.{fmt}")
+                if proc.returncode != 0 or result is None:
+                    raise RenderError(_failure(proc, fmt), file=str(path),
+                                      fix="see the render log").with_log(
+                        " ".join(cmd) + "\n\n" + (proc.stdout or "") + (proc.stderr or ""))
+                produced[fmt] = work / f"output.{fmt}"
+                shutil.move(result, produced[fmt])
+        finally:
+            _clean(path.parent, stem)
+        return publish(produced, Path(out_dir), basename)
