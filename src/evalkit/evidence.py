@@ -72,6 +72,4 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
     level = _BASE.get((design, estimand))
     if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")
-    if diagnostics.get("rtm_unresolved") and level > 1:
-        level -= 1
     return max(1, min(5, level))

@@ -8,7 +8,6 @@ others.
 
 from __future__ import annotations
 
-import json
 import os
 import traceback
 from collections.abc import Sequence
@@ -395,8 +394,3 @@ def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence
                     bar.update()
     order = {s: i for i, s in enumerate(schemes)}
     return sorted(statuses, key=lambda st: order[st["scheme"]])
-
-
-def dump_status(statuses: list[dict]) -> str:
-    """Statuses as JSON (for logs)."""
-    return json.dumps(statuses, indent=2, sort_keys=True)

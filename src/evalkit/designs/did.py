@@ -12,9 +12,9 @@ Miller, 2008), or randomisation inference over units' treatment paths.
 
 When adoption is staggered, the TWFE estimate is a weighted average of 2x2
 comparisons, some using already-treated units as controls. ``did`` reports the
-Goodman-Bacon (2021) decomposition, the share of treated cells with negative
-TWFE weights (de Chaisemartin and D'Haultfoeuille, 2020), and warns when the
-TWFE estimate and Callaway-Sant'Anna's heterogeneity-robust one disagree.
+Goodman-Bacon (2021) decomposition and the share of treated cells with negative
+TWFE weights (de Chaisemartin and D'Haultfoeuille, 2020), and warns, pointing to
+``staggered_did``, when comparisons with already-treated units carry weight.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import check_panel, nearest
+from ..contract import check_panel
 from ..errors import DataError, DesignError
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
+from ._options import check_choice, check_conf_level, check_whole
 
 __all__ = ["did", "within", "bacon_decomposition", "cluster_vcov"]
 
@@ -132,16 +133,12 @@ def did(
     -------
     DesignResult
         Estimand ``att_twfe``; with staggered adoption the diagnostics hold the Bacon
-        decomposition (also ``plot_data()["bacon"]``), negative-weight shares and the
-        Callaway-Sant'Anna comparison.
+        decomposition (also ``plot_data()["bacon"]``) and negative-weight shares.
     """
-    if inference not in INFERENCE:
-        guess = nearest(str(inference), INFERENCE)
-        raise DesignError(f"unknown inference '{inference}'", fix=f"use one of "
-                          f"{', '.join(INFERENCE)}" + (f" (did you mean '{guess}'?)"
-                                                       if guess else ""))
-    if weights not in ("rademacher", "webb"):
-        raise DesignError(f"unknown bootstrap weights '{weights}'", fix="rademacher or webb")
+    check_choice("inference", inference, INFERENCE)
+    check_choice("bootstrap weights", weights, ("rademacher", "webb"))
+    check_conf_level(conf_level)
+    check_whole("n_boot", n_boot, 1)
     covariates = list(covariates or [])
     file = data.attrs.get("source")
     check_panel(data, unit=unit, time=time, outcomes={outcome: "poisson" if denominator

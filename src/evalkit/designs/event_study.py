@@ -26,6 +26,7 @@ from ..contract import check_panel, never_treated
 from ..errors import DataError, DesignError
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
+from ._options import check_conf_level, check_whole
 from .did import cluster_vcov, within
 
 __all__ = ["event_study"]
@@ -82,7 +83,10 @@ def event_study(
         Estimands ``event:<e>``; diagnostics hold the pre-trend Wald test and the sup-t
         critical value; ``plot_data()["event_study"]`` has pointwise and uniform bands.
     """
-    if leads < 1 or lags < 0 or not (-leads <= reference < 0):
+    check_whole("leads", leads, 1)
+    check_whole("lags", lags, 0)
+    check_conf_level(conf_level)
+    if not (-leads <= reference < 0):
         raise DesignError(f"leads={leads}, lags={lags}, reference={reference} do not define "
                           "an event window with a pre-period reference",
                           fix="e.g. leads: 4, lags: 4, reference: -1")

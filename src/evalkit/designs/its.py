@@ -31,11 +31,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import FAMILIES, check_panel, nearest
+from ..contract import check_panel, nearest
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
+from ._options import check_choice, check_conf_level, check_family, check_whole
 from .its_model import (
     IMPACTS,
     Interruption,
@@ -287,33 +288,16 @@ def its(
 
 
 def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, washout):
-    if family not in FAMILIES:
-        guess = nearest(str(family), FAMILIES)
-        raise DesignError(f"unknown family '{family}'", fix=f"use one of {', '.join(FAMILIES)}"
-                          + (f" (did you mean '{guess}'?)" if guess else ""))
-    if autocorrelation not in REMEDIES:
-        guess = nearest(str(autocorrelation), REMEDIES)
-        raise DesignError(f"unknown autocorrelation remedy '{autocorrelation}'",
-                          fix=f"use one of {', '.join(REMEDIES)}"
-                          + (f" (did you mean '{guess}'?)" if guess else ""))
-    if family == "binomial" and not denominator:
-        raise DesignError("the binomial family needs a denominator (the people at risk)",
-                          fix="give denominator=...")
-    if family == "gaussian" and denominator:
-        raise DesignError("a denominator only applies to count and binomial families",
-                          fix="drop it, or model the counts with family 'quasipoisson'")
+    check_family(family, denominator)
+    check_choice("autocorrelation remedy", autocorrelation, REMEDIES)
     if seasonality not in (None, "month") and not (
             isinstance(seasonality, dict) and "fourier" in seasonality
             and set(seasonality) <= {"fourier", "period"}
             and int(seasonality["fourier"]) >= 1):
         raise DesignError(f"seasonality must be None, 'month' or {{'fourier': K, 'period': P}}, "
                           f"not {seasonality!r}", fix="e.g. seasonality: {fourier: 2, period: 12}")
-    if not 0 < float(conf_level) < 1:
-        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
-                          fix="use e.g. 0.95")
-    if not isinstance(washout, (int, np.integer)) or washout < 0:
-        raise DesignError(f"washout must be a whole number of periods, not {washout!r}",
-                          fix="e.g. washout: 3")
+    check_conf_level(conf_level)
+    check_whole("washout", washout, 0)
 
 
 def _select_series(data: pd.DataFrame, *, treated, control, file) -> pd.DataFrame:
@@ -353,10 +337,7 @@ def _impacts(impact, slope_change, n) -> list[str]:
         raise DesignError(f"{len(items)} impact(s) given for {n} interruption(s)",
                           fix="give one impact, or one per interruption")
     for item in items:
-        if item not in IMPACTS:
-            guess = nearest(str(item), IMPACTS)
-            raise DesignError(f"unknown impact '{item}'", fix=f"use one of {', '.join(IMPACTS)}"
-                              + (f" (did you mean '{guess}'?)" if guess else ""))
+        check_choice("impact", item, IMPACTS)
     return items
 
 

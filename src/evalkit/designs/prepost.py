@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import COUNT_FAMILIES, FAMILIES, check_panel, nearest
+from ..contract import COUNT_FAMILIES, check_panel
 from ..errors import DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..regression_to_mean import RTMCheck
-from ..results import DesignResult, EffectRecord, effects_frame
+from ..results import DOMAINS, DesignResult, EffectRecord, effects_frame
+from ._options import check_choice, check_conf_level, check_family, check_whole
 
 __all__ = ["prepost"]
 
@@ -203,8 +204,15 @@ def prepost(
         adj_warn = ["Adjusted for regression to the mean only; secular trends and seasonality "
                     "in the follow-up are not controlled."]
         if flagged:
-            msg = ("Scheme units were selected on high baseline values: regression to the "
-                   "mean is expected. " + rtm.describe(outcome.replace("_", " ")))
+            if rtm.detected:
+                msg = (f"Scheme units rose into their baseline faster than other units "
+                       f"(z = {rtm.selection_z:.1f}): they appear to have been selected at a "
+                       "peak, so regression to the mean is expected. ")
+            else:
+                msg = ("The spec declares that scheme units were selected on high baseline "
+                       f"values, but the data show little rise into the baseline (z = "
+                       f"{rtm.selection_z:.1f}). ")
+            msg += rtm.describe(outcome.replace("_", " "))
             adj_warn.append(msg)
             design_warnings.append(msg)
             records[0] = replace(records[0], warnings=records[0].warnings + (msg,))
@@ -212,10 +220,16 @@ def prepost(
         records.append(_record((rtm.adjusted, rtm.adjusted_se, np.inf), scale, conf_level,
                                outcome=outcome, estimand="before_after_rtm_adjusted",
                                scheme=scheme, domain=domain, n_units=n_units, pre=pre_n,
-                               post=post_n, diagnostics={**diag, **rtm_diag,
-                                                         "method": "follow-up against the "
-                                                         "reference window, less the "
-                                                         "population's change to baseline"},
+                               post=post_n, diagnostics={
+                                   **{k: diag[k] for k in ("baseline_window",
+                                                           "followup_window", "family",
+                                                           "paired", "washout_periods")
+                                      if k in diag},
+                                   **rtm_diag,
+                                   "method": "follow-up against the reference window, less "
+                                             "the population's change to baseline",
+                                   "se_type": "two comparisons' variances added (conservative: "
+                                              "they are positively correlated)"},
                                warnings=adj_warn))
 
     series = _series(frame, ever=ever, per=per if scale == "ratio" else None,
@@ -242,30 +256,15 @@ def prepost(
 
 def _validate_options(*, family, paired, unit, denominator, conf_level, baseline_periods,
                       followup_periods, washout, domain) -> None:
-    if family not in FAMILIES:
-        guess = nearest(str(family), FAMILIES)
-        raise DesignError(f"unknown family '{family}'", fix=f"use one of {', '.join(FAMILIES)}"
-                          + (f" (did you mean '{guess}'?)" if guess else ""))
+    check_family(family, denominator)
     if paired and unit is None:
         raise DesignError("a paired before/after needs the unit column",
                           fix="give unit=..., or set paired=False")
-    if family == "binomial" and not denominator:
-        raise DesignError("the binomial family needs a denominator (the people at risk)",
-                          fix="give denominator=... naming the column of people at risk")
-    if family == "gaussian" and denominator:
-        raise DesignError("a denominator only applies to count and binomial families",
-                          fix="drop the denominator, or use family 'quasipoisson' for counts")
-    if not 0 < float(conf_level) < 1:
-        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
-                          fix="use e.g. 0.95")
-    for name, value, low in [("baseline_periods", baseline_periods, 1),
-                             ("followup_periods", followup_periods, 1), ("washout", washout, 0)]:
-        if value is not None and (not isinstance(value, (int, np.integer)) or value < low):
-            raise DesignError(f"{name} must be a whole number of at least {low}, not {value!r}",
-                              fix=f"set {name} to a whole number of periods")
-    if domain not in ("engagement", "cost", "outcome"):
-        raise DesignError(f"domain must be engagement, cost or outcome, not {domain!r}",
-                          fix="set domain to one of engagement, cost, outcome")
+    check_conf_level(conf_level)
+    check_whole("baseline_periods", baseline_periods, 1, optional=True)
+    check_whole("followup_periods", followup_periods, 1, optional=True)
+    check_whole("washout", washout, 0)
+    check_choice("domain", domain, DOMAINS)
 
 
 def _estimate(sub: pd.DataFrame, *, family: str, paired: bool, per: float):

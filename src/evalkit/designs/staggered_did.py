@@ -35,6 +35,7 @@ from ..contract import check_panel, nearest, never_treated
 from ..errors import DataError, DesignError
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
+from ._options import check_choice, check_conf_level, check_whole
 
 __all__ = ["staggered_did", "ESTIMATORS"]
 
@@ -320,21 +321,12 @@ def staggered_did(
 
 
 def _validate(*, control_group, estimator, base_period, anticipation, n_boot, conf_level):
-    for name, value, allowed in (("control_group", control_group, ("never", "notyet")),
-                                 ("estimator", estimator, ESTIMATORS),
-                                 ("base_period", base_period, ("varying", "universal"))):
-        if value not in allowed:
-            guess = nearest(str(value), allowed)
-            raise DesignError(f"unknown {name} '{value}'", fix=f"use one of {', '.join(allowed)}"
-                              + (f" (did you mean '{guess}'?)" if guess else ""))
-    if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
-        raise DesignError(f"anticipation must be a whole number of periods, not {anticipation!r}",
-                          fix="e.g. anticipation: 0")
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise DesignError(f"n_boot must be a whole number, not {n_boot!r}", fix="e.g. 999")
-    if not 0 < float(conf_level) < 1:
-        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
-                          fix="use e.g. 0.95")
+    check_choice("control_group", control_group, ("never", "notyet"))
+    check_choice("estimator", estimator, ESTIMATORS)
+    check_choice("base_period", base_period, ("varying", "universal"))
+    check_whole("anticipation", anticipation, 0)
+    check_whole("n_boot", n_boot, 0)
+    check_conf_level(conf_level)
 
 
 def _unit_covariates(data, uidx, n, covariates, file) -> np.ndarray:

@@ -1,0 +1,47 @@
+"""Checks of design options shared by every design, with 'did you mean' hints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..contract import FAMILIES, nearest
+from ..errors import DesignError
+
+__all__ = ["check_choice", "check_conf_level", "check_whole", "check_family"]
+
+
+def check_choice(name: str, value, allowed: Sequence[str]) -> None:
+    """Refuse a value outside ``allowed``, naming the nearest allowed one."""
+    if value not in allowed:
+        guess = nearest(str(value), allowed)
+        raise DesignError(f"unknown {name} '{value}'", fix=f"use one of {', '.join(allowed)}"
+                          + (f" (did you mean '{guess}'?)" if guess else ""))
+
+
+def check_conf_level(conf_level) -> None:
+    """Refuse a confidence level outside (0, 1)."""
+    if not 0 < float(conf_level) < 1:
+        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
+                          fix="use e.g. 0.95")
+
+
+def check_whole(name: str, value, low: int = 0, *, optional: bool = False) -> None:
+    """Refuse anything but a whole number of at least ``low`` (None allowed if optional)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise DesignError(f"{name} must be a whole number of at least {low}, not {value!r}",
+                          fix=f"set {name} to a whole number")
+
+
+def check_family(family, denominator) -> None:
+    """A known family, with a denominator exactly where the family needs or allows one."""
+    check_choice("family", family, FAMILIES)
+    if family == "binomial" and not denominator:
+        raise DesignError("the binomial family needs a denominator (the people at risk)",
+                          fix="give denominator=... naming the column of people at risk")
+    if family == "gaussian" and denominator:
+        raise DesignError("a denominator only applies to count and binomial families",
+                          fix="drop the denominator, or use family 'quasipoisson' for counts")
