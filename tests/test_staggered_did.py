@@ -128,3 +128,59 @@ def test_aggregations_and_their_standard_errors_match_moderndid(mpdta, analytic)
         assert ours.loc[f"att_{kind}", "estimate"] == pytest.approx(float(agg.overall_att),
                                                                     abs=1e-10)
         assert ours.loc[f"att_{kind}", "se"] == pytest.approx(float(agg.overall_se), abs=1e-10)
+
+
+@pytest.mark.parametrize("control_group,anticipation,base_period,cluster", [
+    ("never", 0, "varying", None), ("notyet", 0, "varying", None),
+    ("notyet", 1, "universal", None), ("never", 0, "varying", "state"),
+    ("notyet", 0, "varying", "state")])
+def test_balanced_bootstrap_shortcut_equals_the_influence_function_product(
+        mpdta, control_group, anticipation, base_period, cluster):
+    """The cohort-sum shortcut gives the same draws as multipliers times the influence
+    functions (the definition of the multiplier bootstrap), up to rounding."""
+    import importlib
+
+    sd = importlib.import_module("evalkit.designs.staggered_did")
+
+    d = mpdta.assign(state=mpdta["countyreal"] // 1000)
+    codes = np.sort(d["year"].unique())
+    units, uidx = np.unique(d["countyreal"], return_inverse=True)
+    Y = np.full((units.size, codes.size), np.nan)
+    Y[uidx, np.searchsorted(codes, d["year"])] = d["lemp"]
+    g = d.groupby("countyreal")["first.treat"].first().to_numpy()
+    Gpos = np.where(g > 0, np.searchsorted(codes, g), -1)
+    is_never = Gpos < 0
+    cohorts = sorted(set(Gpos[Gpos >= 0].tolist()))
+    grid = sd._grid(cohorts, codes.size, anticipation, base_period)
+    cells = sd._unconditional(Y, Gpos, is_never, grid, control_group, anticipation)
+    assert cells.balanced
+    K = len(cohorts) + 1
+    cidx = np.where(is_never, K - 1, np.searchsorted(cohorts, np.maximum(Gpos, 0)))
+    clusters = None
+    if cluster:
+        clusters = pd.factorize(d.groupby("countyreal")["state"].first())[0]
+    boot = sd._MultiplierBootstrap(units.size, clusters, 199, np.random.default_rng(5), 0.95,
+                                   cidx)
+    fast = boot.cell_draws_balanced(Y, cidx, K, grid[cells.ok], cells, cohorts, is_never,
+                                    control_group, anticipation)
+    np.testing.assert_allclose(fast, boot.draws(cells.IF), atol=1e-12)
+    totals = boot.cohort_totals(cidx, K)
+    np.testing.assert_allclose(totals, boot.draws(np.eye(K)[cidx]) * units.size, atol=1e-12)
+
+
+def test_event_time_frames(mpdta):
+    res = ek.staggered_did(mpdta, n_boot=999, seed=2, **OPTS)
+    ev = res.frames["event"].set_index("event_time")
+    eff = res.effects.set_index("estimand")
+    assert list(ev.index) == [-3, -2, -1, 0, 1, 2, 3]
+    for e, row in ev.iterrows():
+        assert row["att"] == eff.loc[f"att_event:{e}", "estimate"]
+        assert row["se"] == eff.loc[f"att_event:{e}", "se"]
+    # the uniform band is wider than the pointwise interval
+    assert ((ev["band_high"] - ev["band_low"]) > (ev["ci_high"] - ev["ci_low"])).all()
+    # the covariance's diagonal is the analytic variance of each event-time estimate
+    analytic = ek.staggered_did(mpdta, n_boot=0, **OPTS)
+    V = res.frames["event_vcov"]
+    a = analytic.effects.set_index("estimand")
+    for e in ev.index:
+        assert np.sqrt(V.loc[e, e]) == pytest.approx(a.loc[f"att_event:{e}", "se"], rel=1e-12)

@@ -131,6 +131,8 @@ def _rows(mask: np.ndarray) -> list[int]:
 
 def never_treated(values: pd.Series) -> np.ndarray:
     """True where a cohort value means 'never treated' (0, blank or NaN)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return (values.isna() | (values == 0)).to_numpy(dtype=bool, na_value=True)
     text = values.astype("string").str.strip()
     return (values.isna() | text.isin(["0", "", "0.0", "nan", "NaN", "never"])).to_numpy(
         dtype=bool, na_value=True)
@@ -303,49 +305,64 @@ def check_panel(
     except EvalkitError as err:
         report.add("bad_time", err.message, column=time, rows=err.rows, fix=err.fix)
         return report
-    units = data[unit].astype(str).to_numpy() if unit else np.zeros(len(data), dtype=str)
+    # Units as integer codes (labels only for messages): fast on millions of rows.
     if unit:
-        dup = pd.DataFrame({"u": units, "t": codes}).duplicated(keep=False).to_numpy()
+        ucode, ulabels = pd.factorize(data[unit], use_na_sentinel=False)
+    else:
+        ucode, ulabels = np.zeros(len(data), dtype=np.int64), np.array([""])
+    if unit and len(data):
+        lo = int(codes.min())
+        span = int(codes.max()) - lo + 1
+        n_u = len(ulabels)
+        key = ucode.astype(np.int64) * span + (codes - lo)
+        if n_u * span <= 50_000_000:
+            counts = np.bincount(key, minlength=n_u * span)
+            dup = counts[key] > 1
+            present = (counts > 0).reshape(n_u, span)
+        else:  # very long sparse axes: sort instead of counting
+            _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+            dup = cnt[inv] > 1
+            present = None
         if dup.any():
             report.add("duplicate_rows", f"{dup.sum()} rows share a {unit} and {time}",
                        column=time, rows=_rows(dup),
                        fix="keep one row per unit and period (aggregate or de-duplicate)")
-        frame = pd.DataFrame({"u": units, "t": codes}).drop_duplicates()
-        span = frame.groupby("u")["t"].agg(["min", "max", "size"])
-        gappy = span[(span["max"] - span["min"] + 1) != span["size"]]
-        if len(gappy):
+        if present is not None:
+            first = present.argmax(1)
+            last = span - 1 - present[:, ::-1].argmax(1)
+            gappy = np.flatnonzero(last - first + 1 != present.sum(1))
+        else:
+            gappy = np.array([], dtype=np.int64)
+        if gappy.size:
             examples = []
-            for u in gappy.index[:3]:
-                have = set(frame.loc[frame["u"] == u, "t"])
-                lo, hi = span.loc[u, "min"], span.loc[u, "max"]
-                gap = [c for c in range(lo, hi + 1) if c not in have]
-                examples.append(f"{u} lacks {', '.join(axis.labels(gap[:3]))}"
+            for u in gappy[:3]:
+                gap = [lo + c for c in range(first[u], last[u] + 1) if not present[u, c]]
+                examples.append(f"{ulabels[u]} lacks {', '.join(axis.labels(gap[:3]))}"
                                 + ("…" if len(gap) > 3 else ""))
-            report.add("time_gaps", f"{len(gappy)} unit(s) have gaps in their time series: "
+            report.add("time_gaps", f"{gappy.size} unit(s) have gaps in their time series: "
                        + "; ".join(examples), column=time,
                        fix="add the missing periods (with zero counts if nothing happened) or "
                        "check the extract")
 
     # 5. Treatment that switches off and on again, and comparison units.
-    tr = None
     if unit and treated and treated in data and not any(p.column == treated
                                                          for p in report.errors):
         tr = pd.to_numeric(data[treated].replace({True: 1, False: 0}),
                            errors="coerce").to_numpy(dtype=float)
-        order = np.lexsort((codes, units))
-        su, st = units[order], tr[order]
+        order = np.lexsort((codes, ucode))
+        su, st = ucode[order], tr[order]
         same = su[1:] == su[:-1]
         off_again = same & (st[1:] < st[:-1])
         if off_again.any():
-            bad_units = pd.unique(su[1:][off_again])
+            bad_units = ulabels[pd.unique(su[1:][off_again])]
             report.add("treatment_reverses", f"treatment switches off and on for "
                        f"{len(bad_units)} unit(s), e.g. {', '.join(map(str, bad_units[:3]))}",
                        column=treated, rows=sorted(order[1:][off_again] + 2),
                        fix="code treatment as 1 from adoption onwards; a unit that leaves the "
                        "scheme needs a separate analysis")
         if needs_comparison:
-            ever = pd.Series(tr).groupby(units).max()
-            if (ever >= 1).all():
+            ever = np.bincount(ucode, weights=(tr >= 1), minlength=len(ulabels)) > 0
+            if ever.all():
                 report.add("no_comparison_units", "every unit is treated, but the design "
                            "needs comparison units", column=treated,
                            fix="add units outside the scheme, or use a design without a "

@@ -49,6 +49,8 @@ def headline_effects(effects: pd.DataFrame) -> pd.DataFrame:
 
 def jsonable(value: Any) -> Any:
     """Convert numpy and pandas scalars (and NaN) into plain JSON values."""
+    if type(value) in (str, int, bool):
+        return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -103,17 +105,30 @@ class EffectRecord:
         if not 1 <= int(self.evidence_level) <= 5:
             raise ValueError("evidence_level is a Maryland SMS level, 1 to 5")
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a plain dict in :data:`EFFECT_FIELDS` order."""
-        out = {name: getattr(self, name) for name in EFFECT_FIELDS}
-        out["diagnostics"] = dict(self.diagnostics)
+    def to_dict(self, *, diagnostics: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The record as a plain dict in :data:`EFFECT_FIELDS` order.
+
+        ``diagnostics`` may pass the diagnostics already converted to plain values.
+        """
+        out = {name: getattr(self, name) for name in EFFECT_FIELDS if name != "diagnostics"}
         out["warnings"] = list(self.warnings)
-        return jsonable(out)
+        out = jsonable(out)
+        out["diagnostics"] = jsonable(dict(self.diagnostics)) if diagnostics is None \
+            else diagnostics
+        return {name: out[name] for name in EFFECT_FIELDS}
 
 
 def effects_frame(records: Sequence[EffectRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """A tidy DataFrame of effect records with the standard columns."""
-    rows = [r.to_dict() if isinstance(r, EffectRecord) else dict(r) for r in records]
+    rows, plain = [], {}  # a design's records share one diagnostics dict: convert it once
+    for r in records:
+        if not isinstance(r, EffectRecord):
+            rows.append(dict(r))
+            continue
+        key = id(r.diagnostics)
+        if key not in plain:
+            plain[key] = jsonable(dict(r.diagnostics))
+        rows.append(r.to_dict(diagnostics=plain[key]))
     frame = pd.DataFrame(rows, columns=list(EFFECT_FIELDS))
     return frame
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from ..contract import check_panel, nearest, never_treated
 from ..errors import DataError, DesignError
@@ -41,17 +41,6 @@ __all__ = ["staggered_did", "ESTIMATORS"]
 
 DESIGN = "staggered_did"
 ESTIMATORS = ("dr", "ipw", "reg")
-
-
-@dataclass
-class _Cell:
-    cohort: int  # position of g in the period list
-    time: int  # position of t
-    base: int
-    att: float
-    inf: np.ndarray | None  # full-sample influence function (length n), or None
-    n_treated: int
-    n_control: int
 
 
 def staggered_did(
@@ -205,54 +194,57 @@ def staggered_did(
         clusters = pd.factorize(cl.first())[0]
 
     cohorts = sorted(set(Gpos[Gpos >= 0].tolist()))
-    cells: list[_Cell] = []
-    for g in cohorts:
-        treated_mask = Gpos == g
-        for t in range(T):
-            post = t >= g - anticipation
-            if post or base_period == "universal":
-                base = g - 1 - anticipation
-            else:
-                base = t - 1
-            if base < 0 or t == base:
-                continue
-            if control_group == "never":
-                control_mask = is_never.copy()
-            else:
-                horizon = max(t, base) + anticipation
-                control_mask = is_never | ((Gpos > horizon) & (Gpos != g))
-            cell = _att_cell(Y, t, base, treated_mask, control_mask, X, estimator, n)
-            cell.cohort, cell.time = g, t
-            if cell.inf is None:
-                warnings.append(f"Cohort {axis.label(periods[g])} at "
-                                f"{axis.label(periods[t])}: too few units "
-                                f"({cell.n_treated} treated, {cell.n_control} controls); "
-                                "reported as missing.")
-            cells.append(cell)
-    if not cells:
+    grid = _grid(cohorts, T, anticipation, base_period)
+    if not len(grid):
         raise DesignError("no group-time effect can be estimated", file=file,
                           fix="check the cohorts and the periods")
-    ok = [c for c in cells if c.inf is not None]
-    if control_group == "notyet" and not ok:
-        raise DataError("no not-yet-treated units to compare with", file=file, column=cohort,
-                        fix="use control_group='never' or add later-treated units")
+    # Cohort index per unit over the list [cohorts..., never]: the bootstrap and the
+    # aggregation weights' influence depend on units only through their cohort.
+    K = len(cohorts) + 1
+    cidx = np.where(is_never, K - 1, np.searchsorted(cohorts, np.maximum(Gpos, 0)))
+    if X is None:
+        cells = _unconditional(Y, Gpos, is_never, grid, control_group, anticipation)
+    else:
+        cells = _conditional_cells(Y, Gpos, is_never, grid, control_group, anticipation, X,
+                                   estimator)
+    for (g, t, _b), n_t, n_c in zip(grid[~cells.ok], cells.n_t[~cells.ok],
+                                    cells.n_c[~cells.ok], strict=True):
+        warnings.append(f"Cohort {axis.label(periods[g])} at {axis.label(periods[t])}: too "
+                        f"few units ({n_t} treated, {n_c} controls); reported as missing.")
+    if not cells.ok.any():
+        if control_group == "notyet":
+            raise DataError("no not-yet-treated units to compare with", file=file,
+                            column=cohort,
+                            fix="use control_group='never' or add later-treated units")
+        raise DesignError("no group-time effect can be estimated", file=file,
+                          fix="check the cohorts and the periods")
 
-    att = np.array([c.att for c in ok])
-    IF = np.column_stack([c.inf for c in ok])
-    group = np.array([c.cohort for c in ok])
-    tt = np.array([c.time for c in ok])
-    pg_cohort = {g: float(np.mean(Gpos == g)) for g in cohorts}
-    pg = np.array([pg_cohort[g] for g in group])
+    att, IF = cells.att[cells.ok], cells.IF
+    group, tt = grid[cells.ok, 0], grid[cells.ok, 1]
+    pg_cohort = np.array([np.mean(Gpos == g) for g in cohorts])
+    pg = pg_cohort[np.searchsorted(cohorts, group)]
+    agg = _aggregate(att, group, tt, pg, cohorts, pg_cohort)
+    agg_values = att @ agg.W
+    agg_IF = IF @ agg.W + agg.Wc[cidx]  # n x aggregations, including the weights' influence
+    n_cl = n if clusters is None else int(clusters.max() + 1)
 
-    aggs = _aggregate(att, IF, group, tt, pg, Gpos)
-    rng = np.random.default_rng(seed)
     boot = None
     if n_boot:
-        boot = _MultiplierBootstrap(IF, clusters, n_boot, rng, conf_level)
-    if boot is None:
-        se_gt, ucrit = _se(IF, clusters), np.nan
+        boot = _MultiplierBootstrap(n, clusters, n_boot, np.random.default_rng(seed),
+                                    conf_level, cidx)
+        if cells.balanced:
+            cell_draws = boot.cell_draws_balanced(Y, cidx, K, grid[cells.ok], cells, cohorts,
+                                                  is_never, control_group, anticipation)
+        else:
+            cell_draws = boot.draws(IF)
+        agg_draws = cell_draws @ agg.W + boot.cohort_totals(cidx, K) @ agg.Wc / n
+        se_gt, ucrit = boot.se_and_uniform_crit(cell_draws)
+        agg_se, _ = boot.se_and_uniform_crit(agg_draws)
+        ev = np.array([name.startswith("att_event:") for name in agg.names])
+        _, ucrit_event = boot.se_and_uniform_crit(agg_draws[:, ev])
     else:
-        se_gt, ucrit = boot.se_and_uniform_crit(IF)
+        se_gt, ucrit, ucrit_event = _se(IF, clusters), np.nan, np.nan
+        agg_se = _se(agg_IF, clusters)
     crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
     att_gt = pd.DataFrame({
         "cohort": [axis.label(periods[g]) for g in group],
@@ -263,36 +255,46 @@ def staggered_did(
         "band_low": att - ucrit * se_gt, "band_high": att + ucrit * se_gt,
         "post": tt >= group,
     })
+    # Event-time estimates, their uniform band and (analytic, influence-function)
+    # covariance, for the event-study plot and sensitivity analysis.
+    ev_idx = [i for i, name in enumerate(agg.names) if name.startswith("att_event:")]
+    ev_times = [int(agg.names[i].split(":")[1]) for i in ev_idx]
+    ev_est, ev_se = agg_values[ev_idx], agg_se[ev_idx]
+    event = pd.DataFrame({"event_time": ev_times, "att": ev_est, "se": ev_se,
+                          "ci_low": ev_est - crit * ev_se, "ci_high": ev_est + crit * ev_se,
+                          "band_low": ev_est - ucrit_event * ev_se,
+                          "band_high": ev_est + ucrit_event * ev_se,
+                          "post": np.array(ev_times) >= 0})
+    S_ev = _cluster_sums(agg_IF[:, ev_idx], clusters)
+    event_vcov = pd.DataFrame(S_ev.T @ S_ev / n**2, index=ev_times, columns=ev_times)
     # Pre-trends: a joint Wald test of the pre-adoption event-time effects (the 12 closest
     # to adoption at most, and fewer than the clusters, so the covariance is not singular).
-    n_cl = n if clusters is None else int(clusters.max() + 1)
-    pre_keys = sorted((int(k.split(":")[1]) for k in aggs if k.startswith("att_event:")
-                       and int(k.split(":")[1]) < 0), reverse=True)[: min(12, n_cl - 1)]
+    pre_keys = sorted((e for e in ev_times if e < 0), reverse=True)[: min(12, n_cl - 1)]
     if pre_keys:
-        pre_att = np.array([aggs[f"att_event:{e}"][0] for e in pre_keys])
-        pre_if = np.column_stack([aggs[f"att_event:{e}"][1] for e in pre_keys])
-        pretrend_p = _wald(pre_att, pre_if, clusters)
+        pretrend_p = _wald(event_vcov.loc[pre_keys, pre_keys].to_numpy(),
+                           event.set_index("event_time").loc[pre_keys, "att"].to_numpy())
     else:
         pretrend_p = np.nan
 
     diag = {"control_group": control_group, "rate_per": per if denominator else None,
             "estimator": estimator,
             "covariates": covariates, "anticipation": anticipation,
-            "base_period": base_period, "units": int(n),
+            "base_period": base_period, "units": int(n), "clusters": n_cl,
             "cohorts": [axis.label(periods[g]) for g in cohorts],
             "never_treated_units": int(is_never.sum()), "pretrend_p": pretrend_p,
             "pretrend_event_times": pre_keys,
             "inference": ("multiplier bootstrap" if n_boot else "analytic")
             + (f", clustered by {cluster}" if cluster else ""),
-            "n_boot": int(n_boot), "uniform_critical_value": float(ucrit)}
+            "n_boot": int(n_boot), "uniform_critical_value": float(ucrit),
+            "uniform_critical_value_event": float(ucrit_event)}
     if np.isfinite(pretrend_p) and pretrend_p < 0.05:
         warnings.append(f"Pre-treatment group-time effects are jointly non-zero (p = "
                         f"{pretrend_p:.3f}): parallel trends are in doubt.")
+    warnings = list(dict.fromkeys(warnings))
+    p_values = 2 * stats.norm.sf(np.abs(agg_values) / np.where(agg_se > 0, agg_se, np.nan))
     records = []
-    agg_if = np.column_stack([inf for _, inf, _ in aggs.values()])
-    agg_se = _se(agg_if, clusters) if boot is None else boot.se_and_uniform_crit(agg_if)[0]
-    for (name, (value, _inf, label_extra)), se in zip(aggs.items(), agg_se, strict=True):
-        p = float(2 * stats.norm.sf(abs(value) / se)) if se > 0 else float("nan")
+    for name, value, se, p, extra in zip(agg.names, agg_values, agg_se, p_values, agg.extras,
+                                         strict=True):
         est_name = name
         if ":" in name:
             kind, key = name.split(":")
@@ -303,18 +305,17 @@ def staggered_did(
             scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand=est_name,
             scale="difference", estimate=float(value), se=float(se),
             ci_low=float(value - crit * se), ci_high=float(value + crit * se),
-            conf_level=float(conf_level), p_value=p, n_units=int(n),
-            pre_periods=int(label_extra.get("pre", 0)), post_periods=int(label_extra.get(
-                "post", 0)), evidence_level=3, diagnostics=diag, warnings=tuple(warnings)))
+            conf_level=float(conf_level), p_value=float(p), n_units=int(n),
+            pre_periods=int(extra.get("pre", 0)), post_periods=int(extra.get("post", 0)),
+            evidence_level=3, diagnostics=diag, warnings=tuple(warnings)))
     options = dict(outcome=outcome, unit=unit, time=time, cohort=cohort,
                    denominator=denominator, per=per, control_group=control_group,
                    estimator=estimator, covariates=covariates,
                    anticipation=anticipation, base_period=base_period, n_boot=n_boot,
                    seed=seed, cluster=cluster, conf_level=conf_level)
-    result = DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,
-                          warnings=tuple(dict.fromkeys(warnings)), options=options,
-                          frames={"att_gt": att_gt})
-    return result
+    return DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,
+                        warnings=tuple(warnings), options=options,
+                        frames={"att_gt": att_gt, "event": event, "event_vcov": event_vcov})
 
 
 # ------------------------------------------------------------------ checks and data
@@ -348,30 +349,103 @@ def _unit_covariates(data, uidx, n, covariates, file) -> np.ndarray:
 # ------------------------------------------------------------------ the 2x2 estimators
 
 
-def _att_cell(Y, t, base, treated_mask, control_mask, X, estimator, n) -> _Cell:
-    dy_all = Y[:, t] - Y[:, base]
-    avail = np.isfinite(dy_all)
-    tr = treated_mask & avail
-    co = control_mask & avail & ~treated_mask
-    idx = np.flatnonzero(tr | co)
-    n_t, n_c = int(tr.sum()), int(co.sum())
-    cell = _Cell(-1, t, base, float("nan"), None, n_t, n_c)
-    if n_t < 1 or n_c < 2 or (X is not None and n_c <= X.shape[1]):
-        return cell
-    D = tr[idx].astype(float)
-    dy = dy_all[idx]
-    n1 = idx.size
-    if X is None:
-        m1, m0 = dy[D == 1].mean(), dy[D == 0].mean()
-        p1, p0 = D.mean(), 1 - D.mean()
-        att = m1 - m0
-        inf = D * (dy - m1) / p1 - (1 - D) * (dy - m0) / p0
-    else:
-        att, inf = _conditional(dy, D, X[idx], estimator)
-    full = np.zeros(n)
-    full[idx] = inf * (n / n1)
-    cell.att, cell.inf = float(att), full
-    return cell
+@dataclass
+class _Cells:
+    """Group-time cells: estimates, sizes and influence functions (columns: usable cells)."""
+
+    att: np.ndarray
+    n_t: np.ndarray
+    n_c: np.ndarray
+    ok: np.ndarray
+    IF: np.ndarray  # n x ok.sum(), each column scaled so that var = sum(IF**2) / n**2
+    m1: np.ndarray  # treated and control mean changes (unconditional cells)
+    m0: np.ndarray
+    balanced: bool  # no missing outcome: cohorts are whole treated and control groups
+
+
+def _grid(cohorts, T, anticipation, base_period) -> np.ndarray:
+    """(cohort, time, base) position triples of every group-time cell."""
+    rows = []
+    for g in cohorts:
+        for t in range(T):
+            post = t >= g - anticipation
+            base = g - 1 - anticipation if (post or base_period == "universal") else t - 1
+            if base >= 0 and t != base:
+                rows.append((g, t, base))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _control_masks(Gpos, is_never, g, t, base, control_group, anticipation) -> np.ndarray:
+    """n x cells: the comparison units of cohort ``g``'s cells at times ``t``."""
+    if control_group == "never":
+        return np.broadcast_to(is_never[:, None], (Gpos.size, t.size))
+    horizon = np.maximum(t, base) + anticipation
+    return is_never[:, None] | ((Gpos[:, None] > horizon[None, :]) & (Gpos != g)[:, None])
+
+
+def _unconditional(Y, Gpos, is_never, grid, control_group, anticipation) -> _Cells:
+    """Every cell's 2x2 difference in mean changes, vectorised over the cells of a cohort.
+
+    Within a cell, the influence of unit i is ``n (dy_i - m1) / n_t`` for treated units,
+    ``-n (dy_i - m0) / n_c`` for controls and 0 otherwise.
+    """
+    n, m = Y.shape[0], len(grid)
+    att, m1_all, m0_all = np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan)
+    n_t, n_c = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.int64)
+    IF = np.zeros((n, m))
+    for g in np.unique(grid[:, 0]):
+        sel = np.flatnonzero(grid[:, 0] == g)
+        t, base = grid[sel, 1], grid[sel, 2]
+        # Only the cohort and its possible controls have non-zero influence.
+        later = (Gpos > np.maximum(t, base).min() + anticipation) if control_group == \
+            "notyet" else False
+        rows = np.flatnonzero((Gpos == g) | is_never | later)
+        Gr = Gpos[rows]
+        dY = Y[rows][:, t] - Y[rows][:, base]
+        avail = np.isfinite(dY)
+        tr = (Gr == g)[:, None] & avail
+        co = _control_masks(Gr, is_never[rows], g, t, base, control_group, anticipation) \
+            & avail
+        dY = np.where(avail, dY, 0.0)
+        nt, nc = tr.sum(0), co.sum(0)
+        good = (nt >= 1) & (nc >= 2)
+        m1 = (dY * tr).sum(0) / np.maximum(nt, 1)
+        m0 = (dY * co).sum(0) / np.maximum(nc, 1)
+        att[sel] = np.where(good, m1 - m0, np.nan)
+        m1_all[sel], m0_all[sel], n_t[sel], n_c[sel] = m1, m0, nt, nc
+        IF[rows[:, None], sel[None, :]] = n * (tr * ((dY - m1) / np.maximum(nt, 1))
+                                               - co * ((dY - m0) / np.maximum(nc, 1)))
+    ok = np.isfinite(att)
+    return _Cells(att, n_t, n_c, ok, IF if ok.all() else IF[:, ok], m1_all[ok], m0_all[ok],
+                  balanced=bool(np.isfinite(Y).all()))
+
+
+def _conditional_cells(Y, Gpos, is_never, grid, control_group, anticipation, X, estimator
+                       ) -> _Cells:
+    """Cells adjusted for covariates, one 2x2 estimation each (Sant'Anna and Zhao, 2020)."""
+    n, m = Y.shape[0], len(grid)
+    att = np.full(m, np.nan)
+    n_t, n_c = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.int64)
+    columns = []
+    for j, (g, t, base) in enumerate(grid):
+        dy_all = Y[:, t] - Y[:, base]
+        avail = np.isfinite(dy_all)
+        co_mask = _control_masks(Gpos, is_never, g, np.array([t]), np.array([base]),
+                                 control_group, anticipation)[:, 0]
+        tr = (Gpos == g) & avail
+        co = co_mask & avail & ~tr
+        n_t[j], n_c[j] = tr.sum(), co.sum()
+        if n_t[j] < 1 or n_c[j] < 2 or n_c[j] <= X.shape[1]:
+            continue
+        idx = np.flatnonzero(tr | co)
+        value, inf = _conditional(dy_all[idx], tr[idx].astype(float), X[idx], estimator)
+        full = np.zeros(n)
+        full[idx] = inf * (n / idx.size)
+        att[j] = value
+        columns.append(full)
+    ok = np.isfinite(att)
+    IF = np.column_stack(columns) if columns else np.zeros((n, 0))
+    return _Cells(att, n_t, n_c, ok, IF, np.array([]), np.array([]), balanced=False)
 
 
 def _logit(D, X, max_iter=100):
@@ -433,100 +507,119 @@ def _conditional(dy, D, X, estimator):
     return eta_t - eta_c, inf_t - inf_c
 
 
-# ------------------------------------------------------------------ aggregation and inference
+# ------------------------------------------------------------------ aggregation
 
 
-def _weight_if(keepers, pg, Gpos, group, att):
-    """Influence of estimating the aggregation weights, times the effects being weighted.
+@dataclass
+class _Aggregation:
+    """Aggregated estimands as weights on the cells.
+
+    Estimates are ``att @ W``; influence functions ``IF @ W + Wc[cohort of unit]``, where
+    ``Wc`` (cohorts x estimands) is the influence of estimating the weights themselves.
+    """
+
+    names: list[str]
+    W: np.ndarray
+    Wc: np.ndarray
+    extras: list[dict]
+
+
+def _weight_if(cell_cohort: np.ndarray, pg: np.ndarray, att: np.ndarray, K: int) -> np.ndarray:
+    """Influence of estimating cohort-share weights, times the effects weighted, by cohort.
 
     R ``did``'s ``wif`` is an n x k matrix with columns ``(1[G_i = g_k] - p_k) / P`` minus
-    ``sum_k (1[G_i = g_k] - p_k) p_k / P^2`` (``P`` the sum of the weights' shares); it is
-    only ever multiplied by the effects ``att``, and that product needs only per-cohort
-    sums, so it is computed in O(n).
+    ``sum_l (1[G_i = g_l] - p_l) p_k / P^2`` (``P`` the sum of the weights' shares). It is
+    only ever multiplied by the effects, and that product depends on a unit only through
+    its cohort: this returns it for each cohort index (the last, never treated, is 0).
     """
-    total = pg[keepers].sum()
-    a = np.asarray(att, dtype=float)
-    cohorts = group[keepers]
-    size = max(int(Gpos.max()), int(cohorts.max())) + 2
-    S = np.bincount(cohorts, weights=a, minlength=size)  # sum of effects by cohort
-    R = np.bincount(cohorts, minlength=size).astype(float)  # number of effects by cohort
-    idx = np.where(Gpos >= 0, Gpos, size - 1)  # never treated: an empty cohort
-    pa = float(pg[keepers] @ a)
-    return (S[idx] - pa) / total - (R[idx] - pg[keepers].sum()) * pa / total**2
+    total = pg.sum()
+    pa = float(pg @ att)
+    S = np.bincount(cell_cohort, weights=att, minlength=K)
+    R = np.bincount(cell_cohort, minlength=K).astype(float)
+    return (S - pa) / total - (R - total) * pa / total**2
 
 
-def _agg(att, IF, keepers, weights, wif_att=None):
-    value = float(att[keepers] @ weights)
-    inf = IF[:, keepers] @ weights
-    if wif_att is not None:
-        inf = inf + wif_att
-    return value, inf
+def _aggregate(att, group, tt, pg, cohorts, pg_cohort) -> _Aggregation:
+    m, K = att.size, len(cohorts) + 1
+    ci = np.searchsorted(cohorts, group)
+    names: list[str] = []
+    Ws: list[np.ndarray] = []
+    Wcs: list[np.ndarray] = []
+    extras: list[dict] = []
 
+    def add(name, w, wc, extra):
+        names.append(name)
+        Ws.append(w)
+        Wcs.append(np.zeros(K) if wc is None else wc)
+        extras.append(extra)
 
-def _aggregate(att, IF, group, tt, pg, Gpos) -> dict[str, tuple[float, np.ndarray, dict]]:
-    out: dict[str, tuple[float, np.ndarray, dict]] = {}
+    def share_weights(keep):
+        w = np.zeros(m)
+        w[keep] = pg[keep] / pg[keep].sum()
+        return w, _weight_if(ci[keep], pg[keep], att[keep], K)
+
     post = tt >= group
     keep = np.flatnonzero(post)
     if keep.size:
-        w = pg[keep] / pg[keep].sum()
-        v, inf = _agg(att, IF, keep, w, _weight_if(keep, pg, Gpos, group, att[keep]))
-        out["att_simple"] = (v, inf, {"post": keep.size})
-    # by cohort
+        add("att_simple", *share_weights(keep), {"post": keep.size})
+    # by cohort, then their average weighted by cohort size
     glist = sorted(set(group[post].tolist()))
-    g_vals, g_infs = [], []
+    group_cols = []
     for g in glist:
         k = np.flatnonzero((group == g) & post)
-        v, inf = _agg(att, IF, k, np.full(k.size, 1 / k.size))
-        g_vals.append(v)
-        g_infs.append(inf)
-        out[f"att_group:{g}"] = (v, inf, {"post": k.size})
+        w = np.zeros(m)
+        w[k] = 1 / k.size
+        group_cols.append(w)
     if glist:
-        pgg = np.array([pg[np.flatnonzero(group == g)[0]] for g in glist])
-        cohort_idx = np.array([np.flatnonzero(group == g)[0] for g in glist])
-        wif_att = _weight_if(np.arange(len(glist)), pgg, Gpos, group[cohort_idx],
-                             np.array(g_vals))
-        v = float(np.array(g_vals) @ (pgg / pgg.sum()))
-        inf = np.column_stack(g_infs) @ (pgg / pgg.sum()) + wif_att
-        out["att_group"] = (v, inf, {"post": int(post.sum())})
-    # by event time
+        gi = np.searchsorted(cohorts, glist)
+        pgg = pg_cohort[gi]
+        Wg = np.column_stack(group_cols)
+        wc = _weight_if(gi, pgg, att @ Wg, K)
+        add("att_group", Wg @ (pgg / pgg.sum()), wc, {"post": int(post.sum())})
+        for g, w, kk in zip(glist, group_cols, Wg.T, strict=True):
+            add(f"att_group:{g}", w, None, {"post": int((kk > 0).sum())})
+    # by event time, then the average over event times >= 0
     e_all = tt - group
-    e_vals, e_infs = {}, {}
+    event_cols = []
     for e in sorted(set(e_all.tolist())):
-        k = np.flatnonzero(e_all == e)
-        w = pg[k] / pg[k].sum()
-        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group, att[k]))
-        e_vals[e], e_infs[e] = v, inf
-        out[f"att_event:{e}"] = (v, inf, {"post": int(e >= 0), "pre": int(e < 0)})
-    epos = [e for e in e_vals if e >= 0]
+        w, wc = share_weights(np.flatnonzero(e_all == e))
+        event_cols.append((e, w, wc))
+    epos = [(w, wc) for e, w, wc in event_cols if e >= 0]
     if epos:
-        v = float(np.mean([e_vals[e] for e in epos]))
-        inf = np.column_stack([e_infs[e] for e in epos]).mean(1)
-        out["att_dynamic"] = (v, inf, {"post": len(epos)})
-    # by calendar period
-    t_vals, t_infs = [], []
+        add("att_dynamic", np.mean([w for w, _ in epos], axis=0),
+            np.mean([wc for _, wc in epos], axis=0), {"post": len(epos)})
+    # by calendar period, then their average
+    cal_cols = []
     for t in sorted(set(tt[post].tolist())):
-        k = np.flatnonzero((tt == t) & post)
-        w = pg[k] / pg[k].sum()
-        v, inf = _agg(att, IF, k, w, _weight_if(k, pg, Gpos, group, att[k]))
-        t_vals.append(v)
-        t_infs.append(inf)
-        out[f"att_calendar:{t}"] = (v, inf, {"post": 1})
-    if t_vals:
-        out["att_calendar"] = (float(np.mean(t_vals)), np.column_stack(t_infs).mean(1),
-                               {"post": len(t_vals)})
-    # Order: overall estimands first.
-    order = ["att_simple", "att_group", "att_dynamic", "att_calendar"]
-    return {k: out[k] for k in order if k in out} | {k: v for k, v in out.items()
-                                                     if k not in order}
+        w, wc = share_weights(np.flatnonzero((tt == t) & post))
+        cal_cols.append((t, w, wc))
+    if cal_cols:
+        add("att_calendar", np.mean([w for _, w, _ in cal_cols], axis=0),
+            np.mean([wc for _, _, wc in cal_cols], axis=0), {"post": len(cal_cols)})
+    for e, w, wc in event_cols:
+        add(f"att_event:{e}", w, wc, {"post": int(e >= 0), "pre": int(e < 0)})
+    for t, w, wc in cal_cols:
+        add(f"att_calendar:{t}", w, wc, {"post": 1})
+    # Overall estimands first, then the group, event and calendar detail.
+    overall = ["att_simple", "att_group", "att_dynamic", "att_calendar"]
+    order = [names.index(o) for o in overall if o in names] + [
+        i for i, name in enumerate(names) if ":" in name]
+    return _Aggregation([names[i] for i in order], np.column_stack([Ws[i] for i in order]),
+                        np.column_stack([Wcs[i] for i in order]), [extras[i] for i in order])
 
 
-def _cluster_sums(IF, clusters):
+# ------------------------------------------------------------------ inference
+
+
+def _cluster_sums(V: np.ndarray, clusters: np.ndarray | None, k: int | None = None
+                  ) -> np.ndarray:
+    """Column sums of ``V`` within clusters (rows unchanged when clustering by unit)."""
     if clusters is None:
-        return IF
-    k = clusters.max() + 1
-    sums = np.zeros((k, IF.shape[1]))
-    np.add.at(sums, clusters, IF)
-    return sums
+        return V
+    k = int(clusters.max()) + 1 if k is None else k
+    A = sparse.csr_matrix((np.ones(clusters.size), (clusters, np.arange(clusters.size))),
+                          shape=(k, clusters.size))
+    return np.asarray(A @ V)
 
 
 def _se(IF, clusters) -> np.ndarray:
@@ -536,35 +629,89 @@ def _se(IF, clusters) -> np.ndarray:
     return np.sqrt((S**2).sum(0)) / n
 
 
-def _wald(att, IF, clusters) -> float:
-    n = IF.shape[0]
-    S = _cluster_sums(IF, clusters)
-    V = S.T @ S / n**2
+def _wald(V: np.ndarray, est: np.ndarray) -> float:
     try:
-        w = float(att @ np.linalg.solve(V, att))
+        w = float(est @ np.linalg.solve(V, est))
     except np.linalg.LinAlgError:
-        w = float(att @ np.linalg.pinv(V) @ att)
-    return float(stats.chi2.sf(w, att.size))
+        w = float(est @ np.linalg.pinv(V) @ est)
+    return float(stats.chi2.sf(w, est.size))
 
 
 class _MultiplierBootstrap:
-    """Rademacher multiplier bootstrap on (cluster sums of) influence functions."""
+    """Rademacher multiplier bootstrap on (cluster sums of) influence functions.
 
-    def __init__(self, IF, clusters, n_boot, rng, conf_level):
+    A draw of an estimate is ``sum_i xi_c(i) IF_i / n`` with ``xi`` drawn per cluster.
+    """
+
+    def __init__(self, n, clusters, n_boot, rng, conf_level, cidx):
         self.clusters = clusters
-        n_c = IF.shape[0] if clusters is None else clusters.max() + 1
-        self.xi = np.where(rng.random((n_boot, n_c)) < 0.5, -1.0, 1.0)  # Rademacher
-        self.n = IF.shape[0]
+        n_c = n if clusters is None else int(clusters.max()) + 1
+        # Rademacher signs from random bytes (8 per byte). Unclustered, column j belongs to
+        # the j-th unit in cohort order, so each cohort's multipliers are a contiguous block.
+        bits = np.unpackbits(np.frombuffer(rng.bytes(-(-n_boot * n_c // 8)), np.uint8))
+        self.xi = 1.0 - 2.0 * bits[: n_boot * n_c].reshape(n_boot, n_c)
+        self.order = np.argsort(cidx, kind="stable") if clusters is None else None
+        self.bounds = np.searchsorted(cidx[self.order], np.arange(cidx.max() + 2)) \
+            if clusters is None else None
+        self.n = n
         self.conf_level = conf_level
         self._z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 
-    def draws(self, IF):
-        return self.xi @ _cluster_sums(IF, self.clusters) / self.n  # n_boot x k
+    def draws(self, IF: np.ndarray) -> np.ndarray:
+        """n_boot x k draws of the estimates whose influence functions are ``IF``."""
+        if self.clusters is None:
+            return self.xi @ IF[self.order] / self.n
+        return self.xi @ _cluster_sums(IF, self.clusters) / self.n
 
-    def se_and_uniform_crit(self, IF) -> tuple[np.ndarray, float]:
+    def cohort_totals(self, cidx: np.ndarray, K: int) -> np.ndarray:
+        """n_boot x K: the sum of each cohort's units' multipliers."""
+        if self.clusters is None:
+            return np.column_stack([self.xi[:, lo:hi].sum(1) for lo, hi in
+                                    zip(self.bounds[:K], self.bounds[1:K + 1], strict=True)])
+        return self.draws(np.eye(K)[cidx]) * self.n
+
+    def _cohort_sums(self, V: np.ndarray, cidx: np.ndarray, K: int) -> np.ndarray:
+        """n_boot x K x T: multiplier-weighted sums of ``V``'s rows within each cohort."""
+        out = np.empty((self.xi.shape[0], K, V.shape[1]))
+        for h in range(K):
+            if self.clusters is None:
+                lo, hi = self.bounds[h], self.bounds[h + 1]
+                out[:, h] = self.xi[:, lo:hi] @ V[self.order[lo:hi]]
+                continue
+            rows = np.flatnonzero(cidx == h)
+            out[:, h] = self.xi @ _cluster_sums(V[rows], self.clusters[rows],
+                                                self.xi.shape[1])
+        return out
+
+    def cell_draws_balanced(self, Y, cidx, K, grid, cells, cohorts, is_never, control_group,
+                            anticipation) -> np.ndarray:
+        """Draws of the unconditional cells from cohort sums, without the n x cells product.
+
+        In a balanced panel a cell's treated group is a whole cohort and its controls are
+        whole cohorts, so ``sum_i xi_i IF_i / n`` is a difference of multiplier-weighted
+        cohort sums of the outcome at two periods: O(n_boot n T) instead of
+        O(n_boot n cells). Equal to ``draws(IF)`` up to rounding.
+        """
+        S = self._cohort_sums(Y, cidx, K)
+        s = self.cohort_totals(cidx, K)
+        g, t, base = np.searchsorted(cohorts, grid[:, 0]), grid[:, 1], grid[:, 2]
+        treated = S[:, g, t] - S[:, g, base] - cells.m1 * s[:, g]
+        if control_group == "never":
+            control = S[:, K - 1, t] - S[:, K - 1, base] - cells.m0 * s[:, [K - 1]]
+        else:
+            Ssuf = np.flip(np.cumsum(np.flip(S, 1), axis=1), 1)
+            ssuf = np.flip(np.cumsum(np.flip(s, 1), axis=1), 1)
+            horizon = np.maximum(t, base) + anticipation
+            k = np.searchsorted(cohorts, horizon, side="right")  # first cohort after it
+            control = Ssuf[:, k, t] - Ssuf[:, k, base] - cells.m0 * ssuf[:, k]
+            own = grid[:, 0] > horizon  # the cohort itself is not yet treated: not a control
+            control[:, own] -= (S[:, g[own], t[own]] - S[:, g[own], base[own]]
+                                - cells.m0[own] * s[:, g[own]])
+        return treated / cells.n_t[cells.ok] - control / cells.n_c[cells.ok]
+
+    def se_and_uniform_crit(self, b: np.ndarray) -> tuple[np.ndarray, float]:
         """Bootstrap standard errors (interquartile range / 1.349) and the sup-t critical
-        value, from one set of draws."""
-        b = self.draws(IF)
+        value, from draws ``b`` (n_boot x k)."""
         q25, q75 = np.quantile(b, [0.25, 0.75], axis=0)
         se = (q75 - q25) / self._z
         ok = se > 0
