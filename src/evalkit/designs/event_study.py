@@ -27,7 +27,7 @@ from ..errors import DataError, DesignError
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_conf_level, check_whole
-from .did import cluster_vcov, within
+from .indicator_twfe import indicator_twfe
 
 __all__ = ["event_study"]
 
@@ -115,29 +115,30 @@ def event_study(
         y = y / pd.to_numeric(data[denominator]).to_numpy(float) * per
     e = np.where(g >= 0, t - g, 10**6)
     window = [k for k in range(-leads, lags + 1) if k != reference]
-    cols = []
-    for k in window:
-        if bin_endpoints and k == -leads:
-            cols.append((e <= k) & (g >= 0))
-        elif bin_endpoints and k == lags:
-            cols.append((e >= k) & (g >= 0))
-        else:
-            cols.append(e == k)
-    E = np.column_stack(cols).astype(float)
+    # Each row's event-time indicator (-1: none), so no dummy matrix is built.
+    col = {k: i for i, k in enumerate(window)}
+    ee = np.clip(e, -leads, lags) if bin_endpoints else e
+    cat = np.array([col.get(int(v), -1) for v in range(-leads, lags + 1)])
+    inside = (g >= 0) & (ee >= -leads) & (ee <= lags)
+    cat = np.where(inside, cat[np.clip(ee, -leads, lags) + leads], -1)
     ok = np.isfinite(y)
-    y, E, u, t = y[ok], E[ok], u[ok], t[ok]
-    clusters = (pd.factorize(data.loc[ok, cluster])[0] if cluster else u)
-    Z = within(np.column_stack([y, E]), u, t)
-    yt, Xt = Z[:, 0], Z[:, 1:]
-    keep = np.abs(Xt).sum(0) > 1e-10
-    if not keep.all():
-        dropped = [window[i] for i in np.flatnonzero(~keep)]
+    y, cat, u, t = y[ok], cat[ok], u[ok], t[ok]
+    clusters = u
+    if cluster:
+        if cluster not in data.columns:
+            raise DataError(f"the cluster column '{cluster}' is missing", file=file,
+                            column=cluster, fix="name an existing column")
+        clusters = pd.factorize(data.loc[ok, cluster])[0]
+        if (pd.Series(clusters).groupby(u).nunique() > 1).any():
+            raise DataError("the cluster changes within a unit", file=file, column=cluster,
+                            fix="cluster by a level that contains whole units")
+    counts = np.bincount(cat[cat >= 0], minlength=len(window))
+    if (counts == 0).any():
+        dropped = [window[i] for i in np.flatnonzero(counts == 0)]
         raise DesignError(f"event times {dropped} cannot be estimated (no observations)",
                           fix="narrow the window (leads, lags)")
-    beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
-    resid = yt - Xt @ beta
-    dof = Xt.shape[1] + u.max() + t.max() + 1
-    V = cluster_vcov(Xt, resid, clusters, dof=dof)
+    fit = indicator_twfe(y, cat, len(window), u, t, clusters)
+    beta, V = fit.beta, fit.vcov
     se = np.sqrt(np.diag(V))
     G = int(clusters.max() + 1)
     q = stats.t.ppf(1 - (1 - conf_level) / 2, G - 1)
