@@ -126,3 +126,22 @@ def test_read_formats_round_trip(tmp_path, panel, suffix):
      "xlsx": lambda p: panel.to_excel(p, index=False)}[suffix](path)
     back = ek.read(path)
     assert back.shape == panel.shape and back["admissions"].sum() == panel["admissions"].sum()
+
+
+def test_check_applies_the_did_designs_needs(tmp_path):
+    """`evalkit check` checks a staggered DiD's cohort column and its counts as counts."""
+    import shutil
+
+    from evalkit.reporting import project_root
+
+    folder = tmp_path / "federation-mdt"
+    shutil.copytree(project_root() / "data" / "synthetic" / "federation-mdt", folder)
+    panel = pd.read_csv(folder / "panel.csv")
+    panel.drop(columns="cohort").to_csv(folder / "panel.csv", index=False)
+    problems = [p for r in ek.check(folder) for p in r.problems]
+    assert any(p.code == "missing_column" and p.column == "cohort" for p in problems)
+    panel.loc[3, "emergency_admissions"] = -2
+    panel.to_csv(folder / "panel.csv", index=False)
+    problems = [p for r in ek.check(folder) for p in r.problems]
+    assert any(p.code == "negative_count" and p.column == "emergency_admissions"
+               for p in problems)

@@ -66,10 +66,18 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
                 cache[analysis.data] = read(source.path, sheet=source.sheet)
             table = cache[analysis.data]
         o = analysis.options
+        did_family = analysis.design in ("did", "event_study", "staggered_did")
+        # DiD designs analyse counts over a denominator as rates: check them as counts.
+        family = o.get("family") or ("poisson" if did_family and o.get("denominator")
+                                     else "gaussian")
         reports.append(check_panel(
             table, unit=o.get("unit"), time=o["time"],
-            outcomes={analysis.outcome: o.get("family", "gaussian")},
+            outcomes={analysis.outcome: family},
             denominator=o.get("denominator"),
+            cohort=o.get("cohort"), covariates=list(o.get("covariates") or ()),
+            needs_comparison=analysis.design == "did" or (
+                did_family and o.get("cohort") is not None
+                and o.get("control_group", "never") == "never"),
             # A treatment indicator is checked per unit; without a unit it marks a series.
             treated=o.get("treated") if o.get("unit") else None,
             start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
