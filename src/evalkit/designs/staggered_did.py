@@ -132,7 +132,6 @@ def staggered_did(
     codes, axis = parse_periods(data[time], file=file, column=time)
     periods = np.unique(codes)
     T = periods.size
-    pos = {int(c): i for i, c in enumerate(periods)}
 
     uidx, units = pd.factorize(data[unit], sort=True)
     n = len(units)
@@ -150,15 +149,16 @@ def staggered_did(
         lookup = {v: parse_period(v if axis.kind == "month" else int(float(v)), axis,
                                   what=f"cohort {v!r}") for v in pd.unique(raw)}
         g_code[~never] = raw.map(lookup).to_numpy(dtype=np.int64)
-    per_unit = pd.DataFrame({"u": uidx, "g": g_code}).groupby("u")["g"]
-    varying = per_unit.nunique() > 1
+    G = np.empty(n, dtype=np.int64)
+    G[uidx] = g_code  # any row's value; then check every row agrees with it
+    varying = np.zeros(n, dtype=bool)
+    varying[uidx[g_code != G[uidx]]] = True
     if varying.any():
-        bad = units[varying.to_numpy()][:3]
+        bad = units[varying][:3]
         raise DataError(f"the cohort changes within {int(varying.sum())} unit(s), e.g. "
                         f"{', '.join(map(str, bad))}: treatment reverses or is recoded",
                         file=file, column=cohort,
                         fix="give each unit one first-treated period (0 if never treated)")
-    G = per_unit.first().to_numpy()
     late = G > periods[-1]
     warnings: list[str] = []
     if late.any():
@@ -175,7 +175,7 @@ def staggered_did(
     if off_grid.any():
         raise DataError("some cohorts are not periods of the data", file=file, column=cohort,
                         fix="give first-treated periods that appear in the time column")
-    Gpos = np.array([pos[int(g)] if g >= 0 else -1 for g in G])
+    Gpos = np.where(G >= 0, np.searchsorted(periods, G), -1)
     is_never = Gpos < 0
     if control_group == "never" and not is_never.any():
         raise DataError("no never-treated units (cohort 0 or blank) to compare with",
@@ -395,26 +395,27 @@ def _unconditional(Y, Gpos, is_never, grid, control_group, anticipation) -> _Cel
     IF = np.zeros((n, m))
     for g in np.unique(grid[:, 0]):
         sel = np.flatnonzero(grid[:, 0] == g)
-        t, base = grid[sel, 1], grid[sel, 2]
+        cols = slice(sel[0], sel[-1] + 1)  # the grid is sorted by cohort
+        t, base = grid[cols, 1], grid[cols, 2]
         # Only the cohort and its possible controls have non-zero influence.
         later = (Gpos > np.maximum(t, base).min() + anticipation) if control_group == \
             "notyet" else False
-        rows = np.flatnonzero((Gpos == g) | is_never | later)
-        Gr = Gpos[rows]
-        dY = Y[rows][:, t] - Y[rows][:, base]
-        avail = np.isfinite(dY)
-        tr = (Gr == g)[:, None] & avail
-        co = _control_masks(Gr, is_never[rows], g, t, base, control_group, anticipation) \
-            & avail
-        dY = np.where(avail, dY, 0.0)
+        rg = np.flatnonzero(Gpos == g)
+        rc = np.flatnonzero((is_never | later) & (Gpos != g))
+        Yg, Yc = Y[rg], Y[rc]
+        dg, dc = Yg[:, t] - Yg[:, base], Yc[:, t] - Yc[:, base]
+        tr = np.isfinite(dg)
+        co = _control_masks(Gpos[rc], is_never[rc], g, t, base, control_group,
+                            anticipation) & np.isfinite(dc)
+        dg, dc = np.where(tr, dg, 0.0), np.where(co, dc, 0.0)
         nt, nc = tr.sum(0), co.sum(0)
         good = (nt >= 1) & (nc >= 2)
-        m1 = (dY * tr).sum(0) / np.maximum(nt, 1)
-        m0 = (dY * co).sum(0) / np.maximum(nc, 1)
-        att[sel] = np.where(good, m1 - m0, np.nan)
-        m1_all[sel], m0_all[sel], n_t[sel], n_c[sel] = m1, m0, nt, nc
-        IF[rows[:, None], sel[None, :]] = n * (tr * ((dY - m1) / np.maximum(nt, 1))
-                                               - co * ((dY - m0) / np.maximum(nc, 1)))
+        m1 = dg.sum(0) / np.maximum(nt, 1)
+        m0 = dc.sum(0) / np.maximum(nc, 1)
+        att[cols] = np.where(good, m1 - m0, np.nan)
+        m1_all[cols], m0_all[cols], n_t[cols], n_c[cols] = m1, m0, nt, nc
+        IF[rg, cols] = tr * ((dg - m1) * (n / np.maximum(nt, 1)))
+        IF[rc, cols] = co * ((dc - m0) * (-n / np.maximum(nc, 1)))
     ok = np.isfinite(att)
     return _Cells(att, n_t, n_c, ok, IF if ok.all() else IF[:, ok], m1_all[ok], m0_all[ok],
                   balanced=bool(np.isfinite(Y).all()))
