@@ -134,3 +134,25 @@ def test_event_study_paths_match_ols_with_dummies(mpdta, balanced, bin_endpoints
         assert ours.loc[f"event:{k}", "estimate"] == pytest.approx(ref.params[f"e{k}"],
                                                                     abs=1e-10)
         assert ours.loc[f"event:{k}", "se"] == pytest.approx(ref.bse[f"e{k}"], rel=1e-8)
+
+
+def test_twfe_warns_when_the_heterogeneity_robust_estimate_disagrees():
+    """With effects that grow and differ by cohort (a simulated truth), TWFE is biased and
+    did() says so, quoting Callaway-Sant'Anna's overall ATT on the same data."""
+    from evalkit.synthetic.staggered import simulate_staggered
+
+    truth = simulate_staggered(units=400, seed=1)
+    res = ek.did(truth.panel, outcome="y", unit="unit", time="period", treated="treated",
+                 inference="cluster")
+    cs = ek.staggered_did(truth.panel, outcome="y", unit="unit", time="period",
+                          cohort="cohort", n_boot=0).effects.set_index("estimand")
+    assert res.diagnostics["cs_att_simple"] == pytest.approx(cs.loc["att_simple", "estimate"],
+                                                             abs=1e-10)
+    assert res.diagnostics["cs_att_simple_se"] == pytest.approx(cs.loc["att_simple", "se"],
+                                                                rel=1e-10)
+    assert any("disagree" in w for w in res.warnings)
+    # the robust estimate is close to the truth, TWFE is not
+    assert abs(res.diagnostics["cs_att_simple"] - truth.att_simple) < 3 * cs.loc[
+        "att_simple", "se"]
+    assert abs(res.effects["estimate"].iloc[0] - truth.att_simple) > 5 * res.effects[
+        "se"].iloc[0]

@@ -221,6 +221,16 @@ def did(
                             "from comparisons with already-treated units and "
                             f"{neg['negative_weight_share']:.0%} of treated cells get negative "
                             "weight; prefer staggered_did (Callaway-Sant'Anna).")
+        robust = _heterogeneity_robust(y, u, t, first.to_numpy(), clusters)
+        if robust is not None:
+            cs, cs_se, cs_control = robust
+            diag.update({"cs_att_simple": cs, "cs_att_simple_se": cs_se,
+                         "cs_control_group": cs_control})
+            if abs(b - cs) > stats.norm.ppf(1 - alpha / 2) * cs_se:
+                warnings.append(f"TWFE ({b:.4g}) and the heterogeneity-robust Callaway-Sant'Anna "
+                                f"estimate ({cs:.4g}, SE {cs_se:.2g}, {cs_control} controls) "
+                                "disagree: effects probably vary by cohort or over time, which "
+                                "biases TWFE. Report staggered_did.")
     level = 3
     record = EffectRecord(
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_twfe",
@@ -234,6 +244,27 @@ def did(
                    conf_level=conf_level)
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
                         warnings=tuple(warnings), options=options, frames=frames)
+
+
+def _heterogeneity_robust(y, u, t, first, clusters):
+    """Callaway-Sant'Anna's overall ATT on the same data (analytic SE), or None.
+
+    Cohorts are the first treated period of each unit; never-treated units are the
+    controls when there are any, otherwise not-yet-treated units.
+    """
+    from .staggered_did import staggered_did
+
+    never = first == np.iinfo(np.int64).max
+    cohort = np.where(never, 0, first + 1)  # periods are numbered from 1 here
+    frame = pd.DataFrame({"u": u, "t": t + 1, "y": y, "g": cohort[u], "c": clusters})
+    control = "never" if never.any() else "notyet"
+    try:
+        res = staggered_did(frame, outcome="y", unit="u", time="t", cohort="g",
+                            control_group=control, n_boot=0, cluster="c")
+    except (DataError, DesignError):
+        return None
+    row = res.effects.set_index("estimand").loc["att_simple"]
+    return float(row["estimate"]), float(row["se"]), control
 
 
 def _webb(rng, shape):
