@@ -268,11 +268,13 @@ def staggered_did(
     S_ev = _cluster_sums(agg_IF[:, ev_idx], clusters)
     event_vcov = pd.DataFrame(S_ev.T @ S_ev / n**2, index=ev_times, columns=ev_times)
     # Pre-trends: a joint Wald test of the pre-adoption event-time effects (the 12 closest
-    # to adoption at most, and fewer than the clusters, so the covariance is not singular).
-    pre_keys = sorted((e for e in ev_times if e < 0), reverse=True)[: min(12, n_cl - 1)]
+    # to adoption at most). The covariance comes from G cluster sums, so the statistic is
+    # referred to Hotelling's F(q, G - q), which needs q <= G - 2 leads.
+    pre_keys = sorted((e for e in ev_times if e < 0), reverse=True)[: min(12, n_cl - 2)]
     if pre_keys:
         pretrend_p = _wald(event_vcov.loc[pre_keys, pre_keys].to_numpy(),
-                           event.set_index("event_time").loc[pre_keys, "att"].to_numpy())
+                           event.set_index("event_time").loc[pre_keys, "att"].to_numpy(),
+                           n_cl)
     else:
         pretrend_p = np.nan
 
@@ -630,12 +632,15 @@ def _se(IF, clusters) -> np.ndarray:
     return np.sqrt((S**2).sum(0)) / n
 
 
-def _wald(V: np.ndarray, est: np.ndarray) -> float:
+def _wald(V: np.ndarray, est: np.ndarray, n_clusters: int) -> float:
+    """p-value of the joint Wald test that ``est`` is zero, with Hotelling's small-sample
+    F(q, G - q) reference (the chi-squared limit when there are many clusters)."""
     try:
         w = float(est @ np.linalg.solve(V, est))
     except np.linalg.LinAlgError:
         w = float(est @ np.linalg.pinv(V) @ est)
-    return float(stats.chi2.sf(w, est.size))
+    q, g = est.size, n_clusters
+    return float(stats.f.sf(w * (g - q) / (q * (g - 1)), q, g - q))
 
 
 class _MultiplierBootstrap:
