@@ -167,6 +167,18 @@ def event_study_table(size: str, skip) -> None:
     print(write_section("TWFE event study", pd.DataFrame(rows).fillna(""), notes))
 
 
+def warm(fn, d, boot):
+    """Best of three warm calls (one if a call takes over 5 s), and the last estimate."""
+    best = np.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        est = fn(d, boot)
+        best = min(best, time.perf_counter() - t0)
+        if best > 5:
+            break
+    return best, est
+
+
 def main(sizes, skip):
     warnings.filterwarnings("ignore")
     rows = []
@@ -182,12 +194,10 @@ def main(sizes, skip):
                 t0 = time.perf_counter()
                 est = fn(d, False)
                 row["first call (s)"] = f"{time.perf_counter() - t0:.2f}"
-                t0 = time.perf_counter()
-                est = fn(d, False)
-                row["warm, analytic (s)"] = f"{time.perf_counter() - t0:.2f}"
-                t0 = time.perf_counter()
-                fn(d, True)
-                row["warm, 999 bootstrap (s)"] = f"{time.perf_counter() - t0:.2f}"
+                seconds, est = warm(fn, d, False)
+                row["warm, analytic (s)"] = f"{seconds:.2f}"
+                seconds, _ = warm(fn, d, True)
+                row["warm, 999 bootstrap (s)"] = f"{seconds:.2f}"
                 if name == "evalkit":
                     ref = est
                 row["dynamic ATT - evalkit's"] = (f"{est - ref:.1e}" if ref is not None
@@ -198,7 +208,8 @@ def main(sizes, skip):
             print(row, flush=True)
     notes = ("Synthetic staggered panels (units x periods), never-treated controls, no "
              "covariates (so reg, ipw and dr coincide), ATT(g,t) plus the dynamic aggregation. "
-             "'first call' includes imports and warm-up costs. csdid's aggregation returns no "
+             "'first call' includes imports and warm-up costs; warm times are the best of three "
+             "calls (one when a call takes over 5 s). csdid's aggregation returns no "
              "overall value to compare.")
     print(write_section("Staggered DiD", pd.DataFrame(rows).fillna(""), notes))
 

@@ -184,3 +184,11 @@ def test_event_time_frames(mpdta):
     a = analytic.effects.set_index("estimand")
     for e in ev.index:
         assert np.sqrt(V.loc[e, e]) == pytest.approx(a.loc[f"att_event:{e}", "se"], rel=1e-12)
+
+
+def test_att_gt_attribute(analytic):
+    gt = analytic.att_gt
+    assert {"cohort", "time", "att", "se"} <= set(gt.columns)
+    assert gt.equals(analytic.plot_data()["att_gt"])
+    with pytest.raises(AttributeError, match="its frames are"):
+        analytic.no_such_frame  # noqa: B018

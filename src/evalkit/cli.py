@@ -70,7 +70,8 @@ def cmd_report(args) -> int:
     from .reporting import known_schemes, render_reports
 
     root = _data_root(args)
-    schemes = known_schemes(root) if args.scheme == "all" else [args.scheme]
+    schemes = known_schemes(root) if args.scheme == "all" else [
+        s.strip() for s in args.scheme.split(",") if s.strip()]
     statuses = render_reports(args.qmd, schemes, formats=_formats(args.to), out=args.out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
                               progress=not args.quiet)
@@ -162,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=helptext)
         if name == "report":
             s.add_argument("qmd", help="the report source, e.g. reports/evidence-summary.qmd")
-            s.add_argument("--scheme", required=True, help="a scheme name, or 'all'")
+            s.add_argument("--scheme", required=True,
+                           help="a scheme name, several separated by commas, or 'all'")
         else:
             s.add_argument("--qmd", default=str(REPORT))
         s.add_argument("--to", default="html,pdf,docx", help="comma-separated formats")

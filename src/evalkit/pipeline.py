@@ -78,19 +78,44 @@ class Evaluation:
         return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def figures(self):
-        """Yield ``(name, figure, alt_text)`` for every figure of the evaluation."""
-        from .plots import effects_plot, its_plot, prepost_plot
+        """Yield ``(name, figure, alt_text)`` for every figure of the evaluation.
+
+        Names are ``<kind>-<outcome>``, numbered when two analyses would share one.
+        """
+        from .plots import (
+            bacon_plot,
+            cohort_trajectories_plot,
+            effects_plot,
+            event_study_plot,
+            its_plot,
+            prepost_plot,
+        )
 
         labels = {o: self.spec.outcome_label(o) for o in self.spec.outcomes}
+        seen: dict[str, int] = {}
+
+        def unique(name: str) -> str:
+            seen[name] = seen.get(name, 0) + 1
+            return name if seen[name] == 1 else f"{name}-{seen[name]}"
+
         fig, alt = effects_plot(self.effects, labels=labels)
-        yield "effects", fig, alt
+        yield unique("effects"), fig, alt
         for analysis, res in self.results:
+            label = labels.get(analysis.outcome)
+            plots = []
             if analysis.design == "prepost":
-                fig, alt = prepost_plot(res, label=labels.get(analysis.outcome))
-                yield f"prepost-{analysis.outcome}", fig, alt
+                plots = [("prepost", prepost_plot)]
             elif analysis.design == "its" and "series" in res.frames:
-                fig, alt = its_plot(res, label=labels.get(analysis.outcome))
-                yield f"its-{analysis.outcome}", fig, alt
+                plots = [("its", its_plot)]
+            elif analysis.design == "staggered_did":
+                plots = [("event", event_study_plot), ("cohorts", cohort_trajectories_plot)]
+            elif analysis.design == "event_study":
+                plots = [("event", event_study_plot)]
+            elif analysis.design == "did" and "bacon" in res.frames:
+                plots = [("bacon", bacon_plot)]
+            for kind, plot in plots:
+                fig, alt = plot(res, label=label)
+                yield unique(f"{kind}-{analysis.outcome}"), fig, alt
 
     def write(self, out: str | Path, *, log: list[str] | None = None) -> Path:
         """Write all outputs to ``out`` atomically and return it."""

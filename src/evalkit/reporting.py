@@ -202,6 +202,38 @@ class ReportContext:
                 return self.label(analysis.outcome)
         return ""
 
+    def _event_analysis(self):
+        for analysis, res in self.evaluation.results:
+            if analysis.design in ("staggered_did", "event_study"):
+                return analysis, res
+        return None, None
+
+    def event_figure(self):
+        """The event-study figure of the first staggered-DiD or event-study analysis
+        (two years either side of adoption for monthly data), or None."""
+        from .plots import event_study_plot
+
+        analysis, res = self._event_analysis()
+        if analysis is None:
+            return None
+        monthly = analysis.design == "staggered_did" and "-" in str(
+            res.frames["att_gt"]["time"].iloc[0])
+        fig, _ = event_study_plot(res, label=self.label(analysis.outcome),
+                                  window=(-24, 24) if monthly else None)
+        return FigureOutput(fig)
+
+    def event_markdown(self) -> str:
+        """A sentence pointing to the event-study figure, or nothing without one."""
+        analysis, res = self._event_analysis()
+        if analysis is None:
+            return ""
+        p = res.diagnostics.get("pretrend_p")
+        test = (f" Before adoption the estimates should be near zero; the joint test of the "
+                f"pre-adoption estimates gives p = {p:.3f}." if p is not None and p == p
+                else "")
+        return (f"@fig-event shows how the effect on {self.label(analysis.outcome).lower()} "
+                "developed with time since each unit adopted the scheme." + test + "\n")
+
     def findings_markdown(self) -> str:
         """Plain-English findings: before/after (adjusted where possible), then ITS."""
         lines = []

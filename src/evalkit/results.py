@@ -176,6 +176,15 @@ class DesignResult:
         """The frames the plots draw, by name (copies)."""
         return {k: v.copy() for k, v in self.frames.items()}
 
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        """A design's frames by name, e.g. ``result.att_gt`` (a copy)."""
+        frames = self.__dict__.get("frames", {})
+        if name in frames:
+            return frames[name].copy()
+        raise AttributeError(f"{type(self).__name__} of design "
+                             f"{self.__dict__.get('design')!r} has no attribute {name!r}"
+                             + (f"; its frames are {', '.join(frames)}" if frames else ""))
+
     def summary(self) -> str:
         """A plain-text table of the effects, with warnings."""
         cols = ["outcome", "estimand", "scale", "estimate", "ci_low", "ci_high", "p_value",

@@ -105,8 +105,10 @@ def staggered_did(
     DesignResult
         ``effects`` holds ``att_simple``, ``att_group`` and ``att_group:<g>``,
         ``att_dynamic`` and ``att_event:<e>``, ``att_calendar`` and ``att_calendar:<t>``.
-        ``plot_data()["att_gt"]`` (also ``result.att_gt``) has one row per cohort and
-        period with ``cohort, time, att, se``, intervals and the uniform band.
+        ``plot_data()["att_gt"]`` has one row per cohort and period with ``cohort, time,
+        att, se``, intervals and the uniform band; ``plot_data()["event"]`` the event-time
+        estimates with their uniform band, and ``plot_data()["event_vcov"]`` their
+        covariance.
 
     Examples
     --------

@@ -4,9 +4,11 @@ Every plot function returns ``(figure, alt_text)``: the alt text states what the
 figure shows, for reports and accessibility.
 """
 
+from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
 from .effects import effects_plot
 from .its import its_plot
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE
 from .prepost import prepost_plot
 
-__all__ = ["effects_plot", "its_plot", "prepost_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
+__all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
+           "cohort_trajectories_plot", "bacon_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
