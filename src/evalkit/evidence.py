@@ -10,7 +10,10 @@ scale (Madaleno & Waights, 2016; after Sherman et al., 1997):
 3. a comparison of change in treated and untreated groups (difference-in-differences),
    or a single-group interrupted time series with a long pre-period;
 4. as 3, with a comparison constructed to be similar (matching, synthetic control), or
-   a controlled interrupted time series whose pre-period trends are parallel;
+   a controlled interrupted time series whose pre-period trends are parallel, or a
+   difference-in-differences whose pre-trends pass and whose conclusion survives
+   departures from parallel trends as large as the pre-period's (Rambachan and Roth,
+   2023, breakdown value of at least 1);
 5. randomised assignment.
 
 A level is derived from the design and its diagnostics, never typed in.
@@ -29,7 +32,9 @@ LEVEL_TEXT = {
     3: "Level 3 of 5 (moderate): change judged against a counterfactual, either an untreated "
        "comparison group or a long pre-period trend (interrupted time series).",
     4: "Level 4 of 5 (good): change compared with a comparison built to be similar, or a "
-       "controlled interrupted time series whose pre-period trends are parallel.",
+       "controlled interrupted time series whose pre-period trends are parallel, or a "
+       "difference-in-differences whose pre-trends pass and whose conclusion survives "
+       "plausible departures from parallel trends.",
     5: "Level 5 of 5 (strong): randomised comparison.",
 }
 
@@ -68,7 +73,18 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
             level = 4 if diagnostics.get("pretrend_p", 1.0) >= 0.05 else 3
         return level
     if design in ("did", "event_study", "staggered_did"):
-        return 3  # unmatched comparison group (level 4 needs matching or HonestDiD support)
+        # Level 3 against an unmatched comparison group. Level 4 when the comparison was
+        # matched, or when the pre-trend test passes AND the conclusion survives
+        # post-period departures from parallel trends at least as large as the largest
+        # pre-period departure (HonestDiD relative-magnitudes breakdown value >= 1).
+        if diagnostics.get("matched"):
+            return 4
+        pretrend = diagnostics.get("pretrend_p")
+        breakdown = diagnostics.get("honest_breakdown_mbar")
+        if (pretrend is not None and pretrend >= 0.05 and breakdown is not None
+                and breakdown >= 1):
+            return 4
+        return 3
     level = _BASE.get((design, estimand))
     if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")

@@ -28,6 +28,7 @@ from scipy import stats
 
 from ..contract import check_panel
 from ..errors import DataError, DesignError
+from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole
@@ -231,7 +232,7 @@ def did(
                                 f"estimate ({cs:.4g}, SE {cs_se:.2g}, {cs_control} controls) "
                                 "disagree: effects probably vary by cohort or over time, which "
                                 "biases TWFE. Report staggered_did.")
-    level = 3
+    level = maryland_level(DESIGN, "att_twfe", diag)
     record = EffectRecord(
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_twfe",
         scale="difference", estimate=b, se=se, ci_low=float(low), ci_high=float(high),

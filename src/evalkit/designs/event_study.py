@@ -24,6 +24,7 @@ from scipy import stats
 
 from ..contract import check_panel, never_treated
 from ..errors import DataError, DesignError
+from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_conf_level, check_whole
@@ -164,7 +165,8 @@ def event_study(
             scale="difference", estimate=float(beta[i]), se=float(se[i]),
             ci_low=float(beta[i] - q * se[i]), ci_high=float(beta[i] + q * se[i]),
             conf_level=float(conf_level), p_value=p, n_units=int(u.max() + 1),
-            pre_periods=leads, post_periods=lags + 1, evidence_level=3, diagnostics=diag,
+            pre_periods=leads, post_periods=lags + 1,
+            evidence_level=maryland_level(DESIGN, f"event:{k}", diag), diagnostics=diag,
             warnings=tuple(warnings)))
     frame = pd.DataFrame({"event_time": window, "estimate": beta, "se": se,
                           "ci_low": beta - q * se, "ci_high": beta + q * se,

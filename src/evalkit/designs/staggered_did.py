@@ -33,6 +33,7 @@ from scipy import sparse, stats
 
 from ..contract import check_panel, nearest, never_treated
 from ..errors import DataError, DesignError
+from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole
@@ -311,7 +312,8 @@ def staggered_did(
             ci_low=float(value - crit * se), ci_high=float(value + crit * se),
             conf_level=float(conf_level), p_value=float(p), n_units=int(n),
             pre_periods=int(extra.get("pre", 0)), post_periods=int(extra.get("post", 0)),
-            evidence_level=3, diagnostics=diag, warnings=tuple(warnings)))
+            evidence_level=maryland_level(DESIGN, est_name, diag),
+            diagnostics=diag, warnings=tuple(warnings)))
     options = dict(outcome=outcome, unit=unit, time=time, cohort=cohort,
                    denominator=denominator, per=per, control_group=control_group,
                    estimator=estimator, covariates=covariates,
