@@ -156,3 +156,18 @@ def test_twfe_warns_when_the_heterogeneity_robust_estimate_disagrees():
         "att_simple", "se"]
     assert abs(res.effects["estimate"].iloc[0] - truth.att_simple) > 5 * res.effects[
         "se"].iloc[0]
+
+
+@pytest.mark.parametrize("diag,level", [
+    ({}, 3),
+    ({"pretrend_p": 0.4}, 3),  # pre-trends pass, but no sensitivity analysis
+    ({"pretrend_p": 0.4, "honest_breakdown_mbar": 0.5}, 3),  # overturned by small departures
+    ({"pretrend_p": 0.01, "honest_breakdown_mbar": 2.0}, 3),  # pre-trends fail
+    ({"pretrend_p": 0.4, "honest_breakdown_mbar": 1.0}, 4),
+    ({"matched": True}, 4),
+])
+def test_maryland_level_of_did_designs(diag, level):
+    from evalkit.evidence import maryland_level
+
+    for design in ("did", "event_study", "staggered_did"):
+        assert maryland_level(design, "att_simple", diag) == level
