@@ -66,3 +66,18 @@ def test_yaml_is_read_safely(spec_dir):
 def test_missing_spec_file(tmp_path):
     with pytest.raises(SpecError, match="spec not found"):
         ek.load_spec(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda s: s.replace("synthetic: true", "synthetic: 'false'"), "must be true or false"),
+    (lambda s: s.replace("domain: outcome", "domain: outcomes", 1), "unknown domain 'outcomes'"),
+])
+def test_spec_flags_and_domains_are_checked(tmp_path, change, match):
+    from evalkit.reporting import project_root
+
+    folder = tmp_path / "s"
+    shutil.copytree(project_root() / "data" / "synthetic" / "federation-mdt", folder)
+    spec = folder / "spec.yaml"
+    spec.write_text(change(spec.read_text()))
+    with pytest.raises(ek.SpecError, match=match):
+        ek.load_spec(spec)

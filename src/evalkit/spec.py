@@ -22,6 +22,7 @@ import yaml
 from .contract import FAMILIES, nearest
 from .designs import DESIGNS
 from .errors import SpecError
+from .results import DOMAINS
 
 __all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS",
            "OUTCOME_KEYS", "ANALYSIS_KEYS", "DATA_KINDS"]
@@ -230,6 +231,13 @@ def load_spec(path: str | Path) -> Spec:
             analyses.append(Analysis(design, str(source), str(outcome), merged,
                                      entry.get("label")))
 
+    for name, o in outcomes.items():
+        domain = o.get("domain") if isinstance(o, Mapping) else None
+        if domain is not None and domain not in DOMAINS:
+            guess = nearest(str(domain), DOMAINS)
+            raise SpecError(f"outcome '{name}' has unknown domain '{domain}'", file=file,
+                            fix=f"use one of {', '.join(DOMAINS)}"
+                            + (f" (did you mean '{guess}'?)" if guess else ""))
     engagement = dict(_mapping(raw.get("engagement") or {}, "engagement", file))
     _unknown(engagement, ENGAGEMENT_KEYS, "engagement", file)
     for role in ("referrals", "mdt", "survey", "panel"):
@@ -240,6 +248,15 @@ def load_spec(path: str | Path) -> Spec:
     _unknown(report, REPORT_KEYS, "report", file)
     return Spec(path=path.resolve(), scheme=scheme, title=str(raw.get("title", scheme)),
                 description=str(raw.get("description", "")).strip(),
-                synthetic=bool(raw.get("synthetic", False)), data=data, outcomes=outcomes,
+                synthetic=_flag(raw.get("synthetic", False), "synthetic", file),
+                data=data, outcomes=outcomes,
                 analyses=tuple(analyses), engagement=engagement, report=report,
                 inspired_by=raw.get("inspired_by"), raw=raw)
+
+
+def _flag(value, key: str, file) -> bool:
+    """A yes/no value: YAML booleans only (the string 'false' is not true)."""
+    if isinstance(value, bool):
+        return value
+    raise SpecError(f"'{key}' must be true or false, not {value!r}", file=file,
+                    fix=f"write {key}: true or {key}: false, without quotes")
