@@ -36,6 +36,7 @@ HEADLINE_ESTIMANDS = {
     "prepost": ("before_after", "before_after_rtm_adjusted"),
     "its": ("level_change", "effect_at_12"),
     "staggered_did": ("att_simple",),
+    "did": ("att_twfe", "rate_ratio"),
 }
 
 

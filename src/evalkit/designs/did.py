@@ -89,6 +89,7 @@ def did(
     start: Any = None,
     denominator: str | None = None,
     per: float = 1000.0,
+    family: str = "gaussian",
     covariates: Sequence[str] | None = None,
     cluster: str | None = None,
     inference: str = "auto",
@@ -113,7 +114,14 @@ def did(
     start
         The scheme's start, when ``treated`` marks scheme units.
     denominator, per
-        Analyse the outcome as a rate per ``per`` of ``denominator``.
+        Analyse the outcome as a rate per ``per`` of ``denominator``. With
+        ``family="poisson"`` the denominator is the exposure instead.
+    family
+        ``"gaussian"`` (linear TWFE on the outcome or rate; estimand ``att_twfe``) or
+        ``"poisson"`` (Poisson pseudo-maximum likelihood on counts with unit and period
+        fixed effects and ``log(denominator)`` as offset; estimand ``rate_ratio``, the
+        ratio of expected counts with the scheme to without it). Poisson inference is
+        cluster-robust (CR1, t(G-1)).
     covariates
         Time-varying controls.
     cluster
@@ -137,12 +145,18 @@ def did(
         decomposition (also ``plot_data()["bacon"]``) and negative-weight shares.
     """
     check_choice("inference", inference, INFERENCE)
+    check_choice("family", family, ("gaussian", "poisson"))
+    if family == "poisson" and inference in ("wild", "randomization"):
+        raise DesignError(f"inference='{inference}' is not available with family='poisson'",
+                          fix="use inference='cluster' (or 'auto'), or analyse rates with "
+                          "family='gaussian' for the wild cluster bootstrap")
     check_choice("bootstrap weights", weights, ("rademacher", "webb"))
     check_conf_level(conf_level)
     check_whole("n_boot", n_boot, 1)
     covariates = list(covariates or [])
     file = data.attrs.get("source")
     check_panel(data, unit=unit, time=time, outcomes={outcome: "poisson" if denominator
+                                                      or family == "poisson"
                                                       else "gaussian"},
                 denominator=denominator, treated=treated, start=start, needs_comparison=True,
                 covariates=covariates, file=file).raise_for_errors()
@@ -150,8 +164,10 @@ def did(
     u, units = pd.factorize(data[unit], sort=True)
     t = np.searchsorted(np.unique(codes), codes)
     y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
-    if denominator:
-        y = y / pd.to_numeric(data[denominator]).to_numpy(dtype=float) * per
+    exposure = pd.to_numeric(data[denominator]).to_numpy(dtype=float) if denominator \
+        else np.ones(len(data))
+    if denominator and family == "gaussian":
+        y = y / exposure * per
     D = pd.to_numeric(data[treated].replace({True: 1, False: 0})).to_numpy(dtype=float)
     if start is not None:
         D = D * (codes >= parse_period(start, axis))
@@ -168,6 +184,13 @@ def did(
     ok &= np.isfinite(Xc).all(1)
     y, D, u, t, clusters, Xc = y[ok], D[ok], u[ok], t[ok], clusters[ok], Xc[ok]
     clusters = pd.factorize(clusters)[0]
+    common = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
+                  denominator=denominator, per=per, family=family, covariates=covariates,
+                  cluster=cluster, inference=inference, weights=weights, n_boot=n_boot,
+                  seed=seed, conf_level=conf_level)
+    if family == "poisson":
+        return _poisson_did(y, D, Xc, u, t, clusters, exposure[ok], conf_level=conf_level,
+                            scheme=scheme, domain=domain, outcome=outcome, options=common)
     Z = within(np.column_stack([y, D, Xc]), u, t)
     yt, Xt = Z[:, 0], Z[:, 1:]
     beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
@@ -239,12 +262,45 @@ def did(
         conf_level=float(conf_level), p_value=float(p), n_units=int(u.max() + 1),
         pre_periods=int(np.unique(t[D == 0]).size), post_periods=int(np.unique(t[D > 0]).size),
         evidence_level=level, diagnostics=diag, warnings=tuple(warnings))
-    options = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
-                   denominator=denominator, per=per, covariates=covariates, cluster=cluster,
-                   inference=inference, weights=weights, n_boot=n_boot, seed=seed,
-                   conf_level=conf_level)
+    options = common
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
                         warnings=tuple(warnings), options=options, frames=frames)
+
+
+def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, domain, outcome,
+                 options) -> DesignResult:
+    """Poisson TWFE DiD: the treatment's rate ratio with CR1 t(G-1) intervals."""
+    from .poisson_fe import poisson_fe
+
+    fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters)
+    b, se = float(fit.beta[0]), float(fit.se[0])
+    ratio, low, high = fit.rate_ratio(0, conf_level)
+    G = fit.clusters
+    used_D, used_cl = D[fit.used], clusters[fit.used]
+    treated_clusters = int(len(np.unique(used_cl[used_D > 0])))
+    p = float(2 * stats.t.sf(abs(b) / se, G - 1))
+    diag: dict[str, Any] = {
+        "family": "poisson", "clusters": int(G), "treated_clusters": treated_clusters,
+        "observations": int(fit.used.sum()), "dropped_all_zero_units": int(fit.dropped_units),
+        "dropped_all_zero_periods": int(fit.dropped_periods), "iterations": int(fit.iterations),
+        "inference": f"cluster-robust (CR1), {G} clusters, t({G - 1}), on the log scale"}
+    warnings: list[str] = []
+    if treated_clusters < 30:
+        warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "
+                        "tend to be too narrow; the wild cluster bootstrap is available for "
+                        "rates with family='gaussian'.")
+    if fit.dropped_units:
+        warnings.append(f"{fit.dropped_units} unit(s) with no events at all were left out "
+                        "(they carry no information in a Poisson model with unit effects).")
+    record = EffectRecord(
+        scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="rate_ratio",
+        scale="ratio", estimate=ratio, se=se, ci_low=low, ci_high=high,
+        conf_level=float(conf_level), p_value=p, n_units=int(len(np.unique(u[fit.used]))),
+        pre_periods=int(np.unique(t[D == 0]).size), post_periods=int(np.unique(t[D > 0]).size),
+        evidence_level=maryland_level(DESIGN, "rate_ratio", diag), diagnostics=diag,
+        warnings=tuple(warnings))
+    return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
+                        warnings=tuple(warnings), options=options)
 
 
 def _heterogeneity_robust(y, u, t, first, clusters):
