@@ -2,7 +2,8 @@
 
 Times ATT(g,t) with never-treated controls and the dynamic aggregation, analytic
 standard errors, then 999 multiplier-bootstrap draws, for evalkit and the peers
-that install here (diff-diff, moderndid, csdid), on synthetic staggered panels.
+that install here (diff-diff, moderndid, csdid, differences), on synthetic staggered
+panels.
 Warm calls (after a first call on the same data) are timed separately from the
 first call. Point estimates are compared with evalkit's. Writes the table to
 ``docs/benchmarks.md`` (section "Staggered DiD").
@@ -80,8 +81,20 @@ def run_csdid(d, boot):
     return np.nan
 
 
+def run_differences(d, boot):
+    from differences import ATTgt
+
+    data = d.assign(g=d["g"].where(d["g"] > 0)).set_index(["unit", "t"])  # never: NaN
+    att = ATTgt(data=data, cohort_column="g")
+    att.fit(formula="y", control_group="never_treated", est_method="reg", n_jobs=1,
+            progress_bar=False, boot_iterations=999 if boot else 0, random_state=1)
+    overall = att.aggregate("event", overall=True, boot_iterations=999 if boot else 0,
+                            random_state=1)
+    return float(overall.iloc[0, 0])
+
+
 PEERS = {"evalkit": run_evalkit, "diff-diff": run_diff_diff, "moderndid": run_moderndid,
-         "csdid": run_csdid}
+         "csdid": run_csdid, "differences": run_differences}
 
 
 def event_panel(size: str) -> pd.DataFrame:
@@ -193,11 +206,11 @@ def main(sizes, skip):
             try:
                 t0 = time.perf_counter()
                 est = fn(d, False)
-                row["first call (s)"] = f"{time.perf_counter() - t0:.2f}"
+                row["first call (s)"] = f"{time.perf_counter() - t0:.3f}"
                 seconds, est = warm(fn, d, False)
-                row["warm, analytic (s)"] = f"{seconds:.2f}"
+                row["warm, analytic (s)"] = f"{seconds:.3f}"
                 seconds, _ = warm(fn, d, True)
-                row["warm, 999 bootstrap (s)"] = f"{seconds:.2f}"
+                row["warm, 999 bootstrap (s)"] = f"{seconds:.3f}"
                 if name == "evalkit":
                     ref = est
                 row["dynamic ATT - evalkit's"] = (f"{est - ref:.1e}" if ref is not None
