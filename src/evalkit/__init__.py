@@ -20,6 +20,7 @@ from .designs import (
     prepost,
     staggered_did,
 )
+from .designs.honest_did import honest_did
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
@@ -35,7 +36,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     # designs
     "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
-    "staggered_did",
+    "staggered_did", "honest_did",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

@@ -28,6 +28,7 @@ from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_conf_level, check_whole
+from .honest_did import event_time_sensitivity
 from .indicator_twfe import indicator_twfe
 
 __all__ = ["event_study"]
@@ -52,6 +53,7 @@ def event_study(
     n_boot: int = 999,
     seed: int | None = None,
     conf_level: float = 0.95,
+    honest: bool = False,
     scheme: str | None = None,
     domain: str = "outcome",
 ) -> DesignResult:
@@ -77,6 +79,10 @@ def event_study(
         Draws for the sup-t critical value, and their seed.
     conf_level
         Confidence level.
+    honest
+        Run the Rambachan-Roth (HonestDiD) relative-magnitudes sensitivity analysis of
+        the average effect over the first 12 event times (binned endpoints left out) and
+        report its breakdown value; what can lift the evidence level to 4.
 
     Returns
     -------
@@ -153,6 +159,13 @@ def event_study(
                             "sup_t_critical_value": sup_t, "clusters": G,
                             "reference": reference, "binned_endpoints": bool(bin_endpoints),
                             "rate_per": per if denominator else None}
+    if honest:
+        inner = [k for k in window if not (bin_endpoints and k in (-leads, lags))]
+        idx = [window.index(k) for k in inner]
+        diag.update(event_time_sensitivity(
+            pd.Series(beta[idx], index=inner),
+            pd.DataFrame(V[np.ix_(idx, idx)], index=inner, columns=inner),
+            conf_level=conf_level))
     warnings = []
     if pre_p < 0.05:
         warnings.append(f"Leads are jointly non-zero (p = {pre_p:.3f}): pre-trends are not "
@@ -178,7 +191,7 @@ def event_study(
     options = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, leads=leads,
                    lags=lags, reference=reference, bin_endpoints=bin_endpoints,
                    denominator=denominator, per=per, cluster=cluster, n_boot=n_boot, seed=seed,
-                   conf_level=conf_level)
+                   conf_level=conf_level, honest=honest)
     return DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,
                         warnings=tuple(warnings), options=options,
                         frames={"event_study": frame})

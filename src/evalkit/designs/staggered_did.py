@@ -37,6 +37,7 @@ from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole
+from .honest_did import event_time_sensitivity
 
 __all__ = ["staggered_did", "ESTIMATORS"]
 
@@ -62,6 +63,7 @@ def staggered_did(
     seed: int | None = None,
     cluster: str | None = None,
     conf_level: float = 0.95,
+    honest: bool = False,
     scheme: str | None = None,
     domain: str = "outcome",
 ) -> DesignResult:
@@ -98,6 +100,12 @@ def staggered_did(
         A column to cluster by (constant within unit); units by default.
     conf_level
         Confidence level.
+    honest
+        Run the Rambachan-Roth (HonestDiD) relative-magnitudes sensitivity analysis of
+        the average effect over the first 12 event times, against the 6 closest leads,
+        and report its breakdown value (needs ``base_period="universal"``, so that the
+        leads share the reference period). It takes a few seconds; it is what can lift
+        the evidence level to 4.
     scheme, domain
         Labels for the effect records.
 
@@ -122,6 +130,11 @@ def staggered_did(
     """
     _validate(control_group=control_group, estimator=estimator, base_period=base_period,
               anticipation=anticipation, n_boot=n_boot, conf_level=conf_level)
+    if honest and base_period != "universal":
+        raise DesignError("the sensitivity analysis (honest=True) needs event-time estimates "
+                          "against one reference period",
+                          fix="use base_period='universal', as Rambachan and Roth recommend "
+                          "for Callaway-Sant'Anna")
     covariates = list(covariates or [])
     file = data.attrs.get("source")
     check_panel(data, unit=unit, time=time,
@@ -292,6 +305,9 @@ def staggered_did(
             + (f", clustered by {cluster}" if cluster else ""),
             "n_boot": int(n_boot), "uniform_critical_value": float(ucrit),
             "uniform_critical_value_event": float(ucrit_event)}
+    if honest:
+        diag.update(event_time_sensitivity(event.set_index("event_time")["att"], event_vcov,
+                                           conf_level=conf_level))
     if np.isfinite(pretrend_p) and pretrend_p < 0.05:
         warnings.append(f"Pre-treatment group-time effects are jointly non-zero (p = "
                         f"{pretrend_p:.3f}): parallel trends are in doubt.")
@@ -318,7 +334,7 @@ def staggered_did(
                    denominator=denominator, per=per, control_group=control_group,
                    estimator=estimator, covariates=covariates,
                    anticipation=anticipation, base_period=base_period, n_boot=n_boot,
-                   seed=seed, cluster=cluster, conf_level=conf_level)
+                   seed=seed, cluster=cluster, conf_level=conf_level, honest=honest)
     return DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,
                         warnings=tuple(warnings), options=options,
                         frames={"att_gt": att_gt, "event": event, "event_vcov": event_vcov})
