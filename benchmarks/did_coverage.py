@@ -162,9 +162,10 @@ variance in treated clusters. The true effect is 0. `ek.did(..., cluster="cluste
 
 {few.to_markdown(index=False)}
 
-With 8 treated clusters the cluster-robust interval is too narrow, which is why
-`ek.did` defaults to the wild cluster bootstrap when fewer than 30 clusters are
-treated (`inference="auto"`).
+With 8 treated clusters the cluster-robust interval is too narrow. `ek.did` defaults to
+the wild cluster bootstrap when fewer than 30 clusters are treated (`inference="auto"`);
+the rows above show how close each method comes to 95% in this hard case (unequal
+cluster sizes, noisier treated clusters).
 """
     (ROOT / "docs" / "did-coverage.md").write_text(text, encoding="utf-8")
     print(text)
