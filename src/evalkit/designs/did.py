@@ -217,10 +217,13 @@ def did(
         p = float(2 * stats.t.sf(abs(b) / se, df))
         diag["inference"] = f"cluster-robust (CR1), {G} clusters, t({df})"
     elif method == "wild":
-        low, high, p = _wild(Xt, yt, beta, resid, clusters, dof=dof, se=se, n_boot=n_boot,
-                             rng=rng, alpha=alpha, kind=weights)
-        diag["inference"] = (f"wild cluster bootstrap ({weights} weights, {n_boot} draws, "
-                             f"percentile-t), {G} clusters, {treated_clusters} treated")
+        from .wild_bootstrap import wild_cluster_bootstrap
+
+        wb = wild_cluster_bootstrap(Xt, yt, clusters, coef=0, weights=weights, n_boot=n_boot,
+                                    seed=seed, conf_level=conf_level, dof=dof)
+        low, high, p = wb.ci_low, wb.ci_high, wb.p_value
+        diag["inference"] = (f"{wb.describe()}, {treated_clusters} treated; unit and period "
+                             "effects absorbed before bootstrapping")
     else:
         low, high, p = _randomization(Z, u, t, D, data_D=D, b=b, se=se, n_boot=n_boot,
                                       rng=rng, alpha=alpha, y=y)
@@ -322,39 +325,6 @@ def _heterogeneity_robust(y, u, t, first, clusters):
         return None
     row = res.effects.set_index("estimand").loc["att_simple"]
     return float(row["estimate"]), float(row["se"]), control
-
-
-def _webb(rng, shape):
-    values = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-    return rng.choice(values, size=shape)
-
-
-def _wild(X, y, beta, resid, clusters, *, dof, se, n_boot, rng, alpha, kind):
-    """Wild cluster bootstrap-t (unrestricted), vectorised over draws.
-
-    With the regressors fixed, a draw's coefficients are ``b + (X'X)^-1 sum_g w_g s_g``
-    (``s_g`` the cluster score), and its cluster scores are ``w_g s_g - H_g (b* - b)``
-    with ``H_g = X_g'X_g``, so no refitting is needed.
-    """
-    n, k = X.shape
-    g = clusters.max() + 1
-    bread = np.linalg.inv(X.T @ X)
-    s = np.zeros((g, k))
-    np.add.at(s, clusters, X * resid[:, None])
-    H = np.zeros((g, k, k))
-    np.add.at(H, clusters, X[:, :, None] * X[:, None, :])
-    w = (rng.choice([-1.0, 1.0], size=(n_boot, g)) if kind == "rademacher"
-         else _webb(rng, (n_boot, g)))
-    delta = (w @ s) @ bread.T  # n_boot x k : b* - b
-    scores = w[:, :, None] * s[None] - np.einsum("gkl,bl->bgk", H, delta)
-    factor = g / (g - 1) * (n - 1) / (n - dof)
-    meat00 = np.einsum("bgk,bgl->bkl", scores, scores)
-    var0 = factor * np.einsum("k,bkl,l->b", bread[0], meat00, bread[0])
-    t_star = delta[:, 0] / np.sqrt(var0)
-    lo_q, hi_q = np.quantile(t_star, [alpha / 2, 1 - alpha / 2])
-    b0 = beta[0]
-    p = float(np.mean(np.abs(t_star) >= abs(b0 / se)))
-    return b0 - hi_q * se, b0 - lo_q * se, p
 
 
 def _randomization(Z, u, t, D, *, data_D, b, se, n_boot, rng, alpha, y):
