@@ -203,3 +203,16 @@ def test_poisson_did_matches_statsmodels_glm_with_dummies():
     with pytest.raises(ek.DesignError, match="not available with family='poisson'"):
         ek.did(d, outcome="admissions", unit="practice", time="month", treated="D",
                denominator="list", family="poisson", inference="wild")
+
+
+@pytest.mark.parametrize("design", ["event_study", "staggered_did"])
+def test_cluster_column_must_exist_and_hold_whole_units(mpdta, design):
+    fn = getattr(ek, design)
+    opts = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                seed=1)
+    with pytest.raises(ek.DataError, match="cluster column 'stat' is missing.*'state'"):
+        fn(mpdta.assign(state=1), cluster="stat", **opts)
+    split = mpdta.assign(state=np.where(mpdta["year"] == 2004, 1, 2))
+    with pytest.raises(ek.DataError, match="changes within a unit") as err:
+        fn(split, cluster="state", **opts)
+    assert err.value.rows and err.value.column == "state"

@@ -486,3 +486,23 @@ def test_designs_report_the_breakdown_value(validation_dir):
     assert np.isfinite(es.diagnostics["honest_breakdown_mbar"])
     with pytest.raises(DesignError, match="universal"):
         ek.staggered_did(mpdta, n_boot=0, honest=True, **opts)
+
+
+def test_anticipation_periods_are_not_pre_period_evidence(validation_dir):
+    """With anticipation=1 the reference is e=-2: e=-1 belongs to the post side."""
+    import pandas as pd
+
+    import evalkit as ek
+
+    mpdta = pd.read_csv(validation_dir / "mpdta.csv")
+    res = ek.staggered_did(mpdta, outcome="lemp", unit="countyreal", time="year",
+                           cohort="first.treat", base_period="universal", anticipation=1,
+                           n_boot=0, honest=True)
+    ev = res.frames["event"].set_index("event_time")
+    V = res.frames["event_vcov"]
+    keys = [-4, -3, -1, 0, 1]
+    direct = hd.honest_did(ev.loc[keys, "att"].to_numpy(), V.loc[keys, keys].to_numpy(), 2, 3,
+                           restrictions=("RM",))
+    assert res.diagnostics["honest_event_times"] == [-4, 1]
+    assert res.diagnostics["honest_breakdown_mbar"] == pytest.approx(direct.breakdown_rm,
+                                                                      rel=1e-9)

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..contract import FAMILIES, nearest
-from ..errors import DesignError
+from ..errors import DataError, DesignError
 
-__all__ = ["check_choice", "check_conf_level", "check_whole", "check_family"]
+__all__ = ["check_choice", "check_conf_level", "check_whole", "check_family",
+           "unit_clusters"]
 
 
 def check_choice(name: str, value, allowed: Sequence[str]) -> None:
@@ -45,3 +46,28 @@ def check_family(family, denominator) -> None:
     if family == "gaussian" and denominator:
         raise DesignError("a denominator only applies to count and binomial families",
                           fix="drop the denominator, or use family 'quasipoisson' for counts")
+
+
+def unit_clusters(data, cluster: str, unit_codes: np.ndarray, *, file: str | None
+                  ) -> np.ndarray:
+    """Row-wise codes (0..G-1) of a cluster column that must contain whole units.
+
+    Refuses a missing column (naming the nearest one) and a cluster that changes within
+    a unit (naming some of those units' rows).
+    """
+    import pandas as pd
+
+    if cluster not in data.columns:
+        guess = nearest(cluster, map(str, data.columns))
+        raise DataError(f"the cluster column '{cluster}' is missing", file=file,
+                        column=cluster, fix=f"did you mean '{guess}'?" if guess
+                        else "name an existing column")
+    codes = pd.factorize(data[cluster])[0]
+    first = np.empty(int(unit_codes.max()) + 1, dtype=codes.dtype)
+    first[unit_codes] = codes
+    split = codes != first[unit_codes]
+    if split.any():
+        raise DataError("the cluster changes within a unit", file=file, column=cluster,
+                        rows=[int(r) + 2 for r in np.flatnonzero(split)[:10]],
+                        fix="cluster by a level that contains whole units")
+    return codes

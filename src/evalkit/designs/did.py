@@ -32,6 +32,10 @@ from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole
+from .cluster_se import cluster_vcov
+from .poisson_fe import poisson_fe
+from .staggered_did import staggered_did
+from .wild_bootstrap import wild_cluster_bootstrap
 
 __all__ = ["did", "within", "bacon_decomposition", "cluster_vcov"]
 
@@ -64,19 +68,6 @@ def within(values: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float
         if change < tol:
             break
     return out
-
-
-def cluster_vcov(X: np.ndarray, resid: np.ndarray, clusters: np.ndarray, *, dof: int
-                 ) -> np.ndarray:
-    """CR1 cluster-robust covariance: G/(G-1) (N-1)/(N-dof) (X'X)^-1 M (X'X)^-1."""
-    n = X.shape[0]
-    g = clusters.max() + 1
-    bread = np.linalg.inv(X.T @ X)
-    scores = np.zeros((g, X.shape[1]))
-    np.add.at(scores, clusters, X * resid[:, None])
-    meat = scores.T @ scores
-    factor = g / (g - 1) * (n - 1) / (n - dof)
-    return factor * bread @ meat @ bread
 
 
 def did(
@@ -217,8 +208,6 @@ def did(
         p = float(2 * stats.t.sf(abs(b) / se, df))
         diag["inference"] = f"cluster-robust (CR1), {G} clusters, t({df})"
     elif method == "wild":
-        from .wild_bootstrap import wild_cluster_bootstrap
-
         wb = wild_cluster_bootstrap(Xt, yt, clusters, coef=0, weights=weights, n_boot=n_boot,
                                     seed=seed, conf_level=conf_level, dof=dof)
         low, high, p = wb.ci_low, wb.ci_high, wb.p_value
@@ -273,8 +262,6 @@ def did(
 def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, domain, outcome,
                  options) -> DesignResult:
     """Poisson TWFE DiD: the treatment's rate ratio with CR1 t(G-1) intervals."""
-    from .poisson_fe import poisson_fe
-
     fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters)
     b, se = float(fit.beta[0]), float(fit.se[0])
     ratio, low, high = fit.rate_ratio(0, conf_level)
@@ -312,8 +299,6 @@ def _heterogeneity_robust(y, u, t, first, clusters):
     Cohorts are the first treated period of each unit; never-treated units are the
     controls when there are any, otherwise not-yet-treated units.
     """
-    from .staggered_did import staggered_did
-
     never = first == np.iinfo(np.int64).max
     cohort = np.where(never, 0, first + 1)  # periods are numbered from 1 here
     frame = pd.DataFrame({"u": u, "t": t + 1, "y": y, "g": cohort[u], "c": clusters})

@@ -27,7 +27,7 @@ from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_conf_level, check_whole
+from ._options import check_conf_level, check_whole, unit_clusters
 from .honest_did import event_time_sensitivity
 from .indicator_twfe import indicator_twfe
 
@@ -128,17 +128,10 @@ def event_study(
     cat = np.array([col.get(int(v), -1) for v in range(-leads, lags + 1)])
     inside = (g >= 0) & (ee >= -leads) & (ee <= lags)
     cat = np.where(inside, cat[np.clip(ee, -leads, lags) + leads], -1)
+    clusters = unit_clusters(data, cluster, u, file=file) if cluster else u
     ok = np.isfinite(y)
     y, cat, u, t = y[ok], cat[ok], u[ok], t[ok]
-    clusters = u
-    if cluster:
-        if cluster not in data.columns:
-            raise DataError(f"the cluster column '{cluster}' is missing", file=file,
-                            column=cluster, fix="name an existing column")
-        clusters = pd.factorize(data.loc[ok, cluster])[0]
-        if (pd.Series(clusters).groupby(u).nunique() > 1).any():
-            raise DataError("the cluster changes within a unit", file=file, column=cluster,
-                            fix="cluster by a level that contains whole units")
+    clusters = pd.factorize(clusters[ok])[0]
     counts = np.bincount(cat[cat >= 0], minlength=len(window))
     if (counts == 0).any():
         dropped = [window[i] for i in np.flatnonzero(counts == 0)]

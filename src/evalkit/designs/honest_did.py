@@ -1062,7 +1062,7 @@ def honest_did(betahat, sigma, n_pre: int, n_post: int, *, l_vec=None,
 
 
 def event_time_sensitivity(estimates: pd.Series, vcov: pd.DataFrame, *, pre: int = 6,
-                           post: int = 12, conf_level: float = 0.95,
+                           post: int = 12, first_post: int = 0, conf_level: float = 0.95,
                            claim: str | None = None) -> dict:
     """Relative-magnitudes sensitivity of the average early post-adoption effect.
 
@@ -1075,6 +1075,9 @@ def event_time_sensitivity(estimates: pd.Series, vcov: pd.DataFrame, *, pre: int
         Their covariance, indexed the same way.
     pre, post
         How many event times before (closest to adoption) and from adoption to use.
+    first_post
+        The first event time after the reference period: ``-anticipation`` when units may
+        respond before adoption (those periods are not pre-period evidence).
     conf_level
         Confidence level.
     claim
@@ -1086,8 +1089,9 @@ def event_time_sensitivity(estimates: pd.Series, vcov: pd.DataFrame, *, pre: int
         ``honest_breakdown_mbar``, ``honest_sentence`` and ``honest_event_times`` for a
         result's diagnostics (empty if there is no pre-period estimate).
     """
-    keys_pre = sorted((int(e) for e in estimates.index if e < 0), reverse=True)[:pre][::-1]
-    keys_post = sorted(int(e) for e in estimates.index if e >= 0)[:post]
+    keys_pre = sorted((int(e) for e in estimates.index if e < first_post),
+                      reverse=True)[:pre][::-1]
+    keys_post = sorted(int(e) for e in estimates.index if e >= first_post)[:post]
     if not keys_pre or not keys_post:
         return {}
     keys = keys_pre + keys_post

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .cluster_se import cr1_sandwich
+
 __all__ = ["indicator_twfe", "IndicatorFit"]
 
 _BLOCK_CELLS = 8_000_000  # rows x columns transformed at once on the general path
@@ -72,9 +74,7 @@ def indicator_twfe(y: np.ndarray, cat: np.ndarray, k: int, unit: np.ndarray,
     else:
         beta, resid, xtx, scores = _general(y, cat, k, unit, time, clusters, n_g, E)
     dof = k + n_u + n_t - 1
-    bread = np.linalg.inv(xtx)
-    factor = n_g / (n_g - 1) * (len(y) - 1) / (len(y) - dof)
-    vcov = factor * bread @ (scores.T @ scores) @ bread
+    vcov = cr1_sandwich(np.linalg.inv(xtx), scores, len(y), dof)
     return IndicatorFit(beta, vcov, resid, dof, n_g, bool(balanced))
 
 

@@ -40,6 +40,7 @@ from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import DataError, DesignError
+from .cluster_se import cr1_sandwich
 
 __all__ = ["PoissonFEFit", "poisson_fe"]
 
@@ -408,7 +409,6 @@ def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1
     resid = y - mu
     scores = np.column_stack([np.bincount(g, weights=Xt[:, j] * resid, minlength=n_clusters)
                               for j in range(k)])
-    meat = scores.T @ scores
     graph = sparse.coo_matrix((np.ones(n), (u, t)), shape=(nu, nt))
     n_comp = connected_components(sparse.bmat([[None, graph], [graph.T, None]]),
                                   directed=False)[0]
@@ -416,8 +416,7 @@ def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1
     if n <= n_params:
         raise DesignError(f"{n} rows cannot support {n_params} parameters (regressors plus "
                           "unit and period effects)", fix="use a longer or larger panel")
-    factor = n_clusters / (n_clusters - 1) * (n - 1) / (n - n_params)
-    vcov = factor * bread @ meat @ bread
+    vcov = cr1_sandwich(bread, scores, n, n_params)
     vcov = (vcov + vcov.T) / 2
     return PoissonFEFit(beta=beta, vcov=vcov, mu=mu, used=used, dropped_units=dropped_u,
                         dropped_periods=dropped_t, iterations=it, converged=True,

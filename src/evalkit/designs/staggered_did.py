@@ -36,7 +36,7 @@ from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole
+from ._options import check_choice, check_conf_level, check_whole, unit_clusters
 from .honest_did import event_time_sensitivity
 
 __all__ = ["staggered_did", "ESTIMATORS"]
@@ -140,11 +140,10 @@ def staggered_did(
     check_panel(data, unit=unit, time=time,
                 outcomes={outcome: "poisson" if denominator else "gaussian"},
                 denominator=denominator, covariates=covariates, file=file).raise_for_errors()
-    for col in [cohort] + ([cluster] if cluster else []):
-        if col not in data.columns:
-            guess = nearest(col, map(str, data.columns))
-            raise DataError(f"the column '{col}' is missing", file=file, column=col,
-                            fix=f"did you mean '{guess}'?" if guess else "add it")
+    if cohort not in data.columns:
+        guess = nearest(cohort, map(str, data.columns))
+        raise DataError(f"the column '{cohort}' is missing", file=file, column=cohort,
+                        fix=f"did you mean '{guess}'?" if guess else "add it")
     codes, axis = parse_periods(data[time], file=file, column=time)
     periods = np.unique(codes)
     T = periods.size
@@ -203,11 +202,9 @@ def staggered_did(
         X = _unit_covariates(data, uidx, n, covariates, file)
     clusters = None
     if cluster:
-        cl = pd.DataFrame({"u": uidx, "c": data[cluster].to_numpy()}).groupby("u")["c"]
-        if (cl.nunique() > 1).any():
-            raise DataError("the cluster changes within a unit", file=file, column=cluster,
-                            fix="cluster by a level that contains whole units")
-        clusters = pd.factorize(cl.first())[0]
+        clusters = np.empty(n, dtype=np.int64)
+        clusters[uidx] = unit_clusters(data, cluster, uidx, file=file)
+        clusters = pd.factorize(clusters)[0]
 
     cohorts = sorted(set(Gpos[Gpos >= 0].tolist()))
     grid = _grid(cohorts, T, anticipation, base_period)
@@ -307,7 +304,7 @@ def staggered_did(
             "uniform_critical_value_event": float(ucrit_event)}
     if honest:
         diag.update(event_time_sensitivity(event.set_index("event_time")["att"], event_vcov,
-                                           conf_level=conf_level))
+                                           first_post=-anticipation, conf_level=conf_level))
     if np.isfinite(pretrend_p) and pretrend_p < 0.05:
         warnings.append(f"Pre-treatment group-time effects are jointly non-zero (p = "
                         f"{pretrend_p:.3f}): parallel trends are in doubt.")

@@ -61,6 +61,7 @@ from scipy import optimize
 
 from ..errors import DesignError
 from ._options import check_choice, check_conf_level, check_whole
+from .cluster_se import cluster_vcov, cr1_factor
 
 __all__ = ["WildBootstrapResult", "wild_cluster_bootstrap"]
 
@@ -304,15 +305,13 @@ def _bootstrap(X, y, clusters, *, coef: int, weights: str, n_boot: int, seed: in
                           fix="drop redundant columns, e.g. ones absorbed by the fixed "
                           "effects")
 
-    from .did import cluster_vcov  # here, not at the top: did imports this module
-
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
     resid = y - X @ beta
     se = float(np.sqrt(cluster_vcov(X, resid, codes, dof=dof)[coef, coef]))
     if not se > 0:
         raise DesignError("the coefficient's cluster-robust standard error is zero",
                           fix="check that the outcome varies once fixed effects are removed")
-    factor = g / (g - 1) * (n - 1) / (n - dof)
+    factor = cr1_factor(g, n, dof)
 
     Ainv = np.linalg.inv(X.T @ X)
     a = Ainv[:, coef]
