@@ -63,6 +63,33 @@ def test_auto_inference_uses_wild_bootstrap_with_few_treated_clusters():
     assert "wild cluster bootstrap" in res.diagnostics["inference"]
 
 
+def test_wild_bootstrap_equals_wildboottest_refitting_every_dummy():
+    """did's WCR is the bootstrap of the full two-way dummy regression, as in boottest and
+    the peer package wildboottest, which refits unit and period dummies in every draw.
+    With 8 clusters both enumerate all 256 sign vectors, so the p-values agree exactly
+    once ties (the draws w = 1 and w = -1 reproduce |t|) are counted our way."""
+    wbt = pytest.importorskip("wildboottest.wildboottest",
+                              reason="the peer package wildboottest is not installed")
+    d = _few_clusters(4, n_clusters=8, treated=3, units=4, periods=6, effect=0.0)
+    res = ek.did(d, outcome="y", unit="unit", time="t", treated="D", cluster="cluster",
+                 inference="wild", weights="rademacher", n_boot=999)
+    X = pd.get_dummies(d[["unit", "t"]].astype(str), drop_first=True).astype(float)
+    X.insert(0, "const", 1.0)
+    X.insert(0, "D", d["D"].astype(float))
+    peer = wbt.WildboottestCL(X=X.to_numpy(), Y=d["y"].to_numpy(), cluster=d["cluster"].to_numpy(),
+                              R=np.eye(X.shape[1])[0], B=999, seed=1, parallel=False)
+    peer.get_scores(bootstrap_type="11", impose_null=True)
+    peer.get_weights(weights_type="rademacher")
+    for step in (peer.get_numer, peer.get_denom, peer.get_tboot, peer.get_vcov,
+                 peer.get_tstat):
+        step()
+    t_obs = float(np.squeeze(peer.t_stat))
+    assert len(peer.t_boot) == 256
+    p_ours_convention = float(np.mean(np.abs(peer.t_boot) >= abs(t_obs) * (1 - 1e-10)))
+    assert res.effects["p_value"].iloc[0] == p_ours_convention
+    assert "period effects as dummies" in res.diagnostics["inference"]
+
+
 def test_randomization_inference_runs_and_is_seeded():
     d = _few_clusters(2, n_clusters=12, treated=4)
     a = ek.did(d, outcome="y", unit="unit", time="t", treated="D", inference="randomization",
@@ -216,3 +243,22 @@ def test_cluster_column_must_exist_and_hold_whole_units(mpdta, design):
     with pytest.raises(ek.DataError, match="changes within a unit") as err:
         fn(split, cluster="state", **opts)
     assert err.value.rows and err.value.column == "state"
+
+
+def test_always_treated_units_keep_the_estimate_and_explain_the_missing_diagnostics():
+    """TWFE with always-treated units is a valid regression; only the diagnostics that
+    need a pre-period for every cohort (Bacon, Callaway-Sant'Anna) are left out, each
+    with a warning that says why, and TWFE still equals OLS with dummies."""
+    from evalkit.synthetic.staggered import simulate_staggered
+
+    d = simulate_staggered(units=200, cohorts=(1, 5, 9), seed=1).panel
+    res = ek.did(d, outcome="y", unit="unit", time="period", treated="treated",
+                 inference="cluster")
+    X = pd.get_dummies(d[["unit", "period"]].astype(str), drop_first=True).astype(float)
+    X.insert(0, "treated", d["treated"].astype(float))
+    ref = sm.OLS(d["y"], sm.add_constant(X)).fit()
+    assert res.effects["estimate"].iloc[0] == pytest.approx(ref.params["treated"], abs=1e-10)
+    assert "bacon" not in res.frames
+    assert any("Goodman-Bacon decomposition was not computed" in w for w in res.warnings)
+    assert any("could not be made" in w and "first period" in w for w in res.warnings)
+    assert "first period" in res.diagnostics["cs_att_simple_error"]

@@ -316,3 +316,22 @@ def test_wrong_result_is_refused(plot, fixture, message, request):
 def test_non_result_is_refused(plot):
     with pytest.raises(ValueError, match="not a DataFrame"):
         plot(pd.DataFrame())
+
+
+def test_evidence_summary_states_the_sensitivity_and_why_the_level_is_held():
+    """The federation spec asks for the Rambachan-Roth analysis; the report's event-study
+    paragraph must state the breakdown value it found, and explain the Maryland level when
+    that value is below 1 (level 4 needs a result robust to pre-period-sized violations)."""
+    from evalkit.reporting import load_report
+
+    report = load_report("federation-mdt")
+    analysis, res = report._event_analysis()
+    mbar = res.diagnostics["honest_breakdown_mbar"]
+    text = report.event_markdown()
+    assert f"Mbar = {mbar:.2g}" in text or f"{mbar:.3f}" in text
+    assert "Rambachan and Roth" in text
+    level = res.effects.set_index("estimand").loc["att_simple", "evidence_level"]
+    if mbar < 1:
+        assert level == 3 and "does not reach Maryland level 4" in text
+    else:
+        assert "does not reach" not in text

@@ -231,6 +231,19 @@ class ReportContext:
         test = (f" Before adoption the estimates should be near zero; the joint test of the "
                 f"pre-adoption estimates gives p = {p:.3f}." if p is not None and p == p
                 else "")
+        honest = res.diagnostics.get("honest_sentence")
+        if honest:
+            mbar = res.diagnostics.get("honest_breakdown_mbar")
+            span = res.diagnostics.get("honest_event_times") or [None, None]
+            horizon = (f" for the average effect over the first {span[1] + 1} periods from "
+                       "adoption"
+                       if span[1] is not None else "")
+            test += (f" Sensitivity to parallel trends (Rambachan and Roth){horizon}: "
+                     f"{honest[:1].lower()}{honest[1:]}")
+            if mbar is not None and mbar == mbar and mbar < 1:
+                test += (" A breakdown value below 1 means that a violation smaller than those "
+                         "already seen before adoption could overturn the conclusion, so the "
+                         "comparison does not reach Maryland level 4.")
         return (f"@fig-event shows how the effect on {self.label(analysis.outcome).lower()} "
                 "developed with time since each unit adopted the scheme." + test + "\n")
 

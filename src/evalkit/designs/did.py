@@ -31,7 +31,7 @@ from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole
+from ._options import check_choice, check_conf_level, check_whole, unit_clusters
 from .cluster_se import cluster_vcov
 from .poisson_fe import poisson_fe
 from .staggered_did import staggered_did
@@ -162,13 +162,7 @@ def did(
     D = pd.to_numeric(data[treated].replace({True: 1, False: 0})).to_numpy(dtype=float)
     if start is not None:
         D = D * (codes >= parse_period(start, axis))
-    if cluster:
-        if cluster not in data.columns:
-            raise DataError(f"the cluster column '{cluster}' is missing", file=file,
-                            column=cluster, fix="name an existing column")
-        clusters = pd.factorize(data[cluster])[0]
-    else:
-        clusters = u
+    clusters = unit_clusters(data, cluster, u, file=file) if cluster else u
     ok = np.isfinite(y)
     Xc = data[covariates].apply(pd.to_numeric, errors="coerce").to_numpy(float) \
         if covariates else np.zeros((len(data), 0))
@@ -208,11 +202,11 @@ def did(
         p = float(2 * stats.t.sf(abs(b) / se, df))
         diag["inference"] = f"cluster-robust (CR1), {G} clusters, t({df})"
     elif method == "wild":
-        wb = wild_cluster_bootstrap(Xt, yt, clusters, coef=0, weights=weights, n_boot=n_boot,
+        Xw, yw, how = _bootstrap_design(y, D, Xc, u, t, Z)
+        wb = wild_cluster_bootstrap(Xw, yw, clusters, coef=0, weights=weights, n_boot=n_boot,
                                     seed=seed, conf_level=conf_level, dof=dof)
         low, high, p = wb.ci_low, wb.ci_high, wb.p_value
-        diag["inference"] = (f"{wb.describe()}, {treated_clusters} treated; unit and period "
-                             "effects absorbed before bootstrapping")
+        diag["inference"] = f"{wb.describe()}, {treated_clusters} treated; {how}"
     else:
         low, high, p = _randomization(Z, u, t, D, data_D=D, b=b, se=se, n_boot=n_boot,
                                       rng=rng, alpha=alpha, y=y)
@@ -224,21 +218,33 @@ def did(
     first = pd.Series(np.where(D > 0, t, np.iinfo(np.int64).max)).groupby(u).min()
     staggered = first[first < np.iinfo(np.int64).max].nunique() > 1
     if staggered:
-        bacon = bacon_decomposition(y, D, u, t)
-        labels = axis.labels(np.unique(codes))
-        for col in ("treated_cohort", "control_cohort"):
-            bacon[col] = [labels[c] if c >= 0 else "never" for c in bacon[col]]
-        frames["bacon"] = bacon
-        forbidden = bacon.loc[bacon["type"] == "later vs earlier treated", "weight"].sum()
+        try:
+            bacon = bacon_decomposition(y, D, u, t)
+        except DesignError as exc:  # a diagnostic: report why, keep the estimate
+            bacon = None
+            diag["bacon_error"] = str(exc).splitlines()[0]
+            warnings.append(f"The Goodman-Bacon decomposition was not computed: {exc}")
+        forbidden = np.nan
+        if bacon is not None:
+            labels = axis.labels(np.unique(codes))
+            for col in ("treated_cohort", "control_cohort"):
+                bacon[col] = [labels[c] if c >= 0 else "never" for c in bacon[col]]
+            frames["bacon"] = bacon
+            forbidden = bacon.loc[bacon["type"] == "later vs earlier treated", "weight"].sum()
         neg = _negative_weights(Z[:, 1], D, u, t)
         diag.update({"bacon_forbidden_weight": float(forbidden), **neg})
         if forbidden > 0.1 or neg["negative_weight_share"] > 0:
-            warnings.append(f"Staggered adoption: {forbidden:.0%} of the TWFE weight comes "
-                            "from comparisons with already-treated units and "
-                            f"{neg['negative_weight_share']:.0%} of treated cells get negative "
-                            "weight; prefer staggered_did (Callaway-Sant'Anna).")
+            share = ("" if np.isnan(forbidden) else f"{forbidden:.0%} of the TWFE weight comes "
+                     "from comparisons with already-treated units and ")
+            warnings.append(f"Staggered adoption: {share}{neg['negative_weight_share']:.0%} of "
+                            "treated cells get negative weight; prefer staggered_did "
+                            "(Callaway-Sant'Anna).")
         robust = _heterogeneity_robust(y, u, t, first.to_numpy(), clusters)
-        if robust is not None:
+        if isinstance(robust, str):
+            diag["cs_att_simple_error"] = robust
+            warnings.append("Staggered adoption, but the heterogeneity-robust "
+                            f"(Callaway-Sant'Anna) comparison could not be made: {robust}")
+        else:
             cs, cs_se, cs_control = robust
             diag.update({"cs_att_simple": cs, "cs_att_simple_se": cs_se,
                          "cs_control_group": cs_control})
@@ -257,6 +263,31 @@ def did(
     options = common
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
                         warnings=tuple(warnings), options=options, frames=frames)
+
+
+_DUMMY_BUDGET = 20_000_000  # observations x periods above which period effects are absorbed
+
+
+def _bootstrap_design(y, D, Xc, u, t, Z) -> tuple[np.ndarray, np.ndarray, str]:
+    """Regressors and outcome handed to the wild cluster bootstrap, and how they were made.
+
+    Unit effects (nested within clusters) are removed by demeaning within unit, which
+    commutes with the cluster weights; period effects cut across clusters, so they stay
+    as dummy columns and the bootstrap equals refitting the full two-way regression in
+    every draw (as boottest and wildboottest do). When observations x periods exceed
+    ``_DUMMY_BUDGET`` the period effects are absorbed too (``Z``, the two-way within
+    transform): the estimate and observed t are unchanged, the bootstrap residuals differ
+    slightly, and the description says so.
+    """
+    n_t = int(t.max()) + 1
+    if len(y) * n_t > _DUMMY_BUDGET:
+        return Z[:, 1:], Z[:, 0], "unit and period effects absorbed before bootstrapping"
+    cols = np.column_stack([y, D, Xc, np.eye(n_t)[t][:, 1:]])
+    counts = np.bincount(u).astype(float)
+    means = np.stack([np.bincount(u, weights=c) for c in cols.T], axis=1) / counts[:, None]
+    dm = cols - means[u]
+    return dm[:, 1:], dm[:, 0], ("unit effects absorbed, period effects as dummies (as a "
+                                 "full refit in every draw)")
 
 
 def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, domain, outcome,
@@ -294,7 +325,7 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, doma
 
 
 def _heterogeneity_robust(y, u, t, first, clusters):
-    """Callaway-Sant'Anna's overall ATT on the same data (analytic SE), or None.
+    """Callaway-Sant'Anna's overall ATT on the same data (analytic SE), or why not.
 
     Cohorts are the first treated period of each unit; never-treated units are the
     controls when there are any, otherwise not-yet-treated units.
@@ -306,8 +337,8 @@ def _heterogeneity_robust(y, u, t, first, clusters):
     try:
         res = staggered_did(frame, outcome="y", unit="u", time="t", cohort="g",
                             control_group=control, n_boot=0, cluster="c")
-    except (DataError, DesignError):
-        return None
+    except (DataError, DesignError) as exc:
+        return str(exc).splitlines()[0]
     row = res.effects.set_index("estimand").loc["att_simple"]
     return float(row["estimate"]), float(row["se"]), control
 

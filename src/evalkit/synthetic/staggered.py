@@ -96,11 +96,13 @@ def simulate_staggered(*, units: int = 300, periods: int = 12,
 
 def simulate_few_clusters(*, clusters: int = 40, treated_clusters: int = 8,
                           periods: int = 10, start: int = 6, effect: float = 0.0,
+                          treated_sd: float = 1.0, control_sd: float = 0.5,
                           seed: int = 0) -> pd.DataFrame:
     """Practices nested in clusters (e.g. Primary Care Networks); whole clusters adopt.
 
     Cluster sizes vary widely (3 to 60 practices) and shocks are shared within a
-    cluster and period, with a larger variance in the treated clusters: the setting in
+    cluster and period, with standard deviation ``treated_sd`` in treated clusters and
+    ``control_sd`` in the others (by default the treated are noisier): the setting in
     which cluster-robust intervals with few treated clusters are too narrow (MacKinnon
     and Webb, 2017, J Appl Econometrics 32:233-254).
 
@@ -115,7 +117,7 @@ def simulate_few_clusters(*, clusters: int = 40, treated_clusters: int = 8,
     cl = np.repeat(np.arange(clusters), sizes)
     n = cl.size
     t = np.arange(1, periods + 1)
-    shock_sd = np.where(is_treated, 1.0, 0.5)
+    shock_sd = np.where(is_treated, treated_sd, control_sd)
     shocks = rng.normal(0, 1, (clusters, periods)) * shock_sd[:, None]
     y = (rng.normal(0, 1, n)[:, None] + 0.1 * t[None, :] + shocks[cl]
          + rng.normal(0, 1, (n, periods)))

@@ -82,7 +82,8 @@ def spec_for(cs: CaseStudy) -> dict:
                 "label": "Callaway-Sant'Anna difference-in-differences across the waves, "
                          "against never-treated practices (rates per 1,000 a month)",
                 "options": {"unit": unit, "time": "month", "cohort": "cohort",
-                            "control_group": "never", "n_boot": 999, "seed": 20260401}}]
+                            "control_group": "never", "base_period": "universal",
+                            "honest": True, "n_boot": 999, "seed": 20260401}}]
               if s.selection == "staggered" else []),
             {"design": "prepost", "data": "patient_costs", "outcomes": ["cost"],
              "label": "Enrolled patients, the year before against the year after enrolment",
