@@ -16,6 +16,11 @@ scale (Madaleno & Waights, 2016; after Sherman et al., 1997):
    2023, breakdown value of at least 1);
 5. randomised assignment.
 
+A matched comparison of post-period outcomes only (no before/after) is a cross-sectional
+comparison with controls: level 2. A synthetic control is level 4 only when it tracks
+the treated unit before the start (``fit_ok``); a difference-in-differences on a matched
+cohort is level 4 only when balance was achieved (``balance_ok``).
+
 A level is derived from the design and its diagnostics, never typed in.
 """
 
@@ -85,6 +90,19 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
                 and breakdown >= 1):
             return 4
         return 3
+    if design == "synthetic_control":
+        # A comparison constructed to be similar: level 4 when the synthetic unit tracks
+        # the treated unit before the start (fit_ok: pre-period fit within the donors'
+        # range and close relative to the outcome's variation); otherwise 3.
+        return 4 if diagnostics.get("fit_ok") else 3
+    if design == "matched":
+        # A matched or weighted comparison. Change over time against the matched group
+        # (a DiD on the matched cohort) is level 4 when balance was achieved (every
+        # |SMD| <= 0.1 after matching), else 3. A comparison of post-period outcomes
+        # alone is cross-sectional with controls: level 2.
+        if estimand.startswith("att_did"):
+            return 4 if diagnostics.get("balance_ok") else 3
+        return 2
     level = _BASE.get((design, estimand))
     if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")
