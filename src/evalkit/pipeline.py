@@ -88,7 +88,11 @@ class Evaluation:
             effects_plot,
             event_study_plot,
             its_plot,
+            love_plot,
             prepost_plot,
+            synth_gap_plot,
+            synth_loo_plot,
+            synth_path_plot,
         )
 
         labels = {o: self.spec.outcome_label(o) for o in self.spec.outcomes}
@@ -113,6 +117,14 @@ class Evaluation:
                 plots = [("event", event_study_plot)]
             elif analysis.design == "did" and "bacon" in res.frames:
                 plots = [("bacon", bacon_plot)]
+            elif analysis.design == "synthetic_control":
+                plots = [("synth-path", synth_path_plot)]
+                if "placebos" in res.frames:
+                    plots.append(("synth-gap", synth_gap_plot))
+                if "loo" in res.frames and not res.frames["loo"].empty:
+                    plots.append(("synth-loo", synth_loo_plot))
+            elif analysis.design == "matched" and "love" in res.frames:
+                plots = [("love", lambda r, label=None: love_plot(r))]
             for kind, plot in plots:
                 fig, alt = plot(res, label=label)
                 yield unique(f"{kind}-{analysis.outcome}"), fig, alt

@@ -30,7 +30,7 @@ __all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS
 TOP_KEYS = ("scheme", "title", "description", "synthetic", "inspired_by", "data", "outcomes",
             "analyses", "engagement", "report")
 DATA_KEYS = ("path", "kind", "sheet", "description")
-DATA_KINDS = ("panel", "referrals", "mdt", "survey", "patient_costs", "scheme_costs")
+DATA_KINDS = ("panel", "cohort", "referrals", "mdt", "survey", "patient_costs", "scheme_costs")
 OUTCOME_KEYS = ("label", "family", "denominator", "domain", "per", "better", "description")
 ANALYSIS_KEYS = ("design", "data", "outcomes", "options", "label")
 ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "unit", "time", "start")

@@ -7,8 +7,11 @@ figure shows, for reports and accessibility.
 from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
 from .effects import effects_plot
 from .its import its_plot
+from .matching import love_plot
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE
 from .prepost import prepost_plot
+from .synth import synth_gap_plot, synth_loo_plot, synth_path_plot
 
 __all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
-           "cohort_trajectories_plot", "bacon_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
+           "cohort_trajectories_plot", "bacon_plot", "synth_path_plot", "synth_gap_plot",
+           "synth_loo_plot", "love_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
