@@ -21,6 +21,7 @@ from .engagement import describe_engagement
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
 from .narrative import describe_effect, format_effect
+from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect
 from .results import headline_effects
@@ -216,8 +217,8 @@ class ReportContext:
         analysis, res = self._event_analysis()
         if analysis is None:
             return None
-        monthly = analysis.design == "staggered_did" and "-" in str(
-            res.frames["att_gt"]["time"].iloc[0])
+        monthly = (analysis.design == "staggered_did"
+                   and parse_periods(res.frames["att_gt"]["time"])[1].kind == "month")
         fig, _ = event_study_plot(res, label=self.label(analysis.outcome),
                                   window=(-24, 24) if monthly else None)
         return FigureOutput(fig)
