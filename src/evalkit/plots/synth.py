@@ -13,11 +13,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..results import DesignResult
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY, apply_style
+from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
 
 __all__ = ["synth_path_plot", "synth_gap_plot", "synth_loo_plot"]
 
 SYNTH_COLOUR = ANALYSIS_FUNCTION[3]  # orange, dashed: never told from the blue by colour alone
+PLACEBO_GREY = "#AEB7BD"  # between NHS mid and pale grey: visible, but behind the treated line
 
 
 def _check(result) -> None:
@@ -147,11 +148,12 @@ def synth_gap_plot(result: DesignResult, *, label: str | None = None,
     apply_style(ax)
     pos = _axis(ax, labels)
     for _, g in plac.groupby("unit", sort=True):
-        ax.plot([pos[t] for t in g["time"]], g["gap"], color=NHS_PALE_GREY, linewidth=1,
+        ax.plot([pos[t] for t in g["time"]], g["gap"], color=PLACEBO_GREY, linewidth=0.9,
                 zorder=1)
     ax.plot([pos[t] for t in labels], path["gap"], color=NHS_BLUE, linewidth=2.2,
             marker="o", markersize=3, zorder=3, label=name)
-    ax.plot([], [], color=NHS_PALE_GREY, linewidth=1, label="placebos (each donor as if treated)")
+    ax.plot([], [], color=PLACEBO_GREY, linewidth=0.9,
+            label="placebos (each donor as if treated)")
     ax.axhline(0, color=NHS_MID_GREY, linewidth=0.8)
     start = _start_line(ax, path, pos)
     ax.set_ylabel(f"gap in {label}\n(treated minus synthetic)")
