@@ -17,6 +17,8 @@ from .designs import (
     its_placebo,
     its_power,
     its_sensitivity,
+    match,
+    matched,
     prepost,
     staggered_did,
 )
@@ -36,7 +38,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     # designs
     "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
-    "staggered_did", "honest_did",
+    "staggered_did", "honest_did", "match", "matched",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

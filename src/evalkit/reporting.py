@@ -36,11 +36,71 @@ ESTIMAND_NAMES = {"before_after": "Before/after",
                   "before_after_rtm_adjusted": "Before/after, adjusted for regression to the mean",
                   "level_change": "ITS: level change at the start",
                   "effect_at_12": "ITS: effect at 12 months",
-                  "att_simple": "Staggered DiD: average effect on the treated"}
+                  "att_simple": "Staggered DiD: average effect on the treated",
+                  "att_did": "Matched DiD: effect on the treated",
+                  "difference_in_means": "Matched: difference in means after",
+                  "difference_in_proportions": "Matched: difference in proportions after"}
 DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                 "its": "Interrupted time series",
                 "staggered_did": "Difference-in-differences for staggered adoption "
-                                 "(Callaway and Sant'Anna)"}
+                                 "(Callaway and Sant'Anna)",
+                "matched": "Matched comparison group (propensity score), "
+                           "difference-in-differences"}
+
+
+def _how_prepost(first: pd.Series, d: dict) -> str:
+    return (f"baseline {d['baseline_window'][0]} to {d['baseline_window'][1]}, "
+            f"follow-up {d['followup_window'][0]} to {d['followup_window'][1]}; "
+            f"{int(first['n_units'])} units")
+
+
+def _how_its(first: pd.Series, d: dict) -> str:
+    how = (("controlled, against a comparison series" if d.get("controlled")
+            else "single series")
+           + f"; {d['n_points'] // (2 if d.get('controlled') else 1)} periods"
+           + (" in each series" if d.get("controlled") else "") + ", start "
+           f"{', '.join(d['interruptions'])}; {d['method']}; autocorrelation: "
+           f"{d['remedy_reason']}")
+    if d.get("controlled"):
+        how += (f"; parallel pre-trends test p = {d['pretrend_p']:.3f}"
+                + (" (failed: level lowered)" if d["pretrend_p"] < 0.05 else ""))
+    return how
+
+
+def _how_staggered(first: pd.Series, d: dict) -> str:
+    return (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
+            f"controls; {d['units']} units; {d['inference']}; pre-treatment "
+            f"effects jointly zero: p = {d['pretrend_p']:.3f}")
+
+
+def _how_matched(first: pd.Series, d: dict) -> str:
+    method = {"nearest": f"nearest-neighbour propensity-score matching ({d.get('ratio', 1)}:1"
+                         + (", with replacement" if d.get("replace") else "")
+                         + (f", caliper {d['caliper']} SD of the {d['distance']} score"
+                            if d.get("caliper") else "") + ")",
+              "ipw": "inverse probability weighting",
+              "entropy": "entropy balancing"}.get(d.get("method"), str(d.get("method")))
+    n_t = d.get("n_matched_treated", d.get("n_treated"))
+    how = (f"{method}; {n_t} of {d['n_treated']} treated units kept, "
+           f"{d.get('n_controls_used', d.get('n_control'))} comparison units used; largest "
+           f"|standardised mean difference| after matching "
+           f"{d['max_abs_smd_after']:.3f} ("
+           + ("balanced" if d.get("balance_ok") else "not balanced: level lowered") + ")")
+    if d.get("pre_outcomes"):
+        how += f"; difference-in-differences on {', '.join(d['pre_outcomes'])}"
+    return how
+
+
+#: How each design is described in the report's design section.
+_DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_staggered,
+             "matched": _how_matched}
+
+
+def describe_design(design: str, first: pd.Series) -> str:
+    """One line on how a design was applied, from its first effect record's diagnostics."""
+    how = _DESCRIBE.get(design)
+    d = first["diagnostics"]
+    return how(first, d) if how else f"{int(first['n_units'])} units"
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -124,26 +184,7 @@ class ReportContext:
         out = []
         for analysis, res in self.evaluation.results:
             levels = sorted(set(res.effects["evidence_level"]))
-            first = res.effects.iloc[0]
-            d = first["diagnostics"]
-            if analysis.design == "prepost":
-                how = (f"baseline {d['baseline_window'][0]} to {d['baseline_window'][1]}, "
-                       f"follow-up {d['followup_window'][0]} to {d['followup_window'][1]}; "
-                       f"{int(first['n_units'])} units")
-            elif analysis.design == "staggered_did":
-                how = (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
-                       f"controls; {d['units']} units; {d['inference']}; pre-treatment "
-                       f"effects jointly zero: p = {d['pretrend_p']:.3f}")
-            else:
-                how = (("controlled, against a comparison series" if d.get("controlled")
-                        else "single series")
-                       + f"; {d['n_points'] // (2 if d.get('controlled') else 1)} periods"
-                       + (" in each series" if d.get("controlled") else "") + ", start "
-                       f"{', '.join(d['interruptions'])}; {d['method']}; autocorrelation: "
-                       f"{d['remedy_reason']}")
-                if d.get("controlled"):
-                    how += (f"; parallel pre-trends test p = {d['pretrend_p']:.3f}"
-                            + (" (failed: level lowered)" if d["pretrend_p"] < 0.05 else ""))
+            how = describe_design(analysis.design, res.effects.iloc[0])
             out.append(f"- **{self.label(analysis.outcome)}**: "
                        f"{DESIGN_NAMES.get(analysis.design, analysis.design)} "
                        f"({analysis.label or analysis.data}): {how}. Maryland level"

@@ -37,6 +37,7 @@ HEADLINE_ESTIMANDS = {
     "its": ("level_change", "effect_at_12"),
     "staggered_did": ("att_simple",),
     "did": ("att_twfe", "rate_ratio"),
+    "matched": ("att_did", "difference_in_means", "difference_in_proportions"),
 }
 
 
