@@ -21,6 +21,7 @@ from .designs import (
     matched,
     prepost,
     staggered_did,
+    synthetic_control,
 )
 from .designs.honest_did import honest_did
 from .errors import DataError, DesignError, EvalkitError, SpecError
@@ -38,7 +39,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     # designs
     "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
-    "staggered_did", "honest_did", "match", "matched",
+    "staggered_did", "honest_did", "match", "matched", "synthetic_control",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

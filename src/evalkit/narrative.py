@@ -6,6 +6,7 @@ before/after can only say what changed, not what the scheme did.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +17,30 @@ ESTIMAND_PHRASES = {
     "before_after_rtm_adjusted": "after allowing for regression to the mean",
     "level_change": "just after the scheme began than the pre-scheme trend predicted",
     "effect_at_12": "12 months after the scheme began than the pre-scheme trend predicted",
+    "gap_mean": "than its synthetic control, on average after the scheme began",
+    "att_sdid": "than its synthetic comparison after the scheme began (synthetic DiD)",
+    "att_did": "than in matched comparison units, allowing for their differences before",
+    "difference_in_means": "than in matched comparison units after the scheme began",
+    "difference_in_proportions": "than in matched comparison units after the scheme began",
 }
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _phrase(estimand: str) -> str:
+    if estimand.startswith("gap_at:"):
+        return (f"than its synthetic control {estimand.split(':', 1)[1]} period(s) after "
+                "the scheme began")
+    return ESTIMAND_PHRASES.get(estimand, "")
 
 
 def format_interval(record: Mapping[str, Any]) -> str:
     """``'0.91 (95% CI 0.86 to 0.96)'``-style text for a record."""
     level = round(float(record["conf_level"]) * 100)
+    if _missing(record["ci_low"]) or _missing(record["ci_high"]):
+        return f"{_num(record['estimate'], record['scale'])} (no confidence interval)"
     return (f"{_num(record['estimate'], record['scale'])} ({level}% CI "
             f"{_num(record['ci_low'], record['scale'])} to "
             f"{_num(record['ci_high'], record['scale'])})")
@@ -29,7 +48,8 @@ def format_interval(record: Mapping[str, Any]) -> str:
 
 def format_effect(record: Mapping[str, Any]) -> str:
     """The effect as a percentage change (ratios) or signed difference."""
-    if record["scale"] == "ratio":
+    if record["scale"] == "ratio" and not (_missing(record["ci_low"])
+                                           or _missing(record["ci_high"])):
         pct = lambda v: f"{(v - 1) * 100:+.1f}%"  # noqa: E731
         level = round(float(record["conf_level"]) * 100)
         return (f"{pct(record['estimate'])} ({level}% CI {pct(record['ci_low'])} to "
@@ -62,8 +82,16 @@ def describe_effect(record: Mapping[str, Any], *, label: str | None = None) -> s
     label = label or str(record["outcome"]).replace("_", " ").capitalize()
     est, lo, hi = record["estimate"], record["ci_low"], record["ci_high"]
     level = round(float(record["conf_level"]) * 100)
-    phrase = ESTIMAND_PHRASES.get(record["estimand"], "")
-    if record["scale"] == "ratio":
+    phrase = _phrase(str(record["estimand"]))
+    if _missing(lo) or _missing(hi):
+        direction = "lower" if est < 0 else "higher"
+        size = (f"{abs((est - 1) * 100):.1f}%" if record["scale"] == "ratio"
+                else _num(abs(est), "difference"))
+        p = record.get("p_value")
+        test = "" if _missing(p) else f"; placebo p = {p:.3f}"
+        text = f"{label} was {size} {direction} (no confidence interval{test}) {phrase}"
+        text = text.rstrip() + "."
+    elif record["scale"] == "ratio":
         change = (est - 1) * 100
         direction = "lower" if change < 0 else "higher"
         a, b = sorted([abs((lo - 1) * 100), abs((hi - 1) * 100)]) if (lo - 1) * (hi - 1) > 0 \
@@ -72,13 +100,15 @@ def describe_effect(record: Mapping[str, Any], *, label: str | None = None) -> s
             ci = f"{level}% CI {a:.1f}% to {b:.1f}% {direction}"
         else:
             ci = f"{level}% CI {a:+.1f}% to {b:+.1f}%, including no change"
-        text = f"{label} were {abs(change):.1f}% {direction} ({ci}) {phrase}."
+        text = f"{label} were {abs(change):.1f}% {direction} ({ci}) {phrase}"
+        text = text.rstrip() + "."
     else:
         direction = "lower" if est < 0 else "higher"
         crosses = lo <= 0 <= hi
         ci = f"{level}% CI {_num(lo, 'difference')} to {_num(hi, 'difference')}" + \
             (", including no change" if crosses else "")
-        text = f"{label} was {_num(abs(est), 'difference')} {direction} ({ci}) {phrase}."
+        text = f"{label} was {_num(abs(est), 'difference')} {direction} ({ci}) {phrase}"
+        text = text.rstrip() + "."
     if record.get("design") == "its" and record.get("diagnostics", {}).get("controlled"):
         text = text[:-1] + ", allowing for change in a comparison series."
     if int(record.get("evidence_level", 1)) <= 2:

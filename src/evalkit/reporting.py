@@ -39,13 +39,16 @@ ESTIMAND_NAMES = {"before_after": "Before/after",
                   "att_simple": "Staggered DiD: average effect on the treated",
                   "att_did": "Matched DiD: effect on the treated",
                   "difference_in_means": "Matched: difference in means after",
-                  "difference_in_proportions": "Matched: difference in proportions after"}
+                  "difference_in_proportions": "Matched: difference in proportions after",
+                  "gap_mean": "Synthetic control: average gap after the start",
+                  "att_sdid": "Synthetic DiD: effect on the treated"}
 DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                 "its": "Interrupted time series",
                 "staggered_did": "Difference-in-differences for staggered adoption "
                                  "(Callaway and Sant'Anna)",
                 "matched": "Matched comparison group (propensity score), "
-                           "difference-in-differences"}
+                           "difference-in-differences",
+                "synthetic_control": "Synthetic control"}
 
 
 def _how_prepost(first: pd.Series, d: dict) -> str:
@@ -91,9 +94,26 @@ def _how_matched(first: pd.Series, d: dict) -> str:
     return how
 
 
+def _how_synth(first: pd.Series, d: dict) -> str:
+    if d.get("method") == "sdid":
+        return (f"synthetic difference-in-differences; {len(d['treated_units'])} treated "
+                f"and {d['n_donors']} comparison units; {d['pre_periods']} periods before "
+                f"the start; placebo standard error")
+    top = ", ".join(f"{u} {w:.2f}" for u, w in d.get("top_weights", [])[:4])
+    how = (f"{d['method']} synthetic control of {d['treated_unit']} from {d['n_donors']} "
+           f"donors ({d['n_nonzero_weights']} with weight"
+           + (f": {top}" if top else "") + f"); {d['pre_periods']} periods before the "
+           f"start; pre-period RMSPE {d['pre_rmspe']:.3g} ("
+           + ("good fit" if d.get("fit_ok") else "poor fit: level held at 3") + ")")
+    if d.get("rank") is not None:
+        how += (f"; ranked {d['rank']} of {d['n_placebos'] + 1} on the post/pre RMSPE ratio "
+                f"(placebo p = {d['p_value']:.3f})")
+    return how
+
+
 #: How each design is described in the report's design section.
 _DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_staggered,
-             "matched": _how_matched}
+             "matched": _how_matched, "synthetic_control": _how_synth}
 
 
 def describe_design(design: str, first: pd.Series) -> str:

@@ -38,6 +38,7 @@ HEADLINE_ESTIMANDS = {
     "staggered_did": ("att_simple",),
     "did": ("att_twfe", "rate_ratio"),
     "matched": ("att_did", "difference_in_means", "difference_in_proportions"),
+    "synthetic_control": ("gap_mean", "att_sdid"),
 }
 
 
