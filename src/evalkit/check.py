@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .contract import CheckReport, check_panel
-from .errors import DataError
+from .errors import DataError, EvalkitError
 from .io import read
 from .spec import Spec, load_spec
 
@@ -66,6 +66,9 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
                 cache[analysis.data] = read(source.path, sheet=source.sheet)
             table = cache[analysis.data]
         o = analysis.options
+        if analysis.design == "matched":  # one row per unit: no periods to check
+            reports.append(_check_cohort(table, o, analysis.outcome, str(source.path)))
+            continue
         did_family = analysis.design in ("did", "event_study", "staggered_did")
         # DiD designs analyse counts over a denominator as rates: check them as counts.
         family = o.get("family") or ("poisson" if did_family and o.get("denominator")
@@ -87,6 +90,24 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
         raise DataError("the spec does not use this file", file=str(path),
                         fix=f"check the data paths in {spec.path}")
     return _merge(reports)
+
+
+def _check_cohort(table: pd.DataFrame, o, outcome: str, file: str) -> CheckReport:
+    """Check a one-row-per-unit cohort the way the matched design will."""
+    from .designs._cohort import _covariates, _treatment
+
+    report = CheckReport(file=file, n_rows=len(table))
+    pre = [o["pre"]] if isinstance(o.get("pre"), str) else list(o.get("pre") or [])
+    steps = [("treatment", lambda: _treatment(table, o["treated"], file)),
+             ("covariates", lambda: _covariates(table, [*o["covariates"], *pre], file)),
+             ("outcome", lambda: _covariates(table, [outcome], file))]
+    for code, step in steps:
+        try:
+            step()
+        except EvalkitError as err:
+            report.add(code, err.message, column=getattr(err, "column", None),
+                       rows=getattr(err, "rows", None) or (), fix=err.fix)
+    return report
 
 
 def _merge(reports: list[CheckReport]) -> list[CheckReport]:

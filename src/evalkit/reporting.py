@@ -158,6 +158,15 @@ class FigureOutput:
         return "<figure>"
 
 
+def _num(v: float, *, sign: bool = False) -> str:
+    """A number for prose: thousands separated, sensible decimals, optional sign."""
+    a = abs(v)
+    text = f"{a:,.0f}" if a >= 100 else f"{a:.2f}" if a >= 1 else f"{a:.3f}"
+    if sign:
+        return ("+" if v > 0 else "-" if v < 0 else "") + text
+    return ("-" if v < 0 else "") + text
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, disable_numparse=True)
 
@@ -308,6 +317,109 @@ class ReportContext:
                          "comparison does not reach Maryland level 4.")
         return (f"@fig-event shows how the effect on {self.label(analysis.outcome).lower()} "
                 "developed with time since each unit adopted the scheme." + test + "\n")
+
+    # -- comparison designs: synthetic control and matched cohorts ---------------------
+    def _first(self, design: str):
+        for analysis, res in self.evaluation.results:
+            if analysis.design == design:
+                return analysis, res
+        return None, None
+
+    def synth_figure(self):
+        """Treated against synthetic (the first synthetic-control analysis), or None."""
+        from .plots import synth_path_plot
+
+        analysis, res = self._first("synthetic_control")
+        if analysis is None:
+            return None
+        return FigureOutput(synth_path_plot(res, label=self.label(analysis.outcome))[0])
+
+    def synth_gap_figure(self):
+        """The treated gap among the placebo gaps, or None without placebos."""
+        from .plots import synth_gap_plot
+
+        analysis, res = self._first("synthetic_control")
+        if analysis is None or "placebos" not in res.frames:
+            return None
+        return FigureOutput(synth_gap_plot(res, label=self.label(analysis.outcome))[0])
+
+    def synth_markdown(self) -> str:
+        """What the synthetic control shows, its checks, and the weights table."""
+        analysis, res = self._first("synthetic_control")
+        if analysis is None:
+            return ""
+        d = res.diagnostics
+        rec = res.effects.iloc[0]
+        label = self.label(analysis.outcome)
+        parts = [f"@fig-synth compares {label.lower()} in {d['treated_unit']} with its "
+                 f"synthetic control, a weighted average of {d['n_nonzero_weights']} of the "
+                 f"{d['n_donors']} other units chosen to match it before the start "
+                 f"(@tbl-synth-weights). {describe_effect(rec, label=label)}"]
+        if d.get("rank") is not None:
+            parts.append(f"@fig-synth-gaps sets this gap among the placebo gaps obtained by "
+                         f"treating each other unit as if it had adopted the scheme: "
+                         f"{d['treated_unit']} ranks {d['rank']} of {d['n_placebos'] + 1} on "
+                         f"the ratio of post- to pre-start prediction error (placebo p = "
+                         f"{d['p_value']:.3f}).")
+        if d.get("loo_gap_mean_range"):
+            lo, hi = d["loo_gap_mean_range"]
+            parts.append(f"Leaving out each donor with weight in turn gives average gaps from "
+                         f"{lo:.3g} to {hi:.3g}.")
+        fit = ("The pre-start fit is good" if d.get("fit_ok") else
+               "The pre-start fit is poor, so the evidence level is held at 3")
+        parts.append(f"{fit} (prediction error {d['pre_rmspe']:.3g}, "
+                     f"{d['pre_rmspe_relative']:.1%} of the pre-start mean).")
+        weights = res.frames["weights"]
+        shown = weights[weights["weight"].abs() > 1e-3].head(10)
+        table = pd.DataFrame({"Comparison unit": shown["unit"].astype(str),
+                              "Weight": [f"{w:.3f}" for w in shown["weight"]]})
+        return (" ".join(parts) + "\n\n" + _md_table(table)
+                + f"\n\n: Units making up the synthetic control of {d['treated_unit']}, with "
+                  "their weights (units with weight above 0.001) {#tbl-synth-weights}\n")
+
+    def love_figure(self):
+        """Balance before and after matching (the first matched analysis), or None."""
+        from .plots import love_plot
+
+        analysis, res = self._first("matched")
+        if analysis is None or "love" not in res.frames:
+            return None
+        return FigureOutput(love_plot(res)[0])
+
+    def matched_markdown(self) -> str:
+        """Balance, the matched DiD, and regression to the mean in the scheme's numbers."""
+        analysis, res = self._first("matched")
+        if analysis is None:
+            return ""
+        d = res.diagnostics
+        label = self.label(analysis.outcome)
+        text = [f"@fig-love shows how alike enrolled and comparison units were before and after "
+                f"matching: the largest standardised mean difference after matching is "
+                f"{d['max_abs_smd_after']:.2f}"
+                + (" (all within 0.1)." if d.get("balance_ok") else
+                   f" (above 0.1 for {', '.join(d.get('imbalanced_covariates', [])[:4])}: "
+                   "balance was not achieved, so the evidence level is held at 3).")]
+        if d.get("n_unmatched_treated"):
+            text.append(f"{d['n_unmatched_treated']} of {d['n_treated']} enrolled units had no "
+                        "comparison unit close enough and were left out, so the estimate "
+                        "describes the matched enrolled units.")
+        m = d.get("group_means")
+        did = res.effects[res.effects["estimand"] == "att_did"]
+        if m and len(did):
+            raw = m["treated_post"] - m["treated_pre"]
+            comp = m["comparison_post"] - m["comparison_pre"]
+            text.append(
+                f"\n\n**Regression to the mean.** Enrolled units were chosen when their use "
+                f"was high. {label} among the matched enrolled units went from "
+                f"{_num(m['treated_pre'])} before enrolment to {_num(m['treated_post'])} "
+                f"after, a change of {_num(raw, sign=True)}: that is what an uncontrolled "
+                f"before/after comparison would report as the scheme's effect. The matched "
+                f"comparison units, who had the same history but were not enrolled, changed "
+                f"by {_num(comp, sign=True)} over the same time, because high use tends to "
+                f"fall back towards the average by itself. The difference between the two "
+                f"changes is the matched difference-in-differences estimate of the effect: "
+                f"{format_effect(did.iloc[0])}.")
+        return " ".join(text) + "\n"
 
     def findings_markdown(self) -> str:
         """Plain-English findings: before/after (adjusted where possible), then ITS."""

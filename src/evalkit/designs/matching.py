@@ -394,7 +394,9 @@ class MatchResult:
             1 post). Frames ``balance`` (with a ``covariate`` column) and ``love``.
             Diagnostics: the matching diagnostics plus ``se``, ``clusters``,
             ``observations``, ``outcome_type`` and, for the DiD, ``pre_difference``
-            (weighted treated minus comparison baseline) and ``pre_difference_se``.
+            (weighted treated minus comparison baseline), ``pre_difference_se`` and
+            ``group_means`` (weighted means of the baseline and the outcome by group:
+            ``treated_pre``, ``treated_post``, ``comparison_pre``, ``comparison_post``).
         """
         check_choice("family", family, FAMILIES)
         check_conf_level(conf_level)
@@ -421,6 +423,12 @@ class MatchResult:
         if base is not None:
             b_pre, se_pre, _ = _wls_diff(base, t, w, clusters)
             diag.update({"pre_difference": b_pre, "pre_difference_se": se_pre})
+            # Weighted group means before and after: the uncontrolled before/after of the
+            # treated, and the change the comparison group shows without the scheme.
+            diag["group_means"] = {
+                f"{g}_{when}": float(np.average(v[m], weights=w[m]))
+                for g, m in (("treated", t), ("comparison", ~t))
+                for when, v in (("pre", base), ("post", y))}
             if se_pre > 0 and abs(b_pre) > 1.96 * se_pre:
                 warns.append(f"After {self.method} the groups still differ at baseline (mean "
                              f"of {', '.join(pre_cols)}: treated minus comparison {b_pre:.3g}, "

@@ -45,7 +45,9 @@ Inference (classic and augmented)
 Checks: a treated unit outside the donors' range on a predictor or on most pre-period
 outcomes (the convex hull) is warned about; the fit counts as good (``fit_ok``) when the
 pre-period RMSPE is at most 5% of the treated unit's mean pre-period outcome and the
-treated unit lies within the donors' range in at least 80% of pre-periods. A good fit
+treated unit lies within the donors' range in at least 80% of pre-periods; with placebos,
+the first condition becomes "no worse than the median placebo's pre-period RMSPE", since
+noisy small-area rates rarely fit within 5% however good the donors. A good fit
 puts the design at Maryland level 4, otherwise 3 (:func:`evalkit.evidence.maryland_level`).
 
 References
@@ -520,11 +522,6 @@ def synthetic_control(
                      "average of donors can match it there (outside the convex hull), so the "
                      "synthetic control extrapolates badly. Consider method='augmented' or "
                      "a donor pool that spans the treated unit.")
-    if not fit_ok:
-        warns.append(f"The synthetic control fits the treated unit poorly before the start "
-                     f"(RMSPE {pre_rmspe:.3g}, {diag['pre_rmspe_relative']:.1%} of its mean "
-                     "level): the gaps after the start may reflect the poor fit, not the "
-                     "scheme. Evidence level held at 3.")
     # placebo in space
     ratios = None
     if placebos:
@@ -534,10 +531,22 @@ def synthetic_control(
         n = len(pool)
         rank = int(rm.loc[rm["treated"], "rank"].iloc[0])
         inc = rm[rm["included"] & ~rm["treated"]]
+        # With placebos, "good fit" means at least as good as the typical donor's fit
+        # from the other donors (noisy small-area rates never fit within 5%).
+        median_pre = float(np.median(rm.loc[~rm["treated"], "pre_rmspe"]))
+        diag["placebo_median_pre_rmspe"] = median_pre
+        diag["fit_ok"] = bool(outside_pre <= 0.2 and pre_rmspe <= median_pre)
         diag.update(p_value=rank / (n + 1), rank=rank, n_placebos=n,
                     excluded_placebos=[str(u) for u in rm.loc[~rm["included"], "unit"]],
                     p_value_fit_restricted=(1 + int((inc["ratio"] >= diag["rmspe_ratio"])
                                                     .sum())) / (len(inc) + 1))
+    if not diag["fit_ok"]:
+        median = diag.get("placebo_median_pre_rmspe")
+        versus = f"; the median placebo's is {median:.3g}" if median is not None else ""
+        warns.append(f"The synthetic control fits the treated unit poorly before the start "
+                     f"(RMSPE {pre_rmspe:.3g}, {diag['pre_rmspe_relative']:.1%} of its mean "
+                     f"level{versus}): the gaps after the start may reflect the poor fit, not "
+                     "the scheme. Evidence level held at 3.")
     if placebo_time is not None:
         frames["placebo_time"], diag["placebo_time"] = _placebo_in_time(
             panel, Y, units, windows, placebo_time, start_code, T0, labels, opts)

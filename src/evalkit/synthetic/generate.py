@@ -69,6 +69,8 @@ class CaseStudy:
     patient_costs: pd.DataFrame
     scheme_costs: pd.DataFrame
     truth: dict
+    localities: pd.DataFrame | None = None
+    patient_cohort: pd.DataFrame | None = None
 
 
 def _months() -> np.ndarray:
@@ -179,6 +181,7 @@ def generate(s: SchemeDef) -> CaseStudy:
     truth_rows = (first_treated == start)[:, None] & followup[None, :]
     at_12 = (first_treated == start)[:, None] & (months == start + 12)[None, :]
     deaths = None
+    expected: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # outcome: (without, with)
     for outcome, effect in s.effects.items():
         spec = OUTCOMES[outcome]
         family = spec["family"]
@@ -186,6 +189,7 @@ def generate(s: SchemeDef) -> CaseStudy:
             mu0 = size * np.exp(log_rate(spec))
             mult = np.exp(np.log(effect) * ramp * eng_scale[:, None])
             mu1 = mu0 * mult
+            expected[outcome] = (mu0, mu1)
             gamma = rng.gamma(spec["shape"], 1 / spec["shape"], (n, t))
             counts = rng.poisson(mu1 * gamma)
             if s.selection == "high" and outcome == s.select_on:
@@ -249,7 +253,7 @@ def generate(s: SchemeDef) -> CaseStudy:
     panel = panel.rename(columns={"unit": unit_name})
 
     tables = _engagement(rng, s, units, months, first_treated, engagement, size, unit_name)
-    patients, patient_truth = _patient_costs(rng, s, units, in_scheme, unit_name)
+    patients, patient_truth, latent = _patient_costs(rng, s, units, in_scheme, unit_name)
     truth = {
         "scheme": s.name,
         "synthetic": True,
@@ -274,7 +278,89 @@ def generate(s: SchemeDef) -> CaseStudy:
         "engagement": {"mean_engagement": round(float(engagement[in_scheme].mean()), 4),
                        "effect_scales_with_engagement": True},
     }
-    return CaseStudy(s, panel, *tables, patients, _scheme_costs(s), truth)
+    localities = cohort = None
+    # Extra tables draw from their own random streams, so the tables above do not change.
+    if s.localities:
+        localities, loc_truth = _localities(np.random.default_rng(s.seed + 7919), s, panel,
+                                            in_scheme, expected, size, months, start)
+        truth["effects"].extend(loc_truth)
+    if s.patient_cohort:
+        cohort = _patient_cohort(np.random.default_rng(s.seed + 7927), patients, latent)
+        truth["effects"].append({**patient_truth, "data": "patient_cohort",
+                                 "outcome": "cost_y3"})
+    return CaseStudy(s, panel, *tables, patients, _scheme_costs(s), truth, localities, cohort)
+
+
+def _localities(rng, s: SchemeDef, panel: pd.DataFrame, in_scheme: np.ndarray,
+                expected: dict, size: np.ndarray, months: np.ndarray, start: int):
+    """Practices grouped into localities: the scheme's practices form one locality and the
+    others are grouped at random into ``s.localities`` comparison localities.
+
+    Returns the locality-by-month table (summed counts and list sizes, rates per 1,000 a
+    month, list-size weighted covariates) and the true effect on the scheme locality's
+    rates over the whole post period (expected rate with the scheme minus without it).
+    """
+    unit = "area" if s.unit_kind == "area" else "practice"
+    size_col = "population" if s.unit_kind == "area" else "list_size"
+    names = panel[unit].unique()
+    others = np.flatnonzero(~in_scheme)
+    group = np.empty(len(names), dtype=object)
+    group[in_scheme] = "L00 (scheme)"
+    group[others] = [f"L{k % s.localities + 1:02d}" for k in rng.permutation(len(others))]
+    frame = panel.assign(locality=np.repeat(group, len(months)))
+    counts = [o for o in s.effects if o in expected]
+    frame = frame.assign(w65=frame["pct_65plus"] * frame[size_col],
+                         wimd=frame["imd_score"] * frame[size_col])
+    agg = frame.groupby(["locality", "month"], sort=True)[[size_col, *counts, "w65",
+                                                          "wimd"]].sum().reset_index()
+    for o in counts:
+        agg[f"{o}_rate"] = (1000 * agg[o] / agg[size_col]).round(4)
+    agg["pct_65plus"] = (agg.pop("w65") / agg[size_col]).round(4)
+    agg["imd_score"] = (agg.pop("wimd") / agg[size_col]).round(2)
+    agg["treated"] = (agg["locality"] == "L00 (scheme)").astype(int)
+    post = months >= start
+    truth = []
+    for o in counts:
+        mu0, mu1 = expected[o]
+        pop = size[in_scheme][:, post].sum(0)
+        diff = 1000 * (mu1[in_scheme][:, post].sum(0) - mu0[in_scheme][:, post].sum(0)) / pop
+        truth.append({
+            "outcome": f"{o}_rate", "data": "localities", "domain": "outcome",
+            "scale": "difference", "value": round(float(diff.mean()), 6),
+            "window": [AXIS.label(start), AXIS.label(months[-1])],
+            "estimand": "effect on the scheme locality's rate per 1,000 a month, averaged "
+                        "over every month from the start (expected rate with the scheme "
+                        "minus without it)"})
+    return agg, truth
+
+
+def _patient_cohort(rng, patients: pd.DataFrame, latent: tuple[np.ndarray, np.ndarray]
+                    ) -> pd.DataFrame:
+    """One row per patient: characteristics and resource use in each of the three years.
+
+    Age, sex and the number of long-term conditions are drawn here; age and conditions
+    rise with the patient's latent frailty, which also drives resource use. Patients were
+    enrolled on their expected use in year 2 (a risk-stratification tool); ``risk_score``
+    is that tool's score (the log of expected use, with a little measurement error, on a
+    0-100-like scale), so matching on it and on the two years before enrolment removes
+    nearly all of the selection.
+    """
+    frailty, log_risk = latent
+    n = len(frailty)
+    wide = patients.pivot(index="patient_id", columns="year")
+    out = pd.DataFrame({"patient_id": wide.index})
+    unit = [c for c in patients.columns if c in ("practice", "area")][0]
+    first = patients.groupby("patient_id", sort=True).first()
+    out[unit] = first[unit].to_numpy()
+    out["enrolled"] = first["enrolled"].to_numpy()
+    out["age"] = np.clip(np.round(76 + 5 * frailty + rng.normal(0, 6, n)), 65, 101).astype(int)
+    out["female"] = (rng.random(n) < 0.56).astype(int)
+    out["conditions"] = rng.poisson(np.exp(0.6 + 0.5 * frailty))
+    out["risk_score"] = np.round(50 + 15 * (log_risk + rng.normal(0, 0.1, n)), 1)
+    for year in (1, 2, 3):
+        out[f"admissions_y{year}"] = wide[("nonelective_admissions", year)].to_numpy()
+        out[f"cost_y{year}"] = wide[("cost", year)].to_numpy()
+    return out
 
 
 def _engagement(rng, s: SchemeDef, units, months, first_treated, engagement, size, unit_name):
@@ -382,7 +468,7 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
              "window": ["3", "3"],
              "estimand": "mean change in expected resource-use cost per enrolled patient in "
                          "the year after enrolment (GBP), scheme against no scheme"}
-    return frame, truth
+    return frame, truth, (frailty, np.log(intensity[:, 1]))
 
 
 def _scheme_costs(s: SchemeDef) -> pd.DataFrame:

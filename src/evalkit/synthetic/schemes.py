@@ -48,6 +48,8 @@ class SchemeDef:
     community_uplift: float = 1.3
     patients_selected_high: bool = False
     waves: dict[str, str] = field(default_factory=dict)
+    localities: int = 0
+    patient_cohort: bool = False
     seed: int = 0
 
 
@@ -64,7 +66,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=90, n_treated=30, start="2019-10", selection="random",
         effects={"emergency_admissions": 0.92, "bed_days": 0.88, "ae_attendances": 0.97},
         engagement_mean=0.7, patient_cost_effect=0.80, community_uplift=1.6,
-        patients_selected_high=True, seed=101,
+        patients_selected_high=True, localities=30, patient_cohort=True, seed=101,
     ),
     SchemeDef(
         name="palliative-care",
@@ -114,7 +116,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
                 "joined in April 2019.",
         unit_kind="practice", n_units=60, n_treated=20, start="2019-04", selection="random",
         effects={"emergency_admissions": 0.94, "bed_days": 0.90},
-        engagement_mean=0.65, patient_cost_effect=0.90, community_uplift=1.5, seed=105,
+        engagement_mean=0.65, patient_cost_effect=0.90, community_uplift=1.5, localities=20,
+        seed=105,
     ),
     SchemeDef(
         name="frailty-inequalities",
@@ -127,7 +130,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=120, n_treated=30, start="2019-10", selection="high",
         transient_sd=0.13, effects={"emergency_admissions": 0.95, "bed_days": 0.93},
         engagement_mean=0.5, patient_cost_effect=0.90, community_uplift=1.4,
-        patients_selected_high=True, seed=106,
+        patients_selected_high=True, patient_cohort=True, seed=106,
     ),
     SchemeDef(
         name="rapid-response",

@@ -12,8 +12,10 @@ import pandas as pd
 import yaml
 
 from ..errors import EvalkitError
+from ..periods import parse_period
+from .generate import AXIS as MONTHS
 from .generate import OUTCOMES, UNIT_COSTS, CaseStudy, generate
-from .schemes import SCHEMES, SchemeDef
+from .schemes import FIRST_MONTH, SCHEMES, SchemeDef
 
 __all__ = ["synth", "scheme_files", "spec_for"]
 
@@ -52,7 +54,7 @@ def spec_for(cs: CaseStudy) -> dict:
                  "paired": True, "baseline_periods": 1, "followup_periods": 1}
     if s.patients_selected_high:
         cost_opts["selected_on_baseline"] = True
-    return {
+    spec = {
         "scheme": s.name,
         "title": s.title,
         "description": s.summary,
@@ -92,6 +94,58 @@ def spec_for(cs: CaseStudy) -> dict:
         "engagement": {"referrals": "referrals", "mdt": "mdt", "survey": "survey",
                        "panel": "panel", "unit": unit, "time": "month", "start": s.start},
     }
+    spec = _comparison_designs(cs, spec)
+    return spec
+
+
+def _pre_years(start: str) -> list[list[str]]:
+    """Windows of twelve months (April to March) before ``start``, the last one partial."""
+    first = parse_period(FIRST_MONTH, MONTHS)
+    stop = parse_period(start, MONTHS)
+    return [[MONTHS.label(a), MONTHS.label(min(a + 11, stop - 1))]
+            for a in range(first, stop, 12)]
+
+
+def _comparison_designs(cs: CaseStudy, spec: dict) -> dict:
+    """Add the synthetic control (localities) and matched comparison (patient cohort)."""
+    s = cs.scheme
+    if cs.localities is not None:
+        spec["data"]["localities"] = {"path": "localities.csv", "kind": "panel"}
+        # The headline outcome only: every donor is refitted as a placebo, so each
+        # outcome costs a few seconds.
+        for o in list(s.effects)[:1]:
+            if f"{o}_rate" not in cs.localities:
+                continue
+            spec["outcomes"][f"{o}_rate"] = {
+                "label": f"{OUTCOMES[o]['label']} per 1,000 a month (locality)",
+                "family": "gaussian", "domain": "outcome", "better": "lower"}
+            predictors = ([{"variable": f"{o}_rate", "window": w, "op": "mean"}
+                           for w in _pre_years(s.start)]
+                          + [{"variable": v, "window": _pre_years(s.start)[-1], "op": "mean"}
+                             for v in ("pct_65plus", "imd_score")])
+            spec["analyses"].append({
+                "design": "synthetic_control", "data": "localities", "outcomes": [f"{o}_rate"],
+                "label": "Synthetic control: the scheme's locality against a weighted "
+                         "combination of the other localities",
+                "options": {"unit": "locality", "time": "month",
+                            "treated_unit": "L00 (scheme)", "start": s.start,
+                            "predictors": predictors, "placebos": True}})
+    if cs.patient_cohort is not None:
+        spec["data"]["patient_cohort"] = {"path": "patient_cohort.csv", "kind": "cohort"}
+        spec["outcomes"]["cost_y3"] = {
+            "label": "Resource-use cost per patient a year (GBP)",
+            "family": "gaussian", "domain": "cost", "better": "lower"}
+        spec["analyses"].append({
+            "design": "matched", "data": "patient_cohort", "outcomes": ["cost_y3"],
+            "label": "Enrolled patients against matched patients who were not enrolled "
+                     "(nearest-neighbour propensity matching on age, sex, conditions, the "
+                     "risk score used to enrol them and the two years before enrolment), "
+                     "difference-in-differences",
+            "options": {"treated": "enrolled",
+                        "covariates": ["age", "female", "conditions", "risk_score"],
+                        "pre": ["cost_y1", "cost_y2"], "method": "nearest", "caliper": 0.2,
+                        "seed": 20260401}})
+    return spec
 
 
 def _readme(cs: CaseStudy) -> str:
@@ -130,6 +184,16 @@ def _readme(cs: CaseStudy) -> str:
         "Skewed and zero-inflated.",
         "- `scheme_costs.csv`: the scheme's staffing (whole-time equivalents, illustrative "
         "salaries, on-cost and overhead rates) and set-up costs.",
+        *([f"- `localities.csv`: {unit}s grouped into localities by month: the scheme's "
+           f"{unit}s form `L00 (scheme)` and the others {s.localities} comparison "
+           f"localities. Summed `{size_col}` and counts, rates per 1,000 a month (`*_rate`), "
+           f"{size_col}-weighted `pct_65plus` and `imd_score`, `treated`."]
+          if cs.localities is not None else []),
+        *(["- `patient_cohort.csv`: one row per patient of `patient_costs.csv`: `enrolled`, "
+           "`age`, `female`, `conditions` (long-term conditions), `risk_score` (the "
+           "risk-stratification score enrolment used), and `admissions_y1..3`, "
+           "`cost_y1..3` (emergency admissions and cost in each year; enrolment between "
+           "years 2 and 3)."] if cs.patient_cohort is not None else []),
         "", "Generated by `evalkit synth`; do not edit by hand.", "",
     ]
     return "\n".join(lines)
@@ -146,6 +210,9 @@ def scheme_files(s: SchemeDef) -> dict[str, bytes]:
         "survey.csv": _csv(cs.survey),
         "patient_costs.csv": _csv(cs.patient_costs),
         "scheme_costs.csv": _csv(cs.scheme_costs),
+        **({"localities.csv": _csv(cs.localities)} if cs.localities is not None else {}),
+        **({"patient_cohort.csv": _csv(cs.patient_cohort)}
+           if cs.patient_cohort is not None else {}),
         "truth.json": (json.dumps(cs.truth, indent=2, sort_keys=True) + "\n").encode("utf-8"),
         "spec.yaml": ("# Evaluation spec (synthetic case study). Format: docs/spec.md\n"
                       + yaml.safe_dump(spec_for(cs), sort_keys=False, width=88,
