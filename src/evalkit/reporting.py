@@ -105,6 +105,9 @@ def _how_synth(first: pd.Series, d: dict) -> str:
            + (f": {top}" if top else "") + f"); {d['pre_periods']} periods before the "
            f"start; pre-period RMSPE {d['pre_rmspe']:.3g} ("
            + ("good fit" if d.get("fit_ok") else "poor fit: level held at 3") + ")")
+    if d.get("method") == "augmented":
+        how += (f"; ridge bias correction (penalty {d['ridge_lambda']:.3g}, "
+                f"{d['n_negative_weights']} negative weight(s))")
     if d.get("rank") is not None:
         how += (f"; ranked {d['rank']} of {d['n_placebos'] + 1} on the post/pre RMSPE ratio "
                 f"(placebo p = {d['p_value']:.3f})")

@@ -69,7 +69,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
@@ -87,10 +86,6 @@ __all__ = ["synthetic_control", "SyntheticControlResult"]
 
 DESIGN = "synthetic_control"
 METHODS = ("classic", "augmented", "sdid")
-#: Methods available in this version (augmented and SDID land with their modules).
-AVAILABLE = tuple(m for m in METHODS if m == "classic" or find_spec(
-    {"augmented": "evalkit.designs.augmented_synth", "sdid": "evalkit.designs.sdid"}[m])
-    is not None)
 OPS = ("mean", "median", "sum")
 _ZERO = 1e-3  # weights at or below this count as zero (leave-one-out, the weights table)
 
@@ -114,7 +109,11 @@ class SyntheticControlResult(DesignResult):
 
     @property
     def p_value(self) -> float:
-        """The placebo-in-space (rank) p-value, or NaN without placebos."""
+        """The placebo-in-space (rank) p-value, or NaN without placebos.
+
+        For ``method="sdid"`` it is the two-sided normal p-value of the estimate over
+        its placebo standard error.
+        """
         p = self.diagnostics.get("p_value")
         return float("nan") if p is None else float(p)
 
@@ -285,6 +284,7 @@ class _Fit:
     synthetic: np.ndarray      # all periods
     v: np.ndarray | None
     fit: SynthFit | None
+    lam: float | None = None   # ridge penalty of the augmented fit
 
 
 def _fit_one(Y: np.ndarray, X: np.ndarray | None, t: int, pool: np.ndarray, T0: int, *,
@@ -308,7 +308,7 @@ def _fit_one(Y: np.ndarray, X: np.ndarray | None, t: int, pool: np.ndarray, T0: 
         from .augmented_synth import ridge_augment
 
         aug = ridge_augment(Y[:, t], Y[:, pool].T, T0, w, lam=lam)
-        return _Fit(aug.weights, aug.synthetic, fit.v if fit else None, fit)
+        return _Fit(aug.weights, aug.synthetic, fit.v if fit else None, fit, aug.lam)
     return _Fit(w, synthetic, fit.v if fit else None, fit)
 
 
@@ -425,7 +425,7 @@ def synthetic_control(
     >>> res.weights.head(), res.p_value  # doctest: +SKIP
     """
     file = file or data.attrs.get("source")
-    check_choice("method", method, AVAILABLE)
+    check_choice("method", method, METHODS)
     check_choice("search", search, ("multistart", "nelder-mead"))
     check_conf_level(conf_level)
     if not (isinstance(pre_rmspe_threshold, (int, float)) and pre_rmspe_threshold > 0):
@@ -490,6 +490,13 @@ def synthetic_control(
         "top_weights": [[str(u), float(x)] for u, x in
                         weights.head(5).itertuples(index=False) if abs(x) > _ZERO],
     }
+    if method == "augmented":
+        diag.update(ridge_lambda=main.lam, lambda_chosen_by="given" if lam is not None
+                    else "cross-validation (augsynth's one-standard-error rule)",
+                    n_negative_weights=int((main.weights < -_ZERO).sum()),
+                    scm_weights={str(u): float(x) for u, x in
+                                 zip(pool, main.fit.weights if main.fit else main.weights,
+                                     strict=True) if abs(x) > _ZERO} if main.fit else None)
     if main.fit is not None:
         diag.update(v_search=search if v is None and X is not None else "fixed",
                     v_start=main.fit.start, v_search_converged=main.fit.outer_converged,
@@ -702,9 +709,14 @@ def _sdid(panel, treated, pool, T0, *, outcome, conf_level, scheme, domain, seed
 
     Y = panel.Y[[*pool, *treated]].to_numpy(float).T
     fit = sdid_fit(Y, len(treated), T0, se="placebo" if placebos else "none", seed=seed)
+    warns: list[str] = []
     if not fit.converged:
-        raise DesignError("the synthetic DiD weights could not be found: the solver did not "
-                          "converge", fix="check the data for constant or duplicated units")
+        # Frank-Wolfe reached its iteration cap (synthdid's 10,000) still lowering the
+        # penalised loss by more than its tolerance. The weights are feasible and close to
+        # optimal (synthdid returns them silently); say so rather than hide it.
+        warns.append("The synthetic DiD weight solver reached its iteration cap before its "
+                     "stopping rule (as synthdid's does on this panel); the weights are "
+                     "feasible and near-optimal but not certified optimal.")
     z = stats.norm.ppf(0.5 + conf_level / 2)
     se = fit.se
     T = Y.shape[1]
@@ -718,12 +730,15 @@ def _sdid(panel, treated, pool, T0, *, outcome, conf_level, scheme, domain, seed
     weights = (pd.DataFrame({"unit": pool, "weight": fit.unit_weights})
                .sort_values("weight", ascending=False, kind="stable").reset_index(drop=True))
     diag = {"method": "sdid", "treated_units": [str(t) for t in treated],
+            "solver_converged": fit.converged,
             "n_donors": len(pool), "start": panel.axis.label(start), "pre_periods": T0,
             "post_periods": T - T0, "se_method": fit.se_method, "zeta": fit.zeta,
             "time_weights": dict(zip(labels[:T0], map(float, fit.time_weights),
                                      strict=True))}
     ok = math.isfinite(se) and se > 0
     p = float(2 * stats.norm.sf(abs(fit.estimate) / se)) if ok else float("nan")
+    diag.update(p_value=p, p_value_method="normal approximation with the placebo "
+                "standard error (Arkhangelsky et al., 2021, Algorithm 4)")
     rec = EffectRecord(
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_sdid",
         scale="difference", estimate=float(fit.estimate), se=se,
@@ -731,8 +746,11 @@ def _sdid(panel, treated, pool, T0, *, outcome, conf_level, scheme, domain, seed
         ci_high=fit.estimate + z * se if ok else float("nan"), conf_level=conf_level,
         p_value=p, n_units=Y.shape[0], pre_periods=T0, post_periods=T - T0,
         evidence_level=maryland_level(DESIGN, "att_sdid", {**diag, "fit_ok": True}),
-        diagnostics=diag)
+        diagnostics=diag, warnings=tuple(warns))
     return SyntheticControlResult(design=DESIGN, effects=effects_frame([rec]),
-                                  diagnostics=diag, options={"treated_unit": treated,
-                                                             "method": "sdid"},
+                                  diagnostics=diag, warnings=tuple(warns),
+                                  options={"outcome": outcome, "treated_unit": treated,
+                                           "start": panel.axis.label(start),
+                                           "method": "sdid", "placebos": placebos,
+                                           "seed": seed, "conf_level": conf_level},
                                   frames={"path": path, "weights": weights})
