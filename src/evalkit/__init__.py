@@ -24,6 +24,19 @@ from .designs import (
     synthetic_control,
 )
 from .designs.honest_did import honest_did
+from .economics import (
+    bootstrap_ci,
+    ce_bootstrap,
+    ceac,
+    cost_compare,
+    economic,
+    evpi,
+    icer,
+    net_cost,
+    nmb,
+    one_way,
+    psa,
+)
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
@@ -40,6 +53,9 @@ __all__ = [
     # designs
     "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
     "staggered_did", "honest_did", "match", "matched", "synthetic_control",
+    # costs and economic evaluation
+    "cost_compare", "bootstrap_ci", "icer", "nmb", "ceac", "evpi", "ce_bootstrap", "net_cost",
+    "psa", "one_way", "economic",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

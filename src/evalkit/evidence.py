@@ -103,6 +103,17 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
         if estimand.startswith("att_did"):
             return 4 if diagnostics.get("balance_ok") else 3
         return 2
+    if design == "economic":
+        # Costs and effects per patient: the change in the enrolled patients alone is an
+        # uncontrolled before/after (1); against all other patients a DiD (3); against
+        # patients matched on every pre-period cost and effect, 4 when balance was
+        # achieved. ``estimand`` here is the economic comparison.
+        comparison = diagnostics.get("comparison", estimand)
+        if comparison == "before_after":
+            return 1
+        if comparison == "matched":
+            return 4 if diagnostics.get("balance_ok") else 3
+        return 3
     level = _BASE.get((design, estimand))
     if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")

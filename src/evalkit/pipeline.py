@@ -94,6 +94,7 @@ class Evaluation:
             synth_loo_plot,
             synth_path_plot,
         )
+        from .plots.economics import ce_plane_plot, ceac_plot
 
         labels = {o: self.spec.outcome_label(o) for o in self.spec.outcomes}
         seen: dict[str, int] = {}
@@ -125,6 +126,9 @@ class Evaluation:
                     plots.append(("synth-loo", synth_loo_plot))
             elif analysis.design == "matched" and "love" in res.frames:
                 plots = [("love", lambda r, label=None: love_plot(r))]
+            elif analysis.design == "economic" and "ce_draws" in res.frames:
+                plots = [("ce-plane", lambda r, label=None: ce_plane_plot(r)),
+                         ("ceac", lambda r, label=None: ceac_plot(r))]
             for kind, plot in plots:
                 fig, alt = plot(res, label=label)
                 yield unique(f"{kind}-{analysis.outcome}"), fig, alt
@@ -245,9 +249,12 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
                                       disable=not progress), start=1):
         data = evaluation.table(analysis.data)
         func = DESIGNS[analysis.design]
+        options = dict(analysis.options)
+        for key in getattr(func, "table_options", ()):  # options that name a data table
+            if key in options:
+                options[key] = evaluation.table(options[key])
         try:
-            result = func(data, outcome=analysis.outcome, scheme=spec.scheme,
-                          **dict(analysis.options))
+            result = func(data, outcome=analysis.outcome, scheme=spec.scheme, **options)
         except EvalkitError as err:
             err.message = (f"analysis {i} ({analysis.design}, {analysis.outcome}): "
                            f"{err.message}")

@@ -48,7 +48,19 @@ DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                                  "(Callaway and Sant'Anna)",
                 "matched": "Matched comparison group (propensity score), "
                            "difference-in-differences",
-                "synthetic_control": "Synthetic control"}
+                "synthetic_control": "Synthetic control",
+                "economic": "Economic evaluation (bootstrap of patient-level costs and QALYs)"}
+
+#: How each economic comparison is described.
+ECONOMIC_COMPARISONS = {
+    "before_after": "the change in enrolled patients from the year before enrolment to the "
+                    "year after (no comparison group)",
+    "did": "the change in enrolled patients against the change in all other patients "
+           "(difference-in-differences)",
+    "matched": "the change in enrolled patients against the change in patients matched on "
+               "their costs and quality of life before enrolment (matched "
+               "difference-in-differences)",
+}
 
 
 def _how_prepost(first: pd.Series, d: dict) -> str:
@@ -114,9 +126,22 @@ def _how_synth(first: pd.Series, d: dict) -> str:
     return how
 
 
+def _how_economic(first: pd.Series, d: dict) -> str:
+    how = (f"{ECONOMIC_COMPARISONS[d['comparison']]}; {d['n_enrolled']} enrolled patients"
+           + (f", {d['n_matched_pairs']} matched pairs" if d.get("n_matched_pairs") else "")
+           + f"; scheme cost spread over {d['patients_served']:,.0f} patients a year; "
+           f"{d['n_resamples']:,} bootstrap replicates")
+    if d["comparison"] == "matched":
+        how += (f"; largest |SMD| after matching {d['max_abs_smd_after']:.3f} ("
+                + ("balanced" if d.get("balance_ok") else "not balanced: level held at 3")
+                + ")")
+    return how
+
+
 #: How each design is described in the report's design section.
 _DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_staggered,
-             "matched": _how_matched, "synthetic_control": _how_synth}
+             "matched": _how_matched, "synthetic_control": _how_synth,
+             "economic": _how_economic}
 
 
 def describe_design(design: str, first: pd.Series) -> str:
@@ -423,6 +448,149 @@ class ReportContext:
                 f"changes is the matched difference-in-differences estimate of the effect: "
                 f"{format_effect(did.iloc[0])}.")
         return " ".join(text) + "\n"
+
+    # -- costs ----------------------------------------------------------------------------
+    def _economic(self):
+        analysis, res = self._first("economic")
+        return (None, None) if analysis is None else (analysis, res)
+
+    def ce_plane_figure(self):
+        """The cost-effectiveness plane (bootstrap replicates), or None."""
+        from .plots.economics import ce_plane_plot
+
+        _, res = self._economic()
+        if res is None or "ce_draws" not in res.frames:
+            return None
+        return FigureOutput(ce_plane_plot(res)[0])
+
+    def ceac_figure(self):
+        """The cost-effectiveness acceptability curve, or None."""
+        from .plots.economics import ceac_plot
+
+        _, res = self._economic()
+        if res is None or "ceac" not in res.frames:
+            return None
+        return FigureOutput(ceac_plot(res)[0])
+
+    def cost_consequence_frame(self) -> pd.DataFrame:
+        """Costs beside every outcome effect: the cost-consequence table."""
+        rows = []
+        _, res = self._economic()
+        if res is not None:
+            e = res.effects.set_index("estimand")
+            names = {"scheme_cost_per_patient": "Scheme cost per patient served (GBP)",
+                     "resource_cost_change": "Change in resource-use cost per patient (GBP)",
+                     "incremental_cost": "Net cost per patient (GBP; negative = saving)",
+                     "incremental_effect": f"QALYs gained per patient "
+                                           f"({res.options.get('effect') or 'effect'})",
+                     "activity_change": "Change in "
+                                        f"{res.options.get('activity_label') or 'activity'} "
+                                        "per patient"}
+            for estimand, name in names.items():
+                if estimand not in e.index:
+                    continue
+                r = e.loc[estimand]
+                rows.append({"Domain": "Costs" if r["domain"] == "cost" else "Outcomes",
+                             "Measure": name,
+                             "Effect (95% CI)": format_effect(r.to_dict())
+                             if pd.notna(r["ci_low"]) else f"{r['estimate']:,.0f} (fixed)",
+                             "Design": "economic evaluation",
+                             "Maryland level": int(r["evidence_level"])})
+        for _, r in headline_effects(self.evaluation.effects).iterrows():
+            rows.append({"Domain": {"cost": "Costs", "engagement": "Engagement"}.get(
+                r["domain"], "Outcomes"),
+                "Measure": f"{self.label(r['outcome'])}: "
+                           f"{ESTIMAND_NAMES.get(r['estimand'], r['estimand'])}",
+                "Effect (95% CI)": format_effect(r),
+                "Design": DESIGN_NAMES.get(r["design"], r["design"]).split(" (")[0],
+                "Maryland level": int(r["evidence_level"])})
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        order = {"Costs": 0, "Outcomes": 1, "Engagement": 2}
+        return frame.sort_values("Domain", key=lambda c: c.map(order), kind="stable")
+
+    def economic_markdown(self) -> str:
+        """Scheme costs, net cost, the verdict and the cost-consequence table."""
+        analysis, res = self._economic()
+        if res is None:
+            return "_The spec declares no economic evaluation for this scheme._\n"
+        d = res.diagnostics
+        e = res.effects.set_index("estimand")
+        per = e.loc["scheme_cost_per_patient", "estimate"]
+        change = e.loc["resource_cost_change"]
+        inc = e.loc["incremental_cost"]
+        price = f" at {d['price_year']} prices" if d.get("price_year") else ""
+        roles = res.frames["scheme_costs"]
+        roles_tab = pd.DataFrame({
+            "Line": [f"{r} ({b})" if isinstance(b, str) and b else str(r)
+                     for r, b in zip(roles["role"], roles["band"], strict=True)],
+            "Type": roles["cost_type"],
+            "WTE": [f"{w:.1f}" if w else "" for w in roles["wte"]],
+            "Annual cost (GBP)": [f"{c:,.0f}" for c in roles["annual_cost"]]})
+        text = [
+            f"The scheme cost £{d['scheme_cost_total']:,.0f} in its first "
+            f"{'year' if d['years'] == 1 else str(d['years']) + ' years'}{price} "
+            f"(£{d['scheme_cost_annual']:,.0f} a year in staff, with on-costs and overheads, "
+            f"and £{d['scheme_setup']:,.0f} to set up), or £{per:,.0f} for each of the "
+            f"{d['patients_served']:,.0f} patients it served a year. Unit costs and salaries "
+            "are illustrative.", "",
+            f"Comparing {ECONOMIC_COMPARISONS[d['comparison']]}, resource use changed by "
+            f"{format_effect(change.to_dict())} per patient. Net of the scheme's cost, each "
+            f"patient cost {format_effect(inc.to_dict())} more "
+            f"(a negative figure is a saving); the probability that the scheme saves money "
+            f"is {d['probability_saving']:.0%}.",
+        ]
+        if "incremental_effect" in e.index:
+            q = e.loc["incremental_effect"]
+            verdict = {
+                "dominant": "**dominant**: it saves money and improves health",
+                "dominated": "**dominated**: it costs more and does not improve health",
+                "cost-effective": "**cost-effective** at £20,000 per QALY",
+                "cost-effective at the upper threshold": "**cost-effective at £30,000 per "
+                                                         "QALY** but not at £20,000",
+                "not cost-effective": "**not cost-effective** at NICE's thresholds",
+                "cost-saving": "**cost-saving**, with a small loss of health",
+            }.get(d["verdict"], d["verdict"])
+            icer = e.loc["icer", "estimate"]
+            text += ["",
+                     f"Quality-adjusted life years changed by {format_effect(q.to_dict())} "
+                     f"per patient. "
+                     + (f"The ICER is £{icer:,.0f} per QALY gained. " if pd.notna(icer)
+                        and icer > 0 else f"No ICER is reported: {d['icer_note']}. ")
+                     + f"On the point estimates the scheme is {verdict}. The probability "
+                     f"that it is cost-effective is {d['prob_cost_effective_20000']:.0%} at "
+                     f"£20,000 and {d['prob_cost_effective_30000']:.0%} at £30,000 per QALY "
+                     "(@fig-ce-plane, @fig-ceac)."]
+            if "evpi" in res.frames:
+                ev = res.frames["evpi"].set_index("wtp")["evpi_per_person"]
+                text[-1] += (f" The expected value of perfect information is "
+                             f"£{ev.iloc[0]:,.0f} per patient at £{ev.index[0]:,.0f}: what "
+                             "removing the uncertainty would be worth.")
+        if "activity_change" in e.index:
+            nc = res.frames["net_cost"].set_index("quantity")
+            if "break_even_activity" in nc.index:
+                text += ["", f"To pay for itself from "
+                         f"{res.options.get('activity_label') or 'activity'} alone, the scheme "
+                         f"would need to avoid {nc.loc['break_even_activity', 'estimate']:.2f} "
+                         f"per patient served; it avoided "
+                         f"{-e.loc['activity_change', 'estimate']:.2f} "
+                         f"({format_effect(e.loc['activity_change'].to_dict())} change)."]
+        if d["comparison"] == "before_after":
+            text += ["", "This is an uncontrolled before/after comparison (Maryland level 1): "
+                         "if patients were enrolled after a costly year, part of the fall in "
+                         "their costs would have happened anyway."]
+        cc = self.cost_consequence_frame()
+        return "\n".join([
+            *text, "",
+            _md_table(roles_tab), "",
+            ": The scheme's staffing and set-up costs (illustrative salaries; annual cost "
+            "includes on-costs and overheads) {#tbl-scheme-costs}", "",
+            "@tbl-cost-consequence sets the costs beside every estimated effect of the "
+            "scheme; engagement is described in its own section below.", "",
+            _md_table(cc), "",
+            ": Cost-consequence table: costs and effects of the scheme, each with its design "
+            "and Maryland level {#tbl-cost-consequence}", ""])
 
     def findings_markdown(self) -> str:
         """Plain-English findings: before/after (adjusted where possible), then ITS."""

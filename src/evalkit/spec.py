@@ -205,6 +205,13 @@ def load_spec(path: str | Path) -> Spec:
         allowed = [p for p in params if params[p].kind == inspect.Parameter.KEYWORD_ONLY
                    and p not in ("outcome", *_FILLED)]
         _unknown(options, allowed, f"analysis {i} ({design}) options", file)
+        for key in getattr(DESIGNS[design], "table_options", ()):
+            if key in options and options[key] not in data:
+                guess = nearest(str(options[key]), data)
+                raise SpecError(f"analysis {i} ({design}) option {key} names data "
+                                f"'{options[key]}', which the spec does not list", file=file,
+                                fix=f"did you mean '{guess}'?" if guess
+                                else "add it under 'data:'")
         names = entry.get("outcomes")
         if isinstance(names, str):
             names = [names]

@@ -585,6 +585,17 @@ def _placebo_gap(args) -> np.ndarray:
     return Y[:, j] - _fit_one(Y, X, j, others, T0, **opts).synthetic
 
 
+def _one_blas_thread() -> None:
+    """Worker start-up: one BLAS thread each, so workers do not oversubscribe the cores.
+
+    The fits are small matrix problems; with the BLAS's own threads on top of ``n_jobs``
+    processes, two workers on two cores ran slower than one process.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
 def _map(func, tasks: list, n_jobs: int) -> list:
     """``map`` in this process, or over ``n_jobs`` worker processes."""
     if n_jobs <= 1 or len(tasks) < 4:
@@ -593,7 +604,8 @@ def _map(func, tasks: list, n_jobs: int) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context(method)) as pool:
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context(method),
+                             initializer=_one_blas_thread) as pool:
         return list(pool.map(func, tasks, chunksize=max(1, len(tasks) // (4 * n_jobs))))
 
 

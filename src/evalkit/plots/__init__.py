@@ -5,6 +5,7 @@ figure shows, for reports and accessibility.
 """
 
 from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
+from .economics import ce_plane_plot, ceac_plot, tornado_plot
 from .effects import effects_plot
 from .its import its_plot
 from .matching import love_plot
@@ -14,4 +15,5 @@ from .synth import synth_gap_plot, synth_loo_plot, synth_path_plot
 
 __all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
            "cohort_trajectories_plot", "bacon_plot", "synth_path_plot", "synth_gap_plot",
-           "synth_loo_plot", "love_plot", "NHS_BLUE", "ANALYSIS_FUNCTION"]
+           "synth_loo_plot", "love_plot", "ce_plane_plot", "ceac_plot", "tornado_plot",
+           "NHS_BLUE", "ANALYSIS_FUNCTION"]

@@ -274,7 +274,7 @@ def generate(s: SchemeDef) -> CaseStudy:
                          "with the scheme against without it); effect_at_12 is the effect in "
                          "month 12 after the start"}
             for o, scale, v, v12 in truth_effects
-        ] + [patient_truth],
+        ] + patient_truth,
         "engagement": {"mean_engagement": round(float(engagement[in_scheme].mean()), 4),
                        "effect_scales_with_engagement": True},
     }
@@ -286,7 +286,7 @@ def generate(s: SchemeDef) -> CaseStudy:
         truth["effects"].extend(loc_truth)
     if s.patient_cohort:
         cohort = _patient_cohort(np.random.default_rng(s.seed + 7927), patients, latent)
-        truth["effects"].append({**patient_truth, "data": "patient_cohort",
+        truth["effects"].append({**patient_truth[0], "data": "patient_cohort",
                                  "outcome": "cost_y3"})
     return CaseStudy(s, panel, *tables, patients, _scheme_costs(s), truth, localities, cohort)
 
@@ -455,6 +455,15 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
             * (s.patient_cost_effect - 1)
             + UNIT_COSTS["community_contacts"] * lam["community_contacts"][e, 2]
             * (s.community_uplift - 1)) * (1 - 0.12)
+    # Health-related quality of life (EQ-5D-like utility, one year = one QALY at that
+    # utility), from its own random stream so that the columns above do not change: worse
+    # with frailty and with a costly year; the scheme adds qaly_gain in year 3.
+    qrng = np.random.default_rng(s.seed + 7933)
+    utility = 0.78 - 0.09 * frailty[:, None] - 0.06 * shock + qrng.normal(0, 0.07, (n, 3))
+    gain = np.zeros((n, 3))
+    gain[enrolled, 2] = s.qaly_gain
+    qaly = np.clip(utility + gain, -0.3, 1.0)
+    qaly_diff = float((qaly[enrolled, 2] - np.clip(utility[enrolled, 2], -0.3, 1.0)).mean())
     frame = pd.DataFrame({
         "patient_id": np.repeat([f"PT{i + 1:05d}" for i in range(n)], 3),
         unit_name: np.repeat(practice, 3),
@@ -462,12 +471,17 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
         "year": np.tile([1, 2, 3], n),
         **{k: v.ravel() for k, v in counts.items()},
         "cost": np.round(cost.ravel(), 2),
+        "qaly": np.round(qaly.ravel(), 3),
     })
     truth = {"outcome": "cost", "data": "patient_costs", "domain": "cost",
              "scale": "difference", "value": round(float(diff.mean()), 2),
              "window": ["3", "3"],
              "estimand": "mean change in expected resource-use cost per enrolled patient in "
                          "the year after enrolment (GBP), scheme against no scheme"}
+    truth = [truth, {"outcome": "qaly", "data": "patient_costs", "domain": "outcome",
+                     "scale": "difference", "value": round(qaly_diff, 4), "window": ["3", "3"],
+                     "estimand": "mean QALY gain per enrolled patient in the year after "
+                                 "enrolment, scheme against no scheme"}]
     return frame, truth, (frailty, np.log(intensity[:, 1]))
 
 

@@ -47,6 +47,11 @@ class SchemeDef:
     patient_cost_effect: float = 1.0
     community_uplift: float = 1.3
     patients_selected_high: bool = False
+    #: QALY gain per enrolled patient in the year after enrolment (truth for ``qaly``).
+    qaly_gain: float = 0.0
+    #: The scheme's cost per patient served in its first year (set-up included), GBP: sets
+    #: ``patients_served`` in the spec (the scheme's first-year cost divided by this).
+    cost_per_patient: float = 500.0
     waves: dict[str, str] = field(default_factory=dict)
     localities: int = 0
     patient_cohort: bool = False
@@ -66,7 +71,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=90, n_treated=30, start="2019-10", selection="random",
         effects={"emergency_admissions": 0.92, "bed_days": 0.88, "ae_attendances": 0.97},
         engagement_mean=0.7, patient_cost_effect=0.80, community_uplift=1.6,
-        patients_selected_high=True, localities=30, patient_cohort=True, seed=101,
+        patients_selected_high=True, localities=30, patient_cohort=True,
+        qaly_gain=0.02, cost_per_patient=100, seed=101,
     ),
     SchemeDef(
         name="palliative-care",
@@ -78,7 +84,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
                 "covered several localities from April 2019.",
         unit_kind="area", n_units=40, n_treated=12, start="2019-04", selection="random",
         effects={"deaths_at_home": 0.08, "bed_days_last90": 0.82},
-        engagement_mean=0.75, patient_cost_effect=0.85, community_uplift=1.8, seed=102,
+        engagement_mean=0.75, patient_cost_effect=0.85, community_uplift=1.8,
+        qaly_gain=0.04, cost_per_patient=300, seed=102,
     ),
     SchemeDef(
         name="dementia-service",
@@ -91,7 +98,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
                 "admissions.",
         unit_kind="practice", n_units=70, n_treated=25, start="2019-10", selection="random",
         effects={"emergency_admissions": 1.00, "bed_days": 0.98},
-        engagement_mean=0.5, patient_cost_effect=1.0, community_uplift=1.4, seed=103,
+        engagement_mean=0.5, patient_cost_effect=1.0, community_uplift=1.4,
+        qaly_gain=0.02, cost_per_patient=350, seed=103,
     ),
     SchemeDef(
         name="mental-health-primary-care",
@@ -104,7 +112,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=100, n_treated=25, start="2019-04", selection="high",
         select_on="ae_attendances", transient_sd=0.13,
         effects={"ae_attendances": 0.96, "emergency_admissions": 0.99},
-        engagement_mean=0.55, patient_cost_effect=0.95, community_uplift=1.3, seed=104,
+        engagement_mean=0.55, patient_cost_effect=0.95, community_uplift=1.3,
+        qaly_gain=0.015, cost_per_patient=250, seed=104,
     ),
     SchemeDef(
         name="community-resource-team",
@@ -117,7 +126,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=60, n_treated=20, start="2019-04", selection="random",
         effects={"emergency_admissions": 0.94, "bed_days": 0.90},
         engagement_mean=0.65, patient_cost_effect=0.90, community_uplift=1.5, localities=20,
-        seed=105,
+        qaly_gain=0.035, cost_per_patient=500, seed=105,
     ),
     SchemeDef(
         name="frailty-inequalities",
@@ -130,7 +139,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=120, n_treated=30, start="2019-10", selection="high",
         transient_sd=0.13, effects={"emergency_admissions": 0.95, "bed_days": 0.93},
         engagement_mean=0.5, patient_cost_effect=0.90, community_uplift=1.4,
-        patients_selected_high=True, patient_cohort=True, seed=106,
+        patients_selected_high=True, patient_cohort=True,
+        qaly_gain=0.01, cost_per_patient=150, seed=106,
     ),
     SchemeDef(
         name="rapid-response",
@@ -144,7 +154,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=100, n_treated=25, start="2019-04", selection="high",
         transient_sd=0.13, effects={"emergency_admissions": 1.00, "ae_attendances": 1.05},
         engagement_mean=0.6, patient_cost_effect=1.05, community_uplift=1.5,
-        patients_selected_high=True, seed=107,
+        patients_selected_high=True, qaly_gain=0.0, cost_per_patient=200, seed=107,
     ),
     SchemeDef(
         name="federation-mdt",
@@ -161,7 +171,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         waves={"Down": "2019-04", "Derry": "2019-04", "Belfast North": "2020-10",
                "Newry": "2020-10", "Causeway": "2022-01", "Mid Ulster": "2022-01",
                "Armagh": "", "Fermanagh": ""},
-        seed=108,
+        qaly_gain=0.025, cost_per_patient=600, seed=108,
     ),
     SchemeDef(
         name="gp-at-scale",
@@ -175,7 +185,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
                 "slightly and admissions do not change.",
         unit_kind="practice", n_units=110, n_treated=40, start="2018-04", selection="large",
         effects={"patient_experience": -2.0, "continuity": -0.03, "emergency_admissions": 1.0},
-        engagement_mean=0.6, patient_cost_effect=1.0, community_uplift=1.1, seed=109,
+        engagement_mean=0.6, patient_cost_effect=1.0, community_uplift=1.1,
+        qaly_gain=-0.01, cost_per_patient=300, seed=109,
     ),
 )
 

@@ -45,6 +45,8 @@ def spec_for(cs: CaseStudy) -> dict:
         outcomes[o] = entry
     outcomes["cost"] = {"label": "Resource-use cost per patient per year (GBP)",
                         "family": "gaussian", "domain": "cost", "better": "lower"}
+    outcomes["qaly"] = {"label": "Quality-adjusted life years per patient per year",
+                        "family": "gaussian", "domain": "outcome", "better": "higher"}
     treated = "first_wave" if s.selection == "staggered" else "treated"
     panel_opts = {"unit": unit, "time": "month", "start": s.start, "treated": treated,
                   "paired": True, "baseline_periods": 12, "followup_periods": 12}
@@ -90,12 +92,40 @@ def spec_for(cs: CaseStudy) -> dict:
             {"design": "prepost", "data": "patient_costs", "outcomes": ["cost"],
              "label": "Enrolled patients, the year before against the year after enrolment",
              "options": cost_opts},
+            _economic_analysis(cs),
         ],
         "engagement": {"referrals": "referrals", "mdt": "mdt", "survey": "survey",
                        "panel": "panel", "unit": unit, "time": "month", "start": s.start},
     }
     spec = _comparison_designs(cs, spec)
     return spec
+
+
+def _economic_analysis(cs: CaseStudy) -> dict:
+    """The economic evaluation: per patient served, against matched or all other patients."""
+    from ..economics.costing import scheme_costs
+
+    s = cs.scheme
+    first_year = scheme_costs(cs.scheme_costs, years=1).total_discounted
+    served = int(round(first_year / s.cost_per_patient, -1))
+    comparison = "matched" if s.patients_selected_high else "did"
+    return {"design": "economic", "data": "patient_costs", "outcomes": ["cost"],
+            "label": ("Economic evaluation per patient served: enrolled patients against "
+                      + ("patients matched on their costs and quality of life in the two "
+                         "years before enrolment" if comparison == "matched"
+                         else "all other patients") + ", the year before against the year "
+                      "after enrolment"),
+            "options": {"scheme_costs_table": "scheme_costs", "patients_served": served,
+                        "patient": "patient_id", "time": "year", "treated": "enrolled",
+                        "before": 2, "after": 3, "effect": "qaly", "effect_label": "QALYs",
+                        "comparison": comparison, "price_year": "2022/23",
+                        "unit_cost_avoided": UNIT_COSTS["nonelective_admissions"],
+                        "activity": "nonelective_admissions",
+                        "activity_label": "emergency admissions", "seed": 20260601,
+                        # the enrolment tool's risk score, where the data hold it
+                        **({"covariates_table": "patient_cohort", "match_on": ["risk_score"]}
+                           if comparison == "matched" and cs.patient_cohort is not None
+                           else {})}}
 
 
 def _pre_years(start: str) -> list[list[str]]:
@@ -181,7 +211,10 @@ def _readme(cs: CaseStudy) -> str:
         "- `patient_costs.csv`: older patients over three years (`year` 1, 2, 3; enrolment "
         "between years 2 and 3): resource use and `cost` in GBP, costed with illustrative "
         f"unit costs ({', '.join(f'{k} £{v:,.0f}' for k, v in UNIT_COSTS.items())}). "
-        "Skewed and zero-inflated.",
+        "Skewed and zero-inflated. `qaly`: quality-adjusted life years in that year (a "
+        "utility between -0.3 and 1). The 1,600 patients are a sample: the spec's economic "
+        "analysis divides the scheme's cost by the patients it serves in a year "
+        "(`patients_served`).",
         "- `scheme_costs.csv`: the scheme's staffing (whole-time equivalents, illustrative "
         "salaries, on-cost and overhead rates) and set-up costs.",
         *([f"- `localities.csv`: {unit}s grouped into localities by month: the scheme's "

@@ -1,0 +1,396 @@
+"""The economic evaluation of a scheme, as an evaluation-spec design (``economic``).
+
+From patient-level resource use (a cost per patient and period, and optionally an effect
+such as QALYs) and the scheme's staffing table, :func:`economic` estimates, per patient
+served:
+
+- the scheme's cost (:func:`~evalkit.economics.costing.scheme_costs`, discounted over
+  ``years`` and divided by the patients it serves);
+- the change in resource-use cost the scheme caused, by one of three comparisons of the
+  change from the ``before`` period to the ``after`` period:
+
+  ``"before_after"``  the enrolled patients only (Maryland level 1: any regression to the
+  mean after enrolment on a costly year counts as a saving);
+  ``"did"``           enrolled against all other patients (level 3);
+  ``"matched"``       enrolled against patients matched on every pre-period cost and
+  effect, 1:1 nearest-neighbour propensity matching with a caliper (level 4 when every
+  |SMD| <= 0.1 after matching, else 3). This is the comparison to use when enrolment
+  followed a high-cost period;
+
+- the incremental cost (scheme cost plus the change in resource-use cost: negative means
+  the scheme saves money), net cost, return on investment, and, with an effect, the
+  incremental effect, the ICER with its quadrant, the incremental net monetary benefit
+  at each willingness to pay, the CEAC and the EVPI.
+
+Uncertainty is by the non-parametric bootstrap (percentile intervals), resampling
+patients within arms (or matched pairs) and keeping each patient's cost and effect
+together, so the cost-effectiveness plane shows their correlation. The scheme's cost is
+treated as known.
+
+The overall verdict (:data:`VERDICTS`) is read from the point estimates: ``dominant``
+(saves money, no loss of effect), ``cost-saving`` (saves money, no effect measured),
+``cost-effective`` (costs more; ICER at or below the lower threshold), ``cost-effective
+at the upper threshold``, ``not cost-effective``, ``dominated`` (costs more, no gain) and
+``cost-increasing`` (costs more, no effect measured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..designs._options import check_choice, check_conf_level, check_whole
+from ..errors import DataError, DesignError
+from ..evidence import maryland_level
+from ..results import DesignResult, EffectRecord, effects_frame
+from .bootstrap import Seed, _make_cells, _resampled_means, _rng
+from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
+from .costing import DISCOUNT_RATE, scheme_costs
+from .net_cost import net_cost
+
+__all__ = ["economic", "COMPARISONS", "VERDICTS"]
+
+DESIGN = "economic"
+COMPARISONS = ("before_after", "did", "matched")
+VERDICTS = ("dominant", "cost-saving", "cost-effective", "cost-effective at the upper threshold",
+            "not cost-effective", "dominated", "cost-increasing")
+
+
+def _wide(data: pd.DataFrame, *, patient: str, time: str, treated: str, cost: str,
+          effect: str | None, periods: Sequence[Any], file: str | None) -> pd.DataFrame:
+    """One row per patient: treated, and cost (and effect) in each period."""
+    for name, what in ((patient, "patient"), (time, "time"), (treated, "treated"),
+                       (cost, "cost")):
+        _column(data, name, what, file)
+    if effect is not None:
+        _column(data, effect, "effect", file)
+    values = [cost] + ([effect] if effect else [])
+    for col in values:
+        v = pd.to_numeric(data[col], errors="coerce")
+        bad = v.isna().to_numpy()
+        if bad.any():
+            raise DataError(f"'{col}' has missing or non-numeric values", file=file,
+                            column=col, rows=[int(i) + 2 for i in np.flatnonzero(bad)[:20]],
+                            fix="fill or drop those rows")
+    if (pd.to_numeric(data[cost]) < 0).any():
+        rows = np.flatnonzero(pd.to_numeric(data[cost]).to_numpy() < 0) + 2
+        raise DataError(f"'{cost}' has negative costs", file=file, column=cost,
+                        rows=[int(r) for r in rows[:20]],
+                        fix="resource-use costs cannot be negative; savings are estimated, "
+                            "not entered")
+    t = pd.to_numeric(data[treated], errors="coerce")
+    if not t.isin([0, 1]).all():
+        bad = np.flatnonzero(~t.isin([0, 1]).to_numpy()) + 2
+        raise DataError(f"'{treated}' must be 0 or 1", file=file, column=treated,
+                        rows=[int(r) for r in bad[:20]], fix="mark enrolled patients 1")
+    keep = data[time].isin(list(periods))
+    sub = data.loc[keep, [patient, time, treated, *values]]
+    dup = sub.duplicated([patient, time])
+    if dup.any():
+        raise DataError(f"patients appear more than once in a {time}", file=file,
+                        column=patient, rows=[int(i) + 2 for i in np.flatnonzero(
+                            keep.to_numpy())[dup.to_numpy()][:20]],
+                        fix="give one row per patient and period")
+    wide = sub.pivot(index=patient, columns=time, values=values)
+    wide.columns = [f"{v}_{p}" for v, p in wide.columns]
+    missing = wide.isna().any(axis=1)
+    if missing.any():
+        raise DataError(f"{int(missing.sum())} patients lack a row in some of the periods "
+                        f"{', '.join(map(str, periods))} (e.g. "
+                        f"{', '.join(map(str, wide.index[missing][:3]))})", file=file,
+                        column=time, fix="give every patient a row (zero cost) in every "
+                                         "period, or drop them")
+    arm = sub.groupby(patient)[treated].agg(["min", "max"])
+    if (arm["min"] != arm["max"]).any():
+        bad = arm.index[arm["min"] != arm["max"]][:3]
+        raise DataError(f"'{treated}' changes over time for some patients (e.g. "
+                        f"{', '.join(map(str, bad))})", file=file, column=treated,
+                        fix="mark a patient enrolled in every period once they are enrolled")
+    wide[treated] = arm["max"].reindex(wide.index).astype(int)
+    return wide
+
+
+def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, comparison: str,
+                      *, pre_cols: list[str], caliper: float, n_resamples: int,
+                      rng: np.random.Generator, file: str | None
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
+    """Point estimate and bootstrap draws of the change caused, for each d column."""
+    t = wide[treated].to_numpy()
+    D = wide[d_cols].to_numpy(dtype=float)
+    diag: dict[str, Any] = {"comparison": comparison, "n_enrolled": int(t.sum())}
+    warnings: list[str] = []
+    if t.sum() == 0:
+        raise DataError("no patient is enrolled", file=file, column=treated,
+                        fix="mark enrolled patients 1")
+    if comparison == "before_after":
+        x = D[t == 1]
+        cells = _make_cells(x, np.zeros(len(x), int), ("enrolled",), None)
+        point = x.mean(axis=0)
+        draws = _resampled_means(cells, n_resamples, rng)[:, 0, :]
+        return point, draws, diag, warnings
+    if (t == 0).sum() == 0:
+        raise DataError("there are no patients outside the scheme to compare with",
+                        file=file, column=treated,
+                        fix="use comparison: before_after, or add comparison patients")
+    if comparison == "did":
+        cells = _make_cells(D, t, (0, 1), None)
+        point = D[t == 1].mean(axis=0) - D[t == 0].mean(axis=0)
+        m = _resampled_means(cells, n_resamples, rng)
+        diag["n_comparison"] = int((t == 0).sum())
+        return point, m[:, 1, :] - m[:, 0, :], diag, warnings
+    from ..designs.matching import match
+
+    frame = wide.reset_index(drop=True)
+    m = match(frame, treated=treated, covariates=pre_cols, method="nearest",
+              caliper=caliper, file=file)
+    pairs = m.matched_pairs
+    tr = frame.index.get_indexer(pairs["treated"])
+    co = frame.index.get_indexer(pairs["control"])
+    x = D[tr] - D[co]
+    cells = _make_cells(x, np.zeros(len(x), int), ("pairs",), None)
+    point = x.mean(axis=0)
+    draws = _resampled_means(cells, n_resamples, rng)[:, 0, :]
+    diag.update(n_matched_pairs=int(len(pairs)), balance_ok=bool(m.diagnostics["balance_ok"]),
+                max_abs_smd_after=float(m.diagnostics["max_abs_smd_after"]),
+                matched_on=list(pre_cols))
+    warnings.extend(m.warnings)
+    return point, draws, diag, warnings
+
+
+def _verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
+    if inc_effect is None:
+        return "cost-saving" if inc_cost < 0 else "cost-increasing"
+    quad = incremental(inc_cost, inc_effect)["quadrant"]
+    if inc_cost <= 0 and inc_effect >= 0:
+        return "dominant"
+    if inc_cost > 0 and inc_effect <= 0:
+        return "dominated"
+    if quad == "north-east":
+        ratio = inc_cost / inc_effect
+        if ratio <= wtp.min():
+            return "cost-effective"
+        return "cost-effective at the upper threshold" if ratio <= wtp.max() \
+            else "not cost-effective"
+    # south-west: saves money but loses effect; acceptable if the saving per unit lost
+    # exceeds the willingness to pay
+    return "cost-saving" if inc_cost / inc_effect > wtp.max() else "not cost-effective"
+
+
+def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
+             scheme_costs_table: pd.DataFrame, patients_served: float,
+             patient: str = "patient_id", time: str = "year", treated: str = "enrolled",
+             before: Any, after: Any, effect: str | None = None,
+             effect_label: str = "QALYs", comparison: str = "did",
+             match_periods: Sequence[Any] | None = None, caliper: float = 0.2,
+             match_on: Sequence[str] | None = None,
+             covariates_table: pd.DataFrame | None = None,
+             years: int = 1, discount_rate: float = DISCOUNT_RATE,
+             price_year: str | None = None, wtp: Sequence[float] = NICE_WTP,
+             unit_cost_avoided: float | None = None, activity: str | None = None,
+             activity_label: str | None = None, n_resamples: int = 2000,
+             conf_level: float = 0.95, seed: Seed = 20260601,
+             file: str | None = None) -> DesignResult:
+    """Economic evaluation of a scheme per patient served: costs, savings and value.
+
+    Parameters
+    ----------
+    data
+        Patient-level resource use: one row per patient and period with ``cost`` (the
+        ``outcome`` column, GBP) and optionally ``effect`` (e.g. QALYs in that period).
+    outcome
+        The cost column.
+    scheme_costs_table
+        The scheme's staffing table (see :func:`~evalkit.economics.costing.scheme_costs`);
+        in a spec, the name of a data table.
+    patients_served
+        Patients the scheme serves in a year: its cost per patient is its discounted
+        cost over ``years`` divided by ``patients_served * years``.
+    patient, time, treated
+        Columns: patient id, period, and 0/1 enrolment.
+    before, after
+        The period before enrolment and the period after.
+    effect, effect_label
+        The effect column (e.g. ``qaly``) and its unit for the text.
+    comparison
+        ``"before_after"``, ``"did"`` or ``"matched"`` (see the module notes).
+    match_periods
+        For ``"matched"``: the periods whose cost (and effect) are matched on; by default
+        every period up to ``before``.
+    caliper
+        For ``"matched"``: in SDs of the propensity score's log-odds.
+    match_on, covariates_table
+        For ``"matched"``: more patient characteristics to match on (e.g. the risk score
+        that enrolment used), from ``covariates_table`` (one row per patient, joined on
+        ``patient``; in a spec, the name of a data table) or, if it is not given, from
+        the first row of each patient in ``data``.
+    years, discount_rate, price_year
+        The scheme's costing horizon (in years), discount rate and price year.
+    wtp
+        Willingness to pay per unit of effect (NICE's 20,000 and 30,000 per QALY).
+    unit_cost_avoided, activity, activity_label
+        The cost of one unit of the activity the scheme aims to avoid and its column in
+        ``data`` (e.g. ``3000`` and ``nonelective_admissions``): gives the break-even
+        activity and the activity the scheme avoided.
+    n_resamples, conf_level, seed
+        The bootstrap.
+
+    Returns
+    -------
+    DesignResult
+        Effect records ``scheme_cost_per_patient``, ``resource_cost_change``,
+        ``incremental_cost`` and ``roi`` (domain ``cost``); with an effect also
+        ``incremental_effect``, ``icer`` and ``inc_nmb_<wtp>``; with an activity,
+        ``activity_change``. Frames ``ce_draws`` (the bootstrap replicates), ``ceac``,
+        ``evpi``, ``net_cost`` and ``scheme_costs`` (cost by role). Diagnostics include
+        the ``verdict``, the ``probability_saving`` and, per threshold, the probability
+        that the scheme is cost-effective.
+    """
+    check_choice("comparison", comparison, COMPARISONS)
+    check_whole("n_resamples", n_resamples, 20)
+    check_conf_level(conf_level)
+    if not (isinstance(patients_served, (int, float)) and patients_served > 0):
+        raise DesignError(f"patients_served must be a positive number, not {patients_served!r}",
+                          fix="give the number of patients the scheme serves in a year")
+    wtp_arr = np.asarray(sorted(float(w) for w in wtp))
+    if before == after:
+        raise DesignError("before and after are the same period",
+                          fix="give the period before enrolment and the period after")
+    periods_all = sorted(pd.unique(data[time])) if time in data.columns else []
+    for name, value in (("before", before), ("after", after)):
+        if value not in periods_all:
+            raise DesignError(f"{name} = {value!r} is not a value of '{time}'",
+                              fix=f"use one of {', '.join(map(str, periods_all[:10]))}")
+    pre = list(match_periods) if match_periods is not None else \
+        [p for p in periods_all if p <= before]
+    periods = sorted(set(pre) | {before, after})
+    if activity is not None:
+        _column(data, activity, "activity", file)
+    wide = _wide(data, patient=patient, time=time, treated=treated, cost=outcome,
+                 effect=effect, periods=periods, file=file)
+    cols = [outcome] + ([effect] if effect else [])
+    if activity is not None:
+        act = data[data[time].isin([before, after])].pivot(index=patient, columns=time,
+                                                            values=activity)
+        wide[f"{activity}_{before}"] = act[before].reindex(wide.index).to_numpy(dtype=float)
+        wide[f"{activity}_{after}"] = act[after].reindex(wide.index).to_numpy(dtype=float)
+        cols.append(activity)
+    d_cols = []
+    for c in cols:
+        wide[f"d_{c}"] = wide[f"{c}_{after}"] - wide[f"{c}_{before}"]
+        d_cols.append(f"d_{c}")
+    pre_cols = [f"{c}_{p}" for c in ([outcome] + ([effect] if effect else [])) for p in pre]
+    if match_on:
+        if comparison != "matched":
+            raise DesignError("match_on is used only with comparison: matched",
+                              fix="set comparison: matched, or drop match_on")
+        source = covariates_table if covariates_table is not None else \
+            data.groupby(patient, sort=False).first().reset_index()
+        for col in [patient, *match_on]:
+            _column(source, col, "covariate", None)
+        extra = source.drop_duplicates(patient).set_index(patient)[list(match_on)]
+        missing = ~wide.index.isin(extra.index)
+        if missing.any():
+            raise DataError(f"{int(missing.sum())} patients have no row in the covariates "
+                            f"table (e.g. {', '.join(map(str, wide.index[missing][:3]))})",
+                            column=patient, fix="give every patient a row")
+        for col in match_on:
+            wide[col] = extra[col].reindex(wide.index).to_numpy()
+        pre_cols = [*match_on, *pre_cols]
+    rng = _rng(seed)
+    point, draws, diag, warnings = _comparison_draws(
+        wide, d_cols, treated, comparison, pre_cols=pre_cols, caliper=caliper,
+        n_resamples=n_resamples, rng=rng, file=file)
+
+    sc = scheme_costs(scheme_costs_table, years=years, discount_rate=discount_rate,
+                      price_year=price_year)
+    per_patient = sc.total_discounted / (patients_served * years)
+    inc_cost_point = per_patient + point[0]
+    inc_cost_draws = per_patient + draws[:, 0]
+    alpha = 1 - conf_level
+
+    def interval(x: np.ndarray) -> tuple[float, float]:
+        lo, hi = np.quantile(x, [alpha / 2, 1 - alpha / 2])
+        return float(lo), float(hi)
+
+    level = maryland_level(DESIGN, comparison, diag)
+    diag.update(scheme_cost_total=sc.total_discounted, scheme_cost_annual=sc.annual_recurrent,
+                scheme_setup=sc.setup, patients_served=float(patients_served), years=years,
+                discount_rate=discount_rate, price_year=price_year, n_resamples=n_resamples,
+                seed=seed if isinstance(seed, (int, np.integer)) else None,
+                interval="bootstrap percentile", before=before, after=after,
+                evidence_level=level)
+    nc = net_cost(per_patient, -draws[:, 0], unit_cost=unit_cost_avoided,
+                  activity_avoided=None if activity is None else -draws[:, -1],
+                  activity=activity_label or activity or "activity", conf_level=conf_level)
+    nc_table = nc.table.copy()
+    nc_table.loc[nc_table["quantity"] == "savings", "estimate"] = -point[0]
+    nc_table.loc[nc_table["quantity"] == "net_cost", "estimate"] = inc_cost_point
+    nc_table.loc[nc_table["quantity"] == "roi", "estimate"] = -point[0] / per_patient - 1
+    nc_table.loc[nc_table["quantity"] == "benefit_cost_ratio", "estimate"] = \
+        -point[0] / per_patient
+    if activity is not None:
+        nc_table.loc[nc_table["quantity"] == "activity_avoided", "estimate"] = -point[-1]
+    diag["probability_saving"] = nc.probability_saving
+
+    def rec(estimand: str, estimate: float, lo_hi=(np.nan, np.nan), *, out: str = outcome,
+            domain: str = "cost", se: float = np.nan, extra: dict | None = None):
+        d = dict(diag) if extra is None else {**diag, **extra}
+        return EffectRecord(scheme=scheme, domain=domain, outcome=out, design=DESIGN,
+                            estimand=estimand, scale="difference", estimate=float(estimate),
+                            se=float(se), ci_low=lo_hi[0], ci_high=lo_hi[1],
+                            conf_level=conf_level, p_value=np.nan,
+                            n_units=int(diag["n_enrolled"]), pre_periods=len(pre),
+                            post_periods=1, evidence_level=level, diagnostics=d,
+                            warnings=tuple(warnings))
+
+    records = [
+        rec("scheme_cost_per_patient", per_patient),
+        rec("resource_cost_change", point[0], interval(draws[:, 0]), se=draws[:, 0].std(ddof=1)),
+        rec("incremental_cost", inc_cost_point, interval(inc_cost_draws),
+            se=inc_cost_draws.std(ddof=1)),
+        rec("roi", -point[0] / per_patient - 1, interval(-draws[:, 0] / per_patient - 1)),
+    ]
+    frames: dict[str, pd.DataFrame] = {"net_cost": nc_table, "scheme_costs": sc.by_role}
+    inc_effect_point = None
+    if effect is not None:
+        inc_effect_point = float(point[1])
+        e_draws = draws[:, 1]
+        ce_draws = pd.DataFrame({"replicate": np.arange(1, n_resamples + 1),
+                                 "inc_cost": inc_cost_draws, "inc_effect": e_draws})
+        frames["ce_draws"] = ce_draws
+        curve = ceac(ce_draws, wtp=sorted(set(WTP_GRID) | set(wtp_arr)))
+        frames["ceac"] = curve[curve["strategy"] == "scheme"].reset_index(drop=True)
+        frames["evpi"] = evpi(ce_draws, wtp=wtp_arr)
+        ratio = incremental(inc_cost_point, inc_effect_point)
+        diag.update(icer_quadrant=ratio["quadrant"], icer_note=ratio["note"])
+        records.append(rec("incremental_effect", inc_effect_point, interval(e_draws),
+                           out=effect, domain="outcome", se=e_draws.std(ddof=1)))
+        records.append(rec("icer", ratio["icer"]))
+        for lv in wtp_arr:
+            inb = lv * e_draws - inc_cost_draws
+            diag[f"prob_cost_effective_{int(lv)}"] = float(np.mean(inb > 0))
+            records.append(rec(f"inc_nmb_{int(lv)}", lv * inc_effect_point - inc_cost_point,
+                               interval(inb), se=inb.std(ddof=1)))
+    if activity is not None:
+        records.append(rec("activity_change", point[-1], interval(draws[:, -1]), out=activity,
+                           domain="outcome", se=draws[:, -1].std(ddof=1)))
+    diag["verdict"] = _verdict(inc_cost_point, inc_effect_point, wtp_arr)
+    # every record shares the final diagnostics
+    records = [replace(r, diagnostics=dict(diag)) for r in records]
+    options = {"comparison": comparison, "patients_served": patients_served, "before": before,
+               "after": after, "effect": effect, "effect_label": effect_label,
+               "wtp": [float(w) for w in wtp_arr], "years": years,
+               "discount_rate": discount_rate, "price_year": price_year,
+               "activity": activity, "activity_label": activity_label,
+               "unit_cost_avoided": unit_cost_avoided}
+    return DesignResult(DESIGN, effects_frame(records), diagnostics=diag,
+                        warnings=tuple(warnings) + tuple(sc.warnings), options=options,
+                        frames=frames)
+
+
+# spec options that name a data table, resolved by run_spec
+economic.table_options = ("scheme_costs_table", "covariates_table")
