@@ -210,7 +210,11 @@ def main(skip_slow: bool) -> None:
              f"different search from evalkit's default (Nelder-Mead from one start against "
              f"a gradient multistart with a Nelder-Mead polish): compare it with evalkit's "
              f"search='nelder-mead' row for like-for-like speed, and note the pre-period "
-             f"MSPE it reaches. Rows marked 'estimated' multiply a measured single fit.")
+             f"MSPE it reaches. That comparison is not like for like: pysyncon's search "
+             f"stops at a pre-period MSPE several times evalkit's, far from ADH's weights, "
+             f"so it does less work to a worse answer; the like-for-like speed comparison "
+             f"is the fixed-V rows, where both solve the same problem to the same weights. "
+             f"Rows marked 'estimated' multiply a measured single fit.")
     print(write_section("Synthetic control", pd.DataFrame(rows), notes))
 
 
