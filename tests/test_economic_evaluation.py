@@ -192,3 +192,23 @@ def test_spec_names_the_scheme_cost_table(tmp_path):
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(SpecError, match="did you mean 'staff'"):
         ek.load_spec(tmp_path / "spec.yaml")
+
+
+def test_report_text_follows_the_thresholds_the_spec_chose(tmp_path):
+    from evalkit.reporting import ReportContext
+
+    d = patients(n_enrol=60, n_other=120)
+    d.to_csv(tmp_path / "patients.csv", index=False)
+    STAFF.to_csv(tmp_path / "staff.csv", index=False)
+    spec = {"scheme": "test", "title": "t", "synthetic": True,
+            "data": {"patients": {"path": "patients.csv", "kind": "patient_costs"},
+                     "staff": {"path": "staff.csv", "kind": "scheme_costs"}},
+            "outcomes": {"cost": {"label": "Cost", "family": "gaussian", "domain": "cost"}},
+            "analyses": [{"design": "economic", "data": "patients", "outcomes": ["cost"],
+                          "options": {"scheme_costs_table": "staff", "patients_served": 500,
+                                      "before": 1, "after": 2, "effect": "qaly",
+                                      "wtp": [15000, 25000], "n_resamples": 200}}]}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    text = ReportContext(ek.run_spec(tmp_path / "spec.yaml"), {}).economic_markdown()
+    assert "at £15,000 and" in text and "at £25,000 per QALY" in text
+    assert "at £20,000" not in text and "£30,000" not in text  # £20,000 is the set-up cost

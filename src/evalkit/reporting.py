@@ -543,12 +543,14 @@ class ReportContext:
         ]
         if "incremental_effect" in e.index:
             q = e.loc["incremental_effect"]
+            wtp = sorted(res.options.get("wtp") or [20000.0, 30000.0])
+            lo, hi = wtp[0], wtp[-1]
             verdict = {
                 "dominant": "**dominant**: it saves money and improves health",
                 "dominated": "**dominated**: it costs more and does not improve health",
-                "cost-effective": "**cost-effective** at £20,000 per QALY",
-                "cost-effective at the upper threshold": "**cost-effective at £30,000 per "
-                                                         "QALY** but not at £20,000",
+                "cost-effective": f"**cost-effective** at £{lo:,.0f} per QALY",
+                "cost-effective at the upper threshold": f"**cost-effective at £{hi:,.0f} "
+                                                         f"per QALY** but not at £{lo:,.0f}",
                 "not cost-effective": "**not cost-effective** at NICE's thresholds",
                 "cost-saving": "**cost-saving**, with a small loss of health",
             }.get(d["verdict"], d["verdict"])
@@ -559,9 +561,10 @@ class ReportContext:
                      + (f"The ICER is £{icer:,.0f} per QALY gained. " if pd.notna(icer)
                         and icer > 0 else f"No ICER is reported: {d['icer_note']}. ")
                      + f"On the point estimates the scheme is {verdict}. The probability "
-                     f"that it is cost-effective is {d['prob_cost_effective_20000']:.0%} at "
-                     f"£20,000 and {d['prob_cost_effective_30000']:.0%} at £30,000 per QALY "
-                     "(@fig-ce-plane, @fig-ceac)."]
+                     "that it is cost-effective is "
+                     + " and ".join(f"{d[f'prob_cost_effective_{int(w)}']:.0%} at £{w:,.0f}"
+                                    for w in wtp)
+                     + " per QALY (@fig-ce-plane, @fig-ceac)."]
             if "evpi" in res.frames:
                 ev = res.frames["evpi"].set_index("wtp")["evpi_per_person"]
                 text[-1] += (f" The expected value of perfect information is "
