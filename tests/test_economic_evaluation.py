@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 import evalkit as ek
 from evalkit.economics.costing import scheme_costs
@@ -95,6 +96,59 @@ def test_bootstrap_replicates_equal_a_plain_loop():
         assert r.frames["ce_draws"]["inc_effect"].iloc[b] == pytest.approx(inc[1])
 
 
+def test_one_way_sensitivity_by_hand():
+    # the tornado table: incremental NMB at 20,000 = 20000 * dq - (factor * per + dc),
+    # each input at the ends of its range with the others at the base case
+    d = patients(seed=2)
+    r = economic(d, effect="qaly", comparison="did", n_resamples=300, seed=4, **KW)
+    e = r.effects.set_index("estimand")
+    per = e.loc["scheme_cost_per_patient", "estimate"]
+    dc, dq = e.loc["resource_cost_change"], e.loc["incremental_effect"]
+    base = 20000 * dq["estimate"] - per - dc["estimate"]
+    t = r.frames["one_way"].set_index("parameter")
+    assert set(t.index) == {"scheme_cost_factor", "resource_change", "effect_change",
+                            "wtp_value"}  # one year: no discount-rate row
+    assert t["base_output"].iloc[0] == pytest.approx(base)
+    assert t.loc["scheme_cost_factor", "output_low"] == pytest.approx(base + 0.25 * per)
+    assert t.loc["scheme_cost_factor", "output_high"] == pytest.approx(base - 0.25 * per)
+    assert t.loc["resource_change", "output_low"] == pytest.approx(base + dc["estimate"]
+                                                                   - dc["ci_low"])
+    assert t.loc["effect_change", "output_high"] == pytest.approx(
+        base + 20000 * (dq["ci_high"] - dq["estimate"]))
+    assert t.loc["wtp_value", "output_high"] == pytest.approx(base + 10000 * dq["estimate"])
+    assert r.frames["one_way"]["swing"].is_monotonic_decreasing
+    # without an effect the output is the net cost; over 3 years the discount rate is varied
+    r3 = economic(d, comparison="did", n_resamples=100, seed=4, **{**KW, "years": 3})
+    t3 = r3.frames["one_way"].set_index("parameter")
+    assert set(t3.index) == {"scheme_cost_factor", "resource_change", "rate"}
+    net = r3.effects.set_index("estimand").loc["incremental_cost", "estimate"]
+    assert t3["base_output"].iloc[0] == pytest.approx(net)
+    undiscounted = scheme_costs(STAFF, years=3, discount_rate=0.0).total_discounted / 1500
+    change = r3.effects.set_index("estimand").loc["resource_cost_change", "estimate"]
+    assert t3.loc["rate", "output_low"] == pytest.approx(undiscounted + change)
+
+
+def test_psa_pairs_a_gamma_scheme_cost_with_the_bootstrap_replicates():
+    d = patients(seed=6)
+    r = economic(d, effect="qaly", comparison="did", n_resamples=4000, seed=8, **KW)
+    psa, boot = r.frames["psa"], r.frames["ce_draws"]
+    per = r.effects.set_index("estimand").loc["scheme_cost_per_patient", "estimate"]
+    # the resource-use change and effect are the bootstrap replicates, unchanged
+    np.testing.assert_allclose(psa["inc_cost"] - psa["scheme_cost"], boot["inc_cost"] - per)
+    np.testing.assert_array_equal(psa["inc_effect"], boot["inc_effect"])
+    # the scheme cost: gamma with mean per and SD 0.2 per (method of moments), checked
+    # against scipy's gamma with those moments by a Kolmogorov-Smirnov test
+    shape = 1 / 0.2**2
+    ks = stats.kstest(psa["scheme_cost"], stats.gamma(shape, scale=per / shape).cdf)
+    assert ks.pvalue > 0.001
+    assert r.diagnostics["probability_saving_psa"] == pytest.approx(
+        float(np.mean(psa["inc_cost"] < 0)))
+    p20 = np.mean(20000 * psa["inc_effect"] - psa["inc_cost"] > 0)
+    assert r.diagnostics["prob_cost_effective_20000_psa"] == pytest.approx(p20)
+    with pytest.raises(DesignError, match="scheme_cost_se"):
+        economic(d, scheme_cost_se=1.5, **KW)
+
+
 def test_matched_comparison_uses_evalkit_match_pairs():
     d = patients(seed=5)
     r = economic(d, effect="qaly", comparison="matched", n_resamples=100, seed=1, **KW)
@@ -143,7 +197,7 @@ def _clip_gain(n=400_000) -> float:
 
 
 def test_verdicts():
-    from evalkit.economics.evaluation import _verdict
+    from evalkit.economics.evaluation import verdict as _verdict
 
     wtp = np.array([20000.0, 30000.0])
     assert _verdict(-10.0, 0.01, wtp) == "dominant"
@@ -212,3 +266,10 @@ def test_report_text_follows_the_thresholds_the_spec_chose(tmp_path):
     text = ReportContext(ek.run_spec(tmp_path / "spec.yaml"), {}).economic_markdown()
     assert "at £15,000 and" in text and "at £25,000 per QALY" in text
     assert "at £20,000" not in text and "£30,000" not in text  # £20,000 is the set-up cost
+    ctx = ReportContext(ek.run_spec(tmp_path / "spec.yaml"), {})
+    sens = ctx.sensitivity_markdown()
+    d = ctx._economic()[1].diagnostics
+    assert "@fig-tornado" in sens
+    assert f"saves money is {d['probability_saving_psa']:.0%}" in sens
+    assert f"{d['prob_cost_effective_15000_psa']:.0%} at £15,000" in sens
+    assert ctx.tornado_figure() is not None

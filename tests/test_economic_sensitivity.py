@@ -112,6 +112,16 @@ def test_net_cost_roi_and_break_even_hand_values():
     assert r.probability_saving == pytest.approx(np.mean(savings > 100_000))
     lo, hi = r.to_frame().set_index("quantity").loc["net_cost", ["ci_low", "ci_high"]]
     assert (lo, hi) == pytest.approx(tuple(np.quantile(100_000 - savings, [0.025, 0.975])))
+    # a full-sample point estimate beside its replicates: the estimate is the one given,
+    # the interval still comes from the draws
+    r = net_cost(100_000, savings, savings_estimate=110_000, unit_cost=2_500,
+                 activity_avoided=savings / 2_500, activity_estimate=44.0)
+    t = r.to_frame().set_index("quantity")
+    assert t.loc["net_cost", "estimate"] == -10_000
+    assert t.loc["roi", "estimate"] == pytest.approx(0.1)
+    assert t.loc["benefit_cost_ratio", "estimate"] == pytest.approx(1.1)
+    assert t.loc["activity_avoided", "estimate"] == 44.0
+    assert tuple(t.loc["net_cost", ["ci_low", "ci_high"]]) == pytest.approx((lo, hi))
 
 
 def test_break_even_year_discounted_by_hand():

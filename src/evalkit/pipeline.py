@@ -94,7 +94,7 @@ class Evaluation:
             synth_loo_plot,
             synth_path_plot,
         )
-        from .plots.economics import ce_plane_plot, ceac_plot
+        from .plots.economics import ce_plane_plot, ceac_plot, tornado_plot
 
         labels = {o: self.spec.outcome_label(o) for o in self.spec.outcomes}
         seen: dict[str, int] = {}
@@ -126,9 +126,12 @@ class Evaluation:
                     plots.append(("synth-loo", synth_loo_plot))
             elif analysis.design == "matched" and "love" in res.frames:
                 plots = [("love", lambda r, label=None: love_plot(r))]
-            elif analysis.design == "economic" and "ce_draws" in res.frames:
-                plots = [("ce-plane", lambda r, label=None: ce_plane_plot(r)),
-                         ("ceac", lambda r, label=None: ceac_plot(r))]
+            elif analysis.design == "economic":
+                plots = [("tornado", lambda r, label=None: tornado_plot(
+                    r.frames["one_way"], output=r.diagnostics["one_way_output"]))]
+                if "ce_draws" in res.frames:
+                    plots += [("ce-plane", lambda r, label=None: ce_plane_plot(r)),
+                              ("ceac", lambda r, label=None: ceac_plot(r))]
             for kind, plot in plots:
                 fig, alt = plot(res, label=label)
                 yield unique(f"{kind}-{analysis.outcome}"), fig, alt

@@ -195,6 +195,11 @@ def _num(v: float, *, sign: bool = False) -> str:
     return ("-" if v < 0 else "") + text
 
 
+def _gbp(v: float) -> str:
+    """Pounds for prose, whole pounds, the minus sign before the pound sign."""
+    return f"-£{-v:,.0f}" if v < 0 else f"£{v:,.0f}"
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, disable_numparse=True)
 
@@ -471,6 +476,54 @@ class ReportContext:
         if res is None or "ceac" not in res.frames:
             return None
         return FigureOutput(ceac_plot(res)[0])
+
+    def tornado_figure(self):
+        """The one-way sensitivity analysis of the economic result (tornado), or None."""
+        from .plots.economics import tornado_plot
+
+        _, res = self._economic()
+        if res is None or "one_way" not in res.frames:
+            return None
+        return FigureOutput(tornado_plot(res.frames["one_way"],
+                                         output=res.diagnostics["one_way_output"])[0])
+
+    def sensitivity_markdown(self) -> str:
+        """One-way and probabilistic sensitivity of the economic result, in words."""
+        _, res = self._economic()
+        if res is None or "one_way" not in res.frames:
+            return ""
+        d = res.diagnostics
+        ow = res.frames["one_way"]
+        top = ow.iloc[0]
+        base = float(top["base_output"])
+        lows, highs = ow[["output_low", "output_high"]].min(axis=1), \
+            ow[["output_low", "output_high"]].max(axis=1)
+        crossing = ow.loc[(lows < 0) & (highs > 0), "label"].tolist()
+        what = ("the incremental net monetary benefit" if "incremental_effect"
+                in set(res.effects["estimand"]) else "the net cost per patient")
+        text = [f"**Sensitivity.** @fig-tornado varies one input at a time. "
+                f"{what.capitalize()} is {_gbp(base)} per patient in the base case and is "
+                f"most sensitive to {top['label'].split(' (')[0].lower()}, which moves it "
+                f"from {_gbp(min(top['output_low'], top['output_high']))} to "
+                f"{_gbp(max(top['output_low'], top['output_high']))}."]
+        if crossing:
+            text.append("Across the range of "
+                        + "; ".join(c.split(" (")[0].lower() for c in crossing)
+                        + f", {what} changes sign, so the conclusion depends on "
+                        + ("it." if len(crossing) == 1 else "each of them."))
+        else:
+            text.append("No single input changes its sign within the ranges tested.")
+        psa = (f"In a probabilistic sensitivity analysis that also treats the scheme's cost "
+               f"as uncertain (gamma, {d['scheme_cost_se']:.0%} relative standard error, "
+               f"{len(res.frames['psa']):,} draws), the probability that the scheme saves "
+               f"money is {d['probability_saving_psa']:.0%}")
+        wtp = sorted(res.options.get("wtp") or [])
+        probs = [f"{d[f'prob_cost_effective_{int(w)}_psa']:.0%} at £{w:,.0f}" for w in wtp
+                 if f"prob_cost_effective_{int(w)}_psa" in d]
+        if probs:
+            psa += " and that it is cost-effective " + " and ".join(probs) + " per QALY"
+        text.append(psa + ".")
+        return " ".join(text) + "\n"
 
     def cost_consequence_frame(self) -> pd.DataFrame:
         """Costs beside every outcome effect: the cost-consequence table."""

@@ -25,7 +25,18 @@ served:
 Uncertainty is by the non-parametric bootstrap (percentile intervals), resampling
 patients within arms (or matched pairs) and keeping each patient's cost and effect
 together, so the cost-effectiveness plane shows their correlation. The scheme's cost is
-treated as known.
+treated as known there, and varied in two sensitivity analyses:
+
+- one-way (frame ``one_way``, a tornado diagram): the incremental net monetary benefit at
+  the lower willingness to pay (without an effect, the net cost per patient) with the
+  scheme's cost per patient 25% lower and higher (``scheme_cost_range``), the change in
+  resource-use cost and the effect at the ends of their intervals, the willingness to pay
+  across its range and, over more than one year, the discount rate at 0% and 1.5%;
+- probabilistic (frame ``psa``): the scheme's cost per patient drawn from a gamma
+  distribution with a relative standard error of ``scheme_cost_se`` (20%: salaries,
+  on-costs and overheads are known only roughly), paired with the bootstrap replicates of
+  the resource-use cost change and the effect (their joint sampling distribution), giving
+  the probability of saving money and of being cost-effective with every input uncertain.
 
 The overall verdict (:data:`VERDICTS`) is read from the point estimates: ``dominant``
 (saves money, no loss of effect), ``cost-saving`` (saves money, no effect measured),
@@ -49,10 +60,11 @@ from ..evidence import maryland_level
 from ..results import DesignResult, EffectRecord, effects_frame
 from .bootstrap import Seed, _make_cells, _resampled_means, _rng
 from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
-from .costing import DISCOUNT_RATE, scheme_costs
+from .costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
 from .net_cost import net_cost
+from .sensitivity import draw_parameters, one_way
 
-__all__ = ["economic", "COMPARISONS", "VERDICTS"]
+__all__ = ["economic", "verdict", "COMPARISONS", "VERDICTS"]
 
 DESIGN = "economic"
 COMPARISONS = ("before_after", "did", "matched")
@@ -161,7 +173,16 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
     return point, draws, diag, warnings
 
 
-def _verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
+def verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
+    """The economic verdict (one of :data:`VERDICTS`) from incremental cost and effect.
+
+    Parameters
+    ----------
+    inc_cost, inc_effect
+        Incremental cost and effect per patient (``inc_effect=None``: no effect measured).
+    wtp
+        The willingness-to-pay thresholds; the lowest and highest are used.
+    """
     if inc_effect is None:
         return "cost-saving" if inc_cost < 0 else "cost-increasing"
     quad = incremental(inc_cost, inc_effect)["quadrant"]
@@ -180,6 +201,60 @@ def _verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
     return "cost-saving" if inc_cost / inc_effect > wtp.max() else "not cost-effective"
 
 
+def _one_way(*, sc_table: pd.DataFrame, years: int, discount_rate: float,
+             price_year: str | None, served: float, change: float,
+             change_ci: tuple[float, float], effect: tuple[float, tuple[float, float]] | None,
+             wtp: np.ndarray, cost_range: float, effect_label: str) -> pd.DataFrame:
+    """The one-way sensitivity table of the economic result (see the module notes)."""
+    cost_at = {discount_rate: scheme_costs(sc_table, years=years, discount_rate=discount_rate,
+                                           price_year=price_year).total_discounted}
+    if years > 1:
+        for r in SENSITIVITY_RATES:
+            cost_at[r] = scheme_costs(sc_table, years=years, discount_rate=r,
+                                      price_year=price_year).total_discounted
+    per = cost_at[discount_rate] / (served * years)
+
+    def model(scheme_cost_factor, resource_change, effect_change, wtp_value, rate):
+        inc_cost = scheme_cost_factor * cost_at[rate] / (served * years) + resource_change
+        return inc_cost if effect is None else wtp_value * effect_change - inc_cost
+
+    base = {"scheme_cost_factor": 1.0, "resource_change": change,
+            "effect_change": 0.0 if effect is None else effect[0],
+            "wtp_value": float(wtp.min()), "rate": discount_rate}
+    ranges = {"scheme_cost_factor": (1 - cost_range, 1 + cost_range),
+              "resource_change": change_ci}
+    labels = {"scheme_cost_factor": f"Scheme cost per patient (£{per * (1 - cost_range):,.0f}"
+                                    f" to £{per * (1 + cost_range):,.0f})",
+              "resource_change": f"Change in resource-use cost (£{change_ci[0]:,.0f} to "
+                                 f"£{change_ci[1]:,.0f})"}
+    if effect is not None:
+        ranges["effect_change"] = effect[1]
+        labels["effect_change"] = (f"{effect_label} gained ({effect[1][0]:.3f} to "
+                                   f"{effect[1][1]:.3f})")
+        if wtp.size > 1:
+            ranges["wtp_value"] = (float(wtp.min()), float(wtp.max()))
+            labels["wtp_value"] = (f"Willingness to pay (£{wtp.min():,.0f} to "
+                                   f"£{wtp.max():,.0f})")
+    if years > 1:
+        ranges["rate"] = (min(SENSITIVITY_RATES), max(SENSITIVITY_RATES))
+        labels["rate"] = (f"Discount rate ({min(SENSITIVITY_RATES):.1%} to "
+                          f"{max(SENSITIVITY_RATES):.1%})")
+    return one_way(model, base, ranges, label=labels)
+
+
+def _psa(per_patient: float, rel_se: float, draws: np.ndarray, with_effect: bool,
+         rng: np.random.Generator) -> pd.DataFrame:
+    """PSA draws: a gamma scheme cost beside the joint bootstrap replicates."""
+    n = draws.shape[0]
+    cost = draw_parameters({"scheme_cost": {"dist": "gamma", "mean": per_patient,
+                                            "se": rel_se * per_patient}}, n,
+                           seed=rng)["scheme_cost"].to_numpy()
+    out = {"draw": np.arange(1, n + 1), "scheme_cost": cost, "inc_cost": cost + draws[:, 0]}
+    if with_effect:
+        out["inc_effect"] = draws[:, 1]
+    return pd.DataFrame(out)
+
+
 def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
              scheme_costs_table: pd.DataFrame, patients_served: float,
              patient: str = "patient_id", time: str = "year", treated: str = "enrolled",
@@ -193,6 +268,7 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
              unit_cost_avoided: float | None = None, activity: str | None = None,
              activity_label: str | None = None, n_resamples: int = 2000,
              conf_level: float = 0.95, seed: Seed = 20260601,
+             scheme_cost_range: float = 0.25, scheme_cost_se: float = 0.2,
              file: str | None = None) -> DesignResult:
     """Economic evaluation of a scheme per patient served: costs, savings and value.
 
@@ -236,7 +312,10 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         ``data`` (e.g. ``3000`` and ``nonelective_admissions``): gives the break-even
         activity and the activity the scheme avoided.
     n_resamples, conf_level, seed
-        The bootstrap.
+        The bootstrap (the PSA uses as many draws, from the same seed).
+    scheme_cost_range, scheme_cost_se
+        The one-way range (a fraction either side) and the PSA's relative standard error
+        of the scheme's cost per patient.
 
     Returns
     -------
@@ -245,13 +324,20 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         ``incremental_cost`` and ``roi`` (domain ``cost``); with an effect also
         ``incremental_effect``, ``icer`` and ``inc_nmb_<wtp>``; with an activity,
         ``activity_change``. Frames ``ce_draws`` (the bootstrap replicates), ``ceac``,
-        ``evpi``, ``net_cost`` and ``scheme_costs`` (cost by role). Diagnostics include
-        the ``verdict``, the ``probability_saving`` and, per threshold, the probability
-        that the scheme is cost-effective.
+        ``evpi``, ``net_cost``, ``scheme_costs`` (cost by role), ``one_way`` (the tornado
+        table, see :func:`~evalkit.economics.sensitivity.one_way`) and ``psa`` (draws of
+        the scheme cost, incremental cost and effect). Diagnostics include the
+        ``verdict``, the ``probability_saving`` and, per threshold, the probability that
+        the scheme is cost-effective, each also under the PSA (``..._psa``).
     """
     check_choice("comparison", comparison, COMPARISONS)
     check_whole("n_resamples", n_resamples, 20)
     check_conf_level(conf_level)
+    for name, value in (("scheme_cost_range", scheme_cost_range),
+                        ("scheme_cost_se", scheme_cost_se)):
+        if not (isinstance(value, (int, float)) and 0 < value < 1):
+            raise DesignError(f"{name} must be a fraction between 0 and 1, not {value!r}",
+                              fix=f"e.g. {name}: 0.2")
     if not (isinstance(patients_served, (int, float)) and patients_served > 0):
         raise DesignError(f"patients_served must be a positive number, not {patients_served!r}",
                           fix="give the number of patients the scheme serves in a year")
@@ -325,15 +411,10 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
                 evidence_level=level)
     nc = net_cost(per_patient, -draws[:, 0], unit_cost=unit_cost_avoided,
                   activity_avoided=None if activity is None else -draws[:, -1],
-                  activity=activity_label or activity or "activity", conf_level=conf_level)
-    nc_table = nc.table.copy()
-    nc_table.loc[nc_table["quantity"] == "savings", "estimate"] = -point[0]
-    nc_table.loc[nc_table["quantity"] == "net_cost", "estimate"] = inc_cost_point
-    nc_table.loc[nc_table["quantity"] == "roi", "estimate"] = -point[0] / per_patient - 1
-    nc_table.loc[nc_table["quantity"] == "benefit_cost_ratio", "estimate"] = \
-        -point[0] / per_patient
-    if activity is not None:
-        nc_table.loc[nc_table["quantity"] == "activity_avoided", "estimate"] = -point[-1]
+                  activity=activity_label or activity or "activity", conf_level=conf_level,
+                  savings_estimate=-point[0],
+                  activity_estimate=None if activity is None else -point[-1])
+    nc_table = nc.table
     diag["probability_saving"] = nc.probability_saving
 
     def rec(estimand: str, estimate: float, lo_hi=(np.nan, np.nan), *, out: str = outcome,
@@ -378,7 +459,24 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
     if activity is not None:
         records.append(rec("activity_change", point[-1], interval(draws[:, -1]), out=activity,
                            domain="outcome", se=draws[:, -1].std(ddof=1)))
-    diag["verdict"] = _verdict(inc_cost_point, inc_effect_point, wtp_arr)
+    diag["verdict"] = verdict(inc_cost_point, inc_effect_point, wtp_arr)
+    frames["one_way"] = _one_way(
+        sc_table=scheme_costs_table, years=years, discount_rate=discount_rate,
+        price_year=price_year, served=float(patients_served), change=point[0],
+        change_ci=interval(draws[:, 0]),
+        effect=(inc_effect_point, interval(draws[:, 1])) if effect is not None else None,
+        wtp=wtp_arr, cost_range=scheme_cost_range, effect_label=effect_label)
+    diag["one_way_output"] = (f"incremental net monetary benefit at GBP {wtp_arr.min():,.0f} "
+                              "per unit of effect (GBP per patient)" if effect is not None
+                              else "net cost per patient (GBP)")
+    psa_draws = _psa(per_patient, scheme_cost_se, draws, effect is not None, rng)
+    frames["psa"] = psa_draws
+    diag["scheme_cost_se"] = scheme_cost_se
+    diag["probability_saving_psa"] = float(np.mean(psa_draws["inc_cost"] < 0))
+    if effect is not None:
+        for lv in wtp_arr:
+            diag[f"prob_cost_effective_{int(lv)}_psa"] = float(np.mean(
+                lv * psa_draws["inc_effect"] - psa_draws["inc_cost"] > 0))
     # every record shares the final diagnostics
     records = [replace(r, diagnostics=dict(diag)) for r in records]
     options = {"comparison": comparison, "patients_served": patients_served, "before": before,
@@ -386,7 +484,8 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
                "wtp": [float(w) for w in wtp_arr], "years": years,
                "discount_rate": discount_rate, "price_year": price_year,
                "activity": activity, "activity_label": activity_label,
-               "unit_cost_avoided": unit_cost_avoided}
+               "unit_cost_avoided": unit_cost_avoided, "scheme_cost_range": scheme_cost_range,
+               "scheme_cost_se": scheme_cost_se}
     return DesignResult(DESIGN, effects_frame(records), diagnostics=diag,
                         warnings=tuple(warnings) + tuple(sc.warnings), options=options,
                         frames=frames)

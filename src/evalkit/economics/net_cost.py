@@ -79,7 +79,8 @@ class NetCost:
 
 def net_cost(scheme_cost: Any, savings: Any, *, unit_cost: float | None = None,
              activity_avoided: Any = None, activity: str = "activity",
-             conf_level: float = 0.95) -> NetCost:
+             conf_level: float = 0.95, savings_estimate: float | None = None,
+             activity_estimate: float | None = None) -> NetCost:
     """Net cost, return on investment and the break-even activity of a scheme.
 
     Parameters
@@ -98,6 +99,10 @@ def net_cost(scheme_cost: Any, savings: Any, *, unit_cost: float | None = None,
         Its name, for the table (e.g. ``"emergency admissions"``).
     conf_level
         For the percentile intervals over draws.
+    savings_estimate, activity_estimate
+        The point estimates to report when ``savings`` (``activity_avoided``) are draws,
+        e.g. the estimate from the full sample beside its bootstrap replicates; by default
+        the mean of the draws. Intervals always come from the draws.
 
     Returns
     -------
@@ -125,7 +130,9 @@ def net_cost(scheme_cost: Any, savings: Any, *, unit_cost: float | None = None,
         raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
                           fix="e.g. 0.95")
     cost, save = np.broadcast_to(cost, (n,)), np.broadcast_to(save, (n,))
-    point_cost, point_save = float(np.mean(cost)), float(np.mean(save))
+    point_cost = float(np.mean(cost))
+    point_save = float(np.mean(save)) if savings_estimate is None \
+        else float(_draws(savings_estimate, "savings_estimate")[0])
     quantities = {
         "scheme_cost": (point_cost, cost, "pounds"),
         "savings": (point_save, save, "pounds"),
@@ -146,7 +153,9 @@ def net_cost(scheme_cost: Any, savings: Any, *, unit_cost: float | None = None,
         if avoided.size not in (1, n) and n > 1:
             raise DesignError("activity_avoided has a different number of draws",
                               fix="give the same number of draws as the savings")
-        quantities["activity_avoided"] = (float(avoided.mean()),
+        quantities["activity_avoided"] = (
+            float(avoided.mean()) if activity_estimate is None
+            else float(_draws(activity_estimate, "activity_estimate")[0]),
                                           np.broadcast_to(avoided, (n,)), f"{activity} avoided")
     alpha = 1 - conf_level
     rows = []

@@ -288,7 +288,44 @@ def generate(s: SchemeDef) -> CaseStudy:
         cohort = _patient_cohort(np.random.default_rng(s.seed + 7927), patients, latent)
         truth["effects"].append({**patient_truth[0], "data": "patient_cohort",
                                  "outcome": "cost_y3"})
-    return CaseStudy(s, panel, *tables, patients, _scheme_costs(s), truth, localities, cohort)
+    staffing = _scheme_costs(s)
+    truth["economic"] = economic_truth(s, staffing, patient_truth)
+    return CaseStudy(s, panel, *tables, patients, staffing, truth, localities, cohort)
+
+
+def economic_truth(s: SchemeDef, staffing: pd.DataFrame, patient_truth: list[dict]) -> dict:
+    """The true economics per patient served: what the ``economic`` analysis estimates.
+
+    The scheme's first-year cost (set-up included, at its price year) is spread over the
+    patients it serves, ``patients_served``: the first-year cost over the scheme's cost per
+    patient, rounded to tens (the spec declares the same number). The true change in
+    resource-use cost and the true QALY gain are the enrolled patients' expected changes in
+    the year after enrolment; the verdict follows the same rule as the estimate
+    (:func:`evalkit.economics.evaluation.verdict`) at NICE's thresholds.
+    """
+    from ..economics.cost_effectiveness import NICE_WTP
+    from ..economics.costing import scheme_costs
+    from ..economics.evaluation import verdict
+
+    first_year = scheme_costs(staffing, years=1).total_discounted
+    served = int(round(first_year / s.cost_per_patient, -1))
+    per = first_year / served
+    change = next(t["value"] for t in patient_truth if t["outcome"] == "cost")
+    gain = next(t["value"] for t in patient_truth if t["outcome"] == "qaly")
+    inc = per + change
+    wtp = np.asarray(NICE_WTP, dtype=float)
+    return {
+        "patients_served": served,
+        "scheme_cost_per_patient": round(per, 2),
+        "resource_cost_change": change,
+        "incremental_cost": round(inc, 2),
+        "incremental_effect": gain,
+        "icer": round(inc / gain, 0) if gain > 0 and inc > 0 else None,
+        **{f"inc_nmb_{int(w)}": round(w * gain - inc, 2) for w in wtp},
+        "verdict": verdict(inc, gain, wtp),
+        "note": "per patient served, the year after enrolment; the ICER is given only where "
+                "the scheme costs more and gains QALYs (north-east quadrant)",
+    }
 
 
 def _localities(rng, s: SchemeDef, panel: pd.DataFrame, in_scheme: np.ndarray,

@@ -103,11 +103,8 @@ def spec_for(cs: CaseStudy) -> dict:
 
 def _economic_analysis(cs: CaseStudy) -> dict:
     """The economic evaluation: per patient served, against matched or all other patients."""
-    from ..economics.costing import scheme_costs
-
     s = cs.scheme
-    first_year = scheme_costs(cs.scheme_costs, years=1).total_discounted
-    served = int(round(first_year / s.cost_per_patient, -1))
+    served = cs.truth["economic"]["patients_served"]
     comparison = "matched" if s.patients_selected_high else "did"
     return {"design": "economic", "data": "patient_costs", "outcomes": ["cost"],
             "label": ("Economic evaluation per patient served: enrolled patients against "
@@ -196,7 +193,9 @@ def _readme(cs: CaseStudy) -> str:
         + "; patient costs "
         + ("yes (patients enrolled after a high-cost year)" if rtm["patient_costs"] else "no")
         + ".",
-        "", "The true effects are in `truth.json`; the evaluation is declared in `spec.yaml`.", "",
+        "", "The true effects are in `truth.json`, with the true economics per patient served "
+        "(scheme cost, change in resource-use cost, QALY gain, ICER, net monetary benefit "
+        "and verdict) under `economic`; the evaluation is declared in `spec.yaml`.", "",
         "## Files", "",
         f"- `panel.csv`: one row per {unit} per month: `{unit}`, `month` (YYYY-MM), "
         f"`{size_col}`, the outcomes ({', '.join(s.effects)}), `treated` (0/1), "
