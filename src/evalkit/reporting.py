@@ -38,6 +38,8 @@ ESTIMAND_NAMES = {"before_after": "Before/after",
                   "effect_at_12": "ITS: effect at 12 months",
                   "att_simple": "Staggered DiD: average effect on the treated",
                   "att_did": "Matched DiD: effect on the treated",
+                  "att_twfe": "DiD: effect on the treated",
+                  "rate_ratio": "DiD: rate ratio",
                   "difference_in_means": "Matched: difference in means after",
                   "difference_in_proportions": "Matched: difference in proportions after",
                   "gap_mean": "Synthetic control: average gap after the start",
@@ -46,6 +48,7 @@ DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                 "its": "Interrupted time series",
                 "staggered_did": "Difference-in-differences for staggered adoption "
                                  "(Callaway and Sant'Anna)",
+                "did": "Difference-in-differences (unit and period fixed effects)",
                 "matched": "Matched comparison group (propensity score), "
                            "difference-in-differences",
                 "synthetic_control": "Synthetic control",
@@ -86,6 +89,12 @@ def _how_staggered(first: pd.Series, d: dict) -> str:
     return (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
             f"controls; {d['units']} units; {d['inference']}; pre-treatment "
             f"effects jointly zero: p = {d['pretrend_p']:.3f}")
+
+
+def _how_did(first: pd.Series, d: dict) -> str:
+    return (f"{int(first['n_units'])} units, {d['observations']:,} observations; "
+            f"{first['pre_periods']} periods before the first treated period and "
+            f"{first['post_periods']} from it; {d['inference']}")
 
 
 def _how_matched(first: pd.Series, d: dict) -> str:
@@ -140,6 +149,7 @@ def _how_economic(first: pd.Series, d: dict) -> str:
 
 #: How each design is described in the report's design section.
 _DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_staggered,
+             "did": _how_did,
              "matched": _how_matched, "synthetic_control": _how_synth,
              "economic": _how_economic}
 

@@ -258,7 +258,8 @@ def did(
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_twfe",
         scale="difference", estimate=b, se=se, ci_low=float(low), ci_high=float(high),
         conf_level=float(conf_level), p_value=float(p), n_units=int(u.max() + 1),
-        pre_periods=int(np.unique(t[D == 0]).size), post_periods=int(np.unique(t[D > 0]).size),
+        pre_periods=int(np.unique(t[t < t[D > 0].min()]).size),
+        post_periods=int(np.unique(t[D > 0]).size),
         evidence_level=level, diagnostics=diag, warnings=tuple(warnings))
     options = common
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
@@ -317,7 +318,8 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, doma
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="rate_ratio",
         scale="ratio", estimate=ratio, se=se, ci_low=low, ci_high=high,
         conf_level=float(conf_level), p_value=p, n_units=int(len(np.unique(u[fit.used]))),
-        pre_periods=int(np.unique(t[D == 0]).size), post_periods=int(np.unique(t[D > 0]).size),
+        pre_periods=int(np.unique(t[t < t[D > 0].min()]).size),
+        post_periods=int(np.unique(t[D > 0]).size),
         evidence_level=maryland_level(DESIGN, "rate_ratio", diag), diagnostics=diag,
         warnings=tuple(warnings))
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,

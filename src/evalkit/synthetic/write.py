@@ -92,6 +92,16 @@ def spec_for(cs: CaseStudy) -> dict:
             {"design": "prepost", "data": "patient_costs", "outcomes": ["cost"],
              "label": "Enrolled patients, the year before against the year after enrolment",
              "options": cost_opts},
+            # Costs as a DiD outcome, where enrolment did not follow a costly year (after
+            # one, the enrolled patients' costs would fall anyway and break parallel trends;
+            # there the matched analyses compare like with like).
+            *([{"design": "did", "data": "patient_costs", "outcomes": ["cost"],
+                "label": "Enrolled patients against all other patients, "
+                         "difference-in-differences over the three years (patient and year "
+                         "fixed effects, clustered by " + unit + ")",
+                "options": {"unit": "patient_id", "time": "year", "treated": "enrolled",
+                            "start": 3, "cluster": unit, "seed": 20260401}}]
+              if not s.patients_selected_high else []),
             _economic_analysis(cs),
         ],
         "engagement": {"referrals": "referrals", "mdt": "mdt", "survey": "survey",
