@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["describe_effect", "format_effect", "format_interval"]
+__all__ = ["describe_effect", "format_effect", "format_interval", "format_gbp"]
 
 ESTIMAND_PHRASES = {
     "before_after": "in the follow-up year than in the year before the scheme began",
@@ -23,6 +23,17 @@ ESTIMAND_PHRASES = {
     "difference_in_means": "than in matched comparison units after the scheme began",
     "difference_in_proportions": "than in matched comparison units after the scheme began",
 }
+
+
+def format_gbp(v: float) -> str:
+    """Whole pounds for prose and labels, the minus sign before the pound sign.
+
+    Examples
+    --------
+    >>> format_gbp(-984.4), format_gbp(1234.5)
+    ('-£984', '£1,234')
+    """
+    return f"-£{-v:,.0f}" if v < 0 else f"£{v:,.0f}"
 
 
 def _missing(v: Any) -> bool:

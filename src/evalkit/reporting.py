@@ -20,7 +20,7 @@ import pandas as pd
 from .engagement import describe_engagement
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
-from .narrative import describe_effect, format_effect
+from .narrative import describe_effect, format_effect, format_gbp
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect
@@ -203,11 +203,6 @@ def _num(v: float, *, sign: bool = False) -> str:
     if sign:
         return ("+" if v > 0 else "-" if v < 0 else "") + text
     return ("-" if v < 0 else "") + text
-
-
-def _gbp(v: float) -> str:
-    """Pounds for prose, whole pounds, the minus sign before the pound sign."""
-    return f"-£{-v:,.0f}" if v < 0 else f"£{v:,.0f}"
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -512,10 +507,10 @@ class ReportContext:
         what = ("the incremental net monetary benefit" if "incremental_effect"
                 in set(res.effects["estimand"]) else "the net cost per patient")
         text = [f"**Sensitivity.** @fig-tornado varies one input at a time. "
-                f"{what.capitalize()} is {_gbp(base)} per patient in the base case and is "
+                f"{what.capitalize()} is {format_gbp(base)} per patient in the base case and is "
                 f"most sensitive to {top['label'].split(' (')[0].lower()}, which moves it "
-                f"from {_gbp(min(top['output_low'], top['output_high']))} to "
-                f"{_gbp(max(top['output_low'], top['output_high']))}."]
+                f"from {format_gbp(min(top['output_low'], top['output_high']))} to "
+                f"{format_gbp(max(top['output_low'], top['output_high']))}."]
         if crossing:
             text.append("Across the range of "
                         + "; ".join(c.split(" (")[0].lower() for c in crossing)

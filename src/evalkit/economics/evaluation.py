@@ -57,6 +57,7 @@ import pandas as pd
 from ..designs._options import check_choice, check_conf_level, check_whole
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..narrative import format_gbp as gbp
 from ..results import DesignResult, EffectRecord, effects_frame
 from .bootstrap import Seed, _make_cells, _resampled_means, _rng
 from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
@@ -223,18 +224,17 @@ def _one_way(*, sc_table: pd.DataFrame, years: int, discount_rate: float,
             "wtp_value": float(wtp.min()), "rate": discount_rate}
     ranges = {"scheme_cost_factor": (1 - cost_range, 1 + cost_range),
               "resource_change": change_ci}
-    labels = {"scheme_cost_factor": f"Scheme cost per patient (£{per * (1 - cost_range):,.0f}"
-                                    f" to £{per * (1 + cost_range):,.0f})",
-              "resource_change": f"Change in resource-use cost (£{change_ci[0]:,.0f} to "
-                                 f"£{change_ci[1]:,.0f})"}
+    labels = {"scheme_cost_factor": f"Scheme cost per patient ({gbp(per * (1 - cost_range))}"
+                                    f" to {gbp(per * (1 + cost_range))})",
+              "resource_change": f"Change in resource-use cost ({gbp(change_ci[0])} to "
+                                 f"{gbp(change_ci[1])})"}
     if effect is not None:
         ranges["effect_change"] = effect[1]
         labels["effect_change"] = (f"{effect_label} gained ({effect[1][0]:.3f} to "
                                    f"{effect[1][1]:.3f})")
         if wtp.size > 1:
             ranges["wtp_value"] = (float(wtp.min()), float(wtp.max()))
-            labels["wtp_value"] = (f"Willingness to pay (£{wtp.min():,.0f} to "
-                                   f"£{wtp.max():,.0f})")
+            labels["wtp_value"] = f"Willingness to pay ({gbp(wtp.min())} to {gbp(wtp.max())})"
     if years > 1:
         ranges["rate"] = (min(SENSITIVITY_RATES), max(SENSITIVITY_RATES))
         labels["rate"] = (f"Discount rate ({min(SENSITIVITY_RATES):.1%} to "
