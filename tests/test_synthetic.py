@@ -87,3 +87,37 @@ def test_adjusted_estimate_is_closer_to_the_truth_where_rtm_was_built_in(scheme)
     built = any(json.loads((SYNTHETIC / scheme / "truth.json").read_text())[
         "regression_to_the_mean_built_in"].values())
     assert checked > 0 or not built
+
+
+def test_engagement_tables_are_consistent_with_the_rest():
+    """care_plans, maturity and consultations agree with the other tables and the truth."""
+    from evalkit.synthetic.engagement_tables import BLOCKS
+
+    for s in SCHEMES:
+        folder = SYNTHETIC / s.name
+        unit = "area" if s.unit_kind == "area" else "practice"
+        plans = pd.read_csv(folder / "care_plans.csv")
+        assert (plans["completed"] <= plans["eligible"]).all()
+        referring = set(pd.read_csv(folder / "referrals.csv")[unit])
+        assert set(plans[unit]) == referring  # the scheme's units, from the start
+        m = pd.read_csv(folder / "maturity.csv")
+        assert set(m["block"]) == set(BLOCKS) and m["score"].between(1, 5).all()
+        assert set(m["wave"]) == {"baseline", "year 1"}
+        assert m.groupby(["network", "wave", "rater"]).size().eq(len(BLOCKS)).all()
+        visits = pd.read_csv(folder / "consultations.csv")
+        costs = pd.read_csv(folder / "patient_costs.csv")
+        start = pd.Timestamp(s.start + "-01")
+        year = 3 - np.ceil((start - pd.to_datetime(visits["date"])).dt.days / 365.25
+                           ).clip(lower=0).astype(int)
+        per_year = visits.assign(year=year).groupby(["patient_id", "year"]).size()
+        expected = costs.set_index(["patient_id", "year"])["gp_consultations"]
+        expected = expected[expected.index.get_level_values(0).isin(visits["patient_id"])]
+        assert per_year.reindex(expected.index, fill_value=0).equals(
+            expected.astype(per_year.dtype))
+        seen = costs.groupby("patient_id")["gp_consultations"].sum() > 0
+        enrolled = costs.loc[(costs["enrolled"] == 1)
+                             & costs["patient_id"].map(seen), "patient_id"].unique()
+        assert set(enrolled) <= set(visits["patient_id"])  # every enrolled patient who consulted
+        truth = json.loads((folder / "truth.json").read_text())["engagement"]["continuity"]
+        assert truth["p_usual_gp_after_enrolled"] == pytest.approx(
+            truth["p_usual_gp_before"] + s.continuity_change)

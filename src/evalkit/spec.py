@@ -30,10 +30,12 @@ __all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS
 TOP_KEYS = ("scheme", "title", "description", "synthetic", "inspired_by", "data", "outcomes",
             "analyses", "engagement", "report")
 DATA_KEYS = ("path", "kind", "sheet", "description")
-DATA_KINDS = ("panel", "cohort", "referrals", "mdt", "survey", "patient_costs", "scheme_costs")
+DATA_KINDS = ("panel", "cohort", "referrals", "mdt", "survey", "patient_costs", "scheme_costs",
+              "care_plans", "maturity", "consultations")
 OUTCOME_KEYS = ("label", "family", "denominator", "domain", "per", "better", "description")
 ANALYSIS_KEYS = ("design", "data", "outcomes", "options", "label")
-ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "unit", "time", "start")
+ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "care_plans", "maturity",
+                   "consultations", "unit", "time", "start")
 REPORT_KEYS = ("headline", "summary")
 SCHEME_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Options the spec runner fills in itself.
@@ -247,7 +249,8 @@ def load_spec(path: str | Path) -> Spec:
                             + (f" (did you mean '{guess}'?)" if guess else ""))
     engagement = dict(_mapping(raw.get("engagement") or {}, "engagement", file))
     _unknown(engagement, ENGAGEMENT_KEYS, "engagement", file)
-    for role in ("referrals", "mdt", "survey", "panel"):
+    for role in ("referrals", "mdt", "survey", "panel", "care_plans", "maturity",
+                 "consultations"):
         if role in engagement and engagement[role] not in data:
             raise SpecError(f"engagement {role} names data '{engagement[role]}', which the spec "
                             "does not list", file=file, fix="add it under 'data:'")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..periods import PeriodAxis, parse_period
+from . import engagement_tables
 from .schemes import FIRST_MONTH, N_MONTHS, SchemeDef
 
 __all__ = ["OUTCOMES", "UNIT_COSTS", "CaseStudy", "generate"]
@@ -71,6 +72,9 @@ class CaseStudy:
     truth: dict
     localities: pd.DataFrame | None = None
     patient_cohort: pd.DataFrame | None = None
+    care_plans: pd.DataFrame | None = None
+    maturity: pd.DataFrame | None = None
+    consultations: pd.DataFrame | None = None
 
 
 def _months() -> np.ndarray:
@@ -290,7 +294,25 @@ def generate(s: SchemeDef) -> CaseStudy:
                                  "outcome": "cost_y3"})
     staffing = _scheme_costs(s)
     truth["economic"] = economic_truth(s, staffing, patient_truth)
-    return CaseStudy(s, panel, *tables, patients, staffing, truth, localities, cohort)
+    unit_ids = units["unit"].to_numpy()
+    plans = engagement_tables.care_plans(np.random.default_rng(s.seed + 7949), s, unit_ids,
+                                         months, first_treated, engagement, size, unit_name)
+    assessed = engagement_tables.maturity(np.random.default_rng(s.seed + 7951), s, units,
+                                          first_treated, engagement)
+    visits = engagement_tables.consultations(np.random.default_rng(s.seed + 7963), s,
+                                             patients, unit_name)
+    truth["engagement"]["continuity"] = {
+        "p_usual_gp_before": engagement_tables.CONTINUITY_BASE,
+        "p_usual_gp_after_enrolled": round(engagement_tables.CONTINUITY_BASE
+                                           + s.continuity_change, 4),
+        "note": "the chance that a GP consultation is booked with the patient's usual GP "
+                "(otherwise with a GP of the practice drawn at random, who may again be the "
+                "usual GP); after = the year after enrolment, enrolled patients"}
+    truth["engagement"]["engagement_by_unit"] = {
+        str(u): round(float(e), 4) for u, e in zip(unit_ids[in_scheme], engagement[in_scheme],
+                                                   strict=True)}
+    return CaseStudy(s, panel, *tables, patients, staffing, truth, localities, cohort,
+                     care_plans=plans, maturity=assessed, consultations=visits)
 
 
 def economic_truth(s: SchemeDef, staffing: pd.DataFrame, patient_truth: list[dict]) -> dict:

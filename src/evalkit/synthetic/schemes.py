@@ -52,6 +52,9 @@ class SchemeDef:
     #: The scheme's cost per patient served in its first year (set-up included), GBP: sets
     #: ``patients_served`` in the spec (the scheme's first-year cost divided by this).
     cost_per_patient: float = 500.0
+    #: Change in the chance that an enrolled patient's GP consultation is with their usual
+    #: GP, in the year after enrolment (truth for the continuity indices).
+    continuity_change: float = 0.0
     waves: dict[str, str] = field(default_factory=dict)
     localities: int = 0
     patient_cohort: bool = False
@@ -72,7 +75,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         effects={"emergency_admissions": 0.92, "bed_days": 0.88, "ae_attendances": 0.97},
         engagement_mean=0.7, patient_cost_effect=0.80, community_uplift=1.6,
         patients_selected_high=True, localities=30, patient_cohort=True,
-        qaly_gain=0.02, cost_per_patient=100, seed=101,
+        qaly_gain=0.02, cost_per_patient=100, continuity_change=0.05, seed=101,
     ),
     SchemeDef(
         name="palliative-care",
@@ -85,7 +88,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="area", n_units=40, n_treated=12, start="2019-04", selection="random",
         effects={"deaths_at_home": 0.08, "bed_days_last90": 0.82},
         engagement_mean=0.75, patient_cost_effect=0.85, community_uplift=1.8,
-        qaly_gain=0.04, cost_per_patient=300, seed=102,
+        qaly_gain=0.04, cost_per_patient=300, continuity_change=0.1, seed=102,
     ),
     SchemeDef(
         name="dementia-service",
@@ -99,7 +102,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=70, n_treated=25, start="2019-10", selection="random",
         effects={"emergency_admissions": 1.00, "bed_days": 0.98},
         engagement_mean=0.5, patient_cost_effect=1.0, community_uplift=1.4,
-        qaly_gain=0.02, cost_per_patient=350, seed=103,
+        qaly_gain=0.02, cost_per_patient=350, continuity_change=0.05, seed=103,
     ),
     SchemeDef(
         name="mental-health-primary-care",
@@ -126,7 +129,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=60, n_treated=20, start="2019-04", selection="random",
         effects={"emergency_admissions": 0.94, "bed_days": 0.90},
         engagement_mean=0.65, patient_cost_effect=0.90, community_uplift=1.5, localities=20,
-        qaly_gain=0.035, cost_per_patient=500, seed=105,
+        qaly_gain=0.035, cost_per_patient=500, continuity_change=0.05, seed=105,
     ),
     SchemeDef(
         name="frailty-inequalities",
@@ -140,7 +143,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         transient_sd=0.13, effects={"emergency_admissions": 0.95, "bed_days": 0.93},
         engagement_mean=0.5, patient_cost_effect=0.90, community_uplift=1.4,
         patients_selected_high=True, patient_cohort=True,
-        qaly_gain=0.01, cost_per_patient=150, seed=106,
+        qaly_gain=0.01, cost_per_patient=150, continuity_change=0.1, seed=106,
     ),
     SchemeDef(
         name="rapid-response",
@@ -154,7 +157,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=100, n_treated=25, start="2019-04", selection="high",
         transient_sd=0.13, effects={"emergency_admissions": 1.00, "ae_attendances": 1.05},
         engagement_mean=0.6, patient_cost_effect=1.05, community_uplift=1.5,
-        patients_selected_high=True, qaly_gain=0.0, cost_per_patient=200, seed=107,
+        patients_selected_high=True, qaly_gain=0.0, cost_per_patient=200,
+        continuity_change=-0.05, seed=107,
     ),
     SchemeDef(
         name="federation-mdt",
@@ -186,7 +190,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=110, n_treated=40, start="2018-04", selection="large",
         effects={"patient_experience": -2.0, "continuity": -0.03, "emergency_admissions": 1.0},
         engagement_mean=0.6, patient_cost_effect=1.0, community_uplift=1.1,
-        qaly_gain=-0.01, cost_per_patient=300, seed=109,
+        qaly_gain=-0.01, cost_per_patient=300, continuity_change=-0.12, seed=109,
     ),
 )
 

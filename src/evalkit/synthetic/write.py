@@ -69,6 +69,9 @@ def spec_for(cs: CaseStudy) -> dict:
             "survey": {"path": "survey.csv", "kind": "survey"},
             "patient_costs": {"path": "patient_costs.csv", "kind": "patient_costs"},
             "scheme_costs": {"path": "scheme_costs.csv", "kind": "scheme_costs"},
+            "care_plans": {"path": "care_plans.csv", "kind": "care_plans"},
+            "maturity": {"path": "maturity.csv", "kind": "maturity"},
+            "consultations": {"path": "consultations.csv", "kind": "consultations"},
         },
         "outcomes": outcomes,
         "analyses": [
@@ -105,7 +108,9 @@ def spec_for(cs: CaseStudy) -> dict:
             _economic_analysis(cs),
         ],
         "engagement": {"referrals": "referrals", "mdt": "mdt", "survey": "survey",
-                       "panel": "panel", "unit": unit, "time": "month", "start": s.start},
+                       "panel": "panel", "care_plans": "care_plans", "maturity": "maturity",
+                       "consultations": "consultations", "unit": unit, "time": "month",
+                       "start": s.start},
     }
     spec = _comparison_designs(cs, spec)
     return spec
@@ -226,6 +231,14 @@ def _readme(cs: CaseStudy) -> str:
         "(`patients_served`).",
         "- `scheme_costs.csv`: the scheme's staffing (whole-time equivalents, illustrative "
         "salaries, on-cost and overhead rates) and set-up costs.",
+        f"- `care_plans.csv`: by scheme {unit} and month from the start, patients due a care "
+        "plan (`eligible`) and plans `completed`.",
+        "- `maturity.csv`: a network maturity self-assessment: three raters in each network "
+        "score the ten building blocks of high-performing primary care (Bodenheimer et al. "
+        "2014; `block`) from 1 to 5 at the start (`baseline`) and a year later (`year 1`).",
+        "- `consultations.csv`: GP consultations (`date`, `clinician`) of the enrolled "
+        "patients of `patient_costs.csv` and 400 others, as many a year as its "
+        "`gp_consultations`, for continuity-of-care indices.",
         *([f"- `localities.csv`: {unit}s grouped into localities by month: the scheme's "
            f"{unit}s form `L00 (scheme)` and the others {s.localities} comparison "
            f"localities. Summed `{size_col}` and counts, rates per 1,000 a month (`*_rate`), "
@@ -252,6 +265,9 @@ def scheme_files(s: SchemeDef) -> dict[str, bytes]:
         "survey.csv": _csv(cs.survey),
         "patient_costs.csv": _csv(cs.patient_costs),
         "scheme_costs.csv": _csv(cs.scheme_costs),
+        "care_plans.csv": _csv(cs.care_plans),
+        "maturity.csv": _csv(cs.maturity),
+        "consultations.csv": _csv(cs.consultations),
         **({"localities.csv": _csv(cs.localities)} if cs.localities is not None else {}),
         **({"patient_cohort.csv": _csv(cs.patient_cohort)}
            if cs.patient_cohort is not None else {}),
