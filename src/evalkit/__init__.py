@@ -9,6 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import plots
 from .check import check
+from .comparison import funnel, standardised_rates
+from .continuity import continuity
 from .contract import check_panel
 from .designs import (
     did,
@@ -37,10 +39,23 @@ from .economics import (
     one_way,
     psa,
 )
+from .engagement_measures import (
+    BUILDING_BLOCKS,
+    composite_index,
+    cronbach_alpha,
+    dose_response,
+    dose_response_panel,
+    engagement,
+    likert_change,
+    likert_summary,
+    maturity,
+    weight_sensitivity,
+)
 from .errors import DataError, DesignError, EvalkitError, SpecError
 from .io import read
 from .pipeline import Evaluation, run_spec
 from .results import DesignResult, EffectRecord
+from .spc import SPCWarning, p_chart, u_chart, xmr
 from .spec import load_spec
 from .synthetic import synth
 
@@ -56,6 +71,10 @@ __all__ = [
     # costs and economic evaluation
     "cost_compare", "bootstrap_ci", "icer", "nmb", "ceac", "evpi", "ce_bootstrap", "net_cost",
     "psa", "one_way", "economic",
+    # engagement, SPC and practice comparison
+    "engagement", "composite_index", "weight_sensitivity", "likert_summary", "likert_change",
+    "cronbach_alpha", "maturity", "BUILDING_BLOCKS", "dose_response", "dose_response_panel",
+    "continuity", "xmr", "p_chart", "u_chart", "SPCWarning", "funnel", "standardised_rates",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

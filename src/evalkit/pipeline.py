@@ -36,6 +36,17 @@ class Evaluation:
     spec: Spec
     results: list[tuple[Analysis, DesignResult]]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _engagement: Any = field(default=None, repr=False)
+
+    @property
+    def engagement(self):
+        """The scheme's :class:`~evalkit.engagement_profile.EngagementProfile` (measured on
+        first use, then kept), or None when the spec declares no engagement data."""
+        if self._engagement is None:
+            from .engagement_profile import profile_engagement
+
+            self._engagement = profile_engagement(self) or False
+        return self._engagement or None
 
     @property
     def effects(self) -> pd.DataFrame:
@@ -75,6 +86,9 @@ class Evaluation:
             ],
             "effects": [jsonable(rec) for rec in self.effects.to_dict(orient="records")],
         }
+        if self.engagement is not None:
+            doc["engagement_effects"] = [jsonable(rec) for rec in
+                                         self.engagement.effects.to_dict(orient="records")]
         return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def figures(self):
@@ -135,6 +149,11 @@ class Evaluation:
             for kind, plot in plots:
                 fig, alt = plot(res, label=label)
                 yield unique(f"{kind}-{analysis.outcome}"), fig, alt
+        if self.engagement is not None:
+            from .plots.engagement_profile import engagement_figures
+
+            for name, fig, alt in engagement_figures(self.engagement, labels=labels):
+                yield unique(name), fig, alt
 
     def write(self, out: str | Path, *, log: list[str] | None = None) -> Path:
         """Write all outputs to ``out`` atomically and return it."""

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .engagement import describe_engagement
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
-from .narrative import describe_effect, format_effect, format_gbp
+from .narrative import describe_effect, format_effect, format_gbp, format_interval
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect
@@ -562,10 +561,11 @@ class ReportContext:
                 "Effect (95% CI)": format_effect(r),
                 "Design": DESIGN_NAMES.get(r["design"], r["design"]).split(" (")[0],
                 "Maryland level": int(r["evidence_level"])})
+        rows.extend(self.engagement_rows())
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
-        order = {"Costs": 0, "Outcomes": 1, "Engagement": 2}
+        order = {"Costs": 0, "Outcomes": 1, "Staff experience": 2, "Engagement": 3}
         return frame.sort_values("Domain", key=lambda c: c.map(order), kind="stable")
 
     def economic_markdown(self) -> str:
@@ -648,7 +648,8 @@ class ReportContext:
             ": The scheme's staffing and set-up costs (illustrative salaries; annual cost "
             "includes on-costs and overheads) {#tbl-scheme-costs}", "",
             "@tbl-cost-consequence sets the costs beside every estimated effect of the "
-            "scheme; engagement is described in its own section below.", "",
+            "scheme, staff experience and engagement; the engagement section below "
+            "describes how each was measured.", "",
             _md_table(cc), "",
             ": Cost-consequence table: costs and effects of the scheme, each with its design "
             "and Maryland level {#tbl-cost-consequence}", ""])
@@ -689,19 +690,135 @@ class ReportContext:
             lines.append(f"- {text}")
         return "\n".join(lines) + "\n"
 
+    # -- engagement -----------------------------------------------------------------------
+    @property
+    def engagement(self):
+        """The scheme's engagement profile (:mod:`evalkit.engagement_profile`), or None."""
+        return self.evaluation.engagement
+
+    def _engagement_figure(self, draw):
+        prof = self.engagement
+        out = None if prof is None else draw(prof)
+        return None if out is None else FigureOutput(out[0])
+
+    def outcome_spc_figure(self):
+        """The headline outcome of the scheme's units a month, SPC before and after."""
+        from .plots.engagement_profile import outcome_spc_figure
+
+        labels = {o: self.label(o) for o in self.spec.outcomes}
+        return self._engagement_figure(lambda p: outcome_spc_figure(p, labels=labels))
+
+    def referral_spc_figure(self):
+        """Referrals per 1,000 patients a month across the scheme's units (u-chart)."""
+        from .plots.engagement_profile import referral_spc_figure
+
+        return self._engagement_figure(referral_spc_figure)
+
+    def funnel_figure(self):
+        """Each unit's referrals per 1,000 patients a year against its list size."""
+        from .plots.funnel import funnel_plot
+
+        return self._engagement_figure(lambda p: funnel_plot(
+            p.funnel, label="referrals per 1,000 patients a year") if p.funnel else None)
+
+    def likert_figure(self):
+        """The staff survey, before and after (diverging bars)."""
+        from .plots.engagement import likert_plot
+
+        return self._engagement_figure(lambda p: likert_plot(p.survey) if p.survey else None)
+
+    def maturity_figure(self):
+        """The network maturity radar (highest and lowest networks at the last wave)."""
+        from .plots.engagement_profile import maturity_figure
+
+        return self._engagement_figure(maturity_figure)
+
+    def dose_figure(self):
+        """Effect on the headline outcome against engagement (dose-response)."""
+        from .plots.engagement import dose_response_plot
+
+        return self._engagement_figure(lambda p: dose_response_plot(
+            p.dose_response, dose_label="referrals per 1,000 patients in the first year")
+            if p.dose_response is not None else None)
+
+    def at_a_glance_markdown(self) -> str:
+        """The headline outcome's SPC chart in words: before and after at a glance."""
+        prof = self.engagement
+        if prof is None or prof.outcome_spc is None:
+            return "_No monthly outcome series for the scheme's units._\n"
+        lim = prof.outcome_spc.limits
+        label = self.label(prof.outcome)
+        unit = "%" if prof.outcome_unit == "%" else " per 1,000 a month"
+        text = [f"@fig-spc-outcome shows {label.lower()} across the scheme's units each "
+                f"month, as a Making Data Count XmR chart"]
+        if len(lim) > 1:
+            a, b = lim.iloc[0], lim.iloc[-1]
+            text[0] += (f" with separate limits before and after the start: the mean was "
+                        f"{a['mean']:.3g}{unit} before (process limits {a['lower']:.3g} to "
+                        f"{a['upper']:.3g}) and {b['mean']:.3g}{unit} after "
+                        f"({b['lower']:.3g} to {b['upper']:.3g}).")
+        else:
+            text[0] += "."
+        text.append(prof.outcome_spc.overview["sentence"].iloc[0]
+                    if "sentence" in prof.outcome_spc.overview else "")
+        text.append("A chart like this shows whether anything changed; it cannot say why. "
+                    "Regression to the mean, secular trends and other changes at the same "
+                    "time can all move it, which is why the designs below compare the "
+                    "scheme's units with others.")
+        return " ".join(t for t in text if t) + "\n"
+
+    def engagement_rows(self) -> list[dict]:
+        """Engagement and staff-experience effects for the cost-consequence table."""
+        prof = self.engagement
+        if prof is None:
+            return []
+        names = {"share_referring": "Units referring to the scheme in the first year",
+                 "per_1000": "Referrals per 1,000 patients in the first year",
+                 "attendance_rate": "MDT meeting attendance",
+                 "completion_share": "Care plans completed"}
+        rows = []
+        for _, r in prof.effects.iterrows():
+            lo_hi = (f" ({r['ci_low']:.0f}% to {r['ci_high']:.0f}%)" if r["scale"] == "percent"
+                     and pd.notna(r["ci_low"]) else "")
+            if r["estimand"] in names:
+                value = (f"{r['estimate']:.0f}%{lo_hi}" if r["scale"] == "percent"
+                         else format_interval(r))
+                rows.append({"Domain": "Engagement", "Measure": names[r["estimand"]],
+                             "Effect (95% CI)": value, "Design": "descriptive",
+                             "Maryland level": int(r["evidence_level"])})
+            elif r["estimand"] == "proportional_odds_ratio":
+                rows.append({"Domain": "Staff experience",
+                             "Measure": f"Staff survey: {r['outcome'].replace('_', ' ')} "
+                                        "(odds ratio of agreeing more, after against before)",
+                             "Effect (95% CI)": f"{r['estimate']:.2f} ({r['ci_low']:.2f} to "
+                                                f"{r['ci_high']:.2f})",
+                             "Design": "uncontrolled before/after survey",
+                             "Maryland level": int(r["evidence_level"])})
+        return rows
+
     def engagement_markdown(self) -> str:
-        """Engagement as far as the data allow."""
-        e = self.spec.engagement
-        if not e or not all(k in e for k in ("referrals", "mdt", "survey", "panel")):
+        """Engagement: referrals, MDTs, care plans, the survey, maturity and continuity."""
+        prof = self.engagement
+        if prof is None:
             return "_The spec declares no engagement data for this scheme._\n"
-        size = "population" if "population" in self.evaluation.table(e["panel"]).columns \
-            else "list_size"
-        summary = describe_engagement(
-            self.evaluation.table(e["referrals"]), self.evaluation.table(e["mdt"]),
-            self.evaluation.table(e["survey"]), self.evaluation.table(e["panel"]),
-            unit=e.get("unit", "practice"), time=e.get("time", "month"), start=e.get("start"),
-            size_column=size)
-        mdt = summary.mdt.sort_values("rate")
+        ind = prof.indices
+        parts = [ind.headline(), ""]
+        spc = prof.referral_spc.overview.iloc[0] if prof.referral_spc is not None else None
+        if spc is not None and "sentence" in spc:
+            parts += [f"@fig-spc-referrals charts referrals a month across the scheme's "
+                      f"units: {spc['sentence']}", ""]
+        f = prof.funnel.units
+        above = f[f["flag"].str.startswith("above")]
+        below = f[f["flag"].str.startswith("below")]
+        parts += [f"@fig-funnel compares each unit's referrals per 1,000 patients a year "
+                  f"with the scheme's average, allowing for the play of chance and for "
+                  f"overdispersion: {len(above)} unit(s) referred more than the 95% limit "
+                  f"allows" + (f" ({', '.join(map(str, above['unit']))})" if 0 < len(above)
+                               <= 5 else "")
+                  + f" and {len(below)} fewer"
+                  + (f" ({', '.join(map(str, below['unit']))})" if 0 < len(below) <= 5
+                     else "") + ". Low referrers are where engagement work would start.", ""]
+        mdt = ind.frames["mdt"].sort_values("rate")
         mdt_tab = pd.DataFrame({
             "Profession": mdt["profession"],
             "Meetings invited": mdt["invited"].astype(int),
@@ -709,18 +826,60 @@ class ReportContext:
             "Attendance (95% CI)": [f"{r:.0%} ({lo:.0%} to {hi:.0%})" for r, lo, hi in
                                     zip(mdt["rate"], mdt["ci_low"], mdt["ci_high"], strict=True)],
         })
-        sv = summary.survey.pivot(index="item", columns="wave", values="share")
-        sv_tab = pd.DataFrame({
-            "Survey statement": [i.replace("_", " ") for i in sv.index],
-            "Agree before": [f"{v:.0%}" for v in sv.get("before", pd.Series(dtype=float))],
-            "Agree after": [f"{v:.0%}" for v in sv.get("after", pd.Series(dtype=float))],
-        })
-        return "\n".join([
-            summary.headline(), "",
-            _md_table(mdt_tab), "", ": MDT meeting attendance by profession", "",
-            _md_table(sv_tab), "",
-            ": Staff agreeing (4 or 5 on a 1-5 scale) before and after the scheme started", "",
-        ])
+        parts += [_md_table(mdt_tab), "", ": MDT meeting attendance by profession, with "
+                  "Wilson 95% intervals {#tbl-mdt}", ""]
+        if prof.survey is not None:
+            sv = prof.survey.to_frame().pivot(index="item", columns="wave", values="share")
+            odds = {item: r.effects.iloc[0] for item, r in prof.survey_change.items()}
+            alpha = prof.reliability.to_frame().set_index("wave")["alpha"] \
+                if prof.reliability is not None else {}
+            sv_tab = pd.DataFrame({
+                "Survey statement": [i.replace("_", " ") for i in sv.index],
+                "Agree before": [f"{v:.0%}" for v in sv.get("before", pd.Series(dtype=float))],
+                "Agree after": [f"{v:.0%}" for v in sv.get("after", pd.Series(dtype=float))],
+                "Odds ratio (95% CI)": [f"{odds[i]['estimate']:.2f} ({odds[i]['ci_low']:.2f}"
+                                        f" to {odds[i]['ci_high']:.2f})" for i in sv.index]})
+            parts += [_md_table(sv_tab), "",
+                      ": Staff agreeing (4 or 5 on a 1-5 scale) before and after the scheme "
+                      "started; the odds ratio of a more favourable answer after, from "
+                      "ordinal logistic regression {#tbl-survey}", "",
+                      "@fig-likert shows the whole distribution of answers. "
+                      + (f"The four statements form a scale with Cronbach's alpha "
+                         f"{alpha.get('before', float('nan')):.2f} before and "
+                         f"{alpha.get('after', float('nan')):.2f} after. "
+                         if len(alpha) else "")
+                      + "The survey is an uncontrolled before/after of different "
+                        "respondents (Maryland level 1).", ""]
+        if prof.maturity is not None:
+            m = prof.maturity
+            ov = m.overall.pivot(index="network", columns="wave", values="score")
+            first, last = m.waves[0], m.waves[-1]
+            parts += [f"Networks scored themselves on the ten building blocks of "
+                      f"high-performing primary care (1 to 5; @fig-maturity shows the "
+                      f"highest- and lowest-scoring networks). The mean network score went "
+                      f"from {ov[first].mean():.2f} at {first} to {ov[last].mean():.2f} at "
+                      f"{last}.", ""]
+        if prof.continuity is not None:
+            g = prof.continuity.groups
+            tab = pd.DataFrame({"Patients": g["group"],
+                                "n": g["n_eligible"].astype(int),
+                                "UPC": g["upc_mean"].map("{:.2f}".format),
+                                "COC": g["coc_mean"].map("{:.2f}".format),
+                                "SECON": g["secon_mean"].map("{:.2f}".format)})
+            parts += [_md_table(tab), "",
+                      ": Continuity of GP care: mean Usual Provider of Care (UPC), "
+                      "Bice-Boxerman (COC) and Sequential Continuity (SECON) indices, "
+                      "patients with two or more consultations {#tbl-continuity}", ""]
+        if prof.dose_response is not None:
+            r = prof.dose_response.effects.set_index("estimand").loc["dose_response_slope"]
+            parts += [f"**Engagement and outcomes.** Across the scheme's units, each extra "
+                      f"referral per 1,000 patients in the first year went with a change of "
+                      f"{format_interval(r)} in {self.label(prof.outcome).lower()} "
+                      f"({'%' if prof.outcome_unit == '%' else 'per 1,000 a month'}) after "
+                      f"the start (@fig-dose). This is an association: practices that "
+                      "engage more differ in size, staffing and population, so it does not "
+                      "show that engagement caused the difference.", ""]
+        return "\n".join(parts)
 
     def provenance_markdown(self) -> str:
         """The provenance appendix: inputs, git state, parameters and package versions."""

@@ -7,13 +7,25 @@ figure shows, for reports and accessibility.
 from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
 from .economics import ce_plane_plot, ceac_plot, tornado_plot
 from .effects import effects_plot
+from .engagement import (
+    dose_response_plot,
+    likert_plot,
+    lorenz_plot,
+    maturity_radar,
+    mdt_attendance_plot,
+    referral_share_plot,
+)
+from .funnel import funnel_plot
 from .its import its_plot
 from .matching import love_plot
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE
 from .prepost import prepost_plot
+from .spc import spc_facets, spc_plot
 from .synth import synth_gap_plot, synth_loo_plot, synth_path_plot
 
 __all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
            "cohort_trajectories_plot", "bacon_plot", "synth_path_plot", "synth_gap_plot",
            "synth_loo_plot", "love_plot", "ce_plane_plot", "ceac_plot", "tornado_plot",
+           "spc_plot", "spc_facets", "funnel_plot", "referral_share_plot", "lorenz_plot",
+           "mdt_attendance_plot", "likert_plot", "dose_response_plot", "maturity_radar",
            "NHS_BLUE", "ANALYSIS_FUNCTION"]

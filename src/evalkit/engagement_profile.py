@@ -1,0 +1,249 @@
+"""Everything a spec's ``engagement:`` block supports, measured once for a scheme.
+
+:func:`profile_engagement` runs the engagement measures of :mod:`evalkit.engagement_measures`,
+the SPC charts of :mod:`evalkit.spc`, the funnel plot of :mod:`evalkit.comparison` and the
+continuity indices of :mod:`evalkit.continuity` on the tables the spec names, and returns
+an :class:`EngagementProfile`. Reports, notebooks and ``results.json`` read it; nothing in
+it is re-estimated elsewhere.
+
+What it holds, where the data allow:
+
+- ``indices``: referrals, share of units referring, MDT attendance, care plans,
+  concentration and time to first referral (:func:`~evalkit.engagement_measures.engagement`);
+- ``referral_spc``: a u-chart of the scheme units' referrals per 1,000 patients a month;
+- ``funnel``: each unit's referrals per 1,000 patients a year against its list size, with
+  95% and 99.8% limits allowing for overdispersion;
+- ``survey``, ``survey_change``, ``reliability``: staff agreement before and after, the
+  proportional odds ratio of each item (ordinal logistic regression) and Cronbach's alpha;
+- ``maturity``: the network maturity self-assessment;
+- ``continuity``: UPC, COC and SECON of enrolled and other patients before and after the
+  start (enrolment from the spec's ``patient_costs`` table);
+- ``dose_response``: whether units that referred more changed more, on the headline outcome
+  (:func:`~evalkit.engagement_measures.dose_response_panel`, unit random intercepts);
+- ``outcome_spc``: the headline outcome of the scheme's units a month as an XmR chart with
+  separate limits before and after the start: the before and after at a glance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .comparison import FunnelResult, funnel
+from .continuity import ContinuityResult, continuity
+from .engagement_measures import (
+    DoseResponseResult,
+    EngagementResult,
+    LikertSummary,
+    MaturityResult,
+    ReliabilityResult,
+    cronbach_alpha,
+    dose_response_panel,
+    engagement,
+    likert_change,
+    likert_summary,
+    maturity,
+)
+from .results import DesignResult, effects_frame
+from .spc import SPCResult, u_chart, xmr
+
+__all__ = ["EngagementProfile", "profile_engagement"]
+
+
+@dataclass(frozen=True)
+class EngagementProfile:
+    """The engagement measures of one scheme (see the module notes)."""
+
+    scheme: str
+    unit: str
+    time: str
+    start: str | None
+    indices: EngagementResult | None = None
+    referral_spc: SPCResult | None = None
+    funnel: FunnelResult | None = None
+    survey: LikertSummary | None = None
+    survey_change: Mapping[str, DesignResult] = field(default_factory=dict)
+    reliability: ReliabilityResult | None = None
+    maturity: MaturityResult | None = None
+    continuity: ContinuityResult | None = None
+    dose_response: DoseResponseResult | None = None
+    outcome_spc: SPCResult | None = None
+    outcome: str | None = None
+    outcome_per: float = 1000.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def outcome_unit(self) -> str:
+        """How the headline outcome is expressed: a percentage or a rate per 1,000."""
+        return "%" if self.outcome_per == 100.0 else "per 1,000 a month"
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The engagement effect records (indices, survey changes, dose-response)."""
+        frames = [r.effects for r in (self.indices, *self.survey_change.values(),
+                                      self.dose_response) if r is not None]
+        if not frames:
+            return effects_frame([])
+        out = pd.concat(frames, ignore_index=True)
+        out["scheme"] = self.scheme
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The effect records (a copy)."""
+        return self.effects.copy()
+
+    def summary(self) -> str:
+        """Plain text: the headline and the effect records."""
+        lines = [self.indices.headline()] if self.indices is not None else []
+        cols = ["outcome", "estimand", "estimate", "ci_low", "ci_high"]
+        lines.append(self.effects[cols].to_string(index=False))
+        lines.extend(f"Note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _start(spec) -> str | None:
+    start = spec.engagement.get("start")
+    return None if start is None else str(start)
+
+
+def _kind_table(evaluation, kind: str) -> pd.DataFrame | None:
+    names = [n for n, s in evaluation.spec.data.items() if s.kind == kind]
+    return evaluation.table(names[0]) if names else None
+
+
+def _headline_outcome(spec, panel: pd.DataFrame) -> str | None:
+    """The first outcome of the panel with a denominator (a rate), else the first."""
+    for name, o in spec.outcomes.items():
+        if name in panel.columns and o.get("denominator") in panel.columns:
+            return name
+    return None
+
+
+def _treated_from(panel: pd.DataFrame, unit: str, time: str, start: str | None
+                  ) -> pd.Series:
+    """The first treated period of each scheme unit (``cohort`` where the waves differ)."""
+    if "cohort" in panel.columns:
+        c = panel.groupby(unit)["cohort"].first()
+        return c[c.astype(str) != "0"].astype(str)
+    treated = panel.groupby(unit)["treated"].max() if "treated" in panel else pd.Series()
+    return pd.Series(start, index=treated.index[treated == 1])
+
+
+def profile_engagement(evaluation) -> EngagementProfile | None:
+    """Measure a scheme's engagement from the tables its spec's ``engagement:`` names.
+
+    Parameters
+    ----------
+    evaluation
+        An :class:`~evalkit.pipeline.Evaluation` (its tables are read once and cached).
+
+    Returns
+    -------
+    EngagementProfile or None
+        ``None`` when the spec declares no engagement data.
+    """
+    spec = evaluation.spec
+    e = spec.engagement
+    if not e or "referrals" not in e or "panel" not in e:
+        return None
+    unit, time, start = e.get("unit", "practice"), e.get("time", "month"), _start(spec)
+    panel = evaluation.table(e["panel"])
+    table = {k: evaluation.table(e[k]) if k in e else None
+             for k in ("referrals", "mdt", "survey", "care_plans", "maturity",
+                       "consultations")}
+    notes: list[str] = []
+    size = "population" if "population" in panel.columns else "list_size"
+    sizes = panel[[unit, time, size]]
+    indices = engagement(table["referrals"], sizes=sizes, unit=unit, time=time, start=start,
+                         mdt=table["mdt"], care_plans=table["care_plans"],
+                         scheme=spec.scheme)
+    # referrals per 1,000 patients a month across the scheme's units, as a u-chart
+    monthly = indices.frames["by_period"].groupby(time, as_index=False)[
+        ["referrals", "list_size"]].sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short series: the chart says its limits are trial
+        referral_spc = u_chart(monthly, numerator="referrals", denominator="list_size",
+                               time=time, per=1000.0, improvement="increase")
+    by_unit = indices.frames["by_unit"]
+    years = by_unit["list_size"] * by_unit["periods_observed"] / 12.0
+    funnel_res = funnel(by_unit.assign(patient_years=years), numerator="referrals",
+                        denominator="patient_years", unit=unit, kind="rate",
+                        multiplier=1000.0, overdispersion=True)
+    survey = change = reliability = None
+    if table["survey"] is not None:
+        sv = table["survey"]
+        survey = likert_summary(sv)
+        change = {item: likert_change(sv, item=item, scheme=spec.scheme)
+                  for item in sorted(sv["item"].unique())}
+        reliability = cronbach_alpha(sv, items=sorted(sv["item"].unique()), wave="wave")
+    mat = maturity(table["maturity"]) if table["maturity"] is not None else None
+    cont = _continuity(evaluation, table["consultations"], start)
+    outcome = _headline_outcome(spec, panel)
+    dose = outcome_spc = None
+    per = 1000.0
+    if outcome is not None:
+        den = spec.outcomes[outcome]["denominator"]
+        first = _treated_from(panel, unit, time, start)
+        per = 100.0 if spec.outcomes[outcome].get("family") == "binomial" else 1000.0
+        dose, outcome_spc = _outcome_views(panel, outcome=outcome, den=den, per=per, unit=unit,
+                                           time=time, first=first, start=start,
+                                           dose=by_unit.set_index(unit)["per_1000"],
+                                           better=spec.outcomes[outcome].get("better"),
+                                           scheme=spec.scheme)
+    return EngagementProfile(scheme=spec.scheme, unit=unit, time=time, start=start,
+                             indices=indices, referral_spc=referral_spc, funnel=funnel_res,
+                             survey=survey, survey_change=change or {},
+                             reliability=reliability, maturity=mat, continuity=cont,
+                             dose_response=dose, outcome_spc=outcome_spc, outcome=outcome,
+                             outcome_per=per,
+                             notes=tuple(notes))
+
+
+def _continuity(evaluation, visits: pd.DataFrame | None, start: str | None
+                ) -> ContinuityResult | None:
+    """Continuity of enrolled and other patients, before and after the start."""
+    if visits is None or start is None:
+        return None
+    costs = _kind_table(evaluation, "patient_costs")
+    v = visits.copy()
+    after = pd.to_datetime(v["date"]) >= pd.Timestamp(f"{start}-01")
+    period = np.where(after, "after", "before")
+    if costs is not None and {"patient_id", "enrolled"} <= set(costs.columns):
+        enrolled = costs.groupby("patient_id")["enrolled"].max()
+        arm = np.where(v["patient_id"].map(enrolled).fillna(0).to_numpy() == 1,
+                       "enrolled", "not enrolled")
+        v["group"] = pd.Series(arm, index=v.index) + ", " + period
+    else:
+        v["group"] = period
+    return continuity(v, patient="patient_id", provider="clinician", date="date",
+                      group="group")
+
+
+def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, unit: str,
+                   time: str,
+                   first: pd.Series, start: str | None, dose: pd.Series, better: Any,
+                   scheme: str) -> tuple[DoseResponseResult | None, SPCResult | None]:
+    """The dose-response slope and the before/after SPC chart of the headline outcome."""
+    p = panel[[unit, time, outcome, den]].copy()
+    p["rate"] = p[outcome] / p[den] * per
+    begins = p[unit].map(first)
+    p["treated_post"] = (begins.notna() & (p[time].astype(str) >= begins.fillna("~"))
+                         ).astype(int)
+    p["dose"] = p[unit].map(dose)
+    p.loc[p["treated_post"] == 0, "dose"] = np.nan
+    dr = dose_response_panel(p, outcome="rate", unit=unit, time=time,
+                             treated_post="treated_post", dose="dose", scheme=scheme)
+    scheme_units = p[p[unit].isin(first.index)]
+    series = scheme_units.groupby(time, as_index=False)[[outcome, den]].sum()
+    series["rate"] = series[outcome] / series[den] * per
+    improvement = {"lower": "decrease", "higher": "increase"}.get(better)
+    rebase = start if start is not None and start in set(series[time].astype(str)) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chart = xmr(series, value="rate", time=time, rebase=rebase, improvement=improvement)
+    return dr, chart
