@@ -24,3 +24,14 @@ def test_levels_follow_the_design_and_its_diagnostics(design, estimand, diag, le
 def test_an_unknown_design_has_no_rule():
     with pytest.raises(KeyError, match="no evidence rule"):
         maryland_level("astrology", "att", {})
+
+
+def test_engagement_designs_have_rules():
+    # descriptive engagement and an uncontrolled survey: level 1; dose-response by form
+    assert maryland_level("engagement", "share_referring") == 1
+    assert maryland_level("likert_change", "proportional_odds_ratio") == 1
+    assert maryland_level("dose_response", "dose_response_slope", {"form": "panel"}) == 3
+    assert maryland_level("dose_response", "dose_response_slope",
+                          {"form": "cross_sectional", "covariates": ["imd_score"]}) == 2
+    assert maryland_level("dose_response", "dose_response_slope",
+                          {"form": "cross_sectional", "covariates": []}) == 1

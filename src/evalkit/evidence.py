@@ -114,6 +114,17 @@ def maryland_level(design: str, estimand: str, diagnostics: dict | None = None) 
         if comparison == "matched":
             return 4 if diagnostics.get("balance_ok") else 3
         return 3
+    if design in ("engagement", "likert_change"):
+        # Descriptive measures of taking part, and a survey of different respondents before
+        # and after: no comparison group, level 1.
+        return 1
+    if design == "dose_response":
+        # Effect against engagement intensity: across units at one time, level 1 (2 with
+        # covariates); in the outcome panel, each unit's change against units that did
+        # not take part, a DiD with a continuous dose, level 3.
+        if diagnostics.get("form") == "panel":
+            return 3
+        return 2 if diagnostics.get("covariates") else 1
     level = _BASE.get((design, estimand))
     if level is None:
         raise KeyError(f"no evidence rule for design {design!r}, estimand {estimand!r}")

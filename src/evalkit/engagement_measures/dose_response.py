@@ -116,9 +116,10 @@ def evidence_level(form: str, covariates: Sequence[str] = ()) -> int:
     >>> evidence_level("cross_sectional", ["imd_score"])
     2
     """
-    if form == "panel":
-        return 3
-    return 2 if covariates else 1
+    from ..evidence import maryland_level
+
+    return maryland_level("dose_response", "dose_response_slope",
+                          {"form": form, "covariates": list(covariates)})
 
 
 def _caveats(dose: str, covariates: Sequence[str], form: str) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ from scipy import stats
 from ..contract import nearest
 from ..designs._options import check_choice, check_conf_level, check_whole
 from ..errors import DataError, DesignError
+from ..evidence import maryland_level
 from ..periods import PeriodAxis, parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 
@@ -755,7 +756,8 @@ def _records(*, n_units, referring, total, exposure, gini_value, top20, km_media
              overall_mdt, care, window, conf_level, scheme, warnings) -> list[EffectRecord]:
     common = {"design": DESIGN, "conf_level": conf_level, "p_value": float("nan"),
               "n_units": n_units, "pre_periods": 0, "post_periods": window,
-              "evidence_level": 1, "scheme": scheme, "domain": "engagement",
+              "evidence_level": maryland_level(DESIGN, "descriptive"), "scheme": scheme,
+              "domain": "engagement",
               "warnings": tuple(warnings)}
     nan = float("nan")
 

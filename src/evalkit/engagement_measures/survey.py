@@ -51,6 +51,7 @@ from scipy import stats
 from ..contract import nearest
 from ..designs._options import check_conf_level
 from ..errors import DataError, DesignError
+from ..evidence import maryland_level
 from ..results import DesignResult, EffectRecord, effects_frame
 from .indices import _wilson, need_columns
 
@@ -411,7 +412,8 @@ def likert_change(survey: pd.DataFrame, *, item: str, wave: str = "wave",
                        ci_low=float(np.exp(b[0] - z * se[0])),
                        ci_high=float(np.exp(b[0] + z * se[0])), conf_level=conf_level,
                        p_value=float(p[0]), n_units=len(y), pre_periods=1, post_periods=1,
-                       evidence_level=1, scheme=scheme, domain="engagement",
+                       evidence_level=maryland_level("likert_change", "proportional_odds_ratio"),
+                       scheme=scheme, domain="engagement",
                        diagnostics=diag, warnings=tuple(warns))
     return DesignResult(design="likert_change", effects=effects_frame([rec]),
                         diagnostics=diag, warnings=tuple(warns),
