@@ -251,3 +251,27 @@ def test_refusals():
         dose_response_panel(bad, outcome="y", unit="practice", time="month",
                             treated_post="post", dose="dose")
     assert list(e.value.rows) == [row + 2]
+
+
+def test_batch_its_unit_effects_feed_the_dose_response(root):
+    """The per-practice ITS effects of the batch ITS (ek.its with unit=) are the effects a
+    dose-response takes; the slope equals statsmodels WLS of the log level change on the
+    referral rate with weights 1/se^2 (se of the log ratio)."""
+    import evalkit as ek
+
+    folder = root / "data" / "synthetic" / "gp-at-scale"
+    panel = pd.read_csv(folder / "panel.csv")
+    scheme = panel[panel["treated"] == 1]
+    its = ek.its(scheme, outcome="emergency_admissions", time="month", start="2018-04",
+                 unit="practice", denominator="list_size", family="quasipoisson")
+    effects = its.frames["unit_effects_long"]
+    eng = ek.engagement(pd.read_csv(folder / "referrals.csv"),
+                        sizes=panel[["practice", "month", "list_size"]], unit="practice",
+                        time="month", start="2018-04")
+    dr = ek.dose_response(effects, eng.by_unit, estimand="level_change", se="se",
+                          log_effect=True)
+    lc = effects[effects["estimand"] == "level_change"].set_index("unit")
+    dose = eng.by_unit.set_index("practice")["per_1000"].reindex(lc.index)
+    fit = sm.WLS(np.log(lc["estimate"]), sm.add_constant(dose), weights=1 / lc["se"] ** 2).fit()
+    slope = dr.effects.set_index("estimand").loc["dose_response_slope", "estimate"]
+    assert np.log(slope) == pytest.approx(fit.params["per_1000"], rel=1e-8)

@@ -449,6 +449,30 @@ def test_grouped_equals_each_group_alone_with_ragged_lengths():
             assert ov[col] == alone.overview[col].iloc[0]
 
 
+def test_improvement_by_group_equals_each_group_alone_with_its_direction():
+    # several measures in one call, each with its own improvement direction (e.g.
+    # admissions: lower is better; patient experience: higher is better)
+    panel = ragged_panel(seed=3, groups=9)
+    names = sorted(panel["practice"].unique())
+    direction = {g: ("decrease", "increase", None)[i % 3] for i, g in enumerate(names)}
+    res = xmr(panel, value="adm", time="month", group="practice", improvement=direction,
+              target=105)
+    for g, rows in panel.groupby("practice"):
+        alone = xmr(rows, value="adm", time="month", improvement=direction[g], target=105)
+        got = res.points[res.points["group"] == g].reset_index(drop=True)
+        assert got["variation"].tolist() == alone.points["variation"].tolist()
+        ov = res.overview.set_index("group").loc[g]
+        for col in ("variation", "variation_icon", "assurance"):
+            assert ov[col] == alone.overview[col].iloc[0], (g, col)
+        # the sentence names the group; otherwise it is the one for the group alone
+        assert ov["sentence"] == f"{g}: o" + alone.overview["sentence"].iloc[0][1:]
+    with pytest.raises(DesignError, match="not in the data"):
+        xmr(panel, value="adm", time="month", group="practice", improvement={"P999": "increase"})
+    with pytest.raises(DesignError, match="not a direction"):
+        xmr(panel, value="adm", time="month", group="practice", improvement={names[0]: "up"})
+    assert "per group" in res.summary()
+
+
 def test_grouped_rebase_by_group_and_globally():
     panel = ragged_panel(seed=3, groups=12)
     spans = panel.groupby("practice")["month"].agg(["min", "max"])

@@ -858,7 +858,17 @@ class ReportContext:
                       f"high-performing primary care (1 to 5; @fig-maturity shows the "
                       f"highest- and lowest-scoring networks). The mean network score went "
                       f"from {ov[first].mean():.2f} at {first} to {ov[last].mean():.2f} at "
-                      f"{last}.", ""]
+                      f"{last} (@tbl-maturity).", ""]
+            blocks = m.to_frame().groupby(["label", "wave"], sort=False)["score"].mean() \
+                .unstack("wave")
+            tab = pd.DataFrame({"Building block": blocks.index,
+                                **{f"Mean score, {w}": blocks[w].map("{:.2f}".format)
+                                   for w in m.waves},
+                                "Change": (blocks[last] - blocks[first]).map("{:+.2f}".format)})
+            parts += [_md_table(tab), "",
+                      f": Network maturity by building block: the mean over the "
+                      f"{ov.shape[0]} networks' self-assessments (1 to 5) {{#tbl-maturity}}",
+                      ""]
         if prof.continuity is not None:
             g = prof.continuity.groups
             tab = pd.DataFrame({"Patients": g["group"],

@@ -60,8 +60,16 @@ def fmt_number(value: float) -> str:
 
 
 def check_improvement(improvement, file=None) -> int:
-    """``"increase"`` -> 1, ``"decrease"`` -> -1, ``None`` (or ``"neutral"``) -> 0."""
+    """``"increase"`` -> 1, ``"decrease"`` -> -1, ``None`` (or ``"neutral"``) -> 0.
+
+    A ``{group: direction}`` mapping (one direction per measure or practice) is checked
+    value by value, and gives 0 here; :func:`_per_group_improvement` spreads it.
+    """
     codes = {"increase": 1, "decrease": -1, None: 0, "neutral": 0}
+    if isinstance(improvement, Mapping):
+        for v in improvement.values():
+            check_improvement(v, file)
+        return 0
     if improvement not in codes:
         raise DesignError(f"improvement={improvement!r} is not a direction", file=file,
                           fix="use 'increase' (higher is better), 'decrease' (lower is "
@@ -148,8 +156,10 @@ class SPCResult:
         o = self.options
         name = _CHART_NAMES.get(self.chart, self.chart)
         pts, ov = self.points, self.overview
-        better = {"increase": "higher is better", "decrease": "lower is better"}.get(
-            o.get("improvement"), "no improvement direction")
+        imp = o.get("improvement")
+        better = ("improvement direction set per group" if isinstance(imp, Mapping) else
+                  {"increase": "higher is better", "decrease": "lower is better"}.get(
+                      imp, "no improvement direction"))
         head = (f"{name} of {o.get('value', 'value')}: {len(pts):,} points in "
                 f"{len(ov):,} group{'s' if len(ov) != 1 else ''} and {len(self.limits):,} "
                 f"phase{'s' if len(self.limits) != 1 else ''} ({better}"
@@ -193,6 +203,22 @@ class SPCResult:
                 f"{len(self.overview):,} group(s), {len(self.limits):,} phase(s)>")
 
 
+def _per_group_improvement(improvement, names: np.ndarray, file) -> np.ndarray:
+    """The improvement direction of every group (1, -1 or 0), from one value or a mapping."""
+    if not isinstance(improvement, Mapping):
+        return np.full(names.size, check_improvement(improvement, file))
+    lookup = {str(g): i for i, g in enumerate(names)}
+    unknown = [g for g in improvement if str(g) not in lookup]
+    if unknown:
+        raise DesignError(f"improvement names groups not in the data: "
+                          f"{', '.join(map(str, unknown[:5]))}", file=file,
+                          fix="use group labels as they appear in the group column")
+    out = np.zeros(names.size, dtype=int)
+    for g, v in improvement.items():
+        out[lookup[str(g)]] = check_improvement(v, file)
+    return out
+
+
 def _per_group_target(target, names: np.ndarray, file) -> np.ndarray:
     out = np.full(names.size, np.nan)
     if target is None:
@@ -232,25 +258,23 @@ def build(prep: Prepared, *, chart: str, y: np.ndarray, mean: np.ndarray,
           limits_extra: Mapping[str, Any], improvement, target, options: Mapping[str, Any],
           file: str | None = None) -> SPCResult:
     """Assemble an :class:`SPCResult` from a chart's arrays (all in ``prep`` order)."""
-    good = check_improvement(improvement, file)
+    names = prep.group_names
+    good = _per_group_improvement(improvement, names, file)  # per group
+    gp = good[prep.gcode]
     segs = prep.n_segments
     special = signals.special_cause
-    if good == 0:
-        code = np.where(special, 3, 0)
-        direction_high = signals.high
-    else:
-        favoured = signals.high if good > 0 else signals.low
-        # a point signalling both ways counts as improvement, as in the Making Data
-        # Count single-chart tool (NHSRplotthedots issue #194)
-        code = np.where(~special, 0, np.where(favoured, 1, 2))
-        direction_high = np.where(code == 1, good > 0, good < 0)
+    favoured = np.where(gp > 0, signals.high, signals.low)
+    # a point signalling both ways counts as improvement, as in the Making Data Count
+    # single-chart tool (NHSRplotthedots issue #194); without a direction: "neither"
+    code = np.where(~special, 0, np.where(gp == 0, 3, np.where(favoured, 1, 2)))
+    direction_high = np.where(gp == 0, signals.high,
+                              np.where(code == 1, gp > 0, gp < 0))
     # object columns, so that their dtype does not depend on whether any value is set
     direction = pd.Series(np.where(special, np.where(direction_high, "high", "low"), None),
                           dtype=object)
     # explicit object dtype: no per-row conversion to pandas' string type for a panel
     # of hundreds of thousands of points
     variation = pd.Series(np.asarray(VARIATION_CLASSES, dtype=object)[code], dtype=object)
-    names = prep.group_names
     group = pd.Series(names[prep.gcode], dtype=object)
     points = pd.DataFrame({"group": group, "time": prep.time, "value": y,
                            "phase": prep.phase, "mean": mean, "upper": upper,
@@ -270,12 +294,10 @@ def build(prep: Prepared, *, chart: str, y: np.ndarray, mean: np.ndarray,
     tp = tg[prep.gcode]
     above = np.bincount(prep.seg, weights=tp > upper, minlength=segs) == prep.seg_count
     below = np.bincount(prep.seg, weights=tp < lower, minlength=segs) == prep.seg_count
-    if good == 0:
-        as_code = np.full(segs, -1)
-    else:
-        passes, fails = (below, above) if good > 0 else (above, below)
-        as_code = np.where(passes, 0, np.where(fails, 1, 2))
-        as_code[np.isnan(tg[prep.seg_group])] = -1
+    gs = good[prep.seg_group]
+    passes, fails = np.where(gs > 0, below, above), np.where(gs > 0, above, below)
+    as_code = np.where(passes, 0, np.where(fails, 1, 2))
+    as_code[(gs == 0) | np.isnan(tg[prep.seg_group])] = -1
     as_names = np.asarray(ASSURANCE_CLASSES + (None,), dtype=object)
     seg_assurance = as_names[as_code]
     assurance = pd.DataFrame({"group": limits["group"], "phase": limits["phase"],
@@ -336,29 +358,30 @@ def _sentences(ov: pd.DataFrame, lc, side, good, chart, options) -> np.ndarray:
     who = (ov["group"].astype(str).to_numpy(dtype=object) + ": on"
            if options.get("group") is not None else "On")
     latest = np.frompyfunc(lambda v: label(v, kind), 1, 1)(ov["end"].to_numpy(dtype=object))
-    better = "higher" if good > 0 else "lower"
-    worse = "lower" if good > 0 else "higher"
+    better = np.where(good > 0, "higher", "lower").astype(object)
+    worse = np.where(good > 0, "lower", "higher").astype(object)
     var = np.select(
         [lc == 0, lc == 1, lc == 2, np.asarray(side) == "high"],
         ["common cause variation, with no signal of change",
-         f"special cause variation of an improving nature ({better} values)",
-         f"special cause variation of a concerning nature ({worse} values)",
+         "special cause variation of an improving nature (" + better + " values)",
+         "special cause variation of a concerning nature (" + worse + " values)",
          "special cause variation (higher than expected)"],
         default="special cause variation (lower than expected)").astype(object)
     text = (who + f" the {name} of {value}, the latest point (" + latest + ") shows "
             + var + "; the mean is " + num("mean") + " with process limits "
             + num("lower") + " to " + num("upper")
             + (" at that point." if varying else "."))
-    meets, misses = (("below the lower", "above the upper") if good > 0
-                     else ("above the upper", "below the lower"))
+    meets = np.where(good > 0, "below the lower", "above the upper").astype(object)
+    misses = np.where(good > 0, "above the upper", "below the lower").astype(object)
     every = " at every point of the latest phase" if varying else ""
     some = " at some points of the latest phase" if varying else ""
     assurance = ov["assurance"].to_numpy(dtype=object)
     assure = np.select(
         [assurance == "pass", assurance == "fail", assurance == "hit_and_miss"],
-        [f" is {meets} process limit{every}, so the process will consistently meet it.",
-         f" is {misses} process limit{every}, so the process will consistently miss it "
-         "unless something changes.",
+        [" is " + meets + f" process limit{every}, so the process will consistently meet "
+         "it.",
+         " is " + misses + f" process limit{every}, so the process will consistently miss "
+         "it unless something changes.",
          f" lies within the process limits{some}, so the process will sometimes meet and "
          "sometimes miss it."], default="").astype(object)
     has = assure != ""
