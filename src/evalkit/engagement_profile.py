@@ -164,10 +164,11 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
                          scheme=spec.scheme)
     # referrals per 1,000 patients a month across the scheme's units, as a u-chart
     monthly = indices.frames["by_period"].groupby(time, as_index=False)[
-        ["referrals", "list_size"]].sum()
+        ["referrals", "list_size"]].sum().rename(columns={"list_size": "registered patients"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short series: the chart says its limits are trial
-        referral_spc = u_chart(monthly, numerator="referrals", denominator="list_size",
+        referral_spc = u_chart(monthly, numerator="referrals",
+                               denominator="registered patients",
                                time=time, per=1000.0, improvement="increase")
     by_unit = indices.frames["by_unit"]
     years = by_unit["list_size"] * by_unit["periods_observed"] / 12.0
@@ -240,10 +241,11 @@ def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, u
                              treated_post="treated_post", dose="dose", scheme=scheme)
     scheme_units = p[p[unit].isin(first.index)]
     series = scheme_units.groupby(time, as_index=False)[[outcome, den]].sum()
-    series["rate"] = series[outcome] / series[den] * per
+    name = outcome.replace("_", " ") + (" (%)" if per == 100.0 else " per 1,000")
+    series[name] = series[outcome] / series[den] * per
     improvement = {"lower": "decrease", "higher": "increase"}.get(better)
     rebase = start if start is not None and start in set(series[time].astype(str)) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        chart = xmr(series, value="rate", time=time, rebase=rebase, improvement=improvement)
+        chart = xmr(series, value=name, time=time, rebase=rebase, improvement=improvement)
     return dr, chart
