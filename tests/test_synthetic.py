@@ -21,6 +21,26 @@ def test_committed_data_is_what_the_generator_writes():
             assert (SYNTHETIC / s.name / name).read_bytes() == content, f"{s.name}/{name}"
 
 
+def test_scheme_characteristics_are_committed_and_computed_from_the_data():
+    from evalkit.economics.costing import scheme_costs
+    from evalkit.synthetic.write import scheme_characteristics
+
+    frame = scheme_characteristics()
+    committed = pd.read_csv(SYNTHETIC / "schemes.csv")
+    assert committed["scheme"].tolist() == [s.name for s in SCHEMES]
+    pd.testing.assert_frame_equal(committed, frame, check_dtype=False)
+    row = committed.set_index("scheme").loc["palliative-care"]
+    panel = pd.read_csv(SYNTHETIC / "palliative-care" / "panel.csv")
+    start = panel[(panel["month"] == "2019-04") & (panel["treated"] == 1)]
+    size = "population" if "population" in panel.columns else "list_size"
+    assert row["population_covered"] == start[size].sum()
+    cost = scheme_costs(pd.read_csv(SYNTHETIC / "palliative-care" / "scheme_costs.csv"),
+                        years=1).total_discounted
+    assert row["funding_per_head"] == pytest.approx(cost / start[size].sum(), abs=0.005)
+    assert set(committed["organisational_form"]) <= {"federation", "PCN",
+                                                     "super-partnership", "cluster"}
+
+
 def test_synth_twice_gives_identical_bytes(tmp_path):
     names = [SCHEMES[0].name]
     ek.synth(tmp_path / "a", schemes=names)

@@ -52,6 +52,8 @@ class SchemeDef:
     #: The scheme's cost per patient served in its first year (set-up included), GBP: sets
     #: ``patients_served`` in the spec (the scheme's first-year cost divided by this).
     cost_per_patient: float = 500.0
+    #: How the practices work together: federation, PCN, super-partnership or cluster.
+    organisational_form: str = "PCN"
     #: Change in the chance that an enrolled patient's GP consultation is with their usual
     #: GP, in the year after enrolment (truth for the continuity indices).
     continuity_change: float = 0.0
@@ -88,7 +90,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="area", n_units=40, n_treated=12, start="2019-04", selection="random",
         effects={"deaths_at_home": 0.08, "bed_days_last90": 0.82},
         engagement_mean=0.75, patient_cost_effect=0.85, community_uplift=1.8,
-        qaly_gain=0.04, cost_per_patient=300, continuity_change=0.1, seed=102,
+        qaly_gain=0.04, cost_per_patient=300, continuity_change=0.1,
+        organisational_form="cluster", seed=102,
     ),
     SchemeDef(
         name="dementia-service",
@@ -129,7 +132,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=60, n_treated=20, start="2019-04", selection="random",
         effects={"emergency_admissions": 0.94, "bed_days": 0.90},
         engagement_mean=0.65, patient_cost_effect=0.90, community_uplift=1.5, localities=20,
-        qaly_gain=0.035, cost_per_patient=500, continuity_change=0.05, seed=105,
+        qaly_gain=0.035, cost_per_patient=500, continuity_change=0.05,
+        organisational_form="cluster", seed=105,
     ),
     SchemeDef(
         name="frailty-inequalities",
@@ -158,7 +162,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         transient_sd=0.13, effects={"emergency_admissions": 1.00, "ae_attendances": 1.05},
         engagement_mean=0.6, patient_cost_effect=1.05, community_uplift=1.5,
         patients_selected_high=True, qaly_gain=0.0, cost_per_patient=200,
-        continuity_change=-0.05, seed=107,
+        continuity_change=-0.05, organisational_form="federation", seed=107,
     ),
     SchemeDef(
         name="federation-mdt",
@@ -175,7 +179,7 @@ SCHEMES: tuple[SchemeDef, ...] = (
         waves={"Down": "2019-04", "Derry": "2019-04", "Belfast North": "2020-10",
                "Newry": "2020-10", "Causeway": "2022-01", "Mid Ulster": "2022-01",
                "Armagh": "", "Fermanagh": ""},
-        qaly_gain=0.025, cost_per_patient=600, seed=108,
+        qaly_gain=0.025, cost_per_patient=600, organisational_form="federation", seed=108,
     ),
     SchemeDef(
         name="gp-at-scale",
@@ -190,7 +194,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=110, n_treated=40, start="2018-04", selection="large",
         effects={"patient_experience": -2.0, "continuity": -0.03, "emergency_admissions": 1.0},
         engagement_mean=0.6, patient_cost_effect=1.0, community_uplift=1.1,
-        qaly_gain=-0.01, cost_per_patient=300, continuity_change=-0.12, seed=109,
+        qaly_gain=-0.01, cost_per_patient=300, continuity_change=-0.12,
+        organisational_form="super-partnership", seed=109,
     ),
 )
 
