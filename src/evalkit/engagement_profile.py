@@ -159,7 +159,9 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
     notes: list[str] = []
     size = "population" if "population" in panel.columns else "list_size"
     sizes = panel[[unit, time, size]]
-    indices = engagement(table["referrals"], sizes=sizes, unit=unit, time=time, start=start,
+    # in a staggered roll-out each unit's first year starts at its own launch
+    launch = None if "cohort" in panel.columns else start
+    indices = engagement(table["referrals"], sizes=sizes, unit=unit, time=time, start=launch,
                          mdt=table["mdt"], care_plans=table["care_plans"],
                          scheme=spec.scheme)
     # referrals per 1,000 patients a month across the scheme's units, as a u-chart
