@@ -8,6 +8,7 @@ function that takes a DataFrame first and keyword-only options, and returns a
 from importlib.metadata import PackageNotFoundError, version
 
 from . import plots
+from .certainty import rate_certainty, triangulate
 from .check import check
 from .comparison import funnel, standardised_rates
 from .continuity import continuity
@@ -26,6 +27,7 @@ from .designs import (
     synthetic_control,
 )
 from .designs.honest_did import honest_did
+from .disclosure import DisclosureRules, suppress
 from .economics import (
     bootstrap_ci,
     ce_bootstrap,
@@ -52,11 +54,13 @@ from .engagement_measures import (
     weight_sensitivity,
 )
 from .errors import DataError, DesignError, EvalkitError, SpecError
+from .findings import finding, findings
 from .io import read
 from .pipeline import Evaluation, run_spec
 from .results import DesignResult, EffectRecord
 from .spc import SPCWarning, p_chart, u_chart, xmr
 from .spec import load_spec
+from .synthesis import MetaResult, egger_test, influence, leave_one_out, meta_analysis
 from .synthetic import synth
 
 try:
@@ -75,6 +79,9 @@ __all__ = [
     "engagement", "composite_index", "weight_sensitivity", "likert_summary", "likert_change",
     "cronbach_alpha", "maturity", "BUILDING_BLOCKS", "dose_response", "dose_response_panel",
     "continuity", "xmr", "p_chart", "u_chart", "SPCWarning", "funnel", "standardised_rates",
+    # synthesis across schemes
+    "meta_analysis", "MetaResult", "leave_one_out", "influence", "egger_test",
+    "rate_certainty", "triangulate", "finding", "findings", "suppress", "DisclosureRules",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
     # results, plots and errors

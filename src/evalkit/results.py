@@ -39,6 +39,7 @@ HEADLINE_ESTIMANDS = {
     "did": ("att_twfe", "rate_ratio"),
     "matched": ("att_did", "difference_in_means", "difference_in_proportions"),
     "synthetic_control": ("gap_mean", "att_sdid"),
+    "meta_analysis": ("pooled",),
 }
 
 

@@ -22,10 +22,12 @@ from .palette import ANALYSIS_FUNCTION, NHS_BLUE
 from .prepost import prepost_plot
 from .spc import spc_facets, spc_plot
 from .synth import synth_gap_plot, synth_loo_plot, synth_path_plot
+from .synthesis import bubble_plot, effect_funnel_plot, forest_plot
 
 __all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
            "cohort_trajectories_plot", "bacon_plot", "synth_path_plot", "synth_gap_plot",
            "synth_loo_plot", "love_plot", "ce_plane_plot", "ceac_plot", "tornado_plot",
            "spc_plot", "spc_facets", "funnel_plot", "referral_share_plot", "lorenz_plot",
            "mdt_attendance_plot", "likert_plot", "dose_response_plot", "maturity_radar",
+           "forest_plot", "bubble_plot", "effect_funnel_plot",
            "NHS_BLUE", "ANALYSIS_FUNCTION"]
