@@ -17,6 +17,7 @@ from .errors import EvalkitError
 __all__ = ["main"]
 
 REPORT = Path("reports") / "evidence-summary.qmd"
+COMPARE_REPORT = Path("reports") / "comparative-synthesis.qmd"
 FORMATS = ("html", "pdf", "docx")
 
 
@@ -129,11 +130,31 @@ def cmd_demo(args) -> int:
     statuses = render_reports(qmd, schemes, formats=_formats(args.to), out=out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
                               progress=not args.quiet)
-    code = _print_statuses(statuses)
-    index = {s["scheme"]: s for s in statuses}
+    comparison = _render_comparison(args.compare_qmd, "all", root, out, args)
+    code = max(_print_statuses(statuses), _print_statuses([comparison]))
+    index = {s["scheme"]: s for s in [*statuses, comparison]}
     (out / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     print(f"Everything is under {out.resolve()}")
     return code
+
+
+def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
+    from .reporting import render_folder
+
+    return render_folder(Path(qmd).resolve(), "comparative",
+                         {"schemes": schemes, "data_root": str(root.resolve())},
+                         _formats(args.to), out.resolve(), args.engine)
+
+
+def cmd_compare(args) -> int:
+    """Render the comparative synthesis across schemes."""
+    qmd = Path(args.qmd)
+    if not qmd.is_file():
+        raise EvalkitError("report source not found", file=str(qmd),
+                           fix="give the path of a .qmd file, e.g. "
+                               "reports/comparative-synthesis.qmd")
+    status = _render_comparison(qmd, args.schemes, _data_root(args), Path(args.out), args)
+    return _print_statuses([status])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,7 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--data-root", default="data/synthetic")
         s.add_argument("--jobs", type=int, default=None, help="worker processes (default: "
                        "one per core)")
+        if name == "demo":
+            s.add_argument("--compare-qmd", default=str(COMPARE_REPORT))
         s.set_defaults(func=cmd_report if name == "report" else cmd_demo)
+
+    s = sub.add_parser("compare", help="render the comparative synthesis across schemes")
+    s.add_argument("--qmd", default=str(COMPARE_REPORT))
+    s.add_argument("--schemes", default="all", help="'all' or names separated by commas")
+    s.add_argument("--to", default="html,pdf,docx", help="comma-separated formats")
+    s.add_argument("--engine", default="auto", choices=["auto", "quarto", "builtin"])
+    s.add_argument("--out", default="output")
+    s.add_argument("--data-root", default="data/synthetic")
+    s.set_defaults(func=cmd_compare)
     return p
 
 

@@ -1,0 +1,117 @@
+"""The comparative synthesis: its content, its disclosure control and the rendered report."""
+
+from __future__ import annotations
+
+import re
+
+import docx
+import numpy as np
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+import evalkit as ek
+from evalkit.cli import main
+from evalkit.reporting import SYNTHETIC_NOTICE, render_folder
+from evalkit.reporting_comparative import CHECKLIST, DOMAINS, load_comparison
+
+from conftest import ROOT, SYNTHETIC
+
+NAMES = "virtual-wards,gp-at-scale,dementia-service,community-resource-team"
+
+
+@pytest.fixture(scope="module")
+def report():
+    return load_comparison(NAMES, data_root=SYNTHETIC)
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u2212", "-"))
+
+
+def test_pooled_effect_is_the_meta_analysis_of_the_common_effects(report):
+    ce = report.schemes.common_effects("emergency_admissions")
+    direct = ek.meta_analysis(ce, estimate="estimate", se="se", label="scheme",
+                              method="reml", hksj=True)
+    mine = report.meta["emergency_admissions"].effects.set_index("estimand").loc["pooled"]
+    ref = direct.effects.set_index("estimand").loc["pooled"]
+    assert mine["estimate"] == pytest.approx(ref["estimate"], rel=1e-12)
+    assert (mine["ci_low"], mine["ci_high"]) == pytest.approx((ref["ci_low"], ref["ci_high"]))
+    text = report.meta_markdown("emergency_admissions")
+    assert f"{mine['estimate']:.3f}" in text and "prediction interval" in text
+
+
+def test_matrix_has_every_scheme_and_domain_in_words(report):
+    frame = report.matrix_frame()
+    assert frame["scheme"].tolist() == NAMES.split(",")
+    table = report.matrix_markdown()
+    for dom in DOMAINS:
+        assert dom in table
+    # colour never carries meaning alone: each cell states direction and certainty in words
+    assert re.search(r"(better|worse|no clear change), (high|moderate|low|very low)", table)
+
+
+def test_certainty_table_carries_the_findings(report):
+    text = report.certainty_markdown()
+    t = report.certainty.table
+    row = t[(t["scheme"] == "virtual-wards") & (t["outcome"] == "emergency_admissions")]
+    assert row["certainty"].iloc[0] in text and "certainty" in text
+
+
+def test_counts_are_disclosure_controlled_with_a_partner_in_each_row(report):
+    res = report.disclosure_frame()
+    shown = res.table.set_index("scheme")
+    raw = {s: ev.engagement.indices.frames["by_unit"]
+           for s, ev in report.schemes.evaluations.items()}
+    for scheme, bu in raw.items():
+        never = int((bu["referrals"] == 0).sum())
+        cells = shown.loc[scheme, ["units never referring", "units referring"]].tolist()
+        if 1 <= never <= 7:
+            # the small count is hidden, and so is its partner, since 'units' is the total
+            assert cells == ["*", "*"]
+        else:
+            assert "*" not in cells or len(bu) - never <= 7
+    assert "NHS HES" in report.disclosure_markdown()
+    assert "disclosure" in report.provenance_markdown()
+
+
+def test_checklist_maps_squire_and_trend_items(report):
+    text = report.checklist_markdown()
+    assert "SQUIRE" in text and "TREND" in text and len(CHECKLIST) >= 10
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("comparative")
+    status = render_folder(ROOT / "reports" / "comparative-synthesis.qmd", "comparative",
+                           {"schemes": NAMES, "data_root": str(SYNTHETIC)},
+                           ["html", "docx", "pdf"], out, "builtin")
+    assert status["ok"], status
+    return status["outputs"]
+
+
+def test_rendered_report_reads_as_a_reader_would(rendered, report):
+    soup = BeautifulSoup(open(rendered["html"], encoding="utf-8").read(), "html.parser")
+    heads = [squash(h.get_text(" ", strip=True)) for h in soup.find_all(["h2", "h3"])]
+    for h in ("Summary", "Outcomes across schemes", "Certainty of the evidence",
+              "Costs across schemes", "Appendix: SQUIRE 2.0 and TREND checklist"):
+        assert any(h in x for x in heads), (h, heads)
+    assert len(soup.find_all("table")) >= 6
+    imgs = soup.find_all("img")
+    assert len(imgs) >= 3 and all(i.get("alt") for i in imgs)
+    body = squash(soup.get_text(" "))
+    pooled = report.meta["emergency_admissions"].effects.set_index("estimand").loc["pooled"]
+    assert f"{pooled['estimate']:.3f}" in body and SYNTHETIC_NOTICE in body
+    d = docx.Document(rendered["docx"])
+    assert len(d.tables) >= 6
+    assert any(p.style.name.startswith("Heading") for p in d.paragraphs)
+    pages = PdfReader(rendered["pdf"]).pages
+    assert all("Synthetic data" in squash(p.extract_text()) for p in pages)
+    assert f"{pooled['estimate']:.3f}" in squash(" ".join(p.extract_text() for p in pages))
+
+
+def test_compare_cli_refuses_a_missing_report_with_exit_2(tmp_path, capsys):
+    code = main(["compare", "--qmd", str(tmp_path / "none.qmd"), "--out", str(tmp_path)])
+    assert code == 2
+    assert "report source not found" in capsys.readouterr().err
+    assert np.isfinite(code)
