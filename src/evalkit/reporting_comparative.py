@@ -130,11 +130,20 @@ class ComparativeContext:
 
     @cached_property
     def certainty(self):
-        """GRADE-style certainty of every scheme-outcome pair (pooled I2 for inconsistency)."""
+        """GRADE-style certainty of every scheme-outcome pair (each scheme on its own:
+        inconsistency here is between that scheme's designs)."""
         eff = self.schemes.effects()
         eff = eff[np.isfinite(pd.to_numeric(eff["estimate"], errors="coerce"))]
-        i2 = {o: m.i2 for o, m in self.meta.items()}
-        return rate_certainty(eff, pooled_i2=i2 or None)
+        return rate_certainty(eff)
+
+    def pooled_finding(self, outcome: str) -> str:
+        """The pooled effect's certainty (inconsistency judged by I2 across schemes) and
+        its finding in words."""
+        m = self.meta[outcome]
+        pooled = m.effects[m.effects["estimand"] == "pooled"].assign(scheme="all schemes")
+        cert = rate_certainty(pooled, pooled_i2=m.i2)
+        words = findings(cert, labels={outcome: _lower(self.label(outcome))})
+        return f"{words['finding'].iloc[0]} {cert.table['reasons'].iloc[0]}"
 
     @cached_property
     def findings_table(self) -> pd.DataFrame:
@@ -305,7 +314,8 @@ class ComparativeContext:
             f"{est.min():.3f} to {est.max():.3f}.",
             "The pooled estimate inherits the weakest design among the schemes (Maryland "
             f"level {int(p['evidence_level'])}); with so few schemes a funnel plot or "
-            "Egger's test would have little power, so neither is relied on.", "\n"])
+            "Egger's test would have little power, so neither is relied on.",
+            f"**Across the schemes:** {self.pooled_finding(outcome)}", "\n"])
 
     def bubble_figure(self):
         """Meta-regression on measured engagement (bubble plot), or None."""
