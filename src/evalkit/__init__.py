@@ -57,6 +57,8 @@ from .errors import DataError, DesignError, EvalkitError, SpecError
 from .findings import finding, findings
 from .io import read
 from .pipeline import Evaluation, run_spec
+from .records import aggregate as aggregate_records
+from .records import generate_records, load_records_spec
 from .results import DesignResult, EffectRecord
 from .spc import SPCWarning, p_chart, u_chart, xmr
 from .spec import load_spec
@@ -79,6 +81,8 @@ __all__ = [
     "engagement", "composite_index", "weight_sensitivity", "likert_summary", "likert_change",
     "cronbach_alpha", "maturity", "BUILDING_BLOCKS", "dose_response", "dose_response_panel",
     "continuity", "xmr", "p_chart", "u_chart", "SPCWarning", "funnel", "standardised_rates",
+    # patient-level records to panels
+    "aggregate_records", "generate_records", "load_records_spec",
     # synthesis across schemes
     "meta_analysis", "MetaResult", "leave_one_out", "influence", "egger_test",
     "rate_certainty", "triangulate", "finding", "findings", "suppress", "DisclosureRules",

@@ -146,6 +146,14 @@ def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
                          _formats(args.to), out.resolve(), args.engine)
 
 
+def cmd_aggregate(args) -> int:
+    """Build analysis panels from patient-level records (evalkit.records)."""
+    from .records import aggregate_command
+
+    return aggregate_command(args.spec, out=args.out, engine=args.engine,
+                             memory_limit=args.memory_limit, progress=not args.quiet)
+
+
 def cmd_compare(args) -> int:
     """Render the comparative synthesis across schemes."""
     qmd = Path(args.qmd)
@@ -197,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             s.add_argument("--compare-qmd", default=str(COMPARE_REPORT))
         s.set_defaults(func=cmd_report if name == "report" else cmd_demo)
+
+    s = sub.add_parser("aggregate", help="build analysis panels from patient-level records "
+                       "(DuckDB, or Spark from the same definitions)")
+    s.add_argument("spec", help="a records spec (see docs/records.md)")
+    s.add_argument("--out", default=None, help="where to write the panel and tables")
+    s.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
+    s.add_argument("--memory-limit", default="4GB", help="DuckDB's memory limit")
+    s.set_defaults(func=cmd_aggregate)
 
     s = sub.add_parser("compare", help="render the comparative synthesis across schemes")
     s.add_argument("--qmd", default=str(COMPARE_REPORT))
