@@ -228,13 +228,7 @@ class ReportContext:
     # -- sections -------------------------------------------------------------------------
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
-        if not self.spec.synthetic:
-            return ""
-        return "\n".join([
-            "::: {.callout-warning}", f"**{SYNTHETIC_NOTICE}**", ":::", "",
-            "::: {.evalkit-page-notice}", SYNTHETIC_NOTICE, ":::", "",
-            "```{=typst}", f"#evalkit-notice.update[{SYNTHETIC_NOTICE}]", "```", "",
-        ])
+        return synthetic_notice_markdown() if self.spec.synthetic else ""
 
     def scheme_markdown(self) -> str:
         """What the scheme is."""
@@ -894,24 +888,39 @@ class ReportContext:
 
     def provenance_markdown(self) -> str:
         """The provenance appendix: inputs, git state, parameters and package versions."""
-        prov = collect([self.spec.path] + [s.path for s in self.spec.data.values()],
-                       self.parameters, folder=self.spec.folder)
-        git = prov["git"]
-        inputs = pd.DataFrame([{"File": k, "SHA-256": v["sha256"]}
-                               for k, v in prov["inputs"].items()])
-        packages = pd.DataFrame([{"Package": k, "Version": v}
-                                 for k, v in prov["packages"].items()])
-        params = pd.DataFrame([{"Parameter": k, "Value": str(v)}
-                               for k, v in prov["parameters"].items()])
-        commit = git["commit"] or "not in a git checkout"
-        dirty = {True: " (uncommitted changes present)", False: "", None: ""}[git["dirty"]]
-        return "\n".join([
-            f"evalkit {prov['evalkit_version']}, Python {prov['python']}, {prov['platform']}.",
-            f"Git commit: `{commit}`{dirty}.", "",
-            "**Parameters**", "", _md_table(params), "",
-            "**Input data**", "", _md_table(inputs), "",
-            "**Package versions**", "", _md_table(packages), "",
-        ])
+        return provenance_markdown([self.spec.path] + [s.path for s in
+                                                       self.spec.data.values()],
+                                   self.parameters, folder=self.spec.folder)
+
+
+def synthetic_notice_markdown() -> str:
+    """The synthetic-data notice: a callout, and a page header in PDF and DOCX."""
+    return "\n".join([
+        "::: {.callout-warning}", f"**{SYNTHETIC_NOTICE}**", ":::", "",
+        "::: {.evalkit-page-notice}", SYNTHETIC_NOTICE, ":::", "",
+        "```{=typst}", f"#evalkit-notice.update[{SYNTHETIC_NOTICE}]", "```", "",
+    ])
+
+
+def provenance_markdown(paths, parameters: dict, *, folder) -> str:
+    """A report's provenance appendix: input hashes, git state, parameters, packages."""
+    prov = collect(paths, parameters, folder=folder)
+    git = prov["git"]
+    inputs = pd.DataFrame([{"File": k, "SHA-256": v["sha256"]}
+                           for k, v in prov["inputs"].items()])
+    packages = pd.DataFrame([{"Package": k, "Version": v}
+                             for k, v in prov["packages"].items()])
+    params = pd.DataFrame([{"Parameter": k, "Value": str(v)}
+                           for k, v in prov["parameters"].items()])
+    commit = git["commit"] or "not in a git checkout"
+    dirty = {True: " (uncommitted changes present)", False: "", None: ""}[git["dirty"]]
+    return "\n".join([
+        f"evalkit {prov['evalkit_version']}, Python {prov['python']}, {prov['platform']}.",
+        f"Git commit: `{commit}`{dirty}.", "",
+        "**Parameters**", "", _md_table(params), "",
+        "**Input data**", "", _md_table(inputs), "",
+        "**Package versions**", "", _md_table(packages), "",
+    ])
 
 
 def load_report(scheme: str, *, spec: str | Path | None = None, **parameters) -> ReportContext:

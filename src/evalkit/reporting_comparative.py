@@ -24,8 +24,13 @@ from .disclosure import DisclosureRules, suppress
 from .findings import findings
 from .narrative import format_gbp
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
-from .provenance import collect
-from .reporting import SYNTHETIC_NOTICE, FigureOutput, _md_table, project_root
+from .reporting import (
+    FigureOutput,
+    _md_table,
+    project_root,
+    provenance_markdown,
+    synthetic_notice_markdown,
+)
 from .synthesis import meta_analysis
 
 __all__ = ["ComparativeContext", "load_comparison", "DOMAINS", "CHECKLIST"]
@@ -155,12 +160,7 @@ class ComparativeContext:
     # -- sections -----------------------------------------------------------------------
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
-        if not self.synthetic:
-            return ""
-        return "\n".join([
-            "::: {.callout-warning}", f"**{SYNTHETIC_NOTICE}**", ":::", "",
-            "::: {.evalkit-page-notice}", SYNTHETIC_NOTICE, ":::", "",
-            "```{=typst}", f"#evalkit-notice.update[{SYNTHETIC_NOTICE}]", "```", ""])
+        return synthetic_notice_markdown() if self.synthetic else ""
 
     def summary_markdown(self) -> str:
         """The report in a paragraph: how many schemes, and the pooled headline."""
@@ -424,24 +424,9 @@ class ComparativeContext:
         paths = []
         for ev in self.schemes.evaluations.values():
             paths += [ev.spec.path] + [src.path for src in ev.spec.data.values()]
-        root = project_root()
-        prov = collect(paths, {**self.parameters, "disclosure": self.rules.to_dict()},
-                       folder=root)
-        git = prov["git"]
-        inputs = pd.DataFrame([{"File": k, "SHA-256": v["sha256"]}
-                               for k, v in prov["inputs"].items()])
-        packages = pd.DataFrame([{"Package": k, "Version": v}
-                                 for k, v in prov["packages"].items()])
-        params = pd.DataFrame([{"Parameter": k, "Value": str(v)}
-                               for k, v in prov["parameters"].items()])
-        commit = git["commit"] or "not in a git checkout"
-        dirty = {True: " (uncommitted changes present)", False: "", None: ""}[git["dirty"]]
-        return "\n".join([
-            f"evalkit {prov['evalkit_version']}, Python {prov['python']}, {prov['platform']}.",
-            f"Git commit: `{commit}`{dirty}.", "",
-            "**Parameters**", "", _md_table(params), "",
-            "**Input data**", "", _md_table(inputs), "",
-            "**Package versions**", "", _md_table(packages), ""])
+        return provenance_markdown(paths, {**self.parameters,
+                                           "disclosure": self.rules.to_dict()},
+                                   folder=project_root())
 
 
 def _rect(x: float, y: float, colour: str, alpha: float):
