@@ -507,7 +507,7 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     >>> gen = generate_records("demo-records", patients=1_000, seed=3)  # doctest: +SKIP
     >>> gen.truth[["practice", "month", "list_size"]].head(2)  # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if file_format not in ("parquet", "csv"):
         raise DesignError(f"file_format must be parquet or csv, not {file_format!r}",
