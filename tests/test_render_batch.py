@@ -53,3 +53,34 @@ def test_unknown_scheme_is_refused(tmp_path):
     with pytest.raises(EvalkitError, match="unknown scheme"):
         render_reports(ROOT / "reports" / "evidence-summary.qmd", ["../../etc"],
                        formats=["html"], out=tmp_path, data_root=SYNTHETIC, progress=False)
+
+
+def test_unchanged_reports_are_not_rendered_again_unless_forced(tmp_path):
+    """The cache is keyed on the report source, the parameters, the data and evalkit: an
+    unchanged scheme is skipped (its files untouched), a changed input renders again."""
+    import os
+
+    from evalkit.reporting import RENDER_KEY, render_folder
+
+    data = tmp_path / "data"
+    shutil.copytree(SYNTHETIC / "rapid-response", data)
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text('---\ntitle: t\n---\n\n```{python}\n#| tags: [parameters]\nscheme = "x"\n'
+                   'spec = ""\n```\n\n```{python}\nprint(scheme)\n```\n')
+    params = {"scheme": "rapid-response", "spec": str(data / "spec.yaml")}
+
+    def render(**kw):
+        return render_folder(qmd, "s", params, ["html"], tmp_path / "out", "builtin", **kw)
+
+    first = render()
+    html = tmp_path / "out" / "s" / "doc.html"
+    assert first["ok"] and not first["cached"] and (tmp_path / "out" / "s" / RENDER_KEY).is_file()
+    os.utime(html, (1, 1))  # so that a re-render would show in the modification time
+    again = render()
+    assert again["ok"] and again["cached"] and html.stat().st_mtime == 1
+    assert not render(force=True)["cached"] and html.stat().st_mtime > 1
+    (data / "survey.csv").write_text((data / "survey.csv").read_text() + "\n")
+    assert not render()["cached"]  # the data changed
+    qmd.write_text(qmd.read_text() + "\nMore text.\n")
+    assert not render()["cached"]  # the report source changed
+    assert render()["cached"]

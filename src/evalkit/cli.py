@@ -75,7 +75,7 @@ def cmd_report(args) -> int:
         s.strip() for s in args.scheme.split(",") if s.strip()]
     statuses = render_reports(args.qmd, schemes, formats=_formats(args.to), out=args.out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
-                              progress=not args.quiet)
+                              progress=not args.quiet, force=args.force)
     return _print_statuses(statuses)
 
 
@@ -83,7 +83,9 @@ def _print_statuses(statuses) -> int:
     failed = [s for s in statuses if not s["ok"]]
     for s in statuses:
         if s["ok"]:
-            print(f"{s['scheme']}: " + ", ".join(s["outputs"].values()))
+            print(f"{s['scheme']}: " + ", ".join(s["outputs"].values())
+                  + (" (unchanged since the last render; --force renders again)"
+                     if s.get("cached") else ""))
         else:
             print(f"{s['scheme']}: FAILED: {s['error']} (log: {s['log']})", file=sys.stderr)
     if failed:
@@ -129,7 +131,7 @@ def cmd_demo(args) -> int:
           f"({(out).resolve()}/<scheme>/analysis)")
     statuses = render_reports(qmd, schemes, formats=_formats(args.to), out=out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
-                              progress=not args.quiet)
+                              progress=not args.quiet, force=args.force)
     comparison = _render_comparison(args.compare_qmd, "all", root, out, args)
     code = max(_print_statuses(statuses), _print_statuses([comparison]))
     index = {s["scheme"]: s for s in [*statuses, comparison]}
@@ -143,7 +145,7 @@ def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
 
     return render_folder(Path(qmd).resolve(), "comparative",
                          {"schemes": schemes, "data_root": str(root.resolve())},
-                         _formats(args.to), out.resolve(), args.engine)
+                         _formats(args.to), out.resolve(), args.engine, force=args.force)
 
 
 def cmd_aggregate(args) -> int:
@@ -202,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--data-root", default="data/synthetic")
         s.add_argument("--jobs", type=int, default=None, help="worker processes (default: "
                        "one per core)")
+        s.add_argument("--force", action="store_true",
+                       help="render even reports whose inputs are unchanged")
         if name == "demo":
             s.add_argument("--compare-qmd", default=str(COMPARE_REPORT))
         s.set_defaults(func=cmd_report if name == "report" else cmd_demo)
@@ -221,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", default="auto", choices=["auto", "quarto", "builtin"])
     s.add_argument("--out", default="output")
     s.add_argument("--data-root", default="data/synthetic")
+    s.add_argument("--force", action="store_true",
+                   help="render even when the inputs are unchanged")
     s.set_defaults(func=cmd_compare)
     return p
 
