@@ -164,6 +164,20 @@ def test_hand_counted_panel_duckdb(tmp_path, file_format):
     assert res.report.ok
 
 
+def test_patients_beyond_the_slots_are_joined_by_date(tmp_path, monkeypatch):
+    # With one slot, B and G (two registrations each) go through evalkit_many and its
+    # range join instead of the one-row-per-patient lookup: the same hand-counted panel.
+    import evalkit.records.sql as sql
+
+    monkeypatch.setattr(sql, "SLOT_LIMIT", 1)
+    res = aggregate(write_case(tmp_path, "parquet"))
+    assert sql.MANY_VIEW in res.plan.sql()
+    check_expected(res.panel)
+    lost = res.report.unattributed
+    row = lost[(lost["table"] == "ae") & (lost["measure"] == "")].iloc[0]
+    assert row["value"] == 2 and row["examples"] == "C on 2020-01-10, D on 2020-02-16"
+
+
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_hand_counted_panel_reference(tmp_path, file_format):
     check_expected(reference_aggregate(records_spec(write_case(tmp_path, file_format))).panel)

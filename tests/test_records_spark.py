@@ -8,7 +8,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from test_records_cases import check_expected, write_case
-from test_records_sql import AGES, age_query, day_pairs, days_query
+from test_records_sql import (
+    AGES,
+    age_query,
+    birthday_query,
+    birthdays_hold,
+    day_pairs,
+    days_query,
+)
 
 from evalkit.records import aggregate, generate_records, reference_aggregate, spark_available
 from evalkit.records.engines import DuckDBEngine, SparkEngine
@@ -67,6 +74,7 @@ def test_sql_pieces_on_spark(spark):
         pairs = day_pairs()
         assert eng.query(days_query(pairs))["days"].tolist() == [(b - a).days
                                                                  for a, b in pairs]
+        assert birthdays_hold(eng.query(birthday_query())) == [True] * len(AGES)
     finally:
         eng.close()
     # The engine put back the session's settings it changed.
@@ -108,6 +116,19 @@ def test_spark_duckdb_and_pandas_agree_on_generated_records(spark, tmp_path):
         pd.testing.assert_frame_equal(on_spark.tables[name], on_duck.tables[name],
                                       check_dtype=False)
     pd.testing.assert_frame_equal(on_spark.report.unattributed, on_duck.report.unattributed)
+
+
+def test_patients_beyond_the_slots_on_spark(spark, tmp_path, monkeypatch):
+    # Registrations beyond the one-row-per-patient slots take the range join (and the
+    # practice codes, the birthdays and the UNION ALL) on Spark too: still the truth.
+    import evalkit.records.sql as sql
+
+    monkeypatch.setattr(sql, "SLOT_LIMIT", 1)
+    gen = generate_records(tmp_path / "records", patients=800, practices=3, months=12,
+                           seed=5)
+    res = aggregate(gen.spec, engine="spark", spark=spark)
+    assert sql.MANY_VIEW in res.plan.sql()
+    pd.testing.assert_frame_equal(res.panel, gen.truth)
 
 
 def test_a_spark_dataframe_can_be_a_table(spark, tmp_path):

@@ -37,7 +37,7 @@ from .checks import (
 )
 from .engines import Engine, make_engine
 from .measures import RecordsSpec, load_records_spec, records_spec
-from .sql import Plan, Step, compile_plan, unattributed_examples_sql
+from .sql import Plan, Step, compile_plan, slots_sql, unattributed_examples_sql
 
 __all__ = ["RecordsResult", "aggregate", "aggregate_command", "write_outputs", "as_spec",
            "finish_panel", "normalise_dates"]
@@ -131,17 +131,50 @@ def _months(values: pd.Series) -> pd.Series:
 
 def _collect(frame: pd.DataFrame, step: Step, grid: pd.MultiIndex
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attributed counts on the full grid, and the rows of events in no registration."""
-    frame = frame.rename(columns=dict(step.columns))
+    """Attributed counts on the full grid, and, for a panel step, their sums by month
+    without the cohorts (what the ``where`` filters alone select), to compare with the
+    totals."""
+    bare = {alias: f"{m}\0" for alias, m in step.unrestricted.items()}  # without cohort
+    frame = frame.rename(columns={**dict(step.columns), **bare})
     frame["month"] = _months(frame["period_month"])
     frame = frame.drop(columns="period_month")
-    lost = frame[frame["practice"].isna()]
-    kept = frame[frame["practice"].notna()].set_index(["practice", "month"])
-    kept = kept.drop(columns=[c for c in ("first_lost",) if c in kept])
-    kept = kept.reindex(grid, fill_value=0).fillna(0)
+    frame = frame[frame["practice"].notna()]
+    attributed = pd.DataFrame()
+    if step.kind == "panel":
+        wide = {m: (f"{m}\0" if m in set(step.unrestricted.values()) else m)
+                for m in step.measures}
+        cols = ["n_events"] + list(dict.fromkeys(wide.values()))
+        attributed = frame.groupby("month")[cols].sum()
+        attributed = attributed.rename(columns={v: k for k, v in wide.items()})
+        frame = frame.drop(columns=[c for c in frame if c.endswith("\0")])
+    kept = frame.set_index(["practice", "month"]).reindex(grid, fill_value=0).fillna(0)
     whole = [c for c in kept.columns if c not in step.floats]
     kept[whole] = kept[whole].astype("int64")
-    return kept, lost
+    return kept, attributed
+
+
+def _by_month(totals: pd.DataFrame) -> pd.DataFrame:
+    """A totals step's days summed by month."""
+    totals = totals.copy()
+    totals["month"] = _months(totals.pop("event_date"))
+    return totals.groupby("month").sum()
+
+
+def _unattributed(every: pd.DataFrame, attributed: pd.DataFrame) -> pd.DataFrame:
+    """The events (and ``where``-filtered sums) of each month in no registration."""
+    lost = every.sub(attributed.reindex(every.index).reindex(columns=every.columns)
+                     .fillna(0), fill_value=0)
+    return lost
+
+
+def _enough(lost: pd.Series, limit: int = 5) -> pd.Timestamp | None:
+    """The end of the earliest months that hold ``limit`` events in no registration
+    (``None``: all of them are needed)."""
+    counts = lost[lost > 0].sort_index()
+    reached = counts.cumsum() >= limit
+    if not reached.any():
+        return None
+    return (pd.Period(counts.index[int(np.argmax(reached.to_numpy()))], "M") + 1).start_time
 
 
 def finish_panel(counts: pd.DataFrame, spec: RecordsSpec) -> pd.DataFrame:
@@ -190,7 +223,11 @@ def _run(spec: RecordsSpec, engine: Engine, progress: bool, check: bool,
     kinds = {t: engine.columns(t) for t in spec.tables}
     problems = check_records(spec, engine) if check else []
     raise_for_problems(problems)
-    plan = compile_plan(spec, kinds)
+    # The registrations first: how many one patient has decides the shape of the plan.
+    first = compile_plan(spec, kinds).steps[0]
+    engine.keep(first.target, first.sql)
+    slots = int(engine.query(slots_sql())["n"].iloc[0])
+    plan = compile_plan(spec, kinds, slots=slots)
     total = len(spec.measures)
     bar = tqdm(total=total, desc=f"aggregate ({engine.name})", unit="measure",
                disable=not progress, file=sys.stderr)
@@ -199,27 +236,32 @@ def _run(spec: RecordsSpec, engine: Engine, progress: bool, check: bool,
     lost_rows: list[dict] = []
     events_read: dict[str, int] = {}
     tables: dict[str, pd.DataFrame] = {}
+    totals: dict[str, pd.DataFrame] = {}
     try:
         for step in plan.steps:
             bar.set_postfix_str(step.name)
-            if step.kind == "registrations":
-                engine.keep("evalkit_reg", step.sql)
+            if step.kind == "keep":
+                if step.target != first.target:
+                    engine.keep(step.target, step.sql)
                 continue
             if step.kind == "practices":
                 grid = _grid(engine.query(step.sql)["practice"].tolist(), spec)
                 continue
             frame = engine.query(step.sql)
+            if step.kind == "totals":
+                totals[step.table] = _by_month(frame.rename(columns=dict(step.columns)))
+                continue
             if step.kind in ("panel", "list_size"):
-                kept, lost = _collect(frame, step, grid)
+                kept, attributed = _collect(frame, step, grid)
                 if step.kind == "panel":
-                    events_read[step.table] = int(kept["n_events"].sum()
-                                                  + lost["n_events"].sum())
+                    every = totals.pop(step.table)
+                    events_read[step.table] = int(every["n_events"].sum())
+                    lost = _unattributed(every, attributed)
                     kept = kept.drop(columns="n_events")
                     n_lost = int(lost["n_events"].sum())
                     if n_lost:
-                        first = sorted(lost["first_lost"].dropna().unique().tolist())[:3]
                         shown = engine.query(unattributed_examples_sql(
-                            spec, step.table, kinds=kinds, patients=first))
+                            spec, step.table, kinds=kinds, before=_enough(lost["n_events"])))
                         ex = [f"{pid} on {pd.Timestamp(d):%Y-%m-%d}" for pid, d in
                               zip(shown["patient_id"], shown["event_date"], strict=True)]
                         lost_rows.append({"table": step.table, "measure": "", "value": n_lost,

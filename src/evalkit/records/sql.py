@@ -10,7 +10,9 @@ checked on both engines by ``tests/test_records_sql.py``:
   ``spark.sql.ansi.doubleQuotedIdentifiers``, which the Spark engine sets), text in single
   quotes with ``''`` for a quote and no backslashes;
 - dates as ``DATE 'YYYY-MM-DD'`` literals and ``CAST(x AS DATE)``; months by
-  ``CAST(date_trunc('month', d) AS DATE)``; parts by ``EXTRACT(YEAR|MONTH|DAY|DOY FROM d)``.
+  ``CAST(date_trunc('month', d) AS DATE)``; parts by ``EXTRACT(YEAR|MONTH|DAY|DOY FROM d)``;
+  the day before by ``CAST(d - INTERVAL '1' DAY AS DATE)`` (the one interval form), days by
+  ``make_date(y, m, d)`` of ``INTEGER`` parts, ``MOD``, ``LEAST`` of non-NULL values;
   There is no common day-difference function (DuckDB's ``datediff('day', a, b)`` and
   Spark's ``datediff(b, a)`` differ), so days between dates are differences of a day
   number built from ``EXTRACT`` (the proleptic Gregorian day count), and age is whole
@@ -36,11 +38,21 @@ from ..errors import SpecError
 from .measures import Cohort, Measure, RecordsSpec
 
 __all__ = ["Step", "Plan", "compile_plan", "ident", "literal", "date_literal", "as_date",
-           "age_sql", "day_number_sql", "in_force_sql", "REG_VIEW", "source_view",
+           "age_sql", "birthday_sql", "day_number_sql", "in_force_sql", "REG_VIEW",
+           "PATIENT_VIEW", "MANY_VIEW", "PRACTICE_VIEW", "SLOT_LIMIT", "source_view", "slots_sql",
            "unattributed_examples_sql"]
 
-#: The intermediate table of registrations (with dates of birth and patient flags).
+#: The intermediate table of registrations (with dates of birth, birthdays and patient flags).
 REG_VIEW = "evalkit_reg"
+#: One row per registered patient: their registrations side by side ("slots").
+PATIENT_VIEW = "evalkit_pat"
+#: The registrations of patients with more than :data:`SLOT_LIMIT` of them.
+MANY_VIEW = "evalkit_many"
+#: Each practice of the registrations with a whole-number code (events carry the code).
+PRACTICE_VIEW = "evalkit_practice"
+#: The most registrations a patient's row of :data:`PATIENT_VIEW` holds.
+SLOT_LIMIT = 6
+_FAR = "DATE '9999-12-31'"
 _TRUE = "TRUE"
 
 
@@ -117,6 +129,31 @@ def age_sql(at: str, dob: str) -> str:
             f"{_part('MONTH', dob)} * 100 + {_part('DAY', dob)} THEN 1 ELSE 0 END)")
 
 
+def birthday_sql(dob: str, years: int, *, parts: tuple[str, str, str] | None = None) -> str:
+    """The day on which a person born on ``dob`` completes ``years`` years (NULL if ``dob`` is).
+
+    The same rule as :func:`age_sql`: people born on 29 February complete a year on 1 March
+    in years without one. Comparing an event date with these days (``day >= birthday``)
+    gives age bands and age cohorts without working out an age for every event.
+    ``parts`` names integer columns that already hold the year, month and day of ``dob``
+    (so that several birthdays extract them once).
+    """
+    if parts is None:
+        parts = tuple(f"CAST(EXTRACT({p} FROM {dob}) AS INTEGER)" for p in ("YEAR", "MONTH",
+                                                                              "DAY"))
+    year, month, day = parts
+    y = f"({year} + {int(years)})"
+    leap = f"(MOD({y}, 4) = 0 AND (MOD({y}, 100) <> 0 OR MOD({y}, 400) = 0))"
+    return (f"(CASE WHEN {month} = 2 AND {day} = 29 AND NOT {leap} THEN make_date({y}, 3, 1) "
+            f"ELSE make_date({y}, {month}, {day}) END)")
+
+
+def slots_sql() -> str:
+    """The largest number of registrations any one patient has (0 when there are none)."""
+    return (f"SELECT COALESCE(MAX(n), 0) AS n FROM (SELECT patient_id, COUNT(*) AS n FROM "
+            f"{REG_VIEW} GROUP BY patient_id) AS c")
+
+
 def _month_number(month: pd.Period) -> int:
     """``12 * year + month - 1``."""
     return 12 * month.year + month.month - 1
@@ -152,8 +189,10 @@ class Step:
     name
         What the step computes, for the progress bar and logs.
     kind
-        ``"registrations"`` (kept as :data:`REG_VIEW`), ``"practices"``, ``"panel"`` (an
-        event table's measures), ``"list_size"``, ``"events"`` or ``"patient_cost"``.
+        ``"keep"`` (an intermediate table, kept under ``target``: the registrations, then
+        one row per patient), ``"practices"``, ``"totals"`` (an event table's events and
+        measures per day, before attribution), ``"panel"`` (its attributed measures per
+        practice and month), ``"list_size"``, ``"events"`` or ``"patient_cost"``.
     sql
         The query, run unchanged by every engine.
     measures
@@ -164,6 +203,12 @@ class Step:
         The event table it reads, if one.
     floats
         Output columns that are sums of a decimal value (all others are whole numbers).
+    unrestricted
+        For a ``panel`` step: SQL alias to measure, for the measures with a cohort, of the
+        same sum without the cohort (what the ``where`` filter alone selects), so that the
+        events in no registration can be counted as the totals less these.
+    target
+        For a ``keep`` step: the name the result is kept under.
     """
 
     name: str
@@ -173,6 +218,8 @@ class Step:
     columns: Mapping[str, str] = field(default_factory=dict)
     table: str | None = None
     floats: tuple[str, ...] = ()
+    unrestricted: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,15 +252,35 @@ def _and(parts: Sequence[str]) -> str:
 
 
 class _Compiler:
-    """Builds the queries; one instance per spec and set of column kinds."""
+    """Builds the queries; one instance per spec, set of column kinds and slot count.
 
-    def __init__(self, spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None):
+    Events are attributed through :data:`PATIENT_VIEW`, one row per patient with their
+    registrations side by side (``slots`` of them: the most any patient has, up to
+    :data:`SLOT_LIMIT`). Joining events to it is a join on a unique key, which DuckDB runs
+    as a direct lookup, and the registration in force is then picked by date in the row.
+    Patients with more registrations than that (``overflow``) are joined to their rows
+    of :data:`MANY_VIEW` by range conditions instead. Ages are comparisons of the event
+    date with birthdays worked out once per patient (:func:`birthday_sql`).
+    """
+
+    def __init__(self, spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None,
+                 slots: int = 1, overflow: bool = False):
         self.spec = spec
         self.kinds = kinds or {}
         self.flags = spec.patient_columns()
+        self.slots = max(1, int(slots))
+        self.overflow = bool(overflow)
         months = spec.months
         self.start = months[0].start_time
         self.end_excl = (months[-1] + 1).start_time
+        ages: set[int] = set()
+        for cohort in spec.cohorts.values():
+            if cohort.min_age is not None:
+                ages.add(int(cohort.min_age))
+            if cohort.max_age is not None:
+                ages.add(int(cohort.max_age) + 1)
+        ages.update(int(b) for b in spec.age_bands)
+        self.ages = sorted(ages)
 
     # -- pieces ------------------------------------------------------------------------
     def col(self, table: str, name: str) -> str:
@@ -222,61 +289,125 @@ class _Compiler:
     def flag_alias(self, column: str) -> str:
         return f"p{self.flags.index(column)}"
 
-    def cohort_cond(self, cohort: Cohort | None, age: str, flags: str = "") -> str:
+    @staticmethod
+    def bday(years: int, prefix: str = "") -> str:
+        """The column of the birthday on which a patient completes ``years`` years."""
+        return f"{prefix}b{int(years)}"
+
+    def patient_extras(self, prefix: str) -> str:
+        """``, <prefix>b..., <prefix>p...``: the birthday and flag columns, to carry along."""
+        names = [self.bday(a) for a in self.ages] + [self.flag_alias(f) for f in self.flags]
+        return "".join(f", {prefix}{n}" for n in names)
+
+    def cohort_cond(self, cohort: Cohort | None, day: str, prefix: str = "") -> str:
+        """Whether an event on ``day`` is in ``cohort``; patient columns under ``prefix``."""
         if cohort is None:
             return _TRUE
         parts = []
         if cohort.min_age is not None:
-            parts.append(f"{age} >= {cohort.min_age}")
+            parts.append(f"{day} >= {self.bday(cohort.min_age, prefix)}")
         if cohort.max_age is not None:
-            parts.append(f"{age} <= {cohort.max_age}")
+            parts.append(f"{day} < {self.bday(cohort.max_age + 1, prefix)}")
         for column, values in cohort.patients.items():
             kind = _kind(self.kinds, "patients", self.col("patients", column))
-            parts.append(_match(flags + self.flag_alias(column), values, kind))
+            parts.append(_match(prefix + self.flag_alias(column), values, kind))
         return _and(parts)
 
-    def band_conds(self, age: str) -> list[str]:
+    def band_conds(self, day: str, prefix: str = "") -> list[str]:
         bands = list(self.spec.age_bands)
-        conds = [f"{age} >= {lo} AND {age} < {hi}"
+        conds = [f"{day} >= {self.bday(lo, prefix)} AND {day} < {self.bday(hi, prefix)}"
                  for lo, hi in zip(bands[:-1], bands[1:], strict=True)]
-        conds.append(f"{age} >= {bands[-1]}")
-        conds.append(f"{age} IS NULL OR {age} < {bands[0]}")
+        conds.append(f"{day} >= {self.bday(bands[-1], prefix)}")
+        first = self.bday(bands[0], prefix)
+        conds.append(f"{first} IS NULL OR {day} < {first}")
         return conds
 
-    def needs_age(self, measures: Sequence[Measure]) -> bool:
-        for m in measures:
-            c = self.spec.cohort_of(m)
-            if m.by_age_band or (c is not None and c.needs_age):
-                return True
-        return False
-
-    # -- registrations -------------------------------------------------------------------
+    # -- registrations and patients ------------------------------------------------------
     def registrations(self) -> Step:
+        """The registrations, each with the next one's start (``next_start``), its rank
+        ``k`` among the patient's registrations and their number ``n``, and the patient's
+        date of birth and flags."""
         c = lambda n: ident(self.col("registrations", n))  # noqa: E731
         r = (f"SELECT s.{c('patient_id')} AS patient_id, s.{c('practice')} AS practice, "
              f"{as_date('s.' + c('start_date'))} AS start_date, "
              f"{as_date('s.' + c('end_date'))} AS end_date "
              f"FROM {source_view('registrations')} AS s")
-        n = ("SELECT r.patient_id, r.practice, r.start_date, r.end_date, "
-             "LEAD(r.start_date) OVER (PARTITION BY r.patient_id ORDER BY r.start_date ASC "
-             "NULLS LAST, r.practice ASC NULLS LAST, r.end_date ASC NULLS LAST) AS next_start "
-             "FROM r")
+        order = ("PARTITION BY r.patient_id ORDER BY r.start_date ASC NULLS LAST, r.practice "
+                 "ASC NULLS LAST, r.end_date ASC NULLS LAST")
+        n = (f"SELECT r.patient_id, r.practice, r.start_date, r.end_date, LEAD(r.start_date) "
+             f"OVER ({order}) AS next_start, ROW_NUMBER() OVER ({order}) AS k, COUNT(*) OVER "
+             "(PARTITION BY r.patient_id) AS n FROM r")
         if "patients" in self.spec.tables:
             pc = lambda n: ident(self.col("patients", n))  # noqa: E731
             flags = "".join(f", s.{pc(f)} AS {self.flag_alias(f)}" for f in self.flags)
-            p = (f"SELECT s.{pc('patient_id')} AS patient_id, "
-                 f"{as_date('s.' + pc('date_of_birth'))} AS date_of_birth{flags} "
+            dob = as_date("s." + pc("date_of_birth"))
+            p = (f"SELECT s.{pc('patient_id')} AS patient_id, {dob} AS date_of_birth{flags} "
                  f"FROM {source_view('patients')} AS s")
             flag_out = "".join(f", p.{self.flag_alias(f)}" for f in self.flags)
             sql = (f"WITH r AS ({r}), n AS ({n}), p AS ({p}) "
-                   f"SELECT n.patient_id, n.practice, n.start_date, n.end_date, n.next_start, "
-                   f"p.date_of_birth{flag_out} FROM n LEFT JOIN p ON n.patient_id = "
+                   "SELECT n.patient_id, n.practice, n.start_date, n.end_date, n.next_start, "
+                   f"n.k, n.n, p.date_of_birth{flag_out} FROM n LEFT JOIN p ON n.patient_id = "
                    "p.patient_id")
         else:
             sql = (f"WITH r AS ({r}), n AS ({n}) SELECT n.patient_id, n.practice, "
-                   "n.start_date, n.end_date, n.next_start, CAST(NULL AS DATE) AS "
+                   "n.start_date, n.end_date, n.next_start, n.k, n.n, CAST(NULL AS DATE) AS "
                    "date_of_birth FROM n")
-        return Step("registrations", "registrations", sql)
+        return Step("registrations", "keep", sql, target=REG_VIEW)
+
+    def practice_codes(self) -> Step:
+        """The practices of the registrations, numbered 1, 2, ... in order."""
+        sql = (f"SELECT d.practice, ROW_NUMBER() OVER (ORDER BY d.practice) AS code FROM "
+               f"(SELECT DISTINCT practice FROM {REG_VIEW} WHERE practice IS NOT NULL) AS d")
+        return Step("practice codes", "keep", sql, target=PRACTICE_VIEW)
+
+    def patient_index(self) -> Step:
+        """One row per patient: their registrations side by side, birthdays and flags.
+
+        Slot ``k`` holds the practice's code ``r<k>`` and the days it is in force, from
+        ``s<k>`` to ``l<k>`` inclusive: to its end and before the next registration's start,
+        open ends as 9999-12-31 (the same rule as :func:`in_force_sql`). Patients with more
+        registrations than there are slots have empty slots (their events are attributed
+        through :data:`MANY_VIEW`). ``b<A>`` is the day the patient completes ``A`` years.
+        """
+        last = (f"LEAST(COALESCE(x.end_date, {_FAR}), COALESCE(CAST(x.next_start - INTERVAL "
+                f"'1' DAY AS DATE), {_FAR}))")
+
+        def slot(k: int, expr: str) -> str:
+            return f"MAX(CASE WHEN x.k = {k} AND x.n <= {self.slots} THEN {expr} END)"
+
+        source = (f"{REG_VIEW} AS x LEFT JOIN {PRACTICE_VIEW} AS c ON x.practice = c.practice")
+        cols = ["x.patient_id"]
+        for k in range(1, self.slots + 1):
+            cols += [f"{slot(k, 'c.code')} AS r{k}", f"{slot(k, 'x.start_date')} AS s{k}",
+                     f"{slot(k, last)} AS l{k}"]
+        firsts = ["date_of_birth"] + [self.flag_alias(f) for f in self.flags]
+        cols += [f"MAX(CASE WHEN x.k = 1 THEN x.{n} END) AS {n}" for n in firsts]
+        grouped = (f"SELECT {', '.join(cols)} FROM {source} WHERE x.n > 1 AND "
+                   "x.patient_id IS NOT NULL GROUP BY x.patient_id")
+        # Most patients have one registration: their row needs no grouping. Empty slots
+        # are typed NULLs (CASE WHEN FALSE), so that both branches have the same types.
+        single = ["x.patient_id", "c.code AS r1", "x.start_date AS s1", f"{last} AS l1"]
+        for k in range(2, self.slots + 1):
+            single += [f"CASE WHEN FALSE THEN {c} END AS {a}{k}" for c, a in
+                       (("c.code", "r"), ("x.start_date", "s"), ("x.start_date", "l"))]
+        single += [f"x.{n}" for n in firsts]
+        one = (f"SELECT {', '.join(single)} FROM {source} WHERE x.n = 1 AND "
+               "x.patient_id IS NOT NULL")
+        ymd = ("g.dob_y", "g.dob_m", "g.dob_d")
+        days = "".join(f", {birthday_sql('', a, parts=ymd)} AS {self.bday(a)}"
+                       for a in self.ages)
+        split = ", ".join(f"CAST(EXTRACT({p} FROM g.date_of_birth) AS INTEGER) AS {n}"
+                          for p, n in (("YEAR", "dob_y"), ("MONTH", "dob_m"), ("DAY", "dob_d")))
+        sql = (f"SELECT g.*{days} FROM (SELECT g.*, {split} FROM ({one} UNION ALL {grouped}) "
+               "AS g) AS g")
+        return Step("patients", "keep", sql, target=PATIENT_VIEW)
+
+    def many(self) -> Step:
+        """The registrations (with practice codes) of the patients with more than ``slots``
+        of them."""
+        sql = (f"SELECT r.*, c.code FROM {REG_VIEW} AS r LEFT JOIN {PRACTICE_VIEW} AS c ON "
+               f"r.practice = c.practice WHERE r.n > {self.slots}")
+        return Step("patients with many registrations", "keep", sql, target=MANY_VIEW)
 
     def practices(self) -> Step:
         sql = f"SELECT DISTINCT practice FROM {REG_VIEW}"
@@ -287,13 +418,10 @@ class _Compiler:
         return Step("practices", "practices", sql)
 
     # -- event tables --------------------------------------------------------------------
-    def event_ctes(self, table: str, measures: Sequence[Measure], prefix: str = ""
-                   ) -> tuple[str, dict[str, str], dict[str, str]]:
-        """CTEs ``{prefix}ev`` and ``{prefix}att`` for a table's events in the period.
-
-        Returns the CTE text, the alias of each ``where`` column and of each measure's
-        value (``sum`` measures).
-        """
+    def event_cte(self, table: str, measures: Sequence[Measure]
+                  ) -> tuple[str, dict[str, str], dict[str, str]]:
+        """The query of a table's events in the period (``patient_id``, ``event_date``,
+        the ``where`` columns as ``w<i>`` and each sum measure's value as ``v<i>``)."""
         src = self.spec.tables[table]
         date = as_date("s." + ident(src.col(src.date)))
         where_alias: dict[str, str] = {}
@@ -317,55 +445,122 @@ class _Compiler:
         ev = (f"SELECT {', '.join(cols)} FROM {source_view(table)} AS s WHERE "
               f"{date} >= {date_literal(self.start)} AND {date} < "
               f"{date_literal(self.end_excl)}")
-        extra = "".join(f", r.{self.flag_alias(f)}" for f in self.flags)
-        age = (f", {age_sql('e.event_date', 'r.date_of_birth')} AS age"
-               if self.needs_age(measures) else "")
-        att = (f"SELECT e.*, r.practice AS practice, "
-               f"CAST(date_trunc('month', e.event_date) AS DATE) AS period_month{age}{extra} "
-               f"FROM {prefix}ev AS e LEFT JOIN {REG_VIEW} AS r ON e.patient_id = "
-               f"r.patient_id AND {in_force_sql('r', 'e.event_date')}")
+        return ev, where_alias, value_alias
+
+    def extras(self, measures: Sequence[Measure]) -> list[str]:
+        """The patient columns (birthdays ``b<A>``, flags ``p<i>``) the measures use."""
+        names: list[str] = []
+        for m in measures:
+            cohort = self.spec.cohort_of(m)
+            if m.by_age_band:
+                names += [self.bday(b) for b in self.spec.age_bands]
+            if cohort is not None:
+                if cohort.min_age is not None:
+                    names.append(self.bday(cohort.min_age))
+                if cohort.max_age is not None:
+                    names.append(self.bday(cohort.max_age + 1))
+                names += [self.flag_alias(c) for c in cohort.patients]
+        return list(dict.fromkeys(names))
+
+    def attributed(self, ev: str, measures: Sequence[Measure]) -> str:
+        """The events of ``ev`` (a CTE name) of registered patients, with ``code`` (the
+        practice's, from :data:`PRACTICE_VIEW`; NULL on days in none of their
+        registrations), ``period_month`` and the patient columns the measures use."""
+        extra = "".join(f", w.{n}" for n in self.extras(measures))
+        slot = " ".join(f"WHEN e.event_date BETWEEN w.s{k} AND w.l{k} THEN w.r{k}"
+                        for k in range(1, self.slots + 1))
+        month = "CAST(date_trunc('month', e.event_date) AS DATE) AS period_month"
+        # Events in no registration keep a NULL code (a filter here would be pushed into
+        # the join and work the code out twice); the panel drops them.
+        sql = (f"SELECT e.*, CASE {slot} END AS code, {month}{extra} FROM {ev} AS e "
+               f"JOIN {PATIENT_VIEW} AS w ON e.patient_id = w.patient_id")
+        if self.overflow:
+            sql += (f" UNION ALL SELECT e.*, r.code AS code, {month}{extra} FROM "
+                    f"{ev} AS e JOIN {MANY_VIEW} AS r ON e.patient_id = r.patient_id AND "
+                    f"{in_force_sql('r', 'e.event_date')} JOIN {PATIENT_VIEW} AS w ON "
+                    "e.patient_id = w.patient_id")
+        return sql
+
+    def event_ctes(self, table: str, measures: Sequence[Measure], prefix: str = ""
+                   ) -> tuple[str, dict[str, str], dict[str, str]]:
+        """CTEs ``{prefix}ev`` (the events) and ``{prefix}att`` (those of registered patients).
+
+        Returns the CTE text, the alias of each ``where`` column and of each measure's
+        value (``sum`` measures).
+        """
+        ev, where_alias, value_alias = self.event_cte(table, measures)
+        att = self.attributed(f"{prefix}ev", measures)
         return f"{prefix}ev AS ({ev}), {prefix}att AS ({att})", where_alias, value_alias
 
-    def measure_cond(self, table: str, m: Measure, where_alias: Mapping[str, str]) -> str:
-        """The row condition of measure ``m`` on its table's ``att`` rows.
-
-        The cohort is applied to attributed rows only, so that the count on unattributed
-        rows (reported, not in the panel) is the count that the ``where`` filter alone
-        selects.
-        """
+    def where_cond(self, table: str, m: Measure, where_alias: Mapping[str, str]) -> str:
+        """The ``where`` filter of measure ``m`` on its table's event rows."""
         src = self.spec.tables[table]
-        parts = [_match(where_alias[c], v, _kind(self.kinds, table, src.col(c)))
-                 for c, v in m.where.items()]
-        cohort = self.cohort_cond(self.spec.cohort_of(m), "age")
-        if cohort != _TRUE:
-            parts.append(f"practice IS NULL OR ({cohort})")
-        return _and(parts)
+        return _and([_match(where_alias[c], v, _kind(self.kinds, table, src.col(c)))
+                     for c, v in m.where.items()])
+
+    def measure_cond(self, table: str, m: Measure, where_alias: Mapping[str, str]) -> str:
+        """The row condition of measure ``m`` on its table's attributed rows."""
+        return _and([self.where_cond(table, m, where_alias),
+                     self.cohort_cond(self.spec.cohort_of(m), "event_date")])
+
+    @staticmethod
+    def _amount(m: Measure, value_alias: Mapping[str, str]) -> str:
+        return f"COALESCE({value_alias[m.name]}, 0)" if m.kind == "sum" else "1"
+
+    def _sum(self, cond: str, amount: str, decimal: bool, alias: str) -> str:
+        if cond == _TRUE and amount == "1":
+            return f"CAST(COUNT(*) AS BIGINT) AS {alias}"
+        return (f"CAST(SUM(CASE WHEN {cond} THEN {amount} ELSE 0 END) AS "
+                f"{'DOUBLE' if decimal else 'BIGINT'}) AS {alias}")
+
+    def totals(self, table: str, measures: Sequence[Measure]) -> Step:
+        """A table's events and each measure's ``where``-filtered sum per day, before
+        attribution: with the panel, what fell in no registration."""
+        ev, where_alias, value_alias = self.event_cte(table, measures)
+        select = ["e.event_date AS event_date", "CAST(COUNT(*) AS BIGINT) AS n_events"]
+        columns: dict[str, str] = {}
+        for m in measures:
+            alias = f"t{len(columns)}"
+            columns[alias] = m.name
+            select.append(self._sum(self.where_cond(table, m, where_alias),
+                                    self._amount(m, value_alias), self.is_float(m), alias))
+        sql = (f"WITH ev AS ({ev}) SELECT {', '.join(select)} FROM ev AS e "
+               "GROUP BY e.event_date")
+        return Step(f"{table} (all events)", "totals", sql, tuple(m.name for m in measures),
+                    MappingProxyType(columns), table)
 
     def panel(self, table: str, measures: Sequence[Measure]) -> Step:
         ctes, where_alias, value_alias = self.event_ctes(table, measures)
-        select = ["practice", "period_month", "CAST(COUNT(*) AS BIGINT) AS n_events",
-                  "MIN(CASE WHEN practice IS NULL THEN patient_id END) AS first_lost"]
+        select = ["code", "period_month", "CAST(COUNT(*) AS BIGINT) AS n_events"]
         columns: dict[str, str] = {}
+        unrestricted: dict[str, str] = {}
         floats: list[str] = []
         for m in measures:
             cond = self.measure_cond(table, m, where_alias)
-            amount = f"COALESCE({value_alias[m.name]}, 0)" if m.kind == "sum" else "1"
+            amount = self._amount(m, value_alias)
             decimal = self.is_float(m)
             targets = [(m.name, _TRUE)]
             if m.by_age_band:
                 targets += list(zip(m.columns(self.spec.age_bands)[1:],
-                                    self.band_conds("age"), strict=True))
+                                    self.band_conds("event_date"), strict=True))
             for out, extra in targets:
                 alias = f"c{len(columns)}"
                 columns[alias] = out
                 if decimal:
                     floats.append(out)
-                select.append(f"CAST(SUM(CASE WHEN {_and([cond, extra])} THEN {amount} "
-                              f"ELSE 0 END) AS {'DOUBLE' if decimal else 'BIGINT'}) AS {alias}")
-        sql = (f"WITH {ctes} SELECT {', '.join(select)} FROM att "
-               "GROUP BY practice, period_month")
+                select.append(self._sum(_and([cond, extra]), amount, decimal, alias))
+            if self.spec.cohort_of(m) is not None:
+                alias = f"u{len(unrestricted)}"
+                unrestricted[alias] = m.name
+                select.append(self._sum(self.where_cond(table, m, where_alias), amount,
+                                        decimal, alias))
+        names = ", ".join(f"g.{a}" for a in [*columns, *unrestricted])
+        sql = (f"WITH {ctes}, g AS (SELECT {', '.join(select)} FROM att GROUP BY code, "
+               f"period_month) SELECT p.practice AS practice, g.period_month, g.n_events, "
+               f"{names} FROM g LEFT JOIN {PRACTICE_VIEW} AS p ON g.code = p.code")
         return Step(table, "panel", sql, tuple(m.name for m in measures),
-                    MappingProxyType(columns), table, tuple(floats))
+                    MappingProxyType(columns), table, tuple(floats),
+                    MappingProxyType(unrestricted))
 
     def is_float(self, m: Measure) -> bool:
         """Whether a sum measure adds a decimal column (and so is not a whole number)."""
@@ -477,14 +672,16 @@ class _Compiler:
                   for c, v in m.where.items()]
         cohort = self.spec.cohort_of(m)
         if cohort is not None:
-            cond = self.cohort_cond(cohort, age_sql(date, "r.date_of_birth"), flags="r.")
+            cond = self.cohort_cond(cohort, date, prefix="w.")
             parts.append(f"r.practice IS NULL OR ({cond})")
         order = [f"s.{ident(src.col('patient_id'))}", date]
         if src.id and src.id in kinds and src.id != src.col("patient_id"):
             order.append(f"s.{ident(src.id)}")
+        patients = (f" LEFT JOIN {PATIENT_VIEW} AS w ON s.{ident(src.col('patient_id'))} = "
+                    "w.patient_id" if cohort is not None else "")
         sql = (f"SELECT s.*, r.practice AS {ident(practice_as)} FROM {source_view(m.table)} "
                f"AS s LEFT JOIN {REG_VIEW} AS r ON s.{ident(src.col('patient_id'))} = "
-               f"r.patient_id AND {in_force_sql('r', date)} WHERE {_and(parts)} "
+               f"r.patient_id AND {in_force_sql('r', date)}{patients} WHERE {_and(parts)} "
                f"ORDER BY {', '.join(order)}")
         return Step(m.name, "events", sql, (m.name,),
                     MappingProxyType({practice_as: practice_as}), m.table)
@@ -502,7 +699,7 @@ class _Compiler:
             text, where_alias, value_alias = self.event_ctes(table, mine, prefix=f"t{i}_")
             ctes.append(text)
             year = self._year_sql("event_date", m.year)
-            cols = ["patient_id", "practice", f"{year} AS cost_year"]
+            cols = ["patient_id", "code", f"{year} AS cost_year"]
             for k, item in enumerate(items):
                 zero = "CAST(0 AS DOUBLE)" if item.name in floats else "CAST(0 AS BIGINT)"
                 if item.table != table:
@@ -514,8 +711,8 @@ class _Compiler:
                 cast = "DOUBLE" if item.name in floats else "BIGINT"
                 cols.append(f"CAST(SUM(CASE WHEN {cond} THEN {amount} ELSE 0 END) AS {cast}) "
                             f"AS a{k}")
-            branches.append(f"SELECT {', '.join(cols)} FROM t{i}_att WHERE practice IS NOT "
-                            f"NULL GROUP BY patient_id, practice, {year}")
+            branches.append(f"SELECT {', '.join(cols)} FROM t{i}_att WHERE code IS NOT "
+                            f"NULL GROUP BY patient_id, code, {year}")
         sums = ", ".join(f"CAST(SUM(a{k}) AS {'DOUBLE' if item.name in floats else 'BIGINT'})"
                          f" AS a{k}" for k, item in enumerate(items))
         cost = " + ".join(f"CAST(g.a{k} AS DOUBLE) * {literal(float(m.unit_costs[item.name]))}"
@@ -523,10 +720,11 @@ class _Compiler:
         nonzero = " OR ".join(f"g.a{k} <> 0" for k in range(len(items)))
         acts = ", ".join(f"g.a{k}" for k in range(len(items)))
         sql = (f"WITH {', '.join(ctes)}, u AS ({' UNION ALL '.join(branches)}), "
-               f"g AS (SELECT patient_id, practice, cost_year, {sums} FROM u "
-               "GROUP BY patient_id, practice, cost_year) "
-               f"SELECT g.patient_id, g.practice, g.cost_year, {acts}, {cost} AS cost FROM g "
-               f"WHERE {nonzero} ORDER BY g.patient_id, g.cost_year, g.practice")
+               f"g AS (SELECT patient_id, code, cost_year, {sums} FROM u "
+               "GROUP BY patient_id, code, cost_year) "
+               f"SELECT g.patient_id, p.practice AS practice, g.cost_year, {acts}, {cost} AS "
+               f"cost FROM g LEFT JOIN {PRACTICE_VIEW} AS p ON g.code = p.code "
+               f"WHERE {nonzero} ORDER BY g.patient_id, g.cost_year, p.practice")
         columns = {"patient_id": "patient_id", "practice": "practice", "cost_year": "year"}
         columns.update({f"a{k}": item.name for k, item in enumerate(items)})
         columns["cost"] = "cost"
@@ -539,19 +737,24 @@ class _Compiler:
             return y
         return f"(CASE WHEN {_part('MONTH', day)} >= 4 THEN {y} ELSE {y} - 1 END)"
 
-    def examples(self, table: str, limit: int, patients: Sequence | None) -> str:
-        src = self.spec.tables[table]
-        ctes, _, _ = self.event_ctes(table, [])
-        if patients:  # only these patients' events: the scan filters before the join
-            kind = _kind(self.kinds, table, src.col("patient_id"))
-            ctes = ctes.replace(" WHERE ", " WHERE " + _match(
-                "s." + ident(src.col("patient_id")), list(patients), kind) + " AND ", 1)
-        return (f"WITH {ctes} SELECT patient_id, event_date FROM att WHERE practice IS NULL "
-                f"ORDER BY patient_id, event_date LIMIT {int(limit)}")
+    def examples(self, table: str, limit: int, before: pd.Timestamp | None) -> str:
+        """The first events (by patient and date) in no registration, on days before
+        ``before`` (the end of the earliest months that hold enough of them)."""
+        ev, _, _ = self.event_cte(table, [])
+        if before is not None:
+            src = self.spec.tables[table]
+            date = as_date("s." + ident(src.col(src.date)))
+            ev = ev.replace(" WHERE ", f" WHERE {date} < {date_literal(before)} AND ", 1)
+        # Written as a RIGHT JOIN so that the few events, not the registrations, are the
+        # side a hash join is built on (DuckDB keeps the sides as written).
+        return (f"WITH ev AS ({ev}) SELECT e.patient_id, e.event_date FROM {REG_VIEW} AS r "
+                f"RIGHT JOIN ev AS e ON e.patient_id = r.patient_id AND "
+                f"{in_force_sql('r', 'e.event_date')} WHERE r.practice IS NULL "
+                f"ORDER BY e.patient_id, e.event_date LIMIT {int(limit)}")
 
 
-def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None = None
-                 ) -> Plan:
+def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None = None,
+                 *, slots: int = 1) -> Plan:
     """The queries that compute every measure of ``spec``.
 
     Parameters
@@ -562,13 +765,18 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
         Column kinds by table and source column (``"string"``, ``"integer"``, ``"float"``,
         ``"boolean"``, ``"date"``, ``"timestamp"``), as an engine reports them; used to type
         the literals that filters compare with (text for CSV columns).
+    slots
+        The largest number of registrations one patient has (:func:`slots_sql` counts
+        them once the registrations are kept). Up to :data:`SLOT_LIMIT` they sit side by
+        side in one row per patient; the registrations of patients with more are joined
+        by range conditions. Any value gives the same panel; the right one is fastest.
 
     Returns
     -------
     Plan
-        The registrations step first, then the practices, one step per event table (all of
-        its count and sum measures in one pass), the list sizes, and one step per
-        patient-level table.
+        The registrations and patients first, then the practices, per event table its
+        totals and its panel (all of its count and sum measures in one pass each), the
+        list sizes, and one step per patient-level table.
 
     Examples
     --------
@@ -580,10 +788,14 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
     ...                      "measures": {"admissions": {"kind": "count",
     ...                                                  "table": "admissions"}}})
     >>> [s.kind for s in compile_plan(spec).steps]
-    ['registrations', 'practices', 'panel']
+    ['keep', 'keep', 'keep', 'practices', 'totals', 'panel']
     """
-    c = _Compiler(spec, kinds)
-    steps = [c.registrations(), c.practices()]
+    overflow = slots > SLOT_LIMIT
+    c = _Compiler(spec, kinds, slots=min(max(1, slots), SLOT_LIMIT), overflow=overflow)
+    steps = [c.registrations(), c.practice_codes(), c.patient_index()]
+    if overflow:
+        steps.append(c.many())
+    steps.append(c.practices())
     by_table: dict[str, list[Measure]] = {}
     for m in spec.panel_measures:
         if m.kind in ("count", "sum"):
@@ -591,7 +803,7 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
     for table in spec.event_tables:  # tables only table measures use: counts for the report
         by_table.setdefault(table, [])
     for table, measures in by_table.items():
-        steps.append(c.panel(table, measures))
+        steps += [c.totals(table, measures), c.panel(table, measures)]
     sizes = [m for m in spec.panel_measures if m.kind == "list_size"]
     if sizes:
         steps.append(c.list_size(sizes))
@@ -602,10 +814,11 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
 
 def unattributed_examples_sql(spec: RecordsSpec, table: str, *, limit: int = 5,
                               kinds: Mapping[str, Mapping[str, str]] | None = None,
-                              patients: Sequence | None = None) -> str:
+                              before: pd.Timestamp | None = None) -> str:
     """A query for the first events of ``table`` (by patient and date) in no registration.
 
-    ``patients`` restricts the scan to those patients (e.g. the first few with such
-    events, which the panel query reports per month), so the query reads little.
+    ``before`` restricts the scan to events before that day (the end of the earliest
+    months holding at least ``limit`` such events, which the totals and the panel
+    count), so the query reads little.
     """
-    return _Compiler(spec, kinds).examples(table, limit, patients)
+    return _Compiler(spec, kinds).examples(table, limit, before)
