@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .contract import CheckReport, check_panel
+from .data_sources import read_source
 from .errors import DataError, EvalkitError
 from .io import read
 from .spec import Spec, load_spec
@@ -55,6 +56,7 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     reports = []
     cache: dict[str, pd.DataFrame] = {}
+    records: dict = {}
     for analysis in spec.analyses:
         source = spec.data[analysis.data]
         if path is not None and not path.is_dir() and source.path != path.resolve():
@@ -63,7 +65,7 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
             table = frame
         else:
             if analysis.data not in cache:
-                cache[analysis.data] = read(source.path, sheet=source.sheet)
+                cache[analysis.data] = read_source(source, cache=records)
             table = cache[analysis.data]
         o = analysis.options
         if analysis.design == "matched":  # one row per unit: no periods to check

@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from .data_sources import read_source
 from .designs import DESIGNS
 from .errors import EvalkitError
-from .io import read
 from .provenance import collect, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
 from .spec import Analysis, Spec, load_spec
@@ -37,6 +37,7 @@ class Evaluation:
     results: list[tuple[Analysis, DesignResult]]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     _engagement: Any = field(default=None, repr=False)
+    _records: dict = field(default_factory=dict, repr=False)
 
     @property
     def engagement(self):
@@ -63,9 +64,9 @@ class Evaluation:
         raise KeyError(f"no {design} result for {outcome}")
 
     def table(self, name: str) -> pd.DataFrame:
-        """A data table named in the spec (read once, then cached)."""
+        """A data table named in the spec (read, or built from records, once; then cached)."""
         if name not in self.tables:
-            self.tables[name] = read(self.spec.data[name].path, sheet=self.spec.data[name].sheet)
+            self.tables[name] = read_source(self.spec.data[name], cache=self._records)
         return self.tables[name]
 
     def results_json(self) -> str:
@@ -77,8 +78,7 @@ class Evaluation:
             "title": self.spec.title,
             "synthetic": self.spec.synthetic,
             "spec_sha256": file_sha256(self.spec.path),
-            "inputs": {name: file_sha256(src.path) for name, src in sorted(self.spec.data.items())
-                       if src.path.exists()},
+            "inputs": input_hashes(self.spec),
             "analyses": [
                 {"design": a.design, "data": a.data, "outcome": a.outcome, "label": a.label,
                  "options": jsonable(dict(a.options)), "warnings": list(r.warnings)}
@@ -182,12 +182,28 @@ class Evaluation:
                 lines.append(f"{analysis.design} {analysis.outcome}: {len(res.effects)} effect(s)")
                 lines.extend(f"  warning: {w}" for w in res.warnings)
             (tmp / "run.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            prov = collect([self.spec.path] + [s.path for s in self.spec.data.values()],
+            prov = collect([self.spec.path] + [f for s in self.spec.data.values()
+                                               for f in s.files()],
                            {"spec": str(self.spec.path), "out": str(out)},
                            folder=self.spec.folder)
             (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True)
                                                  + "\n", encoding="utf-8")
         return out
+
+
+def input_hashes(spec: Spec) -> dict[str, str]:
+    """SHA-256 of each data source's file; for a records source also of every file it reads
+    (as ``<name>/<file name>``)."""
+    out: dict[str, str] = {}
+    for name, src in sorted(spec.data.items()):
+        if not src.path.exists():
+            continue
+        out[name] = file_sha256(src.path)
+        if src.kind == "records":
+            for f in src.files()[1:]:
+                if f.exists():
+                    out[f"{name}/{f.name}"] = file_sha256(f)
+    return out
 
 
 def _version() -> str:

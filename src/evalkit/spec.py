@@ -29,9 +29,9 @@ __all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS
 
 TOP_KEYS = ("scheme", "title", "description", "synthetic", "inspired_by", "data", "outcomes",
             "analyses", "engagement", "report")
-DATA_KEYS = ("path", "kind", "sheet", "description")
+DATA_KEYS = ("path", "kind", "sheet", "description", "table", "attributes")
 DATA_KINDS = ("panel", "cohort", "referrals", "mdt", "survey", "patient_costs", "scheme_costs",
-              "care_plans", "maturity", "consultations")
+              "care_plans", "maturity", "consultations", "records")
 OUTCOME_KEYS = ("label", "family", "denominator", "domain", "per", "better", "description")
 ANALYSIS_KEYS = ("design", "data", "outcomes", "options", "label")
 ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "care_plans", "maturity",
@@ -44,12 +44,28 @@ _FILLED = ("scheme",)
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data file named in a spec."""
+    """A data file named in a spec.
+
+    A ``records`` source is a records spec (``docs/records.md``): its panel, built from
+    patient-level records when the evaluation runs, or with ``table`` one of its
+    patient-level tables; ``attributes`` is a practice-level table (``practice`` and, say,
+    ``treated`` and ``comparison``) joined onto the panel.
+    """
 
     name: str
     path: Path
     kind: str = "panel"
     sheet: str | int | None = None
+    table: str | None = None
+    attributes: Path | None = None
+
+    def files(self) -> list[Path]:
+        """Every file the source reads (for a records spec, its tables' files too)."""
+        if self.kind != "records":
+            return [self.path]
+        from .data_sources import records_files
+
+        return records_files(self.path) + ([self.attributes] if self.attributes else [])
 
 
 @dataclass(frozen=True)
@@ -167,8 +183,15 @@ def load_spec(path: str | Path) -> Spec:
             raise SpecError(f"data '{name}' has unknown kind '{kind}'", file=file,
                             fix=f"did you mean '{guess}'?" if guess
                             else f"use one of {', '.join(DATA_KINDS)}")
-        data[str(name)] = DataSource(str(name), (path.parent / entry["path"]).resolve(),
-                                     kind, entry.get("sheet"))
+        for key in ("table", "attributes"):
+            if key in entry and kind != "records":
+                raise SpecError(f"data '{name}' has '{key}', which only 'kind: records' takes",
+                                file=file, fix=f"remove '{key}', or set 'kind: records'")
+        attributes = entry.get("attributes")
+        data[str(name)] = DataSource(
+            str(name), (path.parent / entry["path"]).resolve(), kind, entry.get("sheet"),
+            str(entry["table"]) if entry.get("table") is not None else None,
+            (path.parent / attributes).resolve() if attributes else None)
 
     outcomes: dict[str, dict[str, Any]] = {}
     for name, entry in _mapping(raw["outcomes"], "outcomes", file).items():

@@ -36,6 +36,17 @@ Events
     the period filter). 3% of events are moved to the first day of their month and 3% to
     the last, 2% to the patient's birthday in that year and 1% to the day before, whenever
     the new date stays inside the same registration (or unregistered stretch).
+Following a case study (``like=``)
+    Given a synthetic case study's practice-month panel, the practices are the panel's
+    (drawn in proportion to their mean list sizes), the period is the panel's, and
+    emergency admissions and A&E attendances follow its rates: in each practice and month
+    the rate per person is the panel's count over its list size, spread evenly over the
+    month's days (the window's extra days take the nearest month's rate), so a practice's
+    events rise and fall as the case study's do. The 65-and-over multiplier is kept and
+    divided by its average over the registered person-time, so that the population's rate
+    is the panel's. Where the panel has bed days, the mean length of stay
+    is the panel's bed days per emergency admission. The other tables keep the model's
+    rates (and ``events=`` scales only those).
 """
 
 from __future__ import annotations
@@ -55,7 +66,7 @@ from ..errors import DesignError
 from .measures import DEFAULT_AGE_BANDS, RecordsSpec, band_labels, parse_month, records_spec
 
 __all__ = ["GeneratedRecords", "generate_records", "standard_measures", "RATES",
-           "UNIT_COSTS"]
+           "UNIT_COSTS", "FOLLOWED"]
 
 #: Yearly event rates per person (under 65) and the multiplier from age 65.
 RATES = {"emergency": (0.10, 4.0), "elective": (0.05, 1.0), "ae": (0.30, 1.5),
@@ -251,6 +262,67 @@ class _Writer:
 _NONE = np.iinfo(np.int64).min  # a missing date
 
 
+#: Case-study panel columns the generator can follow, and its event types.
+FOLLOWED = {"emergency_admissions": "emergency", "ae_attendances": "ae"}
+class _Curves:
+    """Cumulative daily rates per person, by practice, for the rates a case study sets.
+
+    ``cum[p, j]`` is the expected number of events per person from the window's first day
+    to day ``j`` at practice ``p`` (row ``n_practices``: a third of the practices' mean,
+    for unregistered stretches). Counts over an interval are differences of ``cum``;
+    days are placed by inverting it (one search over all practices at once).
+    """
+
+    def __init__(self, daily: np.ndarray):
+        unregistered = daily.mean(axis=0, keepdims=True) / 3
+        rates = np.vstack([daily, unregistered])
+        self.cum = np.cumsum(rates, axis=1)
+        self.cum0 = np.hstack([np.zeros((len(rates), 1)), self.cum])  # cum before day j
+        self.width = rates.shape[1]
+        self.big = float(self.cum[:, -1].max()) + 1.0
+        self.flat = (self.cum + self.big * np.arange(len(rates))[:, None]).ravel()
+
+    def mass(self, row: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Expected events per person in days ``lo..hi`` (window offsets, inclusive)."""
+        return self.cum0[row, hi + 1] - self.cum0[row, lo]
+
+    def place(self, rng: np.random.Generator, row: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray) -> np.ndarray:
+        """A day in ``lo..hi`` for each event, with probability in proportion to the rate."""
+        a, b = self.cum0[row, lo], self.cum0[row, hi + 1]
+        u = a + rng.random(len(row)) * (b - a)
+        j = np.searchsorted(self.flat, u + self.big * row, side="right") - row * self.width
+        return np.clip(j, lo, hi)
+
+
+def _follow(panel: pd.DataFrame, months: list[pd.Period], w0: int, w1: int,
+            codes: np.ndarray) -> tuple[dict[str, _Curves], float | None]:
+    """Daily rates per person from a case study's panel, and its mean length of stay."""
+    days = np.arange(w0, w1 + 1)
+    day_month = pd.PeriodIndex(pd.to_datetime(days.astype("datetime64[D]")), freq="M")
+    first, last = months[0], months[-1]
+    col_of = {m: i for i, m in enumerate(months)}
+    which = np.array([col_of[min(max(m, first), last)] for m in day_month])
+    month_days = np.array([m.days_in_month for m in months], dtype=float)
+    curves: dict[str, _Curves] = {}
+    frame = panel.assign(month=panel["month"].astype(str)).set_index(["practice", "month"])
+    index = pd.MultiIndex.from_product([codes, [str(m) for m in months]])
+    size = frame["list_size"].reindex(index).to_numpy(dtype=float).reshape(len(codes), -1)
+    for column, kind in FOLLOWED.items():
+        if column not in frame:
+            continue
+        count = frame[column].reindex(index).to_numpy(dtype=float).reshape(len(codes), -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_day = np.where(size > 0, np.nan_to_num(count) / size, 0.0) / month_days
+        curves[kind] = _Curves(per_day[:, which])
+    stay = None
+    if "bed_days" in frame and "emergency_admissions" in frame:
+        total = float(np.nansum(frame["emergency_admissions"].to_numpy(dtype=float)))
+        if total > 0:
+            stay = float(np.nansum(frame["bed_days"].to_numpy(dtype=float))) / total
+    return curves, stay
+
+
 def _days(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """A uniform day in ``[lo, hi]`` (inclusive)."""
     return lo + np.floor(rng.random(lo.shape) * (hi - lo + 1)).astype(np.int64)
@@ -380,10 +452,23 @@ def _chunk(rng: np.random.Generator, ids: np.ndarray, ctx: dict, truth: _Truth,
 
     def draw(rate_key: str) -> tuple[np.ndarray, np.ndarray]:
         base, mult = RATES[rate_key]
-        rate = base * ctx["scale"] / 365.25 * factor * np.where(older_iv, mult, 1.0)
-        k = rng.poisson(rate * span)
-        which = np.repeat(np.arange(len(iv_pat)), k)
-        day = _days(rng, iv_lo[which], iv_hi[which])
+        curve = ctx["curves"].get(rate_key)
+        if curve is None:
+            rate = base * ctx["scale"] / 365.25 * factor * np.where(older_iv, mult, 1.0)
+            k = rng.poisson(rate * span)
+            which = np.repeat(np.arange(len(iv_pat)), k)
+            day = _days(rng, iv_lo[which], iv_hi[which])
+        else:  # the case study's rates by practice and month
+            row = np.where(iv_pr >= 0, iv_pr, n_pr)
+            lo_j, hi_j = iv_lo - w0, iv_hi - w0
+            # The multiplier averages 1 over the registered person-time of this chunk.
+            reg = iv_pr >= 0
+            mean_x = (np.sum(span[reg] * np.where(older_iv[reg], mult, 1.0))
+                      / max(float(span[reg].sum()), 1.0))
+            older_x = np.where(older_iv, mult, 1.0) / (mean_x if mean_x > 0 else 1.0)
+            k = rng.poisson(curve.mass(row, lo_j, hi_j) * older_x)
+            which = np.repeat(np.arange(len(iv_pat)), k)
+            day = w0 + curve.place(rng, row[which], lo_j[which], hi_j[which])
         # Boundary cases: first/last day of the month, birthday, day before birthday.
         u = rng.random(len(which))
         y, m, _ = _ymd(day)
@@ -409,7 +494,9 @@ def _chunk(rng: np.random.Generator, ids: np.ndarray, ctx: dict, truth: _Truth,
     which = np.concatenate([w_em, w_el])
     day = np.concatenate([d_em, d_el])
     method = np.concatenate([np.full(len(w_em), "emergency"), np.full(len(w_el), "elective")])
-    stay = np.where(rng.random(len(which)) < 0.3, 0, rng.geometric(0.2, len(which)))
+    # Length of stay: 0 days for 30%, else geometric with mean 5 (or the case study's mean).
+    p_stay = 0.2 if ctx["stay"] is None else min(1.0, 0.7 / max(ctx["stay"], 0.7))
+    stay = np.where(rng.random(len(which)) < 0.3, 0, rng.geometric(p_stay, len(which)))
     order = np.argsort(day, kind="stable")
     which, day, method, stay = which[order], day[order], method[order], stay[order]
     out.write("admissions", {"event_id": ids_for("admissions", len(which)),
@@ -468,7 +555,8 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
                      practices: int | None = None, start: str = "2019-04", months: int = 24,
                      census_day: int = 15, seed: int = 1, chunk: int = 500_000,
                      file_format: str = "parquet", overwrite: bool = True,
-                     progress: bool = False) -> GeneratedRecords:
+                     progress: bool = False,
+                     like: str | Path | pd.DataFrame | None = None) -> GeneratedRecords:
     """Write synthetic patient-level records and return their panel-level truth.
 
     Parameters
@@ -496,6 +584,12 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
         Replace an existing folder.
     progress
         Show a progress bar over chunks.
+    like
+        A synthetic case study to follow: its practice-month panel (a DataFrame, a
+        ``panel.csv``, or a case-study folder or spec), with ``practice``, ``month``,
+        ``list_size`` and any of ``emergency_admissions``, ``ae_attendances`` and
+        ``bed_days``. Its practices, period and rates replace the model's (see the module
+        notes); ``practices``, ``start`` and ``months`` are then taken from it.
 
     Returns
     -------
@@ -520,18 +614,35 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
             raise DesignError("the folder exists", file=str(folder), fix="pass overwrite=True")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    n_pr = practices or max(3, round(patients / 8000))
-    first = parse_month(start, "start", None)
+    case = _case_panel(like) if like is not None else None
+    if case is not None:
+        codes = np.array(sorted(case["practice"].astype(str).unique()))
+        case_months = sorted(pd.PeriodIndex(case["month"].astype(str), freq="M").unique())
+        first, months = case_months[0], len(case_months)
+    else:
+        codes = None
+        first = parse_month(start, "start", None)
+    n_pr = len(codes) if codes is not None else practices or max(3, round(patients / 8000))
     period = [first, first + (months - 1)]
     month_list = list(pd.period_range(period[0], period[1], freq="M"))
     root = np.random.SeedSequence(seed)
     setup = np.random.default_rng(root.spawn(1)[0])
     weights = np.exp(setup.normal(0, 0.5, n_pr))
-    ctx = {"p0": np.datetime64(month_list[0].start_time.date(), "D").astype(np.int64),
-           "p1": np.datetime64(month_list[-1].end_time.date(), "D").astype(np.int64),
+    if codes is None:
+        codes = np.array([f"P{i + 1:04d}" for i in range(n_pr)])
+    else:  # in proportion to the case study's mean list sizes
+        weights = (case.groupby(case["practice"].astype(str))["list_size"].mean()
+                   .reindex(codes).fillna(0).to_numpy(dtype=float))
+    p0 = np.datetime64(month_list[0].start_time.date(), "D").astype(np.int64)
+    p1 = np.datetime64(month_list[-1].end_time.date(), "D").astype(np.int64)
+    curves, stay = ({}, None)
+    if case is not None:
+        case = case.assign(practice=case["practice"].astype(str))
+        curves, stay = _follow(case, month_list, p0 - 20, p1 + 20, codes)
+    ctx = {"p0": p0, "p1": p1,
            "n_practices": n_pr, "weights": weights / weights.sum(),
            "practice_factor": np.exp(setup.normal(0, 0.25, n_pr)),
-           "codes": np.array([f"P{i + 1:04d}" for i in range(n_pr)]),
+           "codes": codes, "curves": curves, "stay": stay,
            "census_day": census_day, "age_bands": DEFAULT_AGE_BANDS,
            "scale": 1.0 if events is None else events / _expected_events(patients, months)}
     truth = _Truth(n_pr, month_list, census_day)
@@ -553,6 +664,29 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     return GeneratedRecords(folder, spec, _truth_panel(truth, ctx["codes"], spec),
                             MappingProxyType(dict(truth.unattributed)),
                             MappingProxyType(dict(writer.rows)))
+
+
+def _case_panel(like: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """A case study's practice-month panel, from a frame, a panel file or a case folder."""
+    from ..io import read
+
+    if isinstance(like, pd.DataFrame):
+        frame = like
+    else:
+        path = Path(like)
+        if path.is_dir() or path.suffix.lower() in (".yaml", ".yml"):
+            path = (path if path.is_dir() else path.parent) / "panel.csv"
+        frame = read(path)
+    missing = [c for c in ("practice", "month", "list_size") if c not in frame]
+    if missing:
+        raise DesignError(f"the case study's panel has no {', '.join(missing)} column",
+                          file=frame.attrs.get("source"),
+                          fix="give a practice-month panel with practice, month and list_size")
+    if not any(c in frame for c in FOLLOWED):
+        raise DesignError("the case study's panel has none of the rates the generator can "
+                          f"follow ({', '.join(FOLLOWED)})", file=frame.attrs.get("source"),
+                          fix="give a panel with emergency_admissions or ae_attendances")
+    return frame
 
 
 def _spec_dict(folder: Path, fmt: str, period: list, census_day: int) -> dict:
