@@ -5,65 +5,73 @@ function that takes a DataFrame first and keyword-only options, and returns a
 :class:`~evalkit.results.DesignResult` whose ``.effects`` are tidy effect records.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from . import plots
-from .certainty import rate_certainty, triangulate
-from .check import check
-from .comparison import funnel, standardised_rates
-from .continuity import continuity
-from .contract import check_panel
-from .designs import (
-    did,
-    event_study,
-    its,
-    its_placebo,
-    its_power,
-    its_sensitivity,
-    match,
-    matched,
-    prepost,
-    staggered_did,
-    synthetic_control,
-)
-from .designs.honest_did import honest_did
-from .disclosure import DisclosureRules, suppress
-from .economics import (
-    bootstrap_ci,
-    ce_bootstrap,
-    ceac,
-    cost_compare,
-    economic,
-    evpi,
-    icer,
-    net_cost,
-    nmb,
-    one_way,
-    psa,
-)
-from .engagement_measures import (
-    BUILDING_BLOCKS,
-    composite_index,
-    cronbach_alpha,
-    dose_response,
-    dose_response_panel,
-    engagement,
-    likert_change,
-    likert_summary,
-    maturity,
-    weight_sensitivity,
-)
 from .errors import DataError, DesignError, EvalkitError, SpecError
-from .findings import finding, findings
-from .io import read
-from .pipeline import Evaluation, run_spec
-from .records import aggregate as aggregate_records
-from .records import generate_records, load_records_spec
-from .results import DesignResult, EffectRecord
-from .spc import SPCWarning, p_chart, u_chart, xmr
-from .spec import load_spec
-from .synthesis import MetaResult, egger_test, influence, leave_one_out, meta_analysis
-from .synthetic import synth
+
+# Public names and the module each lives in. They are imported on first use (PEP 562), so
+# that ``import evalkit`` and the command line start quickly: scipy, statsmodels and
+# matplotlib load only when a design, a plot or a report needs them.
+_LAZY: dict[str, tuple[str, str]] = {
+    **{n: (".designs", n) for n in (
+        "did", "event_study", "its", "its_placebo", "its_power", "its_sensitivity", "match",
+        "matched", "prepost", "staggered_did", "synthetic_control")},
+    "honest_did": (".designs.honest_did", "honest_did"),
+    "rate_certainty": (".certainty", "rate_certainty"),
+    "triangulate": (".certainty", "triangulate"),
+    "check": (".check", "check"),
+    "funnel": (".comparison", "funnel"),
+    "standardised_rates": (".comparison", "standardised_rates"),
+    "continuity": (".continuity", "continuity"),
+    "check_panel": (".contract", "check_panel"),
+    "DisclosureRules": (".disclosure", "DisclosureRules"),
+    "suppress": (".disclosure", "suppress"),
+    **{n: (".economics", n) for n in (
+        "bootstrap_ci", "ce_bootstrap", "ceac", "cost_compare", "economic", "evpi", "icer",
+        "net_cost", "nmb", "one_way", "psa")},
+    **{n: (".engagement_measures", n) for n in (
+        "BUILDING_BLOCKS", "composite_index", "cronbach_alpha", "dose_response",
+        "dose_response_panel", "engagement", "likert_change", "likert_summary", "maturity",
+        "weight_sensitivity")},
+    "finding": (".findings", "finding"),
+    "findings": (".findings", "findings"),
+    "read": (".io", "read"),
+    "Evaluation": (".pipeline", "Evaluation"),
+    "run_spec": (".pipeline", "run_spec"),
+    "aggregate_records": (".records", "aggregate"),
+    "generate_records": (".records", "generate_records"),
+    "load_records_spec": (".records", "load_records_spec"),
+    "DesignResult": (".results", "DesignResult"),
+    "EffectRecord": (".results", "EffectRecord"),
+    **{n: (".spc", n) for n in ("SPCWarning", "p_chart", "u_chart", "xmr")},
+    "load_spec": (".spec", "load_spec"),
+    **{n: (".synthesis", n) for n in (
+        "MetaResult", "egger_test", "influence", "leave_one_out", "meta_analysis")},
+    "synth": (".synthetic", "synth"),
+    "plots": (".plots", ""),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name, or a submodule (``ek.results``), on first use."""
+    module, attr = _LAZY.get(name, (f".{name}", ""))
+    try:
+        value = import_module(module, __name__)
+    except ModuleNotFoundError as exc:  # neither a public name nor a submodule
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'evalkit' has no attribute {name!r}") from None
+    if attr:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = version("evalkit")
