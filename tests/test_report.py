@@ -1,22 +1,34 @@
-"""The evidence summary, rendered with the built-in engine, read as a reader would."""
+"""The evidence summary, rendered with the built-in engine, read as a reader would.
+
+One scheme (frailty-inequalities, which has every kind of section: before/after,
+controlled ITS, matched cohort, economic evaluation, engagement) is rendered once in all
+three formats. The HTML is parsed with BeautifulSoup, the DOCX read with python-docx and
+the PDF with pypdf. What the report should say comes from an independent run of the spec
+(formatted as the report formats numbers) and from the plot functions' own alt text.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import docx
 import pytest
 from bs4 import BeautifulSoup
+from docx.oxml.ns import qn
 from pypdf import PdfReader
 
 from evalkit.narrative import format_effect
 from evalkit.pipeline import run_spec
-from evalkit.reporting import SYNTHETIC_NOTICE, render_reports
+from evalkit.reporting import FIGURE_CAPTIONS, SYNTHETIC_NOTICE, render_reports
+from evalkit.reporting_checklist import SECTIONS
+from evalkit.reporting_summary import ENGAGEMENT, QUADRUPLE_AIM
 from evalkit.results import headline_effects
 
 from conftest import ROOT, SYNTHETIC
 
 SCHEME = "frailty-inequalities"
+REPORT = ROOT / "reports" / "evidence-summary.qmd"
 
 _render = pytest.importorskip("evalkit.render", reason="the built-in render engine is not "
                               "in this build")
@@ -24,21 +36,48 @@ if not hasattr(_render, "render_qmd"):
     pytest.skip("the built-in render engine is not in this build", allow_module_level=True)
 
 
+def _render_once(out: Path) -> list[dict]:
+    return render_reports(REPORT, [SCHEME], formats=["html", "docx", "pdf"], out=out,
+                          data_root=SYNTHETIC, engine="builtin", jobs=1, progress=False)
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    statuses = render_reports(ROOT / "reports" / "evidence-summary.qmd", [SCHEME],
-                              formats=["html", "docx", "pdf"], out=out, data_root=SYNTHETIC,
-                              engine="builtin", jobs=1, progress=False)
+    statuses = _render_once(out)
     assert statuses[0]["ok"], statuses[0]
-    return {k: v for k, v in statuses[0]["outputs"].items()}
+    paths = {k: Path(v) for k, v in statuses[0]["outputs"].items()}
+    paths["out"] = out
+    return paths
 
 
 @pytest.fixture(scope="module")
-def headline():
+def evaluation():
+    return run_spec(SYNTHETIC / SCHEME / "spec.yaml")
+
+
+@pytest.fixture(scope="module")
+def headline(evaluation):
     """Headline numbers as the report formats them, from an independent run of the spec."""
-    ev = run_spec(SYNTHETIC / SCHEME / "spec.yaml")
-    return [format_effect(r) for _, r in headline_effects(ev.effects).iterrows()]
+    return [format_effect(r) for _, r in headline_effects(evaluation.effects).iterrows()]
+
+
+@pytest.fixture(scope="module")
+def expected_alts(evaluation):
+    """Alt texts the plot functions give for some of the figures, drawn independently."""
+    from evalkit.plots import effects_plot, its_plot, love_plot
+    from evalkit.plots.economics import ce_plane_plot
+    from evalkit.plots.funnel import funnel_plot
+
+    spec = evaluation.spec
+    labels = {o: spec.outcome_label(o) for o in spec.outcomes}
+    res = {a.design: r for a, r in reversed(evaluation.results)}
+    its = next(r for a, r in evaluation.results if a.design == "its")
+    return [effects_plot(evaluation.effects, labels=labels)[1],
+            its_plot(its, label=labels["emergency_admissions"])[1],
+            love_plot(res["matched"])[1], ce_plane_plot(res["economic"])[1],
+            funnel_plot(evaluation.engagement.funnel,
+                        label="referrals per 1,000 patients a year")[1]]
 
 
 def squash(text: str) -> str:
@@ -46,48 +85,196 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u2212", "-"))
 
 
-def test_html_has_structure_numbers_notice_and_alt_text(rendered, headline):
-    soup = BeautifulSoup(open(rendered["html"], encoding="utf-8").read(), "html.parser")
+def clean(alt: str) -> str:
+    """An alt text as the report writes it in an attribute (quotes and braces replaced)."""
+    return " ".join(alt.split()).replace('"', "'").replace("{", "(").replace("}", ")")
+
+
+@pytest.fixture(scope="module")
+def soup(rendered):
+    return BeautifulSoup(rendered["html"].read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.fixture(scope="module")
+def pdf_alts(rendered):
+    """The alt texts in the PDF's structure tree (tagged PDF), in document order."""
+    found = []
+
+    def walk(node):
+        node = node.get_object()
+        if isinstance(node, dict):
+            if "/Alt" in node:
+                found.append(str(node["/Alt"]))
+            kids = node.get("/K")
+            for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+                try:
+                    walk(kid)
+                except (AttributeError, TypeError):
+                    continue
+
+    walk(PdfReader(rendered["pdf"]).trailer["/Root"]["/StructTreeRoot"])
+    return found
+
+
+# --------------------------------------------------------------------------- HTML
+def test_html_sections_come_in_order_after_the_title_and_notice(soup):
+    summary = soup.find(id="sec-summary")
+    before = squash(" ".join(summary.find_all_previous(string=True)[::-1]))
+    assert SYNTHETIC_NOTICE in before  # the notice comes before the summary
+    h2 = [h for h in soup.find_all("h2")]
+    assert [h.get("id") for h in h2] == list(SECTIONS)
+    assert [squash(h.get_text(" ", strip=True)) for h in h2] == list(SECTIONS.values())
+    h1 = [squash(h.get_text(" ", strip=True)) for h in soup.find_all("h1")]
+    assert "Frailty programme focused on inequalities" in h1
+
+
+def test_html_summary_table_by_quadruple_aim_domain(soup, evaluation):
+    summary = soup.find(id="sec-summary")
+    table = summary.find_next("table")
+    rows = [[squash(td.get_text(" ", strip=True)) for td in tr.find_all(["td", "th"])]
+            for tr in table.find_all("tr")]
+    assert rows[0] == ["Domain", "What we found"]
+    domains = [r[0] for r in rows[1:] if r[0]]
+    assert domains == [*QUADRUPLE_AIM, ENGAGEMENT]
+    pe = next(r for r in rows if r[0] == "Patient experience")
+    assert pe[1].startswith("Not measured in this evaluation")
+    body = " ".join(r[1] for r in rows[1:])
+    assert "low certainty" in body and "Maryland level 3" in body and "95% CI" in body
+    # the summary table comes before the scheme section
+    assert table.find_previous("h2").get("id") == "sec-summary"
+
+
+def test_html_numbers_tables_and_cross_references(soup, headline):
     text = squash(soup.get_text(" "))
-    headings = [squash(h.get_text(" ", strip=True)) for h in soup.find_all(["h1", "h2"])]
-    assert "Frailty programme focused on inequalities" in " ".join(headings)
-    for name in ("The scheme", "Design and strength of evidence", "Headline effects",
-                 "Engagement", "Appendix: provenance"):
-        assert any(name in h for h in headings), name
-    assert SYNTHETIC_NOTICE in text
     for number in headline:
         assert number in text, number
     assert "Maryland" in text and "Level 1 of 5" in text
-    assert "Table 1" in text and "Figure 1" in text and "@fig-" not in text
+    assert "@fig-" not in text and "@tbl-" not in text
+    caps = [squash(c.get_text(" ", strip=True)) for c in soup.find_all("figcaption")]
+    assert [int(re.match(r"Figure (\d+):", c).group(1)) for c in caps] == \
+        list(range(1, len(caps) + 1))
     tables = soup.find_all("table")
-    assert len(tables) >= 3
+    assert len(tables) >= 10
+    assert all(t.find("th") is not None for t in tables), "every table has a header row"
+
+
+def test_html_every_image_has_alt_text_that_states_the_finding(soup, expected_alts):
     images = soup.find_all("img")
-    assert images and all(img.get("alt") for img in images)
+    assert len(images) == len(soup.find_all("figcaption")) >= 10
+    alts = [img.get("alt", "") for img in images]
+    assert all(re.search(r"\d", a) for a in alts), "every alt text states numbers"
+    for alt in expected_alts:
+        assert clean(alt) in alts, alt[:60]
     assert all(img["src"].startswith("data:") for img in images), "HTML must be self-contained"
+    # alt text is not the caption
+    caps = {squash(c.get_text(" ", strip=True)).split(": ", 1)[1]
+            for c in soup.find_all("figcaption")}
+    assert not caps & set(alts)
 
 
-def test_docx_has_headings_real_tables_numbers_and_notice(rendered, headline):
+def test_html_internal_links_resolve(soup):
+    ids = {tag.get("id") for tag in soup.find_all(id=True)}
+    links = [a["href"][1:] for a in soup.find_all("a", href=True) if a["href"].startswith("#")]
+    checklist_links = [h for h in links if h.startswith("sec-")]
+    assert len(checklist_links) >= 20
+    assert set(links) <= ids
+
+
+def test_html_checklist_disclosure_and_provenance(soup):
+    text = squash(soup.get_text(" "))
+    assert "SQUIRE 2.0 reporting items" in text and "TREND reporting items" in text
+    assert "not reported" in text and "not applicable" in text
+    assert re.search(r"NHS HES small numbers: counts from 1 to 7 are shown as .\*.", text)
+    prov = soup.find(id="sec-provenance").find_next("table")
+    facts = {squash(tr.find_all("td")[0].get_text(" ", strip=True)):
+             squash(tr.find_all("td")[1].get_text(" ", strip=True))
+             for tr in prov.find_all("tr") if tr.find_all("td")}
+    assert re.fullmatch(r"builtin \(pandoc [\d.]+, typst [\d.]+\)",
+                        facts["Render engine and version"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", facts["Rendered at (UTC)"])
+    assert facts["Uncommitted changes (git dirty flag)"] in ("yes", "no")
+    assert re.fullmatch(r"[0-9a-f]{40}", facts["Git commit"])
+
+
+def test_qmd_is_plain_quarto():
+    """Figures come from `output: asis` chunks that print Quarto figure Markdown; no chunk
+    carries a static fig-alt, and every figure the report asks for has a caption."""
+    from evalkit.render import parse_qmd
+
+    doc = parse_qmd(REPORT)
+    for cell in doc.code_cells:
+        assert "fig-alt" not in cell.options and "fig-cap" not in cell.options
+        assert not str(cell.label or "").startswith("fig-")
+    asked = re.findall(r'report\.figure\("(fig-[a-z-]+)"\)', REPORT.read_text())
+    assert sorted(asked) == sorted(FIGURE_CAPTIONS)
+    for cell in doc.code_cells:
+        if "report.figure(" in cell.source:
+            assert cell.options.get("output") == "asis"
+
+
+def test_an_unchanged_report_is_not_rendered_again(rendered):
+    """The time of rendering is not in the cache key: a second render is a cache hit."""
+    key = (rendered["out"] / SCHEME / ".render-key").read_text()
+    status = _render_once(rendered["out"])[0]
+    assert status["ok"] and status["cached"]
+    assert (rendered["out"] / SCHEME / ".render-key").read_text() == key
+
+
+# --------------------------------------------------------------------------- DOCX
+def test_docx_headings_tables_numbers_alt_text_and_notice(rendered, headline, soup):
     document = docx.Document(rendered["docx"])
     text = squash(" ".join(p.text for p in document.paragraphs))
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    for name in SECTIONS.values():
+        assert name in headings, name
     cells = squash(" ".join(c.text for t in document.tables for row in t.rows
                             for c in row.cells))
-    styles = {p.style.name for p in document.paragraphs if p.text.strip()}
-    assert any(s.startswith("Heading") for s in styles)
-    assert len(document.tables) >= 3
     for number in headline:
         assert number in cells, number
+    first = document.tables[0]
+    assert [c.text for c in first.rows[0].cells] == ["Domain", "What we found"]
+    assert [r.cells[0].text for r in first.rows[1:] if r.cells[0].text] == \
+        [*QUADRUPLE_AIM, ENGAGEMENT]
+    assert len(document.tables) >= 10
+    descr = [el.get("descr") for el in document.element.body.iter(qn("wp:docPr"))]
+    assert descr == [img.get("alt") for img in soup.find_all("img")]
     assert SYNTHETIC_NOTICE in text
     header = " ".join(p.text for s in document.sections for p in s.header.paragraphs)
     assert SYNTHETIC_NOTICE in header
 
 
-def test_pdf_has_numbers_and_notice_on_every_page(rendered, headline):
+# --------------------------------------------------------------------------- PDF
+def test_pdf_numbers_notice_on_every_page_and_summary_first(rendered, headline):
     reader = PdfReader(rendered["pdf"])
     pages = [squash(page.extract_text()) for page in reader.pages]
-    assert len(pages) >= 2
+    assert len(pages) >= 5
     for page in pages:
         assert "Synthetic data" in page
+    # On the first page: the running header and the warning box, not a third copy (the
+    # body's page-notice Div feeds the headers and is dropped from paged formats).
+    assert pages[0].count("Synthetic data: this report") == 2
     # Table cells wrap in the PDF, so compare without white space.
     whole = re.sub(r"\s", "", " ".join(pages))
     for number in headline:
         assert re.sub(r"\s", "", number) in whole, number
+    first = re.sub(r"\s", "", pages[0])
+    for domain in ("Summary", "Patientexperience", "Populationhealthoutcomes",
+                   "Costpercapita", "Staffexperience"):
+        assert domain in first, domain
+
+
+def test_pdf_figures_carry_the_same_alt_text(pdf_alts, soup):
+    assert pdf_alts == [img.get("alt") for img in soup.find_all("img")]
+
+
+def test_pdf_long_tables_break_with_their_header_repeated(rendered):
+    """The package-version table spans pages; every page it reaches starts with its
+    header row, and a checklist table that breaks does the same."""
+    reader = PdfReader(rendered["pdf"])
+    pages = [page.extract_text() for page in reader.pages]
+    start = next(i for i, p in enumerate(pages) if "Package versions" in p)
+    spanned = [p for p in pages[start + 1:]]
+    assert spanned, "the package table should continue onto another page"
+    for page in spanned:
+        body = [line for line in page.splitlines() if line.strip()]
+        assert any(re.match(r"^Package\s+Version", line) for line in body[:4]), body[:4]

@@ -5,8 +5,10 @@ function that takes a DataFrame first and keyword-only options, and returns a
 :class:`~evalkit.results.DesignResult` whose ``.effects`` are tidy effect records.
 """
 
+import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 from typing import Any
 
 from .errors import DataError, DesignError, EvalkitError, SpecError
@@ -52,6 +54,20 @@ _LAZY: dict[str, tuple[str, str]] = {
     "synth": (".synthetic", "synth"),
     "plots": (".plots", ""),
 }
+
+
+class _Package(ModuleType):
+    """The package module: a public function keeps its name when the submodule of the same
+    name (``check``, ``continuity``, ``findings``) is imported, as with eager imports."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and name in _LAZY and _LAZY[name][1] and \
+                value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, _LAZY[name][1], value)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

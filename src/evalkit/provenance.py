@@ -1,17 +1,31 @@
-"""Provenance: what went into a result or a report, so it can be re-created."""
+"""Provenance: what went into a result or a report, so it can be re-created.
+
+:func:`collect` describes a run's inputs and environment and is deterministic for the same
+inputs and checkout (it holds no time), so ``provenance.json`` and ``results.json`` stay
+reproducible. :func:`render_info` adds what only a rendered report has: the engine that
+rendered it, the engine's version and the time of rendering. It is called while a report
+renders and enters neither ``results.json`` nor the render cache key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "package_versions", "git_state", "collect"]
+__all__ = ["file_sha256", "package_versions", "git_state", "collect", "render_info",
+           "ENGINE_ENV"]
+
+#: The environment variable in which evalkit's render engines name themselves.
+ENGINE_ENV = "EVALKIT_RENDER_ENGINE"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -80,3 +94,49 @@ def collect(inputs: Iterable[str | Path], parameters: Mapping[str, Any],
                    for p in sorted(map(str, inputs))},
         "packages": package_versions(),
     }
+
+
+def _quarto_version() -> str:
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        return "quarto (version unknown)"
+    try:
+        out = subprocess.run([quarto, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "quarto (version unknown)"
+    return f"quarto {out.stdout.strip()}".strip()
+
+
+def render_info(now: datetime | None = None) -> dict[str, str]:
+    """The engine rendering the current document, its version, and the time (UTC).
+
+    The engine is named by evalkit's engines in ``EVALKIT_RENDER_ENGINE`` (e.g.
+    ``"builtin (pandoc 3.9, typst 0.15.2)"`` or ``"quarto 1.6.40"``); under a plain
+    ``quarto render`` (``QUARTO_*`` variables set) it is Quarto, whose version is asked;
+    otherwise the document is not being rendered.
+
+    Parameters
+    ----------
+    now
+        The time of rendering (default: now). A naive time is taken as UTC.
+
+    Returns
+    -------
+    dict
+        ``engine`` and ``rendered_at`` (ISO 8601, UTC, to the second).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> render_info(datetime(2025, 1, 2, 3, 4, 5))["rendered_at"]
+    '2025-01-02T03:04:05Z'
+    """
+    engine = os.environ.get(ENGINE_ENV)
+    if not engine:
+        under_quarto = any(k.startswith("QUARTO_") for k in os.environ)
+        engine = _quarto_version() if under_quarto else "none (run in Python, not rendered)"
+    when = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"engine": engine, "rendered_at": stamp}

@@ -16,6 +16,9 @@ Costing (this subpackage's first half):
 - :mod:`.evaluation` -- :func:`economic`, the economic evaluation an evaluation spec runs.
 """
 
+# The designs first: they import this package's evaluation module, which needs the
+# bootstrap helpers, which need the designs' option checks.
+from .. import designs as _designs  # noqa: F401, I001
 from .bootstrap import BootstrapCI, bootstrap_ci
 from .cost_effectiveness import (
     NICE_WTP,

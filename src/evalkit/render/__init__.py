@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .builtin import ExecutedDocument, execute_qmd
+from .builtin import ExecutedDocument, builtin_version, execute_qmd
 from .errors import RenderError
 from .qmd import Cell, QmdDocument, parse_qmd
 from .quarto import render_with_quarto
@@ -59,11 +59,7 @@ def engine_version(engine: str = "auto") -> str:
             return "quarto (not installed)"
         out = subprocess.run(["quarto", "--version"], capture_output=True, text=True)
         return f"quarto {out.stdout.strip() or out.stderr.strip()}"
-    import pypandoc
-    import typst
-
-    return (f"builtin (pandoc {pypandoc.get_pandoc_version()}, "
-            f"typst {getattr(typst, '__version__', 'unknown')})")
+    return builtin_version()
 
 
 def render_qmd(path: str | Path, *, params: dict[str, Any] | None = None,

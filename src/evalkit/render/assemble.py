@@ -6,6 +6,9 @@ hides the chunk entirely; ``echo`` shows its code; ``eval: false`` skips running
 ``text/markdown`` output as raw Markdown; ``warning: false`` drops ``stderr``.
 Images become files; a ``fig-`` chunk's first image becomes a figure with ``fig-cap``
 and ``fig-alt``; a ``tbl-`` chunk's first pipe table gets the ``tbl-cap`` caption.
+Markdown images that name a local file (relative to the document, as in Quarto, or
+absolute), in the narrative or in ``asis`` output, are read into the document's files, so
+a chunk may print ``![cap](file.png){#fig-x fig-alt="..."}`` for a figure it saved.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 
-from .crossref import CrossRefs
+from .crossref import CrossRefs, outside_code
 from .notebook import strip_ansi
 from .qmd import Cell, QmdDocument
 
@@ -25,6 +29,9 @@ __all__ = ["assemble"]
 
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _IMAGES = (("image/png", "png"), ("image/svg+xml", "svg"), ("image/jpeg", "jpg"))
+_MD_IMAGE = re.compile(r"(?P<head>!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*)"
+                       r"(?P<target><[^>\n]+>|[^)\s]+)")
+_REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|#)")
 
 
 @dataclass
@@ -188,6 +195,28 @@ def _add_table_caption(block: _Block, caption: str, label: str) -> bool:
     return False
 
 
+def _local_images(text: str, folder: Path, files: dict[str, bytes]) -> str:
+    """Read local image files named by Markdown images in ``text`` into ``files``.
+
+    Targets that are URLs (``http:``, ``data:``, ...), already among ``files`` or not an
+    existing file are left as they are; others are renamed to their key in ``files``.
+    """
+    def local(m: re.Match) -> str:
+        raw = m.group("target")
+        target = raw[1:-1] if raw.startswith("<") else raw
+        if target in files or _REMOTE.match(target):
+            return m.group(0)
+        path = Path(target) if Path(target).is_absolute() else folder / target
+        if not path.is_file():
+            return m.group(0)
+        stem = re.sub(r"[^A-Za-z0-9_-]", "-", path.stem)[:60] or "image"
+        name = f"md-{len(files) + 1}-{stem}{path.suffix.lower()}"
+        files[name] = path.read_bytes()
+        return m.group("head") + name
+
+    return outside_code(text, lambda part: _MD_IMAGE.sub(local, part))
+
+
 def _chunk_blocks(doc: QmdDocument, cell: Cell, outputs: list[NotebookNode],
                   files: dict[str, bytes]) -> list[_Block]:
     if doc.option(cell, "include", True) is False:
@@ -234,8 +263,10 @@ def assemble(doc: QmdDocument, nb: NotebookNode) -> tuple[str, dict[str, bytes]]
             blocks.extend(_chunk_blocks(doc, cell, outputs.get(cell.number, []), files))
     refs = CrossRefs(doc.front_matter, (c.label for c in doc.code_cells if c.label),
                      str(doc.path))
+    folder = Path(doc.path).parent
     for block in blocks:
         if block.markdown:
+            block.text = _local_images(block.text, folder, files)
             block.text = refs.number(block.text)
     for block in blocks:
         if block.markdown:

@@ -3,13 +3,18 @@
 1. Parse the ``.qmd`` (:mod:`evalkit.render.qmd`).
 2. Build a notebook and inject the parameters as papermill does
    (:mod:`evalkit.render.notebook`).
-3. Execute it once in a Jupyter kernel whose working folder is the document's.
-4. Assemble Pandoc Markdown with Quarto's semantics (:mod:`evalkit.render.assemble`).
+3. Execute it once in a Jupyter kernel whose working folder is the document's. The kernel
+   gets ``EVALKIT_FIGURE_DIR``, a temporary folder for image files that Markdown output
+   refers to, and ``EVALKIT_RENDER_ENGINE``, the engine and its version.
+4. Assemble Pandoc Markdown with Quarto's semantics (:mod:`evalkit.render.assemble`);
+   local images named in the Markdown are read in, and the temporary folder removed.
 5. Convert the one executed document to each format (:mod:`evalkit.render.convert`).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,24 @@ from .notebook import build_notebook, run_notebook
 from .qmd import QmdDocument, parse_qmd
 from .writers import FORMATS, convert
 
-__all__ = ["ExecutedDocument", "execute_qmd", "convert", "FORMATS"]
+__all__ = ["ExecutedDocument", "execute_qmd", "convert", "FORMATS", "builtin_version",
+           "FIGURE_DIR_ENV", "ENGINE_ENV"]
+
+#: Where a chunk may write image files that its Markdown output refers to; the engine
+#: reads them into the document and removes the folder (see :mod:`evalkit.reporting_figures`).
+FIGURE_DIR_ENV = "EVALKIT_FIGURE_DIR"
+#: The engine and its version, for a document's provenance.
+ENGINE_ENV = "EVALKIT_RENDER_ENGINE"
+
+
+def builtin_version() -> str:
+    """The built-in engine with its converters' versions, e.g.
+    ``"builtin (pandoc 3.9, typst 0.15.2)"``."""
+    import pypandoc
+    import typst
+
+    return (f"builtin (pandoc {pypandoc.get_pandoc_version()}, "
+            f"typst {getattr(typst, '__version__', 'unknown')})")
 
 #: Kept for callers of the earlier private name.
 _notebook = build_notebook
@@ -85,7 +107,12 @@ def execute_qmd(path: str | Path, *, params: dict[str, Any] | None = None, timeo
     """
     doc = parse_qmd(path)
     params = dict(params or {})
-    nb = run_notebook(doc, build_notebook(doc, params), timeout=timeout,
-                      kernel_name=kernel_name)
-    markdown, files = assemble(doc, nb)
+    figures = tempfile.mkdtemp(prefix="evalkit-figures-")
+    try:
+        nb = run_notebook(doc, build_notebook(doc, params), timeout=timeout,
+                          kernel_name=kernel_name,
+                          env={FIGURE_DIR_ENV: figures, ENGINE_ENV: builtin_version()})
+        markdown, files = assemble(doc, nb)
+    finally:
+        shutil.rmtree(figures, ignore_errors=True)
     return ExecutedDocument(doc, markdown, files, params, nb)

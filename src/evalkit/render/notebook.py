@@ -111,7 +111,8 @@ def _where(doc: QmdDocument, nb: NotebookNode, index: int | None) -> str:
 
 
 def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
-                 kernel_name: str = "python3") -> NotebookNode:
+                 kernel_name: str = "python3",
+                 env: dict[str, str] | None = None) -> NotebookNode:
     """Execute a notebook built by :func:`build_notebook`, in the document's folder.
 
     Parameters
@@ -124,6 +125,8 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
         Seconds any one cell may run.
     kernel_name
         The Jupyter kernel.
+    env
+        Extra environment variables for the kernel.
 
     Returns
     -------
@@ -150,8 +153,14 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
 
     client.on_cell_start = on_cell_start
     # As in Quarto: figures show inline whatever backend the calling process uses.
-    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    # One maths-library (BLAS) thread per kernel unless the user chose otherwise: reports
+    # render in parallel worker processes, one per core, and a kernel starting a BLAS thread
+    # per core on top of that oversubscribes the machine (the synthetic-control search
+    # slowed six-fold with both cores busy).
+    blas = {k: os.environ.get(k, "1") for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                "MKL_NUM_THREADS")}
+    env = {**os.environ, **blas, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
     try:
         client.execute(env=env)
     except CellExecutionError as exc:

@@ -5,11 +5,15 @@ Each format is one ``quarto render <qmd> --to <fmt> --output <name> --execute-pa
 renders beside the source, so the source is copied to a uniquely named sibling first:
 parallel renders of one report (as the batch renderer does) then never share Quarto's
 intermediate files or figure folders. Finished files are moved into place atomically.
-Note that Quarto executes the document once per format.
+Note that Quarto executes the document once per format. The kernel gets
+``EVALKIT_FIGURE_DIR`` (``<copy>_files/evalkit``, relative to the document, where report
+figures are written and which is removed with the copy's other files) and
+``EVALKIT_RENDER_ENGINE`` (Quarto's version), as with the built-in engine.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -133,9 +137,13 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
         produced: dict[str, Path] = {}
         try:
             shutil.copyfile(path, copy)
+            version = subprocess.run([quarto, "--version"], capture_output=True, text=True)
+            env = {**os.environ, "EVALKIT_FIGURE_DIR": f"{stem}_files/evalkit",
+                   "EVALKIT_RENDER_ENGINE": f"quarto {version.stdout.strip()}".strip()}
             for fmt in formats:
                 cmd = quarto_command(quarto, copy, fmt, f"{stem}.{fmt}", params_file)
-                proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True)
+                proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True,
+                                      env=env)
                 result = _produced(proc, path.parent, f"{stem}.{fmt}")
                 if proc.returncode != 0 or result is None:
                     raise RenderError(_failure(proc, fmt), file=str(path),

@@ -109,7 +109,8 @@ def page_notice(source: Path) -> str:
 def _docx(doc: ExecutedDocument, source: Path, work: Path, folder: Path) -> Path:
     front = doc.front_matter
     target = work / "document.docx"
-    _pandoc(source, "docx", target, _common_args(front, format_options(front, "docx"), work))
+    _pandoc(source, "docx", target, [f"--lua-filter={asset('drop-page-notice.lua')}",
+                                     *_common_args(front, format_options(front, "docx"), work)])
     notice = page_notice(source) if "evalkit-page-notice" in doc.markdown else ""
     finish_docx(target, notice)
     return target
@@ -136,7 +137,7 @@ def _pdf(doc: ExecutedDocument, source: Path, work: Path, folder: Path) -> Path:
     _pandoc(source, "typst", typ, [
         "--standalone", f"--include-in-header={asset('typst-defaults.typ')}",
         f"--include-in-header={user_header}", f"--metadata-file={page}",
-        *_common_args(front, options, work)])
+        f"--lua-filter={asset('drop-page-notice.lua')}", *_common_args(front, options, work)])
     target = work / "document.pdf"
     try:
         typst.compile(str(typ), output=str(target), root=str(work))
