@@ -96,7 +96,7 @@ def chunk_seconds(nb) -> float:
 def install_timers() -> None:
     """Wrap ``render_folder``, ``execute_qmd`` and each format's converter with timers."""
     import evalkit.render as render
-    import evalkit.reporting as reporting
+    import evalkit.reporting_batch as reporting
     from evalkit.render import writers
 
     if getattr(reporting.render_folder, "_timed", False):
@@ -373,7 +373,9 @@ def notes(args, schemes, formats, engine: str, facts: dict, load: tuple, cold: R
     blas = {n: os.environ[n] for n in BLAS_THREADS if n in os.environ}
     text += (" BLAS threads: " + (", ".join(f"{k}={v}" for k, v in blas.items())
                                   + (" (set by --blas-threads)" if args.blas_threads else "")
-                                  if blas else "the libraries' defaults (one per core)")
+                                  if blas else "one per report kernel (the renderer's "
+                                  "default; the kernel's analyses may use the cores left "
+                                  "to each scheme, EVALKIT_JOBS)")
              + ".")
     if conv:
         text += (" Mean conversion per format in the cold batch: "

@@ -68,7 +68,7 @@ def _data_root(args) -> Path:
 
 
 def cmd_report(args) -> int:
-    from .reporting import known_schemes, render_reports
+    from .reporting_batch import known_schemes, render_reports
 
     root = _data_root(args)
     schemes = known_schemes(root) if args.scheme == "all" else [
@@ -107,7 +107,7 @@ def cmd_demo(args) -> int:
     import evalkit
 
     from .pipeline import run_spec
-    from .reporting import known_schemes, render_reports
+    from .reporting_batch import known_schemes, render_reports
     from .synthetic import synth
 
     root = _data_root(args)
@@ -141,7 +141,7 @@ def cmd_demo(args) -> int:
 
 
 def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
-    from .reporting import render_folder
+    from .reporting_batch import render_folder
 
     return render_folder(Path(qmd).resolve(), "comparative",
                          {"schemes": schemes, "data_root": str(root.resolve())},

@@ -9,6 +9,7 @@ half-written, and the same inputs give a byte-identical ``results.json``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -206,6 +207,15 @@ def input_hashes(spec: Spec) -> dict[str, str]:
     return out
 
 
+def _jobs() -> int:
+    """Worker processes a design may use (``EVALKIT_JOBS``, set for a report's kernel by
+    the renderer from the cores it leaves each scheme; 1 by default)."""
+    try:
+        return max(1, int(os.environ.get("EVALKIT_JOBS", "1")))
+    except ValueError:
+        return 1
+
+
 def _version() -> str:
     import evalkit
 
@@ -288,6 +298,8 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
         data = evaluation.table(analysis.data)
         func = DESIGNS[analysis.design]
         options = dict(analysis.options)
+        if "n_jobs" not in options and "n_jobs" in inspect.signature(func).parameters:
+            options["n_jobs"] = _jobs()  # results do not depend on it
         for key in getattr(func, "table_options", ()):  # options that name a data table
             if key in options:
                 options[key] = evaluation.table(options[key])

@@ -17,11 +17,6 @@ the plot's computed alt text (:meth:`ReportContext.figure`, :mod:`evalkit.report
 
 from __future__ import annotations
 
-import json
-import os
-import traceback
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +30,15 @@ from .narrative import describe_effect, format_effect, format_gbp, format_interv
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect, render_info
+from .reporting_batch import (  # noqa: F401 - re-exported: their old home
+    RENDER_KEY,
+    _render_one,
+    known_schemes,
+    project_root,
+    render_folder,
+    render_key,
+    render_reports,
+)
 from .reporting_checklist import checklist, checklist_facts
 from .reporting_design import comparison_markdown, data_sources_markdown, people_analysis
 from .reporting_disclosure import ReportCounts
@@ -268,23 +272,6 @@ def describe_design(design: str, first: pd.Series, show=None) -> str:
     how = _DESCRIBE.get(design)
     d = first["diagnostics"]
     return how(first, d, show) if how else f"{show(first['n_units'], 'units')} units"
-
-
-def project_root(start: str | Path | None = None) -> Path:
-    """The evalkit project folder: the nearest parent holding ``data/synthetic``."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "data" / "synthetic").is_dir():
-            return folder
-    raise EvalkitError("cannot find the project's data/synthetic folder", file=str(here),
-                       fix="run from inside the evalkit project, or pass the spec path")
-
-
-def known_schemes(data_root: str | Path) -> list[str]:
-    """Scheme folders (with a ``spec.yaml``) under ``data_root``."""
-    root = Path(data_root)
-    return sorted(p.parent.name for p in root.glob("*/spec.yaml")
-                  if SCHEME_NAME.match(p.parent.name))
 
 
 class FigureOutput:
@@ -1312,143 +1299,3 @@ def load_report(scheme: str, *, spec: str | Path | None = None, **parameters) ->
         raise EvalkitError(f"the spec is for scheme '{evaluation.spec.scheme}', not '{scheme}'",
                            file=str(path), fix="pass the matching spec")
     return ReportContext(evaluation, {"scheme": scheme, "spec": str(path), **parameters})
-
-
-def _render_one(qmd: str, scheme: str, spec: str, formats: tuple[str, ...], out: str,
-                engine: str, force: bool = False) -> dict:
-    return render_folder(qmd, scheme, {"scheme": scheme, "spec": spec}, formats, out, engine,
-                         force=force)
-
-
-#: The file in a report's output folder that records what it was rendered from.
-RENDER_KEY = ".render-key"
-
-
-def render_key(qmd: str | Path, params: dict, formats: Sequence[str]) -> str:
-    """What a rendered report depends on, as one SHA-256: the report source, the
-    parameters and formats, the data (every file beside the ``spec``, or under the
-    ``data_root``, a parameter names), and evalkit (its version and source files)."""
-    import hashlib
-
-    import evalkit
-
-    h = hashlib.sha256()
-    h.update(Path(qmd).read_bytes())
-    h.update(json.dumps({"params": {k: str(v) for k, v in params.items()},
-                         "formats": sorted(formats), "version": evalkit.__version__},
-                        sort_keys=True).encode())
-    files: list[Path] = []
-    if params.get("spec"):
-        files += sorted(p for p in Path(params["spec"]).parent.iterdir() if p.is_file())
-    if params.get("data_root"):
-        files += sorted(p for p in Path(params["data_root"]).rglob("*")
-                        if p.is_file() and not p.name.startswith("."))
-    package = Path(evalkit.__file__).parent
-    files += sorted(package.rglob("*.py")) + sorted((package / "render" / "assets").glob("*"))
-    for f in files:
-        h.update(str(f.name).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def render_folder(qmd: str | Path, name: str, params: dict, formats: Sequence[str],
-                  out: str | Path, engine: str, *, force: bool = False) -> dict:
-    """Render one report into ``<out>/<name>/``; a failure is logged there, not raised.
-
-    A report whose inputs are unchanged since it was last rendered (same
-    :func:`render_key`, every output present) is not rendered again unless ``force``.
-
-    Returns a status: ``{"scheme": name, "ok": True, "outputs": ..., "cached": bool}`` or
-    ``ok`` False with the one-line ``error`` and the ``log`` file.
-    """
-    from .render import render_qmd
-
-    folder = Path(out) / name
-    try:
-        key = render_key(qmd, params, formats)
-        outputs = {f: folder / f"{Path(qmd).stem}.{f}" for f in formats}
-        stamp = folder / RENDER_KEY
-        if (not force and stamp.is_file() and stamp.read_text() == key
-                and all(p.is_file() for p in outputs.values())):
-            return {"scheme": name, "ok": True, "cached": True,
-                    "outputs": {k: str(v) for k, v in outputs.items()}}
-        stamp.unlink(missing_ok=True)
-        paths = render_qmd(Path(qmd), params=params, formats=tuple(formats), out_dir=folder,
-                           basename=Path(qmd).stem, engine=engine)
-        (folder / "render.log").unlink(missing_ok=True)  # a log of an earlier failure
-        tmp = folder / f"{RENDER_KEY}.tmp"
-        tmp.write_text(key)
-        os.replace(tmp, stamp)
-        return {"scheme": name, "ok": True, "cached": False,
-                "outputs": {k: str(v) for k, v in paths.items()}}
-    except Exception as exc:  # noqa: BLE001 - one report's failure must not stop the batch
-        folder.mkdir(parents=True, exist_ok=True)
-        log = getattr(exc, "log", None) or traceback.format_exc()
-        (folder / "render.log").write_text(str(log), encoding="utf-8")
-        message = (exc.one_line() if isinstance(exc, EvalkitError)
-                   else f"{type(exc).__name__}: {exc}")
-        return {"scheme": name, "ok": False, "error": message,
-                "log": str(folder / "render.log")}
-
-
-def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence[str],
-                   out: str | Path, data_root: str | Path, engine: str = "auto",
-                   jobs: int | None = None, progress: bool = True,
-                   force: bool = False) -> list[dict]:
-    """Render a report for several schemes in parallel.
-
-    Parameters
-    ----------
-    qmd
-        The report source.
-    schemes
-        Scheme names; each must have ``<data_root>/<scheme>/spec.yaml``.
-    formats
-        Any of ``html``, ``pdf``, ``docx``.
-    out
-        Output folder; each scheme's files go to ``<out>/<scheme>/``.
-    data_root
-        Where the schemes' folders are.
-    engine
-        ``auto``, ``quarto`` or ``builtin``.
-    jobs
-        Worker processes (default: one per core).
-    progress
-        Show a progress bar.
-    force
-        Render even schemes whose outputs are current (see :func:`render_folder`).
-
-    Returns
-    -------
-    list of dict
-        One status per scheme: ``ok``, and ``outputs`` (with ``cached``) or ``error`` and
-        ``log``.
-    """
-    from tqdm import tqdm
-
-    known = set(known_schemes(data_root))
-    unknown = [s for s in schemes if s not in known]
-    if unknown:
-        raise EvalkitError(f"unknown scheme(s): {', '.join(unknown)}",
-                           fix=f"choose from {', '.join(sorted(known))} or 'all'")
-    qmd = Path(qmd).resolve()
-    if not qmd.is_file():
-        raise EvalkitError("report source not found", file=str(qmd),
-                           fix="give the path of a .qmd file")
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(schemes)))
-    args = [(str(qmd), s, str((Path(data_root) / s / "spec.yaml").resolve()), tuple(formats),
-             str(Path(out).resolve()), engine, force) for s in schemes]
-    statuses = []
-    with tqdm(total=len(args), desc="report", unit="scheme", disable=not progress) as bar:
-        if jobs == 1:
-            for a in args:
-                statuses.append(_render_one(*a))
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(_render_one, *a) for a in args]
-                for fut in as_completed(futures):
-                    statuses.append(fut.result())
-                    bar.update()
-    order = {s: i for i, s in enumerate(schemes)}
-    return sorted(statuses, key=lambda st: order[st["scheme"]])

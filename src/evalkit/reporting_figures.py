@@ -174,7 +174,9 @@ def save_figure(drawn: tuple[Figure, str], *, label: str, caption: str, alt_extr
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{label}.png"
     tmp = where / f".{label}.{os.getpid()}.png.part"
-    figure.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    # zlib level 1: about a quarter quicker to write than the default 6, files ~10% larger.
+    figure.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None},
+                   pil_kwargs={"compress_level": 1})
     os.replace(tmp, path)
     return ReportFigure(label=label, caption=caption, alt=alt, path=path, width=width)
 

@@ -11,7 +11,6 @@ fill in options that an analysis does not set. The format is documented in
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import yaml
 from .contract import FAMILIES, nearest
 from .designs import DESIGNS
 from .errors import SpecError
+from .naming import SCHEME_NAME
 from .results import DOMAINS
 
 __all__ = ["Spec", "Analysis", "DataSource", "load_spec", "TOP_KEYS", "DATA_KEYS",
@@ -37,7 +37,6 @@ ANALYSIS_KEYS = ("design", "data", "outcomes", "options", "label")
 ENGAGEMENT_KEYS = ("referrals", "mdt", "survey", "panel", "care_plans", "maturity",
                    "consultations", "unit", "time", "start")
 REPORT_KEYS = ("headline", "summary")
-SCHEME_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Options the spec runner fills in itself.
 _FILLED = ("scheme",)
 
