@@ -466,8 +466,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         change_ci=interval(draws[:, 0]),
         effect=(inc_effect_point, interval(draws[:, 1])) if effect is not None else None,
         wtp=wtp_arr, cost_range=scheme_cost_range, effect_label=effect_label)
+    unit = effect_label[:-1] if effect_label.endswith("s") else effect_label  # QALYs: QALY
     diag["one_way_output"] = (f"incremental net monetary benefit at GBP {wtp_arr.min():,.0f} "
-                              "per unit of effect (GBP per patient)" if effect is not None
+                              f"per {unit} (GBP per patient)" if effect is not None
                               else "net cost per patient (GBP)")
     psa_draws = _psa(per_patient, scheme_cost_se, draws, effect is not None, rng)
     frames["psa"] = psa_draws
