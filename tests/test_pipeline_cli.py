@@ -175,3 +175,18 @@ def test_numbers_in_messages_are_plain(scheme_dir, capsys):
                  str(scheme_dir / "o")]) == 2
     err = capsys.readouterr().err
     assert "found 2" in err and "np.int64" not in err
+
+
+def test_a_bad_evalkit_jobs_is_refused_by_name(monkeypatch):
+    # EVALKIT_JOBS (the renderer sets it for report kernels) must be a whole number >= 1.
+    from evalkit.errors import DesignError
+    from evalkit.pipeline import _jobs
+
+    monkeypatch.setenv("EVALKIT_JOBS", "two")
+    with pytest.raises(DesignError, match="EVALKIT_JOBS is 'two'"):
+        _jobs()
+    monkeypatch.setenv("EVALKIT_JOBS", "0")
+    with pytest.raises(DesignError, match="EVALKIT_JOBS"):
+        _jobs()
+    monkeypatch.setenv("EVALKIT_JOBS", "2")
+    assert _jobs() == 2

@@ -71,13 +71,10 @@ class Problem:
         return f"{self.severity.upper()}: {self.as_error().one_line()}"
 
 
-@dataclass
-class CheckReport:
-    """All problems found in one table."""
+class ProblemList:
+    """``errors``, ``warnings`` and ``ok`` of anything holding ``problems``."""
 
-    file: str | None
-    n_rows: int
-    problems: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem]
 
     @property
     def errors(self) -> list[Problem]:
@@ -93,6 +90,15 @@ class CheckReport:
     def ok(self) -> bool:
         """True when there are no errors."""
         return not self.errors
+
+
+@dataclass
+class CheckReport(ProblemList):
+    """All problems found in one table."""
+
+    file: str | None
+    n_rows: int
+    problems: list[Problem] = field(default_factory=list)
 
     def add(self, code: str, message: str, *, severity: str = "error",
             column: str | None = None, rows: Iterable[int] = (), fix: str | None = None) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .data_sources import read_source
 from .designs import DESIGNS
-from .errors import EvalkitError
+from .errors import DesignError, EvalkitError
 from .provenance import collect, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
 from .spec import Analysis, Spec, load_spec
@@ -210,10 +210,15 @@ def input_hashes(spec: Spec) -> dict[str, str]:
 def _jobs() -> int:
     """Worker processes a design may use (``EVALKIT_JOBS``, set for a report's kernel by
     the renderer from the cores it leaves each scheme; 1 by default)."""
+    text = os.environ.get("EVALKIT_JOBS", "1")
     try:
-        return max(1, int(os.environ.get("EVALKIT_JOBS", "1")))
+        jobs = int(text)
     except ValueError:
-        return 1
+        jobs = 0
+    if jobs < 1:
+        raise DesignError(f"EVALKIT_JOBS is {text!r}, not a whole number of at least 1",
+                          fix="unset it, or set it to e.g. 2")
+    return jobs
 
 
 def _version() -> str:

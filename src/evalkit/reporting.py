@@ -1209,8 +1209,8 @@ class ReportContext:
     def provenance_markdown(self) -> str:
         """The provenance appendix: inputs, git state and dirty flag, parameters, the render
         engine and its version, the time of rendering and package versions."""
-        return provenance_markdown([self.spec.path] + [s.path for s in
-                                                       self.spec.data.values()],
+        return provenance_markdown([self.spec.path] + [f for s in self.spec.data.values()
+                                                       for f in s.files()],
                                    {**self.parameters, "disclosure": self.rules.name},
                                    folder=self.spec.folder)
 

@@ -423,7 +423,8 @@ class ComparativeContext:
         """Provenance: every input's hash, package versions, git, parameters, rules."""
         paths = []
         for ev in self.schemes.evaluations.values():
-            paths += [ev.spec.path] + [src.path for src in ev.spec.data.values()]
+            paths += [ev.spec.path] + [f for src in ev.spec.data.values()
+                                       for f in src.files()]
         return provenance_markdown(paths, {**self.parameters,
                                            "disclosure": self.rules.to_dict()},
                                    folder=project_root())

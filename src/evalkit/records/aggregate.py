@@ -162,9 +162,8 @@ def _by_month(totals: pd.DataFrame) -> pd.DataFrame:
 
 def _unattributed(every: pd.DataFrame, attributed: pd.DataFrame) -> pd.DataFrame:
     """The events (and ``where``-filtered sums) of each month in no registration."""
-    lost = every.sub(attributed.reindex(every.index).reindex(columns=every.columns)
-                     .fillna(0), fill_value=0)
-    return lost
+    return every.sub(attributed.reindex(index=every.index, columns=every.columns).fillna(0),
+                     fill_value=0)
 
 
 def _enough(lost: pd.Series, limit: int = 5) -> pd.Timestamp | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..contract import Problem, nearest
+from ..contract import Problem, ProblemList, nearest
 from ..errors import DataError
 from .engines import Engine
 from .measures import RecordsSpec
@@ -52,7 +52,7 @@ def examples_text(values: Iterable, total: int | None = None, limit: int = 3,
 
 
 @dataclass(frozen=True)
-class RecordsReport:
+class RecordsReport(ProblemList):
     """What the checks and the aggregation found.
 
     Attributes
@@ -72,21 +72,6 @@ class RecordsReport:
     unattributed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["table", "measure", "value", "examples"]))
     events: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def errors(self) -> list[Problem]:
-        """Problems that stop the aggregation."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """Problems worth knowing about."""
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors."""
-        return not self.errors
 
     def lines(self) -> list[str]:
         """One line per problem and per table with events outside any registration."""

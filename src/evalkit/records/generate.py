@@ -298,11 +298,10 @@ class _Curves:
 def _follow(panel: pd.DataFrame, months: list[pd.Period], w0: int, w1: int,
             codes: np.ndarray) -> tuple[dict[str, _Curves], float | None]:
     """Daily rates per person from a case study's panel, and its mean length of stay."""
-    days = np.arange(w0, w1 + 1)
-    day_month = pd.PeriodIndex(pd.to_datetime(days.astype("datetime64[D]")), freq="M")
-    first, last = months[0], months[-1]
-    col_of = {m: i for i, m in enumerate(months)}
-    which = np.array([col_of[min(max(m, first), last)] for m in day_month])
+    days = np.arange(w0, w1 + 1).astype("datetime64[D]")
+    first = np.datetime64(str(months[0]), "M").astype(np.int64)
+    # the period's month of each day of the window (the nearest one outside the period)
+    which = np.clip(days.astype("datetime64[M]").astype(np.int64) - first, 0, len(months) - 1)
     month_days = np.array([m.days_in_month for m in months], dtype=float)
     curves: dict[str, _Curves] = {}
     frame = panel.assign(month=panel["month"].astype(str)).set_index(["practice", "month"])

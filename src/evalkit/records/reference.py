@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .aggregate import finish_panel
 from .checks import RecordsReport
 from .measures import Cohort, Measure, RecordsSpec, Source
 
@@ -297,15 +298,7 @@ def reference_aggregate(spec: RecordsSpec) -> RecordsResult:
         counts = ref.list_sizes(sizes).reindex(grid, fill_value=0)
         for col in counts:
             columns[col] = counts[col].astype("int64")
-    panel = pd.DataFrame(columns, index=grid)
-    for m in spec.panel_measures:
-        if m.kind == "share":
-            num = panel[m.numerator].to_numpy(dtype=float)
-            den = panel[m.denominator].to_numpy(dtype=float)
-            share = np.full(len(panel), np.nan)
-            np.divide(num, den, out=share, where=den > 0)
-            panel[m.name] = share
-    panel = panel.reset_index()[list(spec.panel_columns)]
+    panel = finish_panel(pd.DataFrame(columns, index=grid), spec)
 
     tables: dict[str, pd.DataFrame] = {}
     for m in spec.table_measures:
