@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_records_cases import write_case
 
@@ -118,9 +119,25 @@ def test_plan_uses_no_engine_specific_sql(tmp_path):
     text = compile_plan(spec).sql().lower().replace("- interval '1' day as date", "")
     for token in ("datediff", "date_diff", "::", "`", "ilike", "qualify", "arg_min",
                   "strftime", "interval", "unnest", "explode", "generate_series", "epoch",
-                  "date_add", "//", "group by all"):
+                  "date_add", "//", "group by all", "date_trunc"):
         assert token not in text, token
-    assert "date_trunc('month'" in text
+    # Months come from the calendar join, not from each event's date.
+    assert "join evalkit_cal as k on e.event_date = k.day" in text
+
+
+def test_calendar_has_every_day_of_the_period_once(tmp_path):
+    import duckdb
+
+    from evalkit.records.sql import _Compiler
+
+    spec = records_spec({"tables": {"registrations": "r.parquet"},
+                         "period": ["2023-11", "2024-03"], "measures": {
+                             "list_size": {"kind": "list_size"}}}, base=tmp_path)
+    got = duckdb.connect().execute(_Compiler(spec, None).calendar_days().sql).df()
+    days = pd.date_range("2023-11-01", "2024-03-31", freq="D")  # 2024 is a leap year
+    assert sorted(pd.to_datetime(got["day"])) == list(days)
+    assert got["period_month"].tolist() == [12 * d.year + d.month - 1 for d in
+                                            pd.to_datetime(got["day"])]
 
 
 @pytest.mark.parametrize("census_day", [1, 15, 28])
@@ -134,3 +151,27 @@ def test_list_size_census_day_against_reference(tmp_path, census_day):
     got = aggregate(case).panel
     ref = reference_aggregate(records_spec(case)).panel
     assert got.equals(ref)
+
+
+def test_engine_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    import duckdb
+
+    from evalkit.errors import DesignError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with DuckDBEngine(memory_limit="256MB", threads=1) as eng:
+        assert eng.temp_directory.parent == tmp_path
+    assert list(tmp_path.iterdir()) == []  # closed: removed
+    with pytest.raises(DesignError, match="threads"):
+        DuckDBEngine(threads=0)
+    assert list(tmp_path.iterdir()) == []  # refused before making one
+
+    def broken(*args, **kwargs):
+        raise duckdb.IOException("no room")
+
+    monkeypatch.setattr(duckdb, "connect", broken)
+    with pytest.raises(duckdb.IOException):
+        DuckDBEngine(threads=1)
+    assert list(tmp_path.iterdir()) == []  # a failed start removes its folder

@@ -37,7 +37,7 @@ from .checks import (
 )
 from .engines import Engine, make_engine
 from .measures import RecordsSpec, load_records_spec, records_spec
-from .sql import Plan, Step, compile_plan, slots_sql, unattributed_examples_sql
+from .sql import Plan, Step, compile_plan, month_number, slots_sql, unattributed_examples_sql
 
 __all__ = ["RecordsResult", "aggregate", "aggregate_command", "write_outputs", "as_spec",
            "finish_panel", "normalise_dates"]
@@ -125,45 +125,26 @@ def as_spec(spec: str | Path | Mapping[str, Any] | RecordsSpec) -> RecordsSpec:
     return records_spec(spec)
 
 
-def _months(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).dt.strftime("%Y-%m")
-
-
-def _collect(frame: pd.DataFrame, step: Step, grid: pd.MultiIndex
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attributed counts on the full grid, and, for a panel step, their sums by month
-    without the cohorts (what the ``where`` filters alone select), to compare with the
-    totals."""
+def _collect(frame: pd.DataFrame, step: Step, grid: pd.MultiIndex,
+             months: Mapping[int, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A step's counts on the full grid, and, for a panel step, its events in no
+    registration by month (each measure with a cohort by its ``where`` filter alone)."""
     bare = {alias: f"{m}\0" for alias, m in step.unrestricted.items()}  # without cohort
     frame = frame.rename(columns={**dict(step.columns), **bare})
-    frame["month"] = _months(frame["period_month"])
-    frame = frame.drop(columns="period_month")
-    frame = frame[frame["practice"].notna()]
-    attributed = pd.DataFrame()
+    frame["month"] = frame.pop("period_month").map(months)
+    none = frame["practice"].isna()
+    lost = pd.DataFrame()
     if step.kind == "panel":
         wide = {m: (f"{m}\0" if m in set(step.unrestricted.values()) else m)
                 for m in step.measures}
         cols = ["n_events"] + list(dict.fromkeys(wide.values()))
-        attributed = frame.groupby("month")[cols].sum()
-        attributed = attributed.rename(columns={v: k for k, v in wide.items()})
-        frame = frame.drop(columns=[c for c in frame if c.endswith("\0")])
+        lost = frame[none].groupby("month")[cols].sum()
+        lost = lost.rename(columns={v: k for k, v in wide.items()})
+    frame = frame[~none].drop(columns=[c for c in frame if c.endswith("\0")])
     kept = frame.set_index(["practice", "month"]).reindex(grid, fill_value=0).fillna(0)
     whole = [c for c in kept.columns if c not in step.floats]
     kept[whole] = kept[whole].astype("int64")
-    return kept, attributed
-
-
-def _by_month(totals: pd.DataFrame) -> pd.DataFrame:
-    """A totals step's days summed by month."""
-    totals = totals.copy()
-    totals["month"] = _months(totals.pop("event_date"))
-    return totals.groupby("month").sum()
-
-
-def _unattributed(every: pd.DataFrame, attributed: pd.DataFrame) -> pd.DataFrame:
-    """The events (and ``where``-filtered sums) of each month in no registration."""
-    return every.sub(attributed.reindex(index=every.index, columns=every.columns).fillna(0),
-                     fill_value=0)
+    return kept, lost
 
 
 def _enough(lost: pd.Series, limit: int = 5) -> pd.Timestamp | None:
@@ -231,11 +212,11 @@ def _run(spec: RecordsSpec, engine: Engine, progress: bool, check: bool,
     bar = tqdm(total=total, desc=f"aggregate ({engine.name})", unit="measure",
                disable=not progress, file=sys.stderr)
     grid = None
+    months = {month_number(m): str(m) for m in spec.months}
     blocks: list[pd.DataFrame] = []
     lost_rows: list[dict] = []
     events_read: dict[str, int] = {}
     tables: dict[str, pd.DataFrame] = {}
-    totals: dict[str, pd.DataFrame] = {}
     try:
         for step in plan.steps:
             bar.set_postfix_str(step.name)
@@ -247,20 +228,17 @@ def _run(spec: RecordsSpec, engine: Engine, progress: bool, check: bool,
                 grid = _grid(engine.query(step.sql)["practice"].tolist(), spec)
                 continue
             frame = engine.query(step.sql)
-            if step.kind == "totals":
-                totals[step.table] = _by_month(frame.rename(columns=dict(step.columns)))
-                continue
             if step.kind in ("panel", "list_size"):
-                kept, attributed = _collect(frame, step, grid)
                 if step.kind == "panel":
-                    every = totals.pop(step.table)
-                    events_read[step.table] = int(every["n_events"].sum())
-                    lost = _unattributed(every, attributed)
+                    events_read[step.table] = int(frame["n_events"].sum())
+                kept, lost = _collect(frame, step, grid, months)
+                if step.kind == "panel":
                     kept = kept.drop(columns="n_events")
                     n_lost = int(lost["n_events"].sum())
                     if n_lost:
                         shown = engine.query(unattributed_examples_sql(
-                            spec, step.table, kinds=kinds, before=_enough(lost["n_events"])))
+                            spec, step.table, kinds=kinds, before=_enough(lost["n_events"]),
+                            slots=slots))
                         ex = [f"{pid} on {pd.Timestamp(d):%Y-%m-%d}" for pid, d in
                               zip(shown["patient_id"], shown["event_date"], strict=True)]
                         lost_rows.append({"table": step.table, "measure": "", "value": n_lost,

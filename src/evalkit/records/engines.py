@@ -149,18 +149,29 @@ class DuckDBEngine:
             raise DesignError("the DuckDB engine needs the duckdb package",
                               fix="pip install duckdb") from None
         limit = parse_memory(memory_limit)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise DesignError(f"threads must be a whole number >= 1, not {threads!r}",
+                              fix="e.g. threads=2")
         self._own_tmp = temp_directory is None
         self.temp_directory = Path(temp_directory) if temp_directory else Path(
             tempfile.mkdtemp(prefix="evalkit-duckdb-"))
+        try:
+            self._connect(duckdb, limit, threads)
+        except BaseException:
+            if self._own_tmp:  # a failed start leaves no temporary folder behind
+                shutil.rmtree(self.temp_directory, ignore_errors=True)
+            raise
+        self._kinds: dict[str, dict[str, str]] = {}
+        self.memory_limit = limit
+
+    def _connect(self, duckdb: Any, limit: int, threads: int | None) -> None:
         self.temp_directory.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET memory_limit = '{limit}B'")
         tmp = str(self.temp_directory).replace("'", "''")
         self.con.execute(f"SET temp_directory = '{tmp}'")
         if threads is not None:
-            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-                raise DesignError(f"threads must be a whole number >= 1, not {threads!r}",
-                                  fix="e.g. threads=2")
             self.con.execute(f"SET threads = {threads}")
         self.con.execute("SET preserve_insertion_order = false")
         # Every join of the plan is written with the small side (registrations, one row
@@ -176,8 +187,6 @@ class DuckDBEngine:
             self.con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:  # pragma: no cover - builds without ICU have no time zones
             pass
-        self._kinds: dict[str, dict[str, str]] = {}
-        self.memory_limit = limit
 
     def register(self, table: str, source: Source) -> None:
         """Expose ``source`` as the view ``src_<table>``."""

@@ -10,7 +10,8 @@ checked on both engines by ``tests/test_records_sql.py``:
   ``spark.sql.ansi.doubleQuotedIdentifiers``, which the Spark engine sets), text in single
   quotes with ``''`` for a quote and no backslashes;
 - dates as ``DATE 'YYYY-MM-DD'`` literals and ``CAST(x AS DATE)``; months by
-  ``CAST(date_trunc('month', d) AS DATE)``; parts by ``EXTRACT(YEAR|MONTH|DAY|DOY FROM d)``;
+  a join to a calendar of the period's days (:data:`CAL_VIEW`, built with ``make_date``),
+  which also keeps only the events in the period; parts by ``EXTRACT(YEAR|MONTH|DAY|DOY FROM d)``;
   the day before by ``CAST(d - INTERVAL '1' DAY AS DATE)`` (the one interval form), days by
   ``make_date(y, m, d)`` of ``INTEGER`` parts, ``MOD``, ``LEAST`` of non-NULL values;
   There is no common day-difference function (DuckDB's ``datediff('day', a, b)`` and
@@ -39,8 +40,8 @@ from .measures import Cohort, Measure, RecordsSpec
 
 __all__ = ["Step", "Plan", "compile_plan", "ident", "literal", "date_literal", "as_date",
            "age_sql", "birthday_sql", "day_number_sql", "in_force_sql", "REG_VIEW",
-           "PATIENT_VIEW", "MANY_VIEW", "PRACTICE_VIEW", "SLOT_LIMIT", "source_view", "slots_sql",
-           "unattributed_examples_sql"]
+           "PATIENT_VIEW", "MANY_VIEW", "PRACTICE_VIEW", "CAL_VIEW", "SLOT_LIMIT", "source_view",
+           "slots_sql", "month_number", "unattributed_examples_sql"]
 
 #: The intermediate table of registrations (with dates of birth, birthdays and patient flags).
 REG_VIEW = "evalkit_reg"
@@ -50,6 +51,8 @@ PATIENT_VIEW = "evalkit_pat"
 MANY_VIEW = "evalkit_many"
 #: Each practice of the registrations with a whole-number code (events carry the code).
 PRACTICE_VIEW = "evalkit_practice"
+#: Every day of the period with its month number (events are joined to it).
+CAL_VIEW = "evalkit_cal"
 #: The most registrations a patient's row of :data:`PATIENT_VIEW` holds.
 SLOT_LIMIT = 6
 _FAR = "DATE '9999-12-31'"
@@ -153,7 +156,7 @@ def slots_sql() -> str:
     return f"SELECT COALESCE(MAX(n), 0) AS n FROM {REG_VIEW}"
 
 
-def _month_number(month: pd.Period) -> int:
+def month_number(month: pd.Period) -> int:
     """``12 * year + month - 1``."""
     return 12 * month.year + month.month - 1
 
@@ -189,9 +192,10 @@ class Step:
         What the step computes, for the progress bar and logs.
     kind
         ``"keep"`` (an intermediate table, kept under ``target``: the registrations, then
-        one row per patient), ``"practices"``, ``"totals"`` (an event table's events and
-        measures per day, before attribution), ``"panel"`` (its attributed measures per
-        practice and month), ``"list_size"``, ``"events"`` or ``"patient_cost"``.
+        one row per patient, the calendar), ``"practices"``, ``"panel"`` (an event table's
+        measures per practice and month number, with a row of NULL practice per month for
+        its events in no registration), ``"list_size"``, ``"events"`` or
+        ``"patient_cost"``.
     sql
         The query, run unchanged by every engine.
     measures
@@ -204,8 +208,8 @@ class Step:
         Output columns that are sums of a decimal value (all others are whole numbers).
     unrestricted
         For a ``panel`` step: SQL alias to measure, for the measures with a cohort, of the
-        same sum without the cohort (what the ``where`` filter alone selects), so that the
-        events in no registration can be counted as the totals less these.
+        same sum without the cohort (what the ``where`` filter alone selects): what the
+        report counts, by measure, of the events in no registration.
     target
         For a ``keep`` step: the name the result is kept under.
     """
@@ -280,6 +284,14 @@ class _Compiler:
                 ages.add(int(cohort.max_age) + 1)
         ages.update(int(b) for b in spec.age_bands)
         self.ages = sorted(ages)
+
+    @classmethod
+    def for_slots(cls, spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None,
+                  slots: int) -> _Compiler:
+        """The compiler for patients with up to ``slots`` registrations: side by side up
+        to :data:`SLOT_LIMIT`, the rest by range joins."""
+        return cls(spec, kinds, slots=min(max(1, slots), SLOT_LIMIT),
+                   overflow=slots > SLOT_LIMIT)
 
     # -- pieces ------------------------------------------------------------------------
     def col(self, table: str, name: str) -> str:
@@ -365,8 +377,9 @@ class _Compiler:
         Slot ``k`` holds the practice's code ``r<k>`` and the days it is in force, from
         ``s<k>`` to ``l<k>`` inclusive: to its end and before the next registration's start,
         open ends as 9999-12-31 (the same rule as :func:`in_force_sql`). Patients with more
-        registrations than there are slots have empty slots (their events are attributed
-        through :data:`MANY_VIEW`). ``b<A>`` is the day the patient completes ``A`` years.
+        registrations than there are slots have empty slots and ``o = 1`` (their events
+        are attributed through :data:`MANY_VIEW`; the column is there only then).
+        ``b<A>`` is the day the patient completes ``A`` years.
         """
         last = (f"LEAST(COALESCE(x.end_date, {_FAR}), COALESCE(CAST(x.next_start - INTERVAL "
                 f"'1' DAY AS DATE), {_FAR}))")
@@ -381,6 +394,8 @@ class _Compiler:
                      f"{slot(k, last)} AS l{k}"]
         firsts = ["date_of_birth"] + [self.flag_alias(f) for f in self.flags]
         cols += [f"MAX(CASE WHEN x.k = 1 THEN x.{n} END) AS {n}" for n in firsts]
+        if self.overflow:
+            cols.append(f"MAX(CASE WHEN x.n > {self.slots} THEN 1 END) AS o")
         grouped = (f"SELECT {', '.join(cols)} FROM {source} WHERE x.n > 1 AND "
                    "x.patient_id IS NOT NULL GROUP BY x.patient_id")
         # Most patients have one registration: their row needs no grouping. Empty slots
@@ -390,6 +405,8 @@ class _Compiler:
             single += [f"CASE WHEN FALSE THEN {c} END AS {a}{k}" for c, a in
                        (("c.code", "r"), ("x.start_date", "s"), ("x.start_date", "l"))]
         single += [f"x.{n}" for n in firsts]
+        if self.overflow:
+            single.append("CASE WHEN FALSE THEN 1 END AS o")
         one = (f"SELECT {', '.join(single)} FROM {source} WHERE x.n = 1 AND "
                "x.patient_id IS NOT NULL")
         ymd = ("g.dob_y", "g.dob_m", "g.dob_d")
@@ -408,6 +425,20 @@ class _Compiler:
                f"r.practice = c.practice WHERE r.n > {self.slots}")
         return Step("patients with many registrations", "keep", sql, target=MANY_VIEW)
 
+    def calendar_days(self) -> Step:
+        """Every day of the period with its month number (``12 * year + month - 1``).
+
+        Events are joined to it on their date: the join keeps the events in the period and
+        gives each its month without working it out from the date, event by event.
+        """
+        months = ", ".join(f"({month_number(m)}, {m.year}, {m.month}, {m.days_in_month})"
+                           for m in self.spec.months)
+        days = ", ".join(f"({d})" for d in range(1, 32))
+        valid = (f"SELECT m.k, m.y, m.mo, d.d FROM (VALUES {months}) AS m(k, y, mo, n) CROSS "
+                 f"JOIN (VALUES {days}) AS d(d) WHERE d.d <= m.n")
+        sql = f"SELECT make_date(v.y, v.mo, v.d) AS day, v.k AS period_month FROM ({valid}) AS v"
+        return Step("calendar", "keep", sql, target=CAL_VIEW)
+
     def practices(self) -> Step:
         sql = f"SELECT DISTINCT practice FROM {REG_VIEW}"
         if "practices" in self.spec.tables:
@@ -417,10 +448,13 @@ class _Compiler:
         return Step("practices", "practices", sql)
 
     # -- event tables --------------------------------------------------------------------
-    def event_cte(self, table: str, measures: Sequence[Measure]
+    def event_cte(self, table: str, measures: Sequence[Measure],
+                  before: pd.Timestamp | None = None
                   ) -> tuple[str, dict[str, str], dict[str, str]]:
-        """The query of a table's events in the period (``patient_id``, ``event_date``,
-        the ``where`` columns as ``w<i>`` and each sum measure's value as ``v<i>``)."""
+        """The query of a table's events (``patient_id``, ``event_date``, the ``where``
+        columns as ``w<i>`` and each sum measure's value as ``v<i>``), before the day
+        ``before`` if given; the join to the calendar (:meth:`attributed`) keeps those in
+        the period."""
         src = self.spec.tables[table]
         date = as_date("s." + ident(src.col(src.date)))
         where_alias: dict[str, str] = {}
@@ -441,9 +475,9 @@ class _Compiler:
                     vkind = _kind(self.kinds, table, src.col(m.value))
                     vtype = "DOUBLE" if vkind == "float" else "BIGINT"
                     cols.append(f"CAST(s.{ident(src.col(m.value))} AS {vtype}) AS {alias}")
-        ev = (f"SELECT {', '.join(cols)} FROM {source_view(table)} AS s WHERE "
-              f"{date} >= {date_literal(self.start)} AND {date} < "
-              f"{date_literal(self.end_excl)}")
+        ev = f"SELECT {', '.join(cols)} FROM {source_view(table)} AS s"
+        if before is not None:
+            ev += f" WHERE {date} < {date_literal(before)}"
         return ev, where_alias, value_alias
 
     def extras(self, measures: Sequence[Measure]) -> list[str]:
@@ -462,22 +496,27 @@ class _Compiler:
         return list(dict.fromkeys(names))
 
     def attributed(self, ev: str, measures: Sequence[Measure]) -> str:
-        """The events of ``ev`` (a CTE name) of registered patients, with ``code`` (the
-        practice's, from :data:`PRACTICE_VIEW`; NULL on days in none of their
-        registrations), ``period_month`` and the patient columns the measures use."""
+        """The events of ``ev`` (a CTE name) in the period, with ``code`` (the practice's,
+        from :data:`PRACTICE_VIEW`; NULL for events in none of the patient's registrations
+        and for patients with none), ``period_month`` (the month number, from
+        :data:`CAL_VIEW`) and the patient columns the measures use."""
         extra = "".join(f", w.{n}" for n in self.extras(measures))
         slot = " ".join(f"WHEN e.event_date BETWEEN w.s{k} AND w.l{k} THEN w.r{k}"
                         for k in range(1, self.slots + 1))
-        month = "CAST(date_trunc('month', e.event_date) AS DATE) AS period_month"
-        # Events in no registration keep a NULL code (a filter here would be pushed into
-        # the join and work the code out twice); the panel drops them.
-        sql = (f"SELECT e.*, CASE {slot} END AS code, {month}{extra} FROM {ev} AS e "
-               f"JOIN {PATIENT_VIEW} AS w ON e.patient_id = w.patient_id")
+        day = f"JOIN {CAL_VIEW} AS k ON e.event_date = k.day"
+        # One pass: the events in no registration keep a NULL code and are counted from
+        # the same rows as the panel (a filter here would be pushed into the join and work
+        # the code out twice).
+        sql = (f"SELECT e.*, CASE {slot} END AS code, k.period_month{extra} FROM {ev} AS e "
+               f"LEFT JOIN {PATIENT_VIEW} AS w ON e.patient_id = w.patient_id {day}")
         if self.overflow:
-            sql += (f" UNION ALL SELECT e.*, r.code AS code, {month}{extra} FROM "
-                    f"{ev} AS e JOIN {MANY_VIEW} AS r ON e.patient_id = r.patient_id AND "
-                    f"{in_force_sql('r', 'e.event_date')} JOIN {PATIENT_VIEW} AS w ON "
-                    "e.patient_id = w.patient_id")
+            # Patients with more registrations than slots (``o = 1``, empty slots) take the
+            # registration in force from their rows of MANY_VIEW instead.
+            sql += (f" WHERE w.o IS NULL UNION ALL SELECT e.*, r.code AS code, "
+                    f"k.period_month{extra} FROM {ev} AS e JOIN {PATIENT_VIEW} AS w ON "
+                    f"e.patient_id = w.patient_id AND w.o = 1 LEFT JOIN {MANY_VIEW} AS r ON "
+                    f"e.patient_id = r.patient_id AND {in_force_sql('r', 'e.event_date')} "
+                    f"{day}")
         return sql
 
     def event_ctes(self, table: str, measures: Sequence[Measure], prefix: str = ""
@@ -512,23 +551,13 @@ class _Compiler:
         return (f"CAST(SUM(CASE WHEN {cond} THEN {amount} ELSE 0 END) AS "
                 f"{'DOUBLE' if decimal else 'BIGINT'}) AS {alias}")
 
-    def totals(self, table: str, measures: Sequence[Measure]) -> Step:
-        """A table's events and each measure's ``where``-filtered sum per day, before
-        attribution: with the panel, what fell in no registration."""
-        ev, where_alias, value_alias = self.event_cte(table, measures)
-        select = ["e.event_date AS event_date", "CAST(COUNT(*) AS BIGINT) AS n_events"]
-        columns: dict[str, str] = {}
-        for m in measures:
-            alias = f"t{len(columns)}"
-            columns[alias] = m.name
-            select.append(self._sum(self.where_cond(table, m, where_alias),
-                                    self._amount(m, value_alias), self.is_float(m), alias))
-        sql = (f"WITH ev AS ({ev}) SELECT {', '.join(select)} FROM ev AS e "
-               "GROUP BY e.event_date")
-        return Step(f"{table} (all events)", "totals", sql, tuple(m.name for m in measures),
-                    MappingProxyType(columns), table)
-
     def panel(self, table: str, measures: Sequence[Measure]) -> Step:
+        """A table's measures per practice and month, in one pass over its events.
+
+        Rows with a NULL practice hold, per month, the events in no registration (and, in
+        the ``unrestricted`` columns, the ``where``-filtered sums of the measures with a
+        cohort), which the report counts; ``n_events`` counts every event of the period.
+        """
         ctes, where_alias, value_alias = self.event_ctes(table, measures)
         select = ["code", "period_month", "CAST(COUNT(*) AS BIGINT) AS n_events"]
         columns: dict[str, str] = {}
@@ -567,8 +596,9 @@ class _Compiler:
             self.kinds, m.table, self.spec.tables[m.table].col(m.value)) == "float"
 
     def calendar(self) -> str:
-        rows = ", ".join(f"({_month_number(m)}, {date_literal(m)})" for m in self.spec.months)
-        return f"SELECT * FROM (VALUES {rows}) AS cal(k, period_month)"
+        """The month numbers of the period."""
+        rows = ", ".join(f"({month_number(m)})" for m in self.spec.months)
+        return f"SELECT * FROM (VALUES {rows}) AS cal(k)"
 
     def census_index(self, day: str, *, strictly_after: bool = False) -> str:
         """The month number of the first census day on (or strictly after) ``day``."""
@@ -589,7 +619,7 @@ class _Compiler:
         list size, so the work grows with registrations, not registrations times months.
         """
         big = 10**8  # a month number beyond any date: an open end
-        k0 = _month_number(self.spec.months[0])
+        k0 = month_number(self.spec.months[0])
         ctes = [f"cal AS ({self.calendar()})"]
         death_join, dod_hi = "", ""
         if "deaths" in self.spec.tables:
@@ -651,11 +681,11 @@ class _Compiler:
                     "t(j, sgn))")
         ctes.append(f"g AS (SELECT practice, j, GREATEST(k, {k0}) AS k, SUM(sgn) AS d FROM e "
                     f"WHERE ok GROUP BY practice, j, GREATEST(k, {k0}))")
-        select = ["g.practice AS practice", "cal.period_month AS period_month"]
+        select = ["g.practice AS practice", "cal.k AS period_month"]
         select += [f"CAST(SUM(CASE WHEN g.j = {j} THEN g.d ELSE 0 END) AS BIGINT) AS c{j}"
                    for j in range(len(parts))]
         sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM g JOIN cal ON g.k <= "
-               "cal.k GROUP BY g.practice, cal.period_month")
+               "cal.k GROUP BY g.practice, cal.k")
         return Step("list sizes", "list_size", sql, tuple(m.name for m in measures),
                     MappingProxyType(columns))
 
@@ -738,18 +768,12 @@ class _Compiler:
 
     def examples(self, table: str, limit: int, before: pd.Timestamp | None) -> str:
         """The first events (by patient and date) in no registration, on days before
-        ``before`` (the end of the earliest months that hold enough of them)."""
-        ev, _, _ = self.event_cte(table, [])
-        if before is not None:
-            src = self.spec.tables[table]
-            date = as_date("s." + ident(src.col(src.date)))
-            ev = ev.replace(" WHERE ", f" WHERE {date} < {date_literal(before)} AND ", 1)
-        # Written as a RIGHT JOIN so that the few events, not the registrations, are the
-        # side a hash join is built on (DuckDB keeps the sides as written).
-        return (f"WITH ev AS ({ev}) SELECT e.patient_id, e.event_date FROM {REG_VIEW} AS r "
-                f"RIGHT JOIN ev AS e ON e.patient_id = r.patient_id AND "
-                f"{in_force_sql('r', 'e.event_date')} WHERE r.practice IS NULL "
-                f"ORDER BY e.patient_id, e.event_date LIMIT {int(limit)}")
+        ``before`` (the end of the earliest months that hold enough of them): the rows of
+        :meth:`attributed` with no practice, the same rule the panel counts them by."""
+        ev, _, _ = self.event_cte(table, [], before=before)
+        return (f"WITH ev AS ({ev}), att AS ({self.attributed('ev', [])}) SELECT patient_id, "
+                "event_date FROM att WHERE code IS NULL ORDER BY patient_id ASC NULLS LAST, "
+                f"event_date ASC NULLS LAST LIMIT {int(limit)}")
 
 
 def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | None = None,
@@ -773,9 +797,9 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
     Returns
     -------
     Plan
-        The registrations and patients first, then the practices, per event table its
-        totals and its panel (all of its count and sum measures in one pass each), the
-        list sizes, and one step per patient-level table.
+        The registrations, practices, calendar and patients first, then per event table
+        its panel (all of its count and sum measures in one pass), the list sizes, and one
+        step per patient-level table.
 
     Examples
     --------
@@ -787,11 +811,11 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
     ...                      "measures": {"admissions": {"kind": "count",
     ...                                                  "table": "admissions"}}})
     >>> [s.kind for s in compile_plan(spec).steps]
-    ['keep', 'keep', 'keep', 'practices', 'totals', 'panel']
+    ['keep', 'keep', 'keep', 'keep', 'practices', 'panel']
     """
-    overflow = slots > SLOT_LIMIT
-    c = _Compiler(spec, kinds, slots=min(max(1, slots), SLOT_LIMIT), overflow=overflow)
-    steps = [c.registrations(), c.practice_codes(), c.patient_index()]
+    c = _Compiler.for_slots(spec, kinds, slots)
+    overflow = c.overflow
+    steps = [c.registrations(), c.practice_codes(), c.calendar_days(), c.patient_index()]
     if overflow:
         steps.append(c.many())
     steps.append(c.practices())
@@ -802,7 +826,7 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
     for table in spec.event_tables:  # tables only table measures use: counts for the report
         by_table.setdefault(table, [])
     for table, measures in by_table.items():
-        steps += [c.totals(table, measures), c.panel(table, measures)]
+        steps.append(c.panel(table, measures))
     sizes = [m for m in spec.panel_measures if m.kind == "list_size"]
     if sizes:
         steps.append(c.list_size(sizes))
@@ -813,11 +837,12 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
 
 def unattributed_examples_sql(spec: RecordsSpec, table: str, *, limit: int = 5,
                               kinds: Mapping[str, Mapping[str, str]] | None = None,
-                              before: pd.Timestamp | None = None) -> str:
+                              before: pd.Timestamp | None = None, slots: int = 1) -> str:
     """A query for the first events of ``table`` (by patient and date) in no registration.
 
     ``before`` restricts the scan to events before that day (the end of the earliest
-    months holding at least ``limit`` such events, which the totals and the panel
-    count), so the query reads little.
+    months holding at least ``limit`` such events, which the panel counts), so the query
+    reads little. ``slots`` must be the plan's (:func:`compile_plan`), whose tables it
+    reads.
     """
-    return _Compiler(spec, kinds).examples(table, limit, before)
+    return _Compiler.for_slots(spec, kinds, slots).examples(table, limit, before)
