@@ -35,6 +35,8 @@ sync_api = pytest.importorskip(
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 #: A desktop window; nothing in the report should be wider than this.
 VIEWPORT = {"width": 1280, "height": 900}
+#: A phone held upright: wide tables scroll inside their own box, the page does not.
+PHONE = {"width": 400, "height": 800}
 
 
 def find_browser() -> str | None:
@@ -103,7 +105,7 @@ def _number_pattern(number: str) -> re.Pattern:
     return re.compile("".join(parts))
 
 
-def open_page(browser, html: Path, numbers: list[str]) -> PageView:
+def open_page(browser, html: Path, numbers: list[str], viewport: dict = VIEWPORT) -> PageView:
     """Open ``html`` from a ``file://`` URL, recording requests, errors, images and text.
 
     Requests for anything but ``file:`` and ``data:`` URLs are recorded and then refused,
@@ -113,7 +115,7 @@ def open_page(browser, html: Path, numbers: list[str]) -> PageView:
     requests: list[str] = []
     console: list[str] = []
     errors: list[str] = []
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(viewport=viewport)
     try:
         page.on("request", lambda request: requests.append(request.url))
         page.on("websocket", lambda socket: requests.append(socket.url))
@@ -165,6 +167,13 @@ def test_headline_numbers_are_visible_text(report):
 
 def test_nothing_is_wider_than_a_desktop_window(report):
     assert report.overflow_px <= 0
+
+
+def test_nothing_is_wider_than_a_phone_and_the_numbers_stay_readable(browser, tmp_path_factory):
+    phone = open_page(browser, rendered_report(tmp_path_factory)["html"], headline_numbers(),
+                      viewport=PHONE)
+    assert phone.overflow_px <= 0
+    assert phone.invisible_numbers == ()
 
 
 # --- the checks fire on a deliberately broken page --------------------------------------------
