@@ -263,6 +263,25 @@ def test_pdf_numbers_notice_on_every_page_and_summary_first(rendered, headline):
         assert domain in first, domain
 
 
+def test_pdf_summary_table_of_the_longest_scheme_fits_page_one(tmp_path):
+    """virtual-wards has the most findings (10): the whole table is on page 1, and page 2
+    starts with the next section, not with the rest of the table."""
+    from evalkit.reporting import load_report
+
+    scheme = "virtual-wards"
+    table = load_report(scheme, spec=SYNTHETIC / scheme / "spec.yaml").findings_summary.table
+    assert len(table) >= 10
+    status = render_reports(REPORT, [scheme], formats=["pdf"], out=tmp_path,
+                            data_root=SYNTHETIC, engine="builtin", jobs=1, progress=False)[0]
+    assert status["ok"], status.get("error")
+    reader = PdfReader(status["outputs"]["pdf"])
+    first, second = (re.sub(r"\s", "", squash(reader.pages[i].extract_text()))
+                     for i in (0, 1))
+    for measure in table.loc[table["outcome"].notna(), "measure"]:
+        assert re.sub(r"\s", "", measure) in first, measure
+    assert "Domain" not in second.split("Thescheme")[0], "the table runs onto page 2"
+
+
 def test_pdf_figures_carry_the_same_alt_text(pdf_alts, soup):
     assert pdf_alts == [img.get("alt") for img in soup.find_all("img")]
 
