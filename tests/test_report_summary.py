@@ -329,6 +329,20 @@ def test_figure_refusals(tmp_path):
         save_figure("not a figure", label="fig-x", caption="c", folder=tmp_path)
 
 
+def test_its_figure_labels_years_without_overlap(frailty):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from evalkit.plots import its_plot
+
+    its = next(r for a, r in frailty.results if a.design == "its")
+    fig = its_plot(its, label="Emergency admissions")[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    labels = fig.axes[0].get_xticklabels()
+    assert labels and all(re.fullmatch(r"\d{4}", t.get_text()) for t in labels)
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
 def test_report_figures_use_the_plots_alt_text(frailty, tmp_path, monkeypatch):
     from evalkit.plots import its_plot
 

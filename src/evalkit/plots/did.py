@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from ..narrative import format_effect
 from ..periods import parse_periods
 from ..results import DesignResult
+from .axes import calendar_ticks
 from .palette import ANALYSIS_FUNCTION, NHS_LIGHT_BLUE, NHS_MID_GREY, apply_style
 
 __all__ = ["event_study_plot", "cohort_trajectories_plot", "bacon_plot"]
@@ -255,16 +256,6 @@ def _cohort_style(i: int) -> dict:
             "linestyle": COHORT_LINESTYLES[i % len(COHORT_LINESTYLES)]}
 
 
-def _calendar_ticks(span: np.ndarray, kind: str, most: int) -> np.ndarray:
-    """At most ``most`` tick positions: Januaries for months, round numbers otherwise."""
-    lo, hi = int(span.min()), int(span.max())
-    if kind == "month" and hi - lo >= 24:
-        years = math.ceil((hi - lo + 1) / 12 / most)
-        return np.arange(math.ceil(lo / 12) * 12, hi + 1, 12 * years)
-    step = max(1, math.ceil((hi - lo + 1) / most))
-    return np.arange(lo, hi + 1, step)
-
-
 def _draw_cohort(ax, g: pd.DataFrame, x: np.ndarray, adopt: float, style: dict, name: str,
                  size: float) -> None:
     """One cohort: interval ribbon, line (filled markers), open markers before adoption."""
@@ -357,7 +348,7 @@ def cohort_trajectories_plot(result: DesignResult, *, label: str | None = None):
         ax.set_visible(False)
     used = axes[:k] if facets else axes
     span = np.unique(np.concatenate([gt["x"].to_numpy(), list(start.values())]))
-    ticks = _calendar_ticks(span, axis.kind, 8 if ncols == 1 else 4)
+    ticks = calendar_ticks(span, axis.kind, 8 if ncols == 1 else 4)
     for ax in used:
         ax.axhline(0, color=GREY, linestyle="--", linewidth=1, zorder=2, gid="zero-line")
         ax.set_xticks(ticks, axis.labels(ticks), fontsize=7)

@@ -6,6 +6,7 @@ from matplotlib.figure import Figure
 
 from ..narrative import format_effect
 from ..results import DesignResult
+from .axes import period_ticks
 from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
 
 __all__ = ["its_plot"]
@@ -62,8 +63,8 @@ def its_plot(result: DesignResult, *, label: str | None = None):
         headline = f"level change {format_effect(eff.loc['level_change'])}"
         ax.text(0.01, 0.97, headline, transform=ax.transAxes, va="top", fontsize=8,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-    ticks = s["t"].to_numpy()[:: max(1, len(s) // 8)]
-    ax.set_xticks(ticks, s.set_index("t").loc[ticks, "period"], fontsize=8)
+    at, names = period_ticks(s["period"].tolist())
+    ax.set_xticks(s["t"].to_numpy()[at], names, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     apply_style(ax)

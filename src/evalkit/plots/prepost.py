@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..results import DesignResult
+from .axes import period_ticks
 from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
 
 __all__ = ["prepost_plot"]
@@ -48,9 +49,9 @@ def prepost_plot(result: DesignResult, *, label: str | None = None):
             ax.axvspan(lo - 0.5, hi + 0.5, color=NHS_PALE_GREY, alpha=0.9, zorder=0)
             ax.text((lo + hi) / 2, 1.0, w["window"], transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=8)
-    ticks = order[:: max(1, len(order) // 8)]
     labels = series.drop_duplicates("t").set_index("t")["period"]
-    ax.set_xticks(ticks, [labels[t] for t in ticks], rotation=0, fontsize=8)
+    at, names = period_ticks([labels[t] for t in order])
+    ax.set_xticks([order[i] for i in at], names, rotation=0, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     apply_style(ax)
