@@ -2,8 +2,9 @@
 
 Every query this module writes is run unchanged by :class:`~evalkit.records.engines.DuckDBEngine`
 and :class:`~evalkit.records.engines.SparkEngine`; the engines differ only in how they expose
-the input files as views (``src_<table>``) and how they keep the one intermediate table,
-``evalkit_reg``, between queries. The dialect is the intersection of the two, each form
+the input files as views (``src_<table>``) and how they keep the intermediate tables
+(:data:`REG_VIEW`, :data:`PRACTICE_VIEW`, :data:`CAL_VIEW`, :data:`PATIENT_VIEW` and
+:data:`MANY_VIEW`) between queries. The dialect is the intersection of the two, each form
 checked on both engines by ``tests/test_records_sql.py``:
 
 - identifiers in double quotes (standard SQL; Spark reads them so with
