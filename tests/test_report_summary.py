@@ -384,3 +384,34 @@ def test_render_time_enters_neither_results_json_nor_the_render_key(frailty, mon
     assert frailty.results_json() == before and "rendered" not in before
     assert "rendered_at" not in str(collect([], {}))
     assert render_key(ROOT / "reports" / "evidence-summary.qmd", params, ["html"]) == key
+
+
+# --------------------------------------------------------------------------- table widths
+
+def test_auto_widths_give_every_column_its_longest_word():
+    from evalkit.reporting_summary import PAGE_CHARACTERS, auto_widths, pipe_table
+
+    finding = "The scheme probably reduces emergency admissions by an estimated 8%. " * 5
+    frame = pd.DataFrame({"Scheme": ["community-resource-team", "virtual-wards"],
+                          "Maryland level": ["4", "3"], "Certainty": ["moderate", "very low"],
+                          "Finding": [finding, finding[:80]]})
+    widths = auto_widths(frame)
+    # The bold header's longest word, a fifth wider, plus three characters of padding;
+    # hyphenated names may break after a hyphen.
+    assert widths["Maryland level"] >= round(len("Maryland") * 1.2 + 3)
+    assert widths["Certainty"] >= round(len("Certainty") * 1.2 + 3)
+    assert widths["Scheme"] >= len("community-") + 3
+    assert widths["Finding"] == max(widths.values())
+    assert sum(widths.values()) == pytest.approx(PAGE_CHARACTERS, abs=len(widths))
+    # The rule under the header carries the widths as dashes.
+    rule = pipe_table(frame, widths).splitlines()[1]
+    assert [len(d) - 1 for d in rule.strip("|").split("|")] == [
+        max(3, w - 1) for w in widths.values()]
+
+
+def test_auto_widths_of_a_table_that_fits_are_its_cells_and_blanks_stay_blank():
+    from evalkit.reporting_summary import auto_widths, pipe_table
+
+    frame = pd.DataFrame({"Item": ["a", "bb"], "Value": [None, float("nan")]})
+    assert auto_widths(frame) == {"Item": 8, "Value": 9}  # "Item" x 1.2 + 3; "Value" x 1.2 + 3
+    assert pipe_table(frame, auto_widths(frame)).splitlines()[2:] == ["| a |  |", "| bb |  |"]

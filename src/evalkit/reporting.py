@@ -47,6 +47,7 @@ from .reporting_limitations import limitations_markdown
 from .reporting_robustness import robustness_checks, robustness_markdown_table
 from .reporting_summary import (
     EvidenceSummary,
+    auto_widths,
     evidence_summary,
     pipe_table,
     scheme_characteristics,
@@ -302,7 +303,8 @@ def _num(v: float, *, sign: bool = False) -> str:
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False, disable_numparse=True)
+    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`)."""
+    return pipe_table(frame, auto_widths(frame))
 
 
 @dataclass
@@ -524,9 +526,9 @@ class ReportContext:
 
     def effects_table(self) -> str:
         """The headline table as Markdown."""
-        return pipe_table(self.effects_frame(), {"Outcome": 20, "Estimate": 26,
+        return pipe_table(self.effects_frame(), {"Outcome": 20, "Estimate": 24,
                                                  "Effect (95% CI)": 22, "p": 7, "Units": 8,
-                                                 "Maryland level": 10})
+                                                 "Maryland level": 12})
 
     def effects_note(self) -> str:
         """How to read the headline table."""
@@ -929,8 +931,8 @@ class ReportContext:
             "@tbl-cost-consequence sets the costs beside every estimated effect of the "
             "scheme, staff experience and engagement; the engagement section below "
             "describes how each was measured.", "",
-            pipe_table(cc, {"Domain": 11, "Measure": 33, "Effect (95% CI)": 20, "Design": 22,
-                            "Maryland level": 10}) if not cc.empty else "", "",
+            pipe_table(cc, {"Domain": 15, "Measure": 29, "Effect (95% CI)": 20, "Design": 22,
+                            "Maryland level": 12}) if not cc.empty else "", "",
             ": Cost-consequence table: costs and effects of the scheme, each with its design "
             "and Maryland level {#tbl-cost-consequence}", ""])
 
@@ -1230,7 +1232,7 @@ def _package_table(packages: dict[str, str], pairs: int = 3) -> str:
     items = list(packages.items())
     rows = -(-len(items) // pairs) if items else 0
     head = "| " + " | ".join(["Package | Version"] * pairs) + " |"
-    rule = "|" + "|".join(["---|---"] * pairs) + "|"
+    rule = "|" + "|".join(["-----|---"] * pairs) + "|"  # names wider than versions
     body = []
     for i in range(rows):
         cells = []

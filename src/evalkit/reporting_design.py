@@ -70,8 +70,8 @@ def data_sources(spec) -> pd.DataFrame:
 
 def data_sources_markdown(spec) -> str:
     """The data sources as a Markdown table with a caption."""
-    return "\n".join([pipe_table(data_sources(spec), {"Data": 14, "File": 18, "Kind": 12,
-                                                      "What it holds": 46}), "",
+    return "\n".join([pipe_table(data_sources(spec), {"Data": 18, "File": 21, "Kind": 16,
+                                                      "What it holds": 45}), "",
                       ": The data the evaluation used, as declared in the scheme's spec "
                       "{#tbl-data}", ""])
 

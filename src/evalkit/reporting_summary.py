@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from .narrative import format_effect, format_gbp
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
            "scheme_characteristics", "scheme_sentences", "design_phrase", "certainty_why",
-           "EvidenceSummary", "evidence_summary", "pipe_table"]
+           "EvidenceSummary", "evidence_summary", "pipe_table", "auto_widths", "PAGE_CHARACTERS"]
 
 #: The Quadruple Aim's domains, in the order the summary shows them.
 QUADRUPLE_AIM = ("Patient experience", "Population health outcomes", "Cost per capita",
@@ -309,6 +310,8 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     | x\\|y | z |
     """
     def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
         return " ".join(str(v).split()).replace("|", "\\|")
 
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
@@ -317,6 +320,43 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     body = ["| " + " | ".join(cell(v) for v in row) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+#: The width of a page of table text, in characters (A4 or Letter at a table's font size).
+PAGE_CHARACTERS = 90
+
+
+def auto_widths(frame: pd.DataFrame, page: int = PAGE_CHARACTERS) -> dict[str, int]:
+    """Relative column widths for :func:`pipe_table`, as a browser lays out a table.
+
+    Each column gets at least its longest word (split after hyphens, where text may break;
+    the bold header's words a fifth wider) and at most its longest cell, plus three
+    characters for the cell's padding; when the longest cells
+    do not fit on ``page`` characters, what is left after the words is shared in
+    proportion to how much more each column would take. Without this, Pandoc sizes a
+    column by its longest cell alone, and next to a column of long sentences a short one
+    ("Maryland level") shrinks to a letter's width.
+
+    Examples
+    --------
+    >>> auto_widths(pd.DataFrame({"Level": ["4"], "Finding": ["word " * 60]}))
+    {'Level': 9, 'Finding': 81}
+    """
+    least, most = {}, {}
+    for column in frame.columns:
+        texts = [str(column)] + ["" if v is None or (isinstance(v, float) and math.isnan(v))
+                                 else " ".join(str(v).split()) for v in frame[column]]
+        # The header is bold, so its words count a fifth wider.
+        words = [len(w) * (1.2 if i == 0 else 1.0) for i, t in enumerate(texts)
+                 for w in re.split(r"\s+|(?<=-)", t) if w]
+        least[column] = max(words, default=1) + 3
+        most[column] = max(max(len(t) for t in texts) + 3, least[column])
+    if sum(most.values()) <= page:
+        return {c: round(most[c]) for c in frame.columns}
+    spare = max(0, page - sum(least.values()))
+    extra = {c: most[c] - least[c] for c in frame.columns}
+    total = sum(extra.values()) or 1
+    return {c: max(1, round(least[c] + spare * extra[c] / total)) for c in frame.columns}
 
 
 @dataclass(frozen=True)
@@ -370,7 +410,7 @@ class EvidenceSummary:
         shown.loc[shown["Domain"].duplicated(), "Domain"] = ""
         return "\n".join([
             " ".join(self.sentences), "",
-            pipe_table(shown, {"Domain": 13, "What we found": 87}), "",
+            pipe_table(shown, {"Domain": 17, "What we found": 83}), "",
             ": What the scheme did, by Quadruple Aim domain with engagement alongside: each "
             "effect with its 95% CI, design, Maryland level (1 weak to 5 randomised) and "
             "GRADE-style certainty {#tbl-summary}", ""])

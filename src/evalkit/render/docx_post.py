@@ -7,6 +7,8 @@ from pathlib import Path
 __all__ = ["finish_docx"]
 
 _BLUE = (0x00, 0x5E, 0xB8)
+#: The size of table text (the body is 12 pt in pandoc's default reference document).
+TABLE_POINTS = 9
 _GREY = (0x42, 0x55, 0x63)
 # Children of w:tblPr that must come after w:tblBorders (WordprocessingML order).
 _AFTER_BORDERS = ("shd", "tblLayout", "tblCellMar", "tblLook", "tblCaption", "tblDescription")
@@ -32,6 +34,17 @@ def _table_borders(table) -> None:
         later[0].addprevious(borders)
     else:
         tbl_pr.append(borders)
+
+
+def _table_text(table, points: float) -> None:
+    """Every run in the table's cells at ``points`` (pandoc gives them the body size, which
+    squeezes narrow columns into words broken mid-way)."""
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+    from docx.text.run import Run
+
+    for element in table._tbl.iter(qn("w:r")):
+        Run(element, table).font.size = Pt(points)
 
 
 def _headings(document) -> None:
@@ -77,6 +90,7 @@ def finish_docx(path: Path, notice: str | None = None) -> None:
     _headings(document)
     for table in document.tables:
         _table_borders(table)
+        _table_text(table, TABLE_POINTS)
     if notice:
         _header_notice(document, notice)
     document.save(str(path))
