@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import docx
 import numpy as np
@@ -115,3 +117,13 @@ def test_compare_cli_refuses_a_missing_report_with_exit_2(tmp_path, capsys):
     assert code == 2
     assert "report source not found" in capsys.readouterr().err
     assert np.isfinite(code)
+
+
+def test_no_text_in_the_pdf_runs_into_other_text(rendered):
+    # Before columns were sized by their words, the certainty table's "Maryland level" and
+    # "Certainty" columns were a letter wide and their words ran into the next column.
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed (Debian: apt-get install -y poppler-utils)")
+    from test_report_pages import overlapping_words
+
+    assert overlapping_words(Path(rendered["pdf"])) == []

@@ -18,6 +18,7 @@ too-wide figure.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -217,6 +218,32 @@ def figure_problems(page: np.ndarray, box_pt: tuple[float, float, float, float],
     return problems
 
 
+def overlapping_words(pdf: Path) -> list[tuple[int, str, str]]:
+    """(page, word, word) for each two words of a line drawn over each other.
+
+    ``pdftotext -bbox`` gives every word's box; two boxes on one line (sharing more than
+    half the shorter box's height) that overlap across are text run into other text: a
+    table column too narrow for its word, or a caption over the page number.
+    """
+    from xml.etree import ElementTree
+
+    out = subprocess.run([shutil.which("pdftotext") or "pdftotext", "-bbox", str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    root = ElementTree.fromstring(re.sub(r"<!DOCTYPE[^>]*>", "", out))
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    found = []
+    for number, page in enumerate(root.iter(f"{xhtml}page"), start=1):
+        boxes = sorted((float(w.get("xMin")), float(w.get("yMin")), float(w.get("xMax")),
+                        float(w.get("yMax")), w.text or "") for w in page.iter(f"{xhtml}word"))
+        for i, (_x0, y0, x1, y1, a) in enumerate(boxes):
+            for u0, v0, _u1, v1, b in boxes[i + 1:]:
+                if u0 >= x1 - 0.5:
+                    break
+                if min(y1, v1) - max(y0, v0) > 0.5 * min(y1 - y0, v1 - v0):
+                    found.append((number, a, b))
+    return found
+
+
 # --- the rendered report ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -254,6 +281,27 @@ def test_pdf_figures_are_present_inside_the_page_and_in_house_colours(report):
     problems = {(n, k): figure_problems(report["pages"][n - 1], box, report["margins"])
                 for n, boxes in enumerate(placements, 1) for k, box in enumerate(boxes, 1)}
     assert not {where: p for where, p in problems.items() if p}
+
+
+def test_no_text_in_the_pdf_runs_into_other_text(report):
+    assert overlapping_words(report["paths"]["pdf"]) == []
+
+
+def test_overlap_detector_finds_text_drawn_over_text(tmp_path):
+    import typst
+
+    (tmp_path / "overlap.typ").write_text("""
+#set page(paper: "a4", numbering: "1")
+#table(columns: (1.2cm, 1fr), [Certainty], [The finding, in a column of its own])
+Words that stand apart.
+#place(dx: 3cm, dy: 8cm)[Caption]
+#place(dx: 3.4cm, dy: 8cm)[10]
+""", encoding="utf-8")
+    typst.compile(str(tmp_path / "overlap.typ"), output=str(tmp_path / "overlap.pdf"))
+    found = overlapping_words(tmp_path / "overlap.pdf")
+    assert any({"Certainty", "The"} == {a, b} for _, a, b in found), found
+    assert any({"Caption", "10"} == {a, b} for _, a, b in found), found  # as on page 10
+    assert not any("apart." in (a, b) for _, a, b in found)
 
 
 # --- the detectors fire on a deliberately broken PDF ------------------------------------------

@@ -415,3 +415,26 @@ def test_auto_widths_of_a_table_that_fits_are_its_cells_and_blanks_stay_blank():
     frame = pd.DataFrame({"Item": ["a", "bb"], "Value": [None, float("nan")]})
     assert auto_widths(frame) == {"Item": 8, "Value": 9}  # "Item" x 1.2 + 3; "Value" x 1.2 + 3
     assert pipe_table(frame, auto_widths(frame)).splitlines()[2:] == ["| a |  |", "| bb |  |"]
+
+
+def test_tall_figures_are_shown_narrower_so_that_they_fit_a_page(tmp_path):
+    from PIL import Image
+
+    from evalkit.reporting_figures import MAX_ASPECT, save_figure
+
+    def drawn(w: float, h: float):
+        fig = Figure(figsize=(w, h))
+        fig.subplots().plot([0, 1], [1, 0])
+        return fig, "A line falling from 1 to 0."
+
+    tall = save_figure(drawn(6, 12), label="fig-tall", caption="Tall", folder=tmp_path)
+    with Image.open(tall.path) as image:
+        aspect = image.size[1] / image.size[0]
+    assert aspect > 1.8
+    shown = float(tall.width.rstrip("%")) / 100  # of the text width
+    assert shown * aspect == pytest.approx(MAX_ASPECT, abs=0.01)  # as tall as fits
+    assert f'width="{tall.width}"' in tall.markdown()
+    assert save_figure(drawn(7.5, 3.8), label="fig-wide", caption="Wide",
+                       folder=tmp_path).width is None
+    assert save_figure(drawn(6, 12), label="fig-set", caption="Set", folder=tmp_path,
+                       width="50%").width == "50%"  # a width asked for is kept

@@ -148,7 +148,8 @@ def save_figure(drawn: tuple[Figure, str], *, label: str, caption: str, alt_extr
     dpi
         Resolution of the PNG.
     width
-        The displayed width as a percentage of the text width (``"70%"``), or ``None``.
+        The displayed width as a percentage of the text width (``"70%"``), or ``None``:
+        the full width, or less for a figure too tall to fit a page at the full width.
 
     Raises
     ------
@@ -180,7 +181,31 @@ def save_figure(drawn: tuple[Figure, str], *, label: str, caption: str, alt_extr
     figure.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None},
                    bbox_inches="tight", pad_inches=0.05, pil_kwargs={"compress_level": 1})
     os.replace(tmp, path)
+    if width is None:
+        width = _fitting_width(path)
     return ReportFigure(label=label, caption=caption, alt=alt, path=path, width=width)
+
+
+#: The tallest figure, as height over width at the full text width, that fits a page with
+#: its caption (A4 with 2 cm margins, or Letter with 1 inch margins, as DOCX has).
+MAX_ASPECT = 1.2
+
+
+def _fitting_width(path: Path) -> str | None:
+    """A width that keeps a tall figure on one page (``None``: the full width fits).
+
+    A figure with many rows (the headline effects, a balance plot) drawn at the full text
+    width would be taller than the page and run over the footer; it is shown narrower
+    instead, so that its height is :data:`MAX_ASPECT` times the text width.
+    """
+    from PIL import Image
+
+    with Image.open(path) as image:
+        w, h = image.size
+    aspect = h / w if w else 0.0
+    if aspect <= MAX_ASPECT:
+        return None
+    return f"{100 * MAX_ASPECT / aspect:.0f}%"
 
 
 def figure_markdown(drawn: tuple[Figure, str] | None, *, label: str, caption: str,
