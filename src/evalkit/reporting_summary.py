@@ -296,6 +296,13 @@ def certainty_why(row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _cell_text(value: Any) -> str:
+    """A table cell's text as printed: one line, blank for a missing value."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return ""
+    return " ".join(str(value).split())
+
+
 def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     """A left-aligned Pandoc pipe table whose relative column widths follow ``widths``.
 
@@ -310,9 +317,7 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     | x\\|y | z |
     """
     def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return ""
-        return " ".join(str(v).split()).replace("|", "\\|")
+        return _cell_text(v).replace("|", "\\|")
 
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join(":" + "-" * max(3, int(widths.get(c, 10)) - 1)
@@ -344,8 +349,7 @@ def auto_widths(frame: pd.DataFrame, page: int = PAGE_CHARACTERS) -> dict[str, i
     """
     least, most = {}, {}
     for column in frame.columns:
-        texts = [str(column)] + ["" if v is None or (isinstance(v, float) and math.isnan(v))
-                                 else " ".join(str(v).split()) for v in frame[column]]
+        texts = [_cell_text(column)] + [_cell_text(v) for v in frame[column]]
         # The header is bold, so its words count a fifth wider.
         words = [len(w) * (1.2 if i == 0 else 1.0) for i, t in enumerate(texts)
                  for w in re.split(r"\s+|(?<=-)", t) if w]

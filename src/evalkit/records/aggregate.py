@@ -229,10 +229,9 @@ def _run(spec: RecordsSpec, engine: Engine, progress: bool, check: bool,
                 continue
             frame = engine.query(step.sql)
             if step.kind in ("panel", "list_size"):
-                if step.kind == "panel":
-                    events_read[step.table] = int(frame["n_events"].sum())
                 kept, lost = _collect(frame, step, grid, months)
                 if step.kind == "panel":
+                    events_read[step.table] = int(frame["n_events"].sum())
                     kept = kept.drop(columns="n_events")
                     n_lost = int(lost["n_events"].sum())
                     if n_lost:

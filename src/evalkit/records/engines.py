@@ -159,6 +159,8 @@ class DuckDBEngine:
         try:
             self._connect(duckdb, limit, threads)
         except BaseException:
+            if getattr(self, "con", None) is not None:
+                self.con.close()
             if self._own_tmp:  # a failed start leaves no temporary folder behind
                 shutil.rmtree(self.temp_directory, ignore_errors=True)
             raise

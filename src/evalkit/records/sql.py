@@ -793,7 +793,8 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
         The largest number of registrations one patient has (:func:`slots_sql` counts
         them once the registrations are kept). Up to :data:`SLOT_LIMIT` they sit side by
         side in one row per patient; the registrations of patients with more are joined
-        by range conditions. Any value gives the same panel; the right one is fastest.
+        by range conditions. A larger value gives the same panel, more slowly; a smaller
+        one would leave the events of patients with more registrations unattributed.
 
     Returns
     -------
@@ -838,7 +839,7 @@ def compile_plan(spec: RecordsSpec, kinds: Mapping[str, Mapping[str, str]] | Non
 
 def unattributed_examples_sql(spec: RecordsSpec, table: str, *, limit: int = 5,
                               kinds: Mapping[str, Mapping[str, str]] | None = None,
-                              before: pd.Timestamp | None = None, slots: int = 1) -> str:
+                              before: pd.Timestamp | None = None, slots: int) -> str:
     """A query for the first events of ``table`` (by patient and date) in no registration.
 
     ``before`` restricts the scan to events before that day (the end of the earliest
