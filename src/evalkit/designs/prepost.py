@@ -228,8 +228,9 @@ def prepost(
                                    **rtm_diag,
                                    "method": "follow-up against the reference window, less "
                                              "the population's change to baseline",
-                                   "se_type": "two comparisons' variances added (conservative: "
-                                              "they are positively correlated)"},
+                                   "se_type": "the two comparisons' variances less twice their "
+                                              "covariance (correlation from unit-level "
+                                              "influences)"},
                                warnings=adj_warn))
 
     series = _series(frame, ever=ever, per=per if scale == "ratio" else None,
@@ -301,23 +302,90 @@ def _rtm_guard(frame: pd.DataFrame, *, ever, in_follow, base_lo, s, lo, family, 
         sub = frame[group & (rows_before | rows_after)].assign(
             post=lambda f: rows_after[f.index].astype(int))
         (value, se, _), _ = _estimate(sub, family=family, paired=paired, per=per)
-        return value, se
+        return value, se, _unit_influence(sub, value, family=family, paired=paired)
 
     try:
-        follow_vs_ref, se_fr = compare(in_ref, in_follow, ever)
+        follow_vs_ref, se_fr, if_fr = compare(in_ref, in_follow, ever)
         # All units: the non-scheme units alone were selected *low* on the baseline.
-        shift, se_shift = compare(in_ref, in_base, np.ones_like(ever))
-        rise, se_rise = compare(in_ref, in_base, ever)
+        shift, se_shift, if_shift = compare(in_ref, in_base, np.ones_like(ever))
+        rise, se_rise, if_rise = compare(in_ref, in_base, ever)
     except (DesignError, ZeroDivisionError, FloatingPointError) as exc:
         return None, f"Regression to the mean could not be checked: {exc}."
     return RTMCheck(
         scale="ratio" if family in COUNT_FAMILIES and family != "binomial" else "difference",
-        rise_into_baseline=rise - shift, rise_se=float(np.hypot(se_rise, se_shift)),
-        adjusted=follow_vs_ref - shift, adjusted_se=float(np.hypot(se_fr, se_shift)),
+        rise_into_baseline=rise - shift,
+        rise_se=_difference_se(se_rise, se_shift, if_rise, if_shift),
+        adjusted=follow_vs_ref - shift,
+        adjusted_se=_difference_se(se_fr, se_shift, if_fr, if_shift),
         naive=float(naive), population_shift=shift,
         reference_window=(axis.label(ref_lo), axis.label(base_lo - 1)),
         n_population=int(frame["unit"].nunique()),
     ), ""
+
+
+def _unit_influence(sub: pd.DataFrame, value: float, *, family: str,
+                    paired: bool) -> pd.Series:
+    """Each unit's first-order contribution to a before/after estimate's error.
+
+    The estimate less its target is approximately the sum of these over units, so the
+    covariance of two estimates from overlapping data is approximately the sum of the
+    products of their influences, unit by unit. Used only for the correlation of the RTM
+    guard's comparisons, which share the reference window; each comparison keeps its own
+    standard error.
+
+    Parameters
+    ----------
+    sub
+        Rows with ``unit``, ``y``, ``den`` and ``post`` (0 before, 1 after).
+    value
+        The estimate on its estimation scale (log ratio or difference).
+    family, paired
+        As for :func:`_estimate`.
+    """
+    post = sub["post"].to_numpy() == 1
+    y, den = sub["y"].to_numpy(dtype=float), sub["den"].to_numpy(dtype=float)
+    units = sub["unit"].to_numpy()
+    if family == "gaussian":
+        if paired and sub["unit"].nunique() < len(sub):
+            means = sub.groupby(["unit", "post"])["y"].mean().unstack("post").dropna()
+            d = means[1] - means[0]
+            return (d - d.mean()) / len(d)
+        n1, n0 = post.sum(), (~post).sum()
+        m1, m0 = y[post].mean(), y[~post].mean()
+        contrib = np.where(post, (y - m1) / n1, -(y - m0) / n0)
+    elif family == "binomial" or not (paired and sub["unit"].nunique() < len(sub)):
+        # Pooled rates or proportions: (sum y1 / sum d1) against (sum y0 / sum d0). For
+        # rates this is the influence on the log ratio; for proportions on the difference.
+        y1, d1, y0, d0 = y[post].sum(), den[post].sum(), y[~post].sum(), den[~post].sum()
+        r1, r0 = y1 / d1, y0 / d0
+        scale1, scale0 = (d1, d0) if family == "binomial" else (y1, y0)
+        contrib = np.where(post, (y - r1 * den) / scale1, -(y - r0 * den) / scale0)
+    else:  # conditional Poisson: the unit's score over the information
+        g = sub.groupby(["unit", "post"])[["y", "den"]].sum().unstack("post", fill_value=0.0)
+        Y0, Y1 = g[("y", 0)].to_numpy(), g[("y", 1)].to_numpy()
+        T0, T1 = g[("den", 0)].to_numpy(), g[("den", 1)].to_numpy()
+        e = np.exp(value)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(T0 + T1 * e > 0, T1 * e / (T0 + T1 * e), 0.0)
+        u = Y1 - (Y0 + Y1) * p
+        info = np.sum((Y0 + Y1) * p * (1 - p))
+        return pd.Series(u / info, index=g.index)
+    return pd.Series(contrib).groupby(units).sum()
+
+
+def _difference_se(se_a: float, se_b: float, inf_a: pd.Series, inf_b: pd.Series) -> float:
+    """SE of ``a - b`` for two estimates from overlapping data.
+
+    ``Var(a - b) = se_a^2 + se_b^2 - 2 rho se_a se_b``, with the correlation ``rho``
+    estimated from the two estimates' unit-level influences (:func:`_unit_influence`):
+    the comparisons of the RTM guard share the reference window (and the rise shares the
+    baseline window too), so they are positively correlated and adding their variances
+    alone overstates the SE.
+    """
+    a, b = inf_a.align(inf_b, fill_value=0.0)
+    norm = float(np.sqrt(np.sum(a.to_numpy() ** 2) * np.sum(b.to_numpy() ** 2)))
+    rho = float(np.clip(np.sum(a.to_numpy() * b.to_numpy()) / norm, -1.0, 1.0)) if norm else 0.0
+    return float(np.sqrt(max(se_a**2 + se_b**2 - 2.0 * rho * se_a * se_b, 0.0)))
 
 
 def _rate_ratio(sub: pd.DataFrame, *, family: str, paired: bool, per: float):
