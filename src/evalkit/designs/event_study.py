@@ -161,8 +161,11 @@ def event_study(
              if n_boot else np.nan)
     assert np.isnan(sup_t) or sup_t >= q, "the band must contain every pointwise interval"
     pre_idx = [i for i, k in enumerate(window) if k < 0]
-    wald = float(beta[pre_idx] @ np.linalg.solve(V[np.ix_(pre_idx, pre_idx)], beta[pre_idx]))
-    pre_p = float(stats.f.sf(wald / len(pre_idx), len(pre_idx), G - 1))
+    wald = pre_p = np.nan  # no lead but the reference: nothing to test
+    if pre_idx:
+        wald = float(beta[pre_idx] @ np.linalg.solve(V[np.ix_(pre_idx, pre_idx)],
+                                                     beta[pre_idx]))
+        pre_p = float(stats.f.sf(wald / len(pre_idx), len(pre_idx), G - 1))
     diag: dict[str, Any] = {"pretrend_wald": wald, "pretrend_p": pre_p,
                             "sup_t_critical_value": sup_t, "sup_t_draws": int(n_boot),
                             "clusters": G, "ssc": ssc,
