@@ -240,7 +240,8 @@ def sup_t_critical_value(vcov: np.ndarray, df: float, conf_level: float, n_draws
     float
     """
     se = np.sqrt(np.diag(vcov))
-    corr = vcov / np.outer(se, se)
+    scale_se = np.where(se > 0, se, 1.0)  # a coefficient without variance draws 0
+    corr = vcov / np.outer(scale_se, scale_se)
     eigval, eigvec = np.linalg.eigh((corr + corr.T) / 2)
     root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
     z = rng.standard_normal((n_draws, len(se))) @ root.T
