@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 import time
 import warnings
@@ -182,7 +183,15 @@ but can fall short of nominal, as MacKinnon and Webb (2017, J Appl Econometrics
 inference (`inference="randomization"`) is the alternative when treated and comparison
 clusters are exchangeable.
 """
-    (ROOT / "docs" / "did-coverage.md").write_text(text, encoding="utf-8")
+    doc = ROOT / "docs" / "did-coverage.md"
+    kept = ""
+    if doc.exists():  # keep the sections other scripts write (did_band_coverage.py)
+        ours = set(re.findall(r"^## (.+)$", text, re.M))
+        kept = "".join(m.group(0) for m in re.finditer(r"^## ([^\n]+)\n.*?(?=^## |\Z)",
+                                                       doc.read_text(encoding="utf-8"),
+                                                       re.S | re.M)
+                       if m.group(1) not in ours)
+    doc.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
     print(text)
 
 

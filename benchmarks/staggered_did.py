@@ -117,10 +117,10 @@ def es_evalkit(d):
 def es_pyfixest(d):
     import pyfixest as pf
 
-    # ssc: count all fixed effects in the small-sample factor, as evalkit and statsmodels
-    # with dummies do (pyfixest's default leaves out those nested in the clusters).
+    # pyfixest's default small-sample correction (unit effects nested in the clusters not
+    # counted) is evalkit's default too; fixef_rm="none" keeps singletons, as evalkit does.
     fit = pf.feols("y ~ i(rel, ref=-1) | unit + t", data=d, vcov={"CRV1": "unit"},
-                   ssc=pf.ssc(fixef_k="full"))
+                   fixef_rm="none")
     out = {}
     for name, v, s in zip(fit.coef().index, fit.coef(), fit.se(), strict=True):
         out[int(name.split("::")[1].rstrip("]").split(".")[0])] = (float(v), float(s))

@@ -21,7 +21,9 @@ OPTS = dict(outcome="lemp", unit="countyreal", time="year", treated="D")
 
 
 def test_twfe_matches_ols_with_dummies_and_cr1(mpdta):
-    res = ek.did(mpdta, inference="cluster", **OPTS)
+    """ssc='full' counts every fixed effect, as statsmodels OLS with dummies does; the
+    default (fixest's) is tested against pyfixest in test_cluster_se.py."""
+    res = ek.did(mpdta, inference="cluster", ssc="full", **OPTS)
     X = pd.get_dummies(mpdta[["countyreal", "year"]].astype(str), drop_first=True).astype(float)
     X.insert(0, "D", mpdta["D"])
     ref = sm.OLS(mpdta["lemp"], sm.add_constant(X)).fit(
@@ -107,7 +109,7 @@ def test_no_comparison_units_is_refused(mpdta):
 
 def test_event_study_matches_ols_with_dummies(mpdta):
     res = ek.event_study(mpdta, outcome="lemp", unit="countyreal", time="year",
-                         cohort="first.treat", leads=3, lags=3, seed=1)
+                         cohort="first.treat", leads=3, lags=3, seed=1, ssc="full")
     e = np.where(mpdta["first.treat"] > 0, mpdta["year"] - mpdta["first.treat"], 99)
     X = pd.get_dummies(mpdta[["countyreal", "year"]].astype(str), drop_first=True).astype(float)
     names = []
@@ -133,7 +135,8 @@ def test_event_study_matches_ols_with_dummies(mpdta):
 def test_event_study_paths_match_ols_with_dummies(mpdta, balanced, bin_endpoints, cluster):
     """Both fitting paths (closed form for balanced panels, blockwise alternating
     projections otherwise) equal statsmodels OLS with unit and year dummies and CR1
-    clustered standard errors (statsmodels' default small-sample correction)."""
+    clustered standard errors (statsmodels' default small-sample correction, which counts
+    every dummy: ssc='full')."""
     d = mpdta.assign(state=mpdta["countyreal"] // 1000)
     if not balanced:  # some counties enter late or leave early: unbalanced, no gaps
         rng = np.random.default_rng(3)
@@ -142,7 +145,7 @@ def test_event_study_paths_match_ols_with_dummies(mpdta, balanced, bin_endpoints
         d = d[~(d["countyreal"].isin(drop) & (d["year"] == edge))].reset_index(drop=True)
     res = ek.event_study(d, outcome="lemp", unit="countyreal", time="year",
                          cohort="first.treat", leads=2, lags=2, bin_endpoints=bin_endpoints,
-                         cluster=cluster, seed=1)
+                         cluster=cluster, seed=1, ssc="full")
     e = np.where(d["first.treat"] > 0, d["year"] - d["first.treat"], 99)
     X = pd.get_dummies(d[["countyreal", "year"]].astype(str), drop_first=True).astype(float)
     window = (-2, 0, 1, 2)
@@ -203,7 +206,8 @@ def test_maryland_level_of_did_designs(diag, level):
 def test_poisson_did_matches_statsmodels_glm_with_dummies():
     """family='poisson': the rate ratio equals exp(coefficient) of statsmodels' Poisson GLM
     with unit and period dummies and a log(list size) offset; SE equals its cluster-robust
-    SE (statsmodels' default correction G/(G-1) (N-1)/(N-K))."""
+    SE (statsmodels' default correction G/(G-1) (N-1)/(N-K), K counting every dummy:
+    ssc='full')."""
     rng = np.random.default_rng(4)
     units, periods = 40, 10
     u = np.repeat(np.arange(units), periods)
@@ -215,7 +219,7 @@ def test_poisson_did_matches_statsmodels_glm_with_dummies():
     d = pd.DataFrame({"practice": u, "month": t, "admissions": rng.poisson(mu), "list": size,
                       "D": D, "pcn": u // 4})
     res = ek.did(d, outcome="admissions", unit="practice", time="month", treated="D",
-                 denominator="list", family="poisson", cluster="pcn")
+                 denominator="list", family="poisson", cluster="pcn", ssc="full")
     rec = res.effects.iloc[0]
     assert rec["estimand"] == "rate_ratio" and rec["scale"] == "ratio"
     X = pd.get_dummies(d[["practice", "month"]].astype(str), drop_first=True).astype(float)

@@ -56,7 +56,7 @@ def test_wild_bootstrap_keeps_coverage_with_eight_treated_clusters():
     """40 clusters of 3 to 60 practices, 8 treated, cluster-by-period shocks of equal
     variance, true effect 0 (MacKinnon and Webb, 2017, J Appl Econometrics 32:233-254:
     with few treated clusters of unequal size CR1 t-intervals under-cover, WCR does not).
-    The 500-replication study in docs/did-coverage.md gives CR1 about 90% and WCR about
+    The 500-replication study in docs/did-coverage.md gives CR1 about 88% and WCR about
     95%; over 150 replications the bounds below are about 2 SEs from those values."""
     from evalkit.synthetic.staggered import simulate_few_clusters
 

@@ -5,8 +5,10 @@ period dummies (first period dropped), ``offset=log(exposure)``, fitted with
 ``cov_type="cluster"``. Its default small-sample factor (``use_correction=True``, in
 ``statsmodels.stats.sandwich_covariance.cov_cluster``) is ``G/(G-1) * (N-1)/(N-K)`` with
 ``K`` all parameters including the dummies; ``df_correction`` only changes the reference
-distribution, not the covariance. ``poisson_fe`` uses the same factor, so coefficients
-agree to 1e-8 and standard errors to 1e-6 (relative).
+distribution, not the covariance. That is ``poisson_fe``'s ``ssc="full"`` convention, so the
+comparisons below use it: coefficients agree to 1e-8 and standard errors to 1e-6
+(relative). The default convention (fixest's, nested unit effects not counted) is tested
+against pyfixest's ``fepois`` in test_cluster_se.py.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def test_matches_statsmodels_glm_with_dummies(panel):
     # Reference: statsmodels GLM Poisson + unit/period dummies + offset, cov_type="cluster"
     # by unit (CR1 factor G/(G-1) (N-1)/(N-K), K counting every dummy).
     fit = poisson_fe(panel["y"], panel["X"], panel["unit"], panel["time"],
-                     exposure=panel["exposure"])
+                     exposure=panel["exposure"], ssc="full")
     ref = statsmodels_fit(panel)
     assert_matches(fit, ref)
     assert fit.converged and fit.used.all()
@@ -90,7 +92,7 @@ def test_matches_statsmodels_with_coarser_clusters(panel):
     # Reference: as above, clustered by groups of 4 units (e.g. primary care networks).
     groups = panel["unit"] // 4
     fit = poisson_fe(panel["y"], panel["X"], panel["unit"], panel["time"],
-                     exposure=panel["exposure"], clusters=groups)
+                     exposure=panel["exposure"], clusters=groups, ssc="full")
     ref = statsmodels_fit(panel, groups=groups)
     assert_matches(fit, ref)
     assert fit.clusters == 15
@@ -102,7 +104,7 @@ def test_all_zero_unit_and_period_are_dropped(panel):
     d = {k: v.copy() for k, v in panel.items()}
     zero = (d["unit"] == 7) | (d["time"] == 11)
     d["y"][zero] = 0.0
-    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"], exposure=d["exposure"])
+    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"], exposure=d["exposure"], ssc="full")
     assert fit.dropped_units == 1 and fit.dropped_periods == 1
     np.testing.assert_array_equal(fit.used, ~zero)
     ref = statsmodels_fit(subset(d, ~zero))
@@ -114,7 +116,7 @@ def test_without_exposure(panel):
     # Reference: statsmodels GLM Poisson with dummies and no offset; one unit all zero.
     d = {k: v.copy() for k, v in panel.items()}
     d["y"][d["unit"] == 3] = 0.0
-    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"])
+    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"], ssc="full")
     assert fit.dropped_units == 1 and fit.dropped_periods == 0
     ref = statsmodels_fit(subset(d, d["unit"] != 3), exposure=False)
     assert_matches(fit, ref)
@@ -136,7 +138,7 @@ def test_non_integer_outcomes_are_allowed(panel):
     # a count, e.g. admissions per 1,000 with exposure in thousands).
     d = {k: v.copy() for k, v in panel.items()}
     d["y"] = d["y"] * 0.37
-    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"], exposure=d["exposure"])
+    fit = poisson_fe(d["y"], d["X"], d["unit"], d["time"], exposure=d["exposure"], ssc="full")
     assert_matches(fit, statsmodels_fit(d))
 
 

@@ -5,7 +5,9 @@ period effects absorbed by within-transformation (alternating projections, so
 no dummy matrices are built), for a 2x2 or controlled before-after comparison
 or any adoption pattern. Outcomes can be means or rates (``denominator``).
 
-Inference: cluster-robust standard errors (CR1, by unit or a higher level), or
+Inference: cluster-robust standard errors (CR1, by unit or a higher level; the
+small-sample factor does not count unit effects nested in the clusters, as fixest and
+reghdfe, unless ``ssc`` says otherwise: see :mod:`evalkit.designs.cluster_se`), or
 a wild cluster bootstrap (Rademacher or Webb weights, percentile-t) which is the
 default when there are fewer than 30 treated clusters (Cameron, Gelbach and
 Miller, 2008), or randomisation inference over units' treatment paths.
@@ -32,7 +34,7 @@ from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole, unit_clusters
-from .cluster_se import cluster_vcov
+from .cluster_se import SSC, cluster_vcov, fixef_dof, nested_in, ssc_note
 from .poisson_fe import poisson_fe
 from .staggered_did import staggered_did
 from .wild_bootstrap import wild_cluster_bootstrap
@@ -88,6 +90,7 @@ def did(
     n_boot: int = 999,
     seed: int | None = None,
     conf_level: float = 0.95,
+    ssc: str = "nested",
     scheme: str | None = None,
     domain: str = "outcome",
 ) -> DesignResult:
@@ -126,6 +129,12 @@ def did(
         Bootstrap or permutation draws, and their seed.
     conf_level
         Confidence level.
+    ssc
+        Small-sample correction of the cluster-robust SE: ``"nested"`` (fixest's and
+        Stata's default: fixed effects nested in the clusters are not counted in
+        ``(N-1)/(N-K)``), ``"full"`` (every fixed-effect level counted, as a regression
+        with dummies in statsmodels or ``lm``) or ``"none"`` (no fixed effect counted).
+        See :mod:`evalkit.designs.cluster_se` and ``docs/standard-errors.md``.
     scheme, domain
         Labels for the effect records.
 
@@ -143,6 +152,7 @@ def did(
                           "family='gaussian' for the wild cluster bootstrap")
     check_choice("bootstrap weights", weights, ("rademacher", "webb"))
     check_conf_level(conf_level)
+    check_choice("ssc", ssc, SSC)
     check_whole("n_boot", n_boot, 1)
     covariates = list(covariates or [])
     file = data.attrs.get("source")
@@ -172,16 +182,17 @@ def did(
     common = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
                   denominator=denominator, per=per, family=family, covariates=covariates,
                   cluster=cluster, inference=inference, weights=weights, n_boot=n_boot,
-                  seed=seed, conf_level=conf_level)
+                  seed=seed, conf_level=conf_level, ssc=ssc)
     if family == "poisson":
         return _poisson_did(y, D, Xc, u, t, clusters, exposure[ok], conf_level=conf_level,
-                            scheme=scheme, domain=domain, outcome=outcome, options=common)
+                            ssc=ssc, scheme=scheme, domain=domain, outcome=outcome,
+                            options=common)
     Z = within(np.column_stack([y, D, Xc]), u, t)
     yt, Xt = Z[:, 0], Z[:, 1:]
     beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
     resid = yt - Xt @ beta
-    n_fe = (u.max() + 1) + (t.max() + 1) - 1
-    dof = Xt.shape[1] + n_fe
+    dof = Xt.shape[1] + fixef_dof([np.unique(u).size, np.unique(t).size],
+                                  [nested_in(u, clusters), nested_in(t, clusters)], ssc)
     V = cluster_vcov(Xt, resid, clusters, dof=dof)
     b, se = float(beta[0]), float(np.sqrt(V[0, 0]))
     G = clusters.max() + 1
@@ -194,17 +205,21 @@ def did(
     df = G - 1
     diag: dict[str, Any] = {"clusters": int(G), "treated_clusters": treated_clusters,
                             "observations": int(len(y)), "rate_per": per if denominator else None,
-                            "cluster_se": se}
+                            "cluster_se": se, "ssc": ssc}
     warnings: list[str] = []
     if method == "cluster":
         q = stats.t.ppf(1 - alpha / 2, df)
         low, high = b - q * se, b + q * se
         p = float(2 * stats.t.sf(abs(b) / se, df))
-        diag["inference"] = f"cluster-robust (CR1), {G} clusters, t({df})"
+        diag["inference"] = f"cluster-robust (CR1{ssc_note(ssc)}), {G} clusters, t({df})"
     elif method == "wild":
         Xw, yw, how = _bootstrap_design(y, D, Xc, u, t, Z)
+        # The bootstrap's p-value and interval do not depend on the small-sample factor
+        # (it scales the observed and the bootstrap t alike); K here only has to cover
+        # the period dummies that the bootstrap design holds as columns.
         wb = wild_cluster_bootstrap(Xw, yw, clusters, coef=0, weights=weights, n_boot=n_boot,
-                                    seed=seed, conf_level=conf_level, dof=dof)
+                                    seed=seed, conf_level=conf_level,
+                                    dof=max(dof, Xw.shape[1]))
         low, high, p = wb.ci_low, wb.ci_high, wb.p_value
         diag["inference"] = f"{wb.describe()}, {treated_clusters} treated; {how}"
     else:
@@ -257,7 +272,7 @@ def did(
     record = EffectRecord(
         scheme=scheme, domain=domain, outcome=outcome, design=DESIGN, estimand="att_twfe",
         scale="difference", estimate=b, se=se, ci_low=float(low), ci_high=float(high),
-        conf_level=float(conf_level), p_value=float(p), n_units=int(u.max() + 1),
+        conf_level=float(conf_level), p_value=float(p), n_units=int(np.unique(u).size),
         pre_periods=int(np.unique(t[t < t[D > 0].min()]).size),
         post_periods=int(np.unique(t[D > 0]).size),
         evidence_level=level, diagnostics=diag, warnings=tuple(warnings))
@@ -291,10 +306,11 @@ def _bootstrap_design(y, D, Xc, u, t, Z) -> tuple[np.ndarray, np.ndarray, str]:
                                  "full refit in every draw)")
 
 
-def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, domain, outcome,
-                 options) -> DesignResult:
+def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme, domain,
+                 outcome, options) -> DesignResult:
     """Poisson TWFE DiD: the treatment's rate ratio with CR1 t(G-1) intervals."""
-    fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters)
+    fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters,
+                     ssc=ssc)
     b, se = float(fit.beta[0]), float(fit.se[0])
     ratio, low, high = fit.rate_ratio(0, conf_level)
     G = fit.clusters
@@ -305,7 +321,8 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, scheme, doma
         "family": "poisson", "clusters": int(G), "treated_clusters": treated_clusters,
         "observations": int(fit.used.sum()), "dropped_all_zero_units": int(fit.dropped_units),
         "dropped_all_zero_periods": int(fit.dropped_periods), "iterations": int(fit.iterations),
-        "inference": f"cluster-robust (CR1), {G} clusters, t({G - 1}), on the log scale"}
+        "inference": f"cluster-robust (CR1{ssc_note(ssc)}), {G} clusters, t({G - 1}), on the "
+                     "log scale", "ssc": ssc}
     warnings: list[str] = []
     if treated_clusters < 30:
         warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "

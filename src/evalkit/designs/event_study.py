@@ -5,9 +5,15 @@
 With ``bin_endpoints`` the first and last dummies also absorb all earlier and
 later event times, so no treated observation falls back on the reference.
 Fixed effects are absorbed by within-transformation; standard errors are CR1
-clustered by unit (or a higher level). The leads' joint Wald test checks
-pre-trends; simultaneous (sup-t) bands come from draws of the estimated joint
-distribution of the coefficients (Montiel Olea and Plagborg-Moller, 2019).
+clustered by unit (or a higher level), with the small-sample correction of fixest
+(``ssc``, :mod:`evalkit.designs.cluster_se`), and pointwise intervals use t(G-1). The
+leads' joint Wald test checks pre-trends. Simultaneous (sup-t) bands (Montiel Olea and
+Plagborg-Moller, 2019) use the ``conf_level`` quantile of the largest absolute t-ratio
+over event times, drawn from a multivariate t with the coefficients' estimated
+correlation and the same G-1 degrees of freedom as the pointwise intervals, so that the
+band is a simultaneous version of those intervals: never narrower than any of them (a
+Monte Carlo quantile that falls below the pointwise t quantile, as it can by chance with
+one event time or nearly perfectly correlated ones, is raised to it).
 
 With heterogeneous effects across cohorts these TWFE coefficients can be
 contaminated (Sun and Abraham, 2021); prefer ``staggered_did``'s ``att_event``
@@ -27,11 +33,12 @@ from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_conf_level, check_whole, unit_clusters
+from ._options import check_choice, check_conf_level, check_whole, unit_clusters
+from .cluster_se import SSC
 from .honest_did import event_time_sensitivity
 from .indicator_twfe import indicator_twfe
 
-__all__ = ["event_study"]
+__all__ = ["event_study", "sup_t_critical_value"]
 
 DESIGN = "event_study"
 
@@ -53,6 +60,7 @@ def event_study(
     n_boot: int = 999,
     seed: int | None = None,
     conf_level: float = 0.95,
+    ssc: str = "nested",
     honest: bool = False,
     scheme: str | None = None,
     domain: str = "outcome",
@@ -76,9 +84,14 @@ def event_study(
     cluster
         Cluster column; units by default.
     n_boot, seed
-        Draws for the sup-t critical value, and their seed.
+        Draws for the sup-t critical value, and their seed; ``n_boot=0`` gives no
+        simultaneous band (its columns and critical value are NaN).
     conf_level
         Confidence level.
+    ssc
+        Small-sample correction of the cluster-robust covariance: ``"nested"`` (fixest's
+        default), ``"full"`` (as statsmodels with dummies) or ``"none"``; see
+        :mod:`evalkit.designs.cluster_se`.
     honest
         Run the Rambachan-Roth (HonestDiD) relative-magnitudes sensitivity analysis of
         the average effect over the first 12 event times (binned endpoints left out) and
@@ -92,7 +105,9 @@ def event_study(
     """
     check_whole("leads", leads, 1)
     check_whole("lags", lags, 0)
+    check_whole("n_boot", n_boot, 0)
     check_conf_level(conf_level)
+    check_choice("ssc", ssc, SSC)
     if not (-leads <= reference < 0):
         raise DesignError(f"leads={leads}, lags={lags}, reference={reference} do not define "
                           "an event window with a pre-period reference",
@@ -137,19 +152,23 @@ def event_study(
         dropped = [window[i] for i in np.flatnonzero(counts == 0)]
         raise DesignError(f"event times {dropped} cannot be estimated (no observations)",
                           fix="narrow the window (leads, lags)")
-    fit = indicator_twfe(y, cat, len(window), u, t, clusters)
+    fit = indicator_twfe(y, cat, len(window), u, t, clusters, ssc=ssc)
     beta, V = fit.beta, fit.vcov
     se = np.sqrt(np.diag(V))
     G = int(clusters.max() + 1)
     q = stats.t.ppf(1 - (1 - conf_level) / 2, G - 1)
-    rng = np.random.default_rng(seed)
-    draws = rng.multivariate_normal(np.zeros(len(beta)), V, size=n_boot, method="svd")
-    sup_t = float(np.quantile(np.max(np.abs(draws) / se, axis=1), conf_level))
+    sup_t = (sup_t_critical_value(V, G - 1, conf_level, n_boot, np.random.default_rng(seed))
+             if n_boot else np.nan)
+    assert np.isnan(sup_t) or sup_t >= q, "the band must contain every pointwise interval"
     pre_idx = [i for i, k in enumerate(window) if k < 0]
-    wald = float(beta[pre_idx] @ np.linalg.solve(V[np.ix_(pre_idx, pre_idx)], beta[pre_idx]))
-    pre_p = float(stats.f.sf(wald / len(pre_idx), len(pre_idx), G - 1))
+    wald = pre_p = np.nan  # no lead but the reference: nothing to test
+    if pre_idx:
+        wald = float(beta[pre_idx] @ np.linalg.solve(V[np.ix_(pre_idx, pre_idx)],
+                                                     beta[pre_idx]))
+        pre_p = float(stats.f.sf(wald / len(pre_idx), len(pre_idx), G - 1))
     diag: dict[str, Any] = {"pretrend_wald": wald, "pretrend_p": pre_p,
-                            "sup_t_critical_value": sup_t, "clusters": G,
+                            "sup_t_critical_value": sup_t, "sup_t_draws": int(n_boot),
+                            "clusters": G, "ssc": ssc,
                             "reference": reference, "binned_endpoints": bool(bin_endpoints),
                             "rate_per": per if denominator else None}
     if honest:
@@ -184,7 +203,49 @@ def event_study(
     options = dict(outcome=outcome, unit=unit, time=time, cohort=cohort, leads=leads,
                    lags=lags, reference=reference, bin_endpoints=bin_endpoints,
                    denominator=denominator, per=per, cluster=cluster, n_boot=n_boot, seed=seed,
-                   conf_level=conf_level, honest=honest)
+                   conf_level=conf_level, ssc=ssc, honest=honest)
     return DesignResult(design=DESIGN, effects=effects_frame(records), diagnostics=diag,
                         warnings=tuple(warnings), options=options,
                         frames={"event_study": frame})
+
+
+def sup_t_critical_value(vcov: np.ndarray, df: float, conf_level: float, n_draws: int,
+                         rng: np.random.Generator) -> float:
+    """The sup-t critical value of a simultaneous band for coefficients with covariance
+    ``vcov``, whose pointwise intervals use t(``df``).
+
+    The ``conf_level`` quantile of ``max_j |T_j|`` over ``n_draws`` draws of a
+    multivariate t with ``df`` degrees of freedom and the correlation matrix of ``vcov``
+    (``T = Z / sqrt(W / df)``, ``Z`` normal with that correlation, ``W`` chi-squared with
+    ``df`` degrees of freedom, one ``W`` per draw, as :class:`scipy.stats.multivariate_t`
+    defines it). ``df=numpy.inf`` gives normal draws. The value is at least the pointwise
+    quantile ``t(df)^-1((1 + conf_level) / 2)``, which the population sup-t quantile
+    always is; a Monte Carlo quantile below it is raised to it.
+
+    Parameters
+    ----------
+    vcov
+        Covariance of the estimates (positive semi-definite; only its correlation is used).
+    df
+        Degrees of freedom of the pointwise intervals (``G - 1`` when clustered).
+    conf_level
+        Confidence level of the band.
+    n_draws
+        Monte Carlo draws (at least 1).
+    rng
+        Random number generator.
+
+    Returns
+    -------
+    float
+    """
+    se = np.sqrt(np.diag(vcov))
+    scale_se = np.where(se > 0, se, 1.0)  # a coefficient without variance draws 0
+    corr = vcov / np.outer(scale_se, scale_se)
+    eigval, eigvec = np.linalg.eigh((corr + corr.T) / 2)
+    root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+    z = rng.standard_normal((n_draws, len(se))) @ root.T
+    scale = np.sqrt(rng.chisquare(df, n_draws) / df) if np.isfinite(df) else 1.0
+    largest = np.abs(z).max(axis=1) / scale
+    pointwise = float(stats.t.ppf(0.5 + conf_level / 2, df))
+    return max(float(np.quantile(largest, conf_level)), pointwise)

@@ -13,7 +13,8 @@ regression needs only its category (which indicator, or none):
   (alternating projections), so memory stays at a few N x block arrays.
 
 Both give the OLS coefficients and the CR1 cluster-robust covariance (clusters must
-contain whole units), equal to a regression with unit and period dummies.
+contain whole units), equal to a regression with unit and period dummies; the small-sample
+factor counts the fixed effects as ``ssc`` says (:mod:`evalkit.designs.cluster_se`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .cluster_se import cr1_sandwich
+from .cluster_se import cr1_sandwich, fixef_dof, nested_in
 
 __all__ = ["indicator_twfe", "IndicatorFit"]
 
@@ -32,7 +33,8 @@ _BLOCK_CELLS = 8_000_000  # rows x columns transformed at once on the general pa
 
 @dataclass(frozen=True)
 class IndicatorFit:
-    """Coefficients, CR1 covariance and residuals of an indicator TWFE regression."""
+    """Coefficients, CR1 covariance and residuals of an indicator TWFE regression
+    (``dof``: the ``K`` of the small-sample factor)."""
 
     beta: np.ndarray
     vcov: np.ndarray
@@ -43,7 +45,8 @@ class IndicatorFit:
 
 
 def indicator_twfe(y: np.ndarray, cat: np.ndarray, k: int, unit: np.ndarray,
-                   time: np.ndarray, clusters: np.ndarray) -> IndicatorFit:
+                   time: np.ndarray, clusters: np.ndarray, *, ssc: str = "nested"
+                   ) -> IndicatorFit:
     """OLS of ``y`` on indicators of ``cat`` (0..k-1; -1 for none) with unit and period
     fixed effects, and its CR1 cluster-robust covariance.
 
@@ -57,6 +60,8 @@ def indicator_twfe(y: np.ndarray, cat: np.ndarray, k: int, unit: np.ndarray,
         Number of indicators.
     unit, time, clusters
         Integer codes from 0; clusters must contain whole units.
+    ssc
+        Small-sample convention: ``"nested"``, ``"full"`` or ``"none"``.
 
     Returns
     -------
@@ -73,7 +78,8 @@ def indicator_twfe(y: np.ndarray, cat: np.ndarray, k: int, unit: np.ndarray,
         beta, resid, xtx, scores = _balanced(y, cat, k, unit, time, clusters, n_u, n_t, n_g, E)
     else:
         beta, resid, xtx, scores = _general(y, cat, k, unit, time, clusters, n_g, E)
-    dof = k + n_u + n_t - 1
+    dof = k + fixef_dof([np.unique(unit).size, np.unique(time).size],
+                        [nested_in(unit, clusters), nested_in(time, clusters)], ssc)
     vcov = cr1_sandwich(np.linalg.inv(xtx), scores, len(y), dof)
     return IndicatorFit(beta, vcov, resid, dof, n_g, bool(balanced))
 

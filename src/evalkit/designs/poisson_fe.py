@@ -22,13 +22,15 @@ it shows up as non-convergence, which raises :class:`~evalkit.errors.DesignError
 Covariance: cluster-robust sandwich ``V = c (X~'WX~)^-1 M (X~'WX~)^-1`` with ``X~`` the
 regressors with the effects partialled out under the converged weights ``W = diag(mu)``,
 ``M = sum_g s_g s_g'`` and ``s_g = sum_{i in g} X~_i (y_i - mu_i)``. The small-sample factor
-is ``c = G/(G-1) * (N-1)/(N-K)`` with ``G`` clusters, ``N`` rows used and ``K`` the number of
-identified parameters including every fixed effect (``k + U + T - C``, ``C`` the number of
-connected components of the unit-period graph, 1 for any ordinary panel). This is exactly
-statsmodels' ``GLM(...).fit(cov_type="cluster")`` default (``use_correction=True``) on the
-model with explicit unit and period dummies. It counts unit effects even when they are
-nested in the clusters, so it is slightly more conservative than fixest/ppmlhdfe, which
-drop nested effects from ``K``.
+is ``c = G/(G-1) * (N-1)/(N-K)`` with ``G`` clusters, ``N`` rows used and ``K`` the
+regressors plus the fixed-effect parameters counted by ``ssc``
+(:mod:`evalkit.designs.cluster_se`). By default (``"nested"``) unit effects nested in the
+clusters count as one parameter, as in fixest's and pyfixest's ``fepois`` (tested against
+pyfixest). ``ssc="full"`` counts every identified
+effect (``k + U + T - C``, ``C`` the number of connected components of the unit-period
+graph, 1 for any ordinary panel), which is exactly statsmodels'
+``GLM(...).fit(cov_type="cluster")`` default on the model with explicit unit and period
+dummies.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import DataError, DesignError
-from .cluster_se import cr1_sandwich
+from .cluster_se import SSC, cr1_sandwich, fixef_dof, nested_in
 
 __all__ = ["PoissonFEFit", "poisson_fe"]
 
@@ -241,7 +243,7 @@ def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
 
 
 def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1e-10,
-               max_iter: int = 100) -> PoissonFEFit:
+               max_iter: int = 100, ssc: str = "nested") -> PoissonFEFit:
     """Poisson PML regression with unit and period fixed effects absorbed.
 
     Fits ``E[y] = exposure * exp(a[unit] + l[time] + X @ beta)`` by IRLS, partialling the
@@ -268,6 +270,10 @@ def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1
         (also the final relative tolerance of the inner projections).
     max_iter
         Maximum IRLS iterations.
+    ssc
+        Small-sample correction: ``"nested"`` (fixest's default), ``"full"`` (every
+        fixed effect counted, as statsmodels with dummies) or ``"none"``; see
+        :mod:`evalkit.designs.cluster_se`.
 
     Returns
     -------
@@ -285,6 +291,8 @@ def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1
         with the others), fewer than two clusters, no positive outcomes, or IRLS that does
         not converge within ``max_iter`` iterations.
     """
+    if ssc not in SSC:
+        raise DesignError(f"unknown ssc '{ssc}'", fix=f"use one of {', '.join(SSC)}")
     y = np.asarray(y, dtype=float)
     if y.ndim != 1:
         raise DataError(f"y must be one-dimensional, not of shape {y.shape}",
@@ -412,7 +420,8 @@ def poisson_fe(y, X, unit, time, *, exposure=None, clusters=None, tol: float = 1
     graph = sparse.coo_matrix((np.ones(n), (u, t)), shape=(nu, nt))
     n_comp = connected_components(sparse.bmat([[None, graph], [graph.T, None]]),
                                   directed=False)[0]
-    n_params = k + nu + nt - n_comp
+    n_params = k + fixef_dof([nu, nt], [nested_in(u, g), nested_in(t, g)], ssc,
+                             redundant=n_comp)
     if n <= n_params:
         raise DesignError(f"{n} rows cannot support {n_params} parameters (regressors plus "
                           "unit and period effects)", fix="use a longer or larger panel")

@@ -3,8 +3,10 @@
 Made for difference-in-differences with few (treated) clusters, where cluster-robust
 t-tests over-reject. Fixed effects are absorbed beforehand by within-transformation,
 so the function receives the transformed regressors and outcome, plus ``dof``, the
-number of parameters including the absorbed fixed effects (for the CR1 factor
-``G/(G-1) (N-1)/(N-dof)``).
+number of parameters ``K`` counted in the CR1 factor ``G/(G-1) (N-1)/(N-dof)`` (the
+absorbed fixed effects as the chosen convention counts them:
+:mod:`evalkit.designs.cluster_se`). The factor scales the observed and every bootstrap
+t-statistic alike, so it changes the reported SE but not the p-value or interval.
 
 Two variants:
 
@@ -43,7 +45,8 @@ every draw. Effects that cut across clusters (period effects) do not commute: ab
 them leaves ``b*`` and the observed ``t`` unchanged but changes the bootstrap residuals,
 hence ``t*``. To reproduce the full-refit bootstrap (as wildboottest does when given all
 dummies), absorb only the nested effects and keep the period dummies as columns of
-``X``; ``dof`` then counts the slopes, the period dummies and the absorbed effects.
+``X``; ``dof`` then counts the slopes, the period dummies and the absorbed effects
+(as the small-sample convention counts them).
 
 Ties: a draw whose ``|t*|`` equals the observed ``|t|`` up to rounding (relative
 ``1e-10``) counts as at least as extreme. Under the null-imposed bootstrap the draw
