@@ -306,8 +306,8 @@ def _drawn():
 def test_figure_markdown_carries_the_computed_alt_text(tmp_path):
     md = figure_markdown(_drawn(), label="fig-x", caption="A [demo] line", folder=tmp_path,
                          width="70%")
-    assert md.strip() == (f"![A (demo) line]({(tmp_path / 'fig-x.png').as_posix()})"
-                          "{#fig-x fig-alt=\"Falls from '1' to 0 (in a year).\" width=\"70%\"}")
+    assert md.strip() == (f"![A \\[demo\\] line]({(tmp_path / 'fig-x.png').as_posix()})"
+                          '{#fig-x fig-alt="Falls from \\"1\\" to 0 {in a year}." width="70%"}')
     assert (tmp_path / "fig-x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert figure_markdown(None, label="fig-x", caption="c", folder=tmp_path) == ""
 

@@ -41,6 +41,7 @@ import pandas as pd
 from .certainty import CertaintyResult, rate_certainty
 from .errors import DataError
 from .findings import finding
+from .markdown_text import Markdown, md_text
 from .narrative import format_effect, format_gbp
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
@@ -309,6 +310,10 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     Pandoc (and Quarto) size the columns of a pipe table with long rows by the number of
     dashes under each header, so a wide text column can be given most of the page.
 
+    Every header and cell is text and is shown as it is (:func:`evalkit.markdown_text.md_text`
+    escapes ``|`` and any markup); a :class:`~evalkit.markdown_text.Markdown` cell is
+    Markdown built by evalkit and is put in as it is.
+
     Examples
     --------
     >>> print(pipe_table(pd.DataFrame({"a": ["x|y"], "b": ["z"]}), {"a": 4, "b": 6}))
@@ -317,7 +322,7 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     | x\\|y | z |
     """
     def cell(v: Any) -> str:
-        return _cell_text(v).replace("|", "\\|")
+        return v if isinstance(v, Markdown) else md_text(_cell_text(v))
 
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join(":" + "-" * max(3, int(widths.get(c, 10)) - 1)
@@ -408,12 +413,12 @@ class EvidenceSummary:
     def markdown(self) -> str:
         """The summary as Markdown: the sentences, the findings table and how to read it."""
         measured = self.table["outcome"].notna()
-        found = [f"**{m}.** {f}" if ok else f for m, f, ok in
+        found = [Markdown(f"**{md_text(m)}.** {md_text(f)}") if ok else f for m, f, ok in
                  zip(self.table["measure"], self.table["finding"], measured, strict=True)]
         shown = pd.DataFrame({"Domain": self.table["domain"], "What we found": found})
         shown.loc[shown["Domain"].duplicated(), "Domain"] = ""
         return "\n".join([
-            " ".join(self.sentences), "",
+            md_text(" ".join(self.sentences)), "",
             pipe_table(shown, {"Domain": 17, "What we found": 83}), "",
             ": What the scheme did, by Quadruple Aim domain with engagement alongside: each "
             "effect with its 95% CI, design, Maryland level (1 weak to 5 randomised) and "
