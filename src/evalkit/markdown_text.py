@@ -44,8 +44,11 @@ _ESCAPE = re.compile("[" + re.escape("".join(sorted(MARKUP_CHARACTERS))) + "]")
 _BREAKS = re.compile(r"[ \t\r\n\f\v\u2028\u2029\x85]+")
 #: Control characters (C0 and C1 but whitespace, DEL) and the byte-order mark.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
-#: A line start that pandoc would read as a list item: ``-``, or digits then ``.``/``)``.
-_LIST_START = re.compile(r"^(-|\d+[.)]|[ivxlcdmIVXLCDM]+[.)]|[a-zA-Z][.)])")
+#: A line start that pandoc would read as a list item: ``-``, digits, a letter or a roman
+#: numeral then ``.`` or ``)``, followed by a space or the end.
+_LIST_START = re.compile(r"^(-|\d+[.)]|[ivxlcdmIVXLCDM]+[.)]|[a-zA-Z][.)])(?= |$)")
+#: A line of dashes alone: a horizontal rule, or a heading's underline.
+_RULE = re.compile(r"[- ]+")
 #: A line start that pandoc's fancy lists read as an item: ``(1)``, ``(a)``, ``(iv)``.
 _PAREN_START = re.compile(r"^\((?=(\d+|[a-zA-Z]|[ivxlcdmIVXLCDM]+)\))")
 
@@ -94,7 +97,9 @@ def md_text(value: Any) -> Markdown:
         return value
     text = _ESCAPE.sub(lambda m: "\\" + m.group(0), _plain(value))
     start = _LIST_START.match(text)
-    if start:
+    if _RULE.fullmatch(text):
+        text = text.replace("-", "\\-")
+    elif start:
         marker = start.group(0)
         text = marker[:-1] + "\\" + marker[-1] + text[len(marker):]
     elif _PAREN_START.match(text):

@@ -304,9 +304,10 @@ def _num(v: float, *, sign: bool = False) -> str:
     return ("-" if v < 0 else "") + text
 
 
-def _md_table(frame: pd.DataFrame) -> str:
-    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`)."""
-    return pipe_table(frame, auto_widths(frame))
+def _md_table(frame: pd.DataFrame, markdown=()) -> str:
+    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`); its
+    cells are text, but for the columns named in ``markdown`` (see :func:`pipe_table`)."""
+    return pipe_table(frame, auto_widths(frame), markdown=markdown)
 
 
 @dataclass
@@ -1274,18 +1275,19 @@ def provenance_markdown(paths, parameters: dict, *, folder) -> str:
                            for k, v in prov["parameters"].items()])
     commit = git["commit"] or "not in a git checkout"
     dirty = {True: "yes", False: "no", None: "unknown (not in a git checkout)"}[git["dirty"]]
+    commit = (f"`{commit}`" if re.fullmatch(r"[0-9a-f]{7,64}", commit)  # a hash, in code
+              else md_text(commit))
     facts = pd.DataFrame([
-        {"Item": "evalkit", "Value": prov["evalkit_version"]},
-        {"Item": "Python", "Value": prov["python"]},
-        {"Item": "Platform", "Value": prov["platform"]},
-        {"Item": "Git commit", "Value": Markdown(f"`{commit}`")
-         if re.fullmatch(r"[0-9a-f]{7,64}", commit) else commit},
+        {"Item": "evalkit", "Value": md_text(prov["evalkit_version"])},
+        {"Item": "Python", "Value": md_text(prov["python"])},
+        {"Item": "Platform", "Value": md_text(prov["platform"])},
+        {"Item": "Git commit", "Value": commit},
         {"Item": "Uncommitted changes (git dirty flag)", "Value": dirty},
-        {"Item": "Render engine and version", "Value": render["engine"]},
-        {"Item": "Rendered at (UTC)", "Value": render["rendered_at"]},
+        {"Item": "Render engine and version", "Value": md_text(render["engine"])},
+        {"Item": "Rendered at (UTC)", "Value": md_text(render["rendered_at"])},
     ])
     return "\n".join([
-        _md_table(facts), "",
+        _md_table(facts, markdown=["Value"]), "",
         ": How and when this report was made {#tbl-provenance}", "",
         "**Parameters**", "", _md_table(params), "",
         "**Input data**", "", _md_table(inputs), "",
