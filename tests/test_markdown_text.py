@@ -26,6 +26,8 @@ HOSTILE = [
     "==mark==", "\\", "a  \\", "-5", "a.", "<!-- c -->", "[x]{.smallcaps}", "[]{#a}",
     "#image(\"/etc/passwd\")", "#read(\"x\")", "<https://example.org>", ":smile:",
     "| a | b |", "|---|", "    indented code", "\tTab", "Line one\nline two",
+    "Table: caption {#tbl-x}", ": definition", "===", "= = =", "&#x3C;script&#x3E;",
+    "{{< include /etc/passwd >}}", "{{< env HOME >}}", "a = b: c & d",
 ]
 ORDINARY = ["Sant'Anna", "A&E attendances", "£2.09 per head – 5% of (all) costs",
             "Patients' ratings", "\"quoted\" words", "1-5 scale", "e.g. this... and that",

@@ -9,12 +9,16 @@ it so; every Markdown builder in evalkit passes such text through it (and
 :func:`~evalkit.reporting_summary.pipe_table` passes every cell through it).
 
 How: pandoc's Markdown lets a backslash escape any ASCII punctuation character, and the
-escaped character is printed as itself. :func:`md_text` escapes every punctuation character
-that can start markup (``\\ ` * _ { } [ ] < > # + ! | $ @ ^ ~ & = :``), a ``-`` or a
-number's ``.``/``)`` where a line would start a list, collapses line breaks to spaces (a
-description can hold paragraphs: :func:`md_paragraphs`) and drops control characters.
-Apostrophes, quotes, ``%``, ``£``, dashes, full stops and parentheses are left as they are,
-so ordinary text looks exactly as before (pandoc still curls its quotes).
+escaped character is printed as itself. :func:`md_text` escapes every character that can
+start markup anywhere in a line (``\\ ` * _ { } [ ] < > # + ! | $ @ ^ ~``), an ``&`` that
+would start an entity (``&lt;``), and what would start a block at the start of a line (a
+list item's ``-``, ``1.`` or ``(a)``, a ``:`` of a definition, caption or fenced div, a
+line of ``-`` or ``=``); it collapses line breaks to spaces (a description can hold
+paragraphs: :func:`md_paragraphs`) and drops control characters. Apostrophes, quotes,
+``%``, ``£``, ``&``, ``:``, ``=``, dashes, full stops and parentheses are otherwise left as
+they are, so ordinary text looks exactly as before (pandoc still curls its quotes). Quarto
+reads the same Markdown, and its shortcodes (``{{< include ... >}}``) are broken up by
+the escaped braces.
 
 Text that is already Markdown built by evalkit (a bold label, a cross-reference) is marked
 with :class:`Markdown`, and :func:`md_text` leaves it alone; nothing from a spec or a data
@@ -22,10 +26,10 @@ file is ever wrapped in it without being escaped first.
 
 Examples
 --------
->>> md_text("A&E <b>attendances</b> [1](javascript:x)")
-'A\\\\&E \\\\<b\\\\>attendances\\\\</b\\\\> \\\\[1\\\\](javascript\\\\:x)'
->>> md_text("Sant'Anna: 5% (£2.09) – fine")
-"Sant'Anna\\\\: 5% (£2.09) – fine"
+>>> md_text("A&E <b>attendances</b> [1](javascript:x) &lt;")
+'A&E \\\\<b\\\\>attendances\\\\</b\\\\> \\\\[1\\\\](javascript:x) \\\\&lt;'
+>>> md_text("Sant'Anna: 5% (£2.09) – p = 0.05")
+"Sant'Anna: 5% (£2.09) – p = 0.05"
 >>> md_text(Markdown("**bold**"))
 '**bold**'
 """
@@ -38,8 +42,9 @@ from typing import Any
 __all__ = ["Markdown", "md_text", "md_paragraphs", "md_attribute", "md_join"]
 
 #: ASCII punctuation that can begin Markdown or pandoc markup anywhere on a line.
-MARKUP_CHARACTERS = frozenset("\\`*_{}[]<>#+!|$@^~&=:")
-_ESCAPE = re.compile("[" + re.escape("".join(sorted(MARKUP_CHARACTERS))) + "]")
+MARKUP_CHARACTERS = frozenset("\\`*_{}[]<>#+!|$@^~")
+_ESCAPE = re.compile("[" + re.escape("".join(sorted(MARKUP_CHARACTERS))) + "]"
+                     r"|&(?=#?[A-Za-z0-9]+;)")
 #: Line breaks and other whitespace that Markdown would read as a line or a paragraph.
 _BREAKS = re.compile(r"[ \t\r\n\f\v\u2028\u2029\x85]+")
 #: Control characters (C0 and C1 but whitespace, DEL) and the byte-order mark.
@@ -47,8 +52,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 #: A line start that pandoc would read as a list item: ``-``, digits, a letter or a roman
 #: numeral then ``.`` or ``)``, followed by a space or the end.
 _LIST_START = re.compile(r"^(-|\d+[.)]|[ivxlcdmIVXLCDM]+[.)]|[a-zA-Z][.)])(?= |$)")
-#: A line of dashes alone: a horizontal rule, or a heading's underline.
-_RULE = re.compile(r"[- ]+")
+#: A line of dashes or equals signs alone: a horizontal rule, or a heading's underline.
+_RULE = re.compile(r"[- ]+|[= ]+")
+#: A line start that makes a definition, a table caption or a fenced div.
+_COLON_START = re.compile(r"^(?:[Tt]able)?:")
 #: A line start that pandoc's fancy lists read as an item: ``(1)``, ``(a)``, ``(iv)``.
 _PAREN_START = re.compile(r"^\((?=(\d+|[a-zA-Z]|[ivxlcdmIVXLCDM]+)\))")
 
@@ -98,7 +105,9 @@ def md_text(value: Any) -> Markdown:
     text = _ESCAPE.sub(lambda m: "\\" + m.group(0), _plain(value))
     start = _LIST_START.match(text)
     if _RULE.fullmatch(text):
-        text = text.replace("-", "\\-")
+        text = re.sub(r"([-=])", r"\\\1", text)
+    elif _COLON_START.match(text):
+        text = text.replace(":", "\\:", 1)
     elif start:
         marker = start.group(0)
         text = marker[:-1] + "\\" + marker[-1] + text[len(marker):]
