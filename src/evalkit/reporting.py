@@ -871,7 +871,7 @@ class ReportContext:
         per = e.loc["scheme_cost_per_patient", "estimate"]
         change = e.loc["resource_cost_change"]
         inc = e.loc["incremental_cost"]
-        price = f" at {d['price_year']} prices" if d.get("price_year") else ""
+        price = f" at {md_text(d['price_year'])} prices" if d.get("price_year") else ""
         roles = res.frames["scheme_costs"]
         roles_tab = pd.DataFrame({
             "Line": [f"{r} ({b})" if isinstance(b, str) and b else str(r)
@@ -911,7 +911,7 @@ class ReportContext:
                      f"Quality-adjusted life years changed by {format_effect(q.to_dict())} "
                      f"per patient. "
                      + (f"The ICER is £{icer:,.0f} per QALY gained. " if pd.notna(icer)
-                        and icer > 0 else f"No ICER is reported: {d['icer_note']}. ")
+                        and icer > 0 else f"No ICER is reported: {md_text(d['icer_note'])}. ")
                      + f"On the point estimates the scheme is {verdict}. The probability "
                      "that it is cost-effective is "
                      + " and ".join(f"{d[f'prob_cost_effective_{int(w)}']:.0%} at £{w:,.0f}"

@@ -10,6 +10,7 @@ plain-English findings, the economic summary, counts under disclosure control, a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -180,8 +181,9 @@ class ComparativeContext:
                         f"{lo:.2f} and {hi:.2f} (95% prediction interval), because the "
                         f"schemes differ (I² {m.i2:.0f}%).")
         if self.schemes.failures:
-            text.append("Left out because their data failed checks: "
-                        + "; ".join(f"{md_text(k)} ({md_text(v)})"
+            root = f"{Path(self.parameters.get('data_root') or project_root())}{os.sep}"
+            text.append("Left out because their data failed checks: "  # no machine path
+                        + "; ".join(f"{md_text(k)} ({md_text(v.replace(root, ''))})"
                                     for k, v in self.schemes.failures.items()) + ".")
         return " ".join(text) + "\n"
 

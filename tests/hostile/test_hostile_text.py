@@ -106,21 +106,15 @@ def _data_uri_payloads(text: str) -> list[bytes]:
 
 
 # --------------------------------------------------------------------------- the scheme
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    """The hostile scheme, its planted files and server, and the rendered outputs."""
-    tmp = tmp_path_factory.mktemp("hostile-text")
-    text_marker = "PLANTEDTEXT" + secrets.token_hex(8)
-    png_marker = "PLANTEDPNG" + secrets.token_hex(8)
+def plant_scheme(tmp: Path, url: str, png_marker: str, text_marker: str) -> dict:
+    """Write the hostile copy of the scheme under ``tmp/data`` and the planted files under
+    ``tmp/outside``; ``url`` is the local server's address."""
     outside = tmp / "outside"
     outside.mkdir()
     secret = outside / "secret.txt"
     secret.write_text(f"{text_marker}\n", encoding="utf-8")
     planted_png = outside / "planted.png"
     planted_png.write_bytes(_marker_png(png_marker))
-    server = _Server(_marker_png(png_marker))
-    url = f"http://127.0.0.1:{server.port}"
-
     data = tmp / "data"
     folder = data / SCHEME
     shutil.copytree(PROJECT / "data" / "synthetic" / SCHEME, folder)
@@ -160,7 +154,18 @@ def hostile(tmp_path_factory):
     chars = pd.read_csv(PROJECT / "data" / "synthetic" / "schemes.csv")
     chars.loc[chars["scheme"] == SCHEME, "nation"] = f'<img src="{url}/n.png"> England | n'
     chars.to_csv(data / "schemes.csv", index=False)
+    return {"data": data, "folder": folder, "title": title}
 
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """The hostile scheme, its planted files and server, and the rendered outputs."""
+    tmp = tmp_path_factory.mktemp("hostile-text")
+    text_marker = "PLANTEDTEXT" + secrets.token_hex(8)
+    png_marker = "PLANTEDPNG" + secrets.token_hex(8)
+    server = _Server(_marker_png(png_marker))
+    planted = plant_scheme(tmp, f"http://127.0.0.1:{server.port}", png_marker, text_marker)
+    data, folder, title = planted["data"], planted["folder"], planted["title"]
     out = tmp / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO")}
     cmd = [sys.executable, "-m", "evalkit.cli", "report",
