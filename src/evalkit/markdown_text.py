@@ -20,9 +20,9 @@ they are, so ordinary text looks exactly as before (pandoc still curls its quote
 reads the same Markdown, and its shortcodes (``{{< include ... >}}``) are broken up by
 the escaped braces.
 
-Text that is already Markdown built by evalkit (a bold label, a cross-reference) is marked
-with :class:`Markdown`, and :func:`md_text` leaves it alone; nothing from a spec or a data
-file is ever wrapped in it without being escaped first.
+Text that is already Markdown built by evalkit (a figure caption holding an escaped label)
+is marked with :class:`Markdown`, and :func:`md_text` leaves it alone; nothing from a spec
+or a data file is ever wrapped in it without being escaped first.
 
 Examples
 --------
@@ -63,8 +63,9 @@ _PAREN_START = re.compile(r"^\((?=(\d+|[a-zA-Z]|[ivxlcdmIVXLCDM]+)\))")
 class Markdown(str):
     """A string that is already Markdown (built by evalkit, its text escaped).
 
-    :func:`md_text` returns it unchanged, and :func:`~evalkit.reporting_summary.pipe_table`
-    puts it into a cell as it is.
+    :func:`md_text` returns it unchanged (so a caption built from escaped pieces can be
+    handed to a function that escapes text). A DataFrame does not keep the type: name such
+    columns in :func:`~evalkit.reporting_summary.pipe_table`'s ``markdown`` instead.
     """
 
     __slots__ = ()
