@@ -233,7 +233,7 @@ def test_regression_to_the_mean_in_the_schemes_terms(frailty):
 def test_confounding_names_what_each_design_cannot_rule_out(frailty, wards):
     text = " ".join(confounding(frailty))
     assert "COVID-19" in text  # the follow-up 2019-10 to 2020-09 covers March 2020
-    assert "conditions, risk_score still differ after matching" in text
+    assert "conditions, risk\\_score still differ after matching" in text  # escaped
     assert "Interrupted time series" in text and "p = 0.018" in text
     assert "L00 (scheme)" in " ".join(confounding(wards))
 
@@ -283,12 +283,12 @@ def test_every_count_the_report_shows_is_controlled(frailty):
     table = md[md.index("| Profession"):md.index(": MDT meeting")].strip().splitlines()[2:]
     assert len(table) == len(mdt)
     for row in table:  # counts and the attendance rates computed from them are hidden
-        assert [c.strip() for c in row.strip("|").split("|")][1:] == ["*", "*", "*"]
+        assert [c.strip() for c in row.strip("|").split("|")][1:] == ["\\*"] * 3  # escaped
     design = report.design_markdown()
     d = frailty.result("emergency_admissions").effects.iloc[0]["diagnostics"]
     assert f"{int(d['baseline_events']):,}" not in design  # admissions are events
     econ = report.economic_markdown()
-    assert "* patients it served" in econ
+    assert "\\* patients it served" in econ
     effects = report.effects_frame()
     assert set(effects.loc[effects["Outcome"].str.startswith("Resource-use"), "Units"]) == {"*"}
     assert "30" in set(effects["Units"])  # 30 practices: organisations are not controlled
@@ -306,8 +306,8 @@ def _drawn():
 def test_figure_markdown_carries_the_computed_alt_text(tmp_path):
     md = figure_markdown(_drawn(), label="fig-x", caption="A [demo] line", folder=tmp_path,
                          width="70%")
-    assert md.strip() == (f"![A (demo) line]({(tmp_path / 'fig-x.png').as_posix()})"
-                          "{#fig-x fig-alt=\"Falls from '1' to 0 (in a year).\" width=\"70%\"}")
+    assert md.strip() == (f"![A \\[demo\\] line]({(tmp_path / 'fig-x.png').as_posix()})"
+                          '{#fig-x fig-alt="Falls from \\"1\\" to 0 {in a year}." width="70%"}')
     assert (tmp_path / "fig-x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert figure_markdown(None, label="fig-x", caption="c", folder=tmp_path) == ""
 

@@ -23,7 +23,7 @@ import pandas as pd
 from .data_sources import read_source
 from .designs import DESIGNS
 from .errors import DesignError, EvalkitError
-from .provenance import collect, file_sha256
+from .provenance import collect, display_path, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
 from .spec import Analysis, Spec, load_spec
 
@@ -297,7 +297,7 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
 
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     evaluation = Evaluation(spec=spec, results=[])
-    log = [f"scheme: {spec.scheme}", f"spec: {spec.path}"]
+    log = [f"scheme: {spec.scheme}", f"spec: {display_path(spec.path)}"]
     for i, analysis in enumerate(tqdm(spec.analyses, desc=spec.scheme, unit="analysis",
                                       disable=not progress), start=1):
         data = evaluation.table(analysis.data)

@@ -5,6 +5,11 @@ inputs and checkout (it holds no time), so ``provenance.json`` and ``results.jso
 reproducible. :func:`render_info` adds what only a rendered report has: the engine that
 rendered it, the engine's version and the time of rendering. It is called while a report
 renders and enters neither ``results.json`` nor the render cache key.
+
+Provenance names no place on the machine: a file is named relative to the spec's folder or
+the project folder (:func:`display_path`), a parameter that is an absolute path likewise,
+and the platform is the operating system's family (``Linux``, ``Darwin``, ``Windows``), not
+the kernel's release or the host's name.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["file_sha256", "package_versions", "git_state", "collect", "render_info",
-           "ENGINE_ENV"]
+           "display_path", "ENGINE_ENV"]
 
 #: The environment variable in which evalkit's render engines name themselves.
 ENGINE_ENV = "EVALKIT_RENDER_ENGINE"
@@ -45,6 +50,53 @@ def package_versions() -> dict[str, str]:
         if name:
             out[name.lower()] = dist.version
     return dict(sorted(out.items()))
+
+
+def _project_folder(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``data/synthetic`` or ``.git``."""
+    for folder in (start, *start.parents):
+        if (folder / "data" / "synthetic").is_dir() or (folder / ".git").exists():
+            return folder
+    return None
+
+
+def display_path(path: str | Path, folder: str | Path | None = None) -> str:
+    """A file's name as provenance shows it, with no place on the machine in it.
+
+    Relative to ``folder`` (the spec's folder) when the file is inside it, else relative to
+    the project folder (the nearest folder above ``folder``, or above the current folder,
+    holding ``data/synthetic`` or ``.git``), else the file's own name. A relative path is
+    taken as it is. Always with ``/``.
+
+    Examples
+    --------
+    >>> display_path("/somewhere/scheme/panel.csv", "/somewhere/scheme")
+    'panel.csv'
+    >>> display_path("/elsewhere/x/panel.csv", "/nowhere")
+    'panel.csv'
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    p = Path(os.path.normpath(p))
+    bases = []
+    if folder is not None:
+        base = Path(os.path.normpath(Path(folder).absolute()))
+        bases.append(base)
+        bases.append(_project_folder(base))
+    bases.append(_project_folder(Path.cwd()))
+    for base in bases:
+        if base is not None and p.is_relative_to(base):
+            return p.relative_to(base).as_posix() or "."
+    return p.name
+
+
+def _shown_parameter(value: Any, folder: str | Path | None) -> Any:
+    """A parameter with any absolute path in it shown by :func:`display_path`."""
+    if isinstance(value, Path) or (isinstance(value, str) and os.path.isabs(value)
+                                   and "\n" not in value):
+        return display_path(value, folder)
+    return value
 
 
 def git_state(folder: str | Path | None = None) -> dict[str, Any]:
@@ -80,17 +132,19 @@ def collect(inputs: Iterable[str | Path], parameters: Mapping[str, Any],
     Returns
     -------
     dict
-        JSON-ready provenance.
+        JSON-ready provenance. Files and path parameters are named by
+        :func:`display_path`; ``platform`` is the operating system's family.
     """
     import evalkit
 
     return {
         "evalkit_version": evalkit.__version__,
         "python": sys.version.split()[0],
-        "platform": platform.platform(),
+        "platform": platform.system() or "unknown",
         "git": git_state(folder),
-        "parameters": dict(parameters),
-        "inputs": {str(Path(p).name): {"path": str(p), "sha256": file_sha256(p)}
+        "parameters": {k: _shown_parameter(v, folder) for k, v in parameters.items()},
+        "inputs": {display_path(p, folder): {"path": display_path(p, folder),
+                                             "sha256": file_sha256(p)}
                    for p in sorted(map(str, inputs))},
         "packages": package_versions(),
     }

@@ -17,6 +17,7 @@ the plot's computed alt text (:meth:`ReportContext.figure`, :mod:`evalkit.report
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,7 @@ import pandas as pd
 from .disclosure import DisclosureRules
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
+from .markdown_text import Markdown, md_join, md_paragraphs, md_text
 from .narrative import describe_effect, format_effect, format_gbp, format_interval
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
@@ -302,9 +304,10 @@ def _num(v: float, *, sign: bool = False) -> str:
     return ("-" if v < 0 else "") + text
 
 
-def _md_table(frame: pd.DataFrame) -> str:
-    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`)."""
-    return pipe_table(frame, auto_widths(frame))
+def _md_table(frame: pd.DataFrame, markdown=()) -> str:
+    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`); its
+    cells are text, but for the columns named in ``markdown`` (see :func:`pipe_table`)."""
+    return pipe_table(frame, auto_widths(frame), markdown=markdown)
 
 
 @dataclass
@@ -389,8 +392,8 @@ class ReportContext:
         drawn = getattr(self, self._DRAW[label])()
         outcome = {"fig-its": self.its_outcome(),
                    "fig-event": self._event_outcome()}.get(label, "")
-        caption = FIGURE_CAPTIONS[label].format(outcome=outcome[:1].lower() + outcome[1:]
-                                                if outcome[1:2].islower() else outcome)
+        outcome = (outcome[:1].lower() + outcome[1:] if outcome[1:2].islower() else outcome)
+        caption = Markdown(FIGURE_CAPTIONS[label].format(outcome=md_text(outcome)))
         return figure_markdown(drawn, label=label, caption=caption,
                                width=FIGURE_WIDTHS.get(label))
 
@@ -403,6 +406,10 @@ class ReportContext:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
         return synthetic_notice_markdown() if self.spec.synthetic else ""
 
+    def title_markdown(self) -> str:
+        """The report's first heading: the scheme's title from its spec, shown as text."""
+        return f"# {md_text(self.spec.title)}\n"
+
     def summary_markdown(self) -> str:
         """The one-page summary: the scheme in three sentences and the findings table by
         Quadruple Aim domain (:mod:`evalkit.reporting_summary`)."""
@@ -411,11 +418,12 @@ class ReportContext:
     def scheme_markdown(self) -> str:
         """What the scheme is, and its context (from ``schemes.csv``) as a table."""
         s = self.spec
-        lines = [s.description, ""]
+        lines = [md_paragraphs(s.description), ""]
         if s.inspired_by:
+            inspired = md_text(s.inspired_by)
             lines.append(f"This synthetic case study is inspired by published descriptions of "
-                         f"{s.inspired_by}. It makes no claim about any real scheme."
-                         if s.synthetic else f"Inspired by {s.inspired_by}.")
+                         f"{inspired}. It makes no claim about any real scheme."
+                         if s.synthetic else f"Inspired by {inspired}.")
         c = self.characteristics
         if c:
             names = {"nation": "Nation", "organisational_form": "Organisational form",
@@ -440,9 +448,9 @@ class ReportContext:
         return "\n".join([
             data_sources_markdown(self.spec),
             f"Counts of people and events are shown under disclosure control "
-            f"({self.rules.name}: counts from {self.rules.low} to {self.rules.high} appear as "
-            f"'{self.rules.symbol}'); the appendix on disclosure control says what was "
-            "suppressed.", ""])
+            f"({md_text(self.rules.name)}: counts from {self.rules.low} to {self.rules.high} "
+            f"appear as '{md_text(self.rules.symbol)}'); the appendix on disclosure control "
+            "says what was suppressed.", ""])
 
     def comparison_markdown(self) -> str:
         """Why each comparison group: the one each design used, in the scheme's terms."""
@@ -453,8 +461,9 @@ class ReportContext:
         outcome = self.its_outcome()
         if not outcome:
             return ""
-        return (f"@fig-its shows the monthly series of {outcome[:1].lower() + outcome[1:]} "
-                "behind the interrupted time series estimates.\n")
+        return (f"@fig-its shows the monthly series of "
+                f"{md_text(outcome[:1].lower() + outcome[1:])} behind the interrupted time "
+                "series estimates.\n")
 
     def robustness_markdown(self) -> str:
         """The robustness checks the designs ran, as a table."""
@@ -481,7 +490,7 @@ class ReportContext:
         Call it after every section that shows counts (it reports the log so far).
         """
         log = self.counts.plot_data()["log"]
-        lines = [self.counts.statement(), ""]
+        lines = [md_text(self.counts.statement()), ""]
         if len(log):
             tab = pd.DataFrame({"Counts of": log["what"], "Shown": log["shown"].astype(str),
                                 "Suppressed": log["suppressed"].astype(str)})
@@ -497,9 +506,10 @@ class ReportContext:
             levels = sorted(set(res.effects["evidence_level"]))
             how = describe_design(analysis.design, res.effects.iloc[0],
                                   self._show(people_analysis(self.evaluation, analysis)))
-            out.append(f"- **{self.label(analysis.outcome)}**: "
-                       f"{DESIGN_NAMES.get(analysis.design, analysis.design)} "
-                       f"({analysis.label or analysis.data}): {how}. Maryland level"
+            out.append(f"- **{md_text(self.label(analysis.outcome))}**: "
+                       f"{md_text(DESIGN_NAMES.get(analysis.design, analysis.design))} "
+                       f"({md_text(analysis.label or analysis.data)}): {md_text(how)}. "
+                       f"Maryland level"
                        f"{'s' if len(levels) > 1 else ''} {' and '.join(map(str, levels))}.")
         levels = sorted(set(self.evaluation.effects["evidence_level"]))
         out.append("")
@@ -609,13 +619,14 @@ class ReportContext:
                        "adoption"
                        if span[1] is not None else "")
             test += (f" Sensitivity to parallel trends (Rambachan and Roth){horizon}: "
-                     f"{honest[:1].lower()}{honest[1:]}")
+                     f"{md_text(honest[:1].lower() + honest[1:])}")
             if mbar is not None and mbar == mbar and mbar < 1:
                 test += (" A breakdown value below 1 means that a violation smaller than those "
                          "already seen before adoption could overturn the conclusion, so the "
                          "comparison does not reach Maryland level 4.")
-        return (f"@fig-event shows how the effect on {self.label(analysis.outcome).lower()} "
-                "developed with time since each unit adopted the scheme." + test + "\n")
+        return (f"@fig-event shows how the effect on "
+                f"{md_text(self.label(analysis.outcome).lower())} developed with time since "
+                "each unit adopted the scheme." + test + "\n")
 
     # -- comparison designs: synthetic control and matched cohorts ---------------------
     def _first(self, design: str):
@@ -656,14 +667,15 @@ class ReportContext:
         d = res.diagnostics
         rec = res.effects.iloc[0]
         label = self.label(analysis.outcome)
-        parts = [f"@fig-synth compares {label.lower()} in {d['treated_unit']} with its "
+        treated = md_text(d["treated_unit"])
+        parts = [f"@fig-synth compares {md_text(label.lower())} in {treated} with its "
                  f"synthetic control, a weighted average of {d['n_nonzero_weights']} of the "
                  f"{d['n_donors']} other units chosen to match it before the start "
-                 f"(@tbl-synth-weights). {describe_effect(rec, label=label)}"]
+                 f"(@tbl-synth-weights). {md_text(describe_effect(rec, label=label))}"]
         if d.get("rank") is not None:
             parts.append(f"@fig-synth-gaps sets this gap among the placebo gaps obtained by "
                          f"treating each other unit as if it had adopted the scheme: "
-                         f"{d['treated_unit']} ranks {d['rank']} of {d['n_placebos'] + 1} on "
+                         f"{treated} ranks {d['rank']} of {d['n_placebos'] + 1} on "
                          f"the ratio of post- to pre-start prediction error (placebo p = "
                          f"{d['p_value']:.3f}).")
         if d.get("loo_gap_mean_range"):
@@ -679,7 +691,7 @@ class ReportContext:
         table = pd.DataFrame({"Comparison unit": shown["unit"].astype(str),
                               "Weight": [f"{w:.3f}" for w in shown["weight"]]})
         return (" ".join(parts) + "\n\n" + _md_table(table)
-                + f"\n\n: Units making up the synthetic control of {d['treated_unit']}, with "
+                + f"\n\n: Units making up the synthetic control of {treated}, with "
                   "their weights (units with weight above 0.001) {#tbl-synth-weights}\n")
 
     def _draw_love(self):
@@ -705,14 +717,14 @@ class ReportContext:
                 f"matching: the largest standardised mean difference after matching is "
                 f"{d['max_abs_smd_after']:.2f}"
                 + (" (all within 0.1)." if d.get("balance_ok") else
-                   f" (above 0.1 for {', '.join(d.get('imbalanced_covariates', [])[:4])}: "
+                   f" (above 0.1 for {md_join(d.get('imbalanced_covariates', [])[:4])}: "
                    "balance was not achieved, so the evidence level is held at 3).")]
         if d.get("n_unmatched_treated"):
             show = self._show(people_analysis(self.evaluation, analysis))
-            text.append(f"{show(d['n_unmatched_treated'], 'enrolled units unmatched')} of "
-                        f"{show(d['n_treated'], 'enrolled units')} enrolled units had no "
-                        "comparison unit close enough and were left out, so the estimate "
-                        "describes the matched enrolled units.")
+            text.append(f"{md_text(show(d['n_unmatched_treated'], 'enrolled units unmatched'))}"
+                        f" of {md_text(show(d['n_treated'], 'enrolled units'))} enrolled "
+                        "units had no comparison unit close enough and were left out, so the "
+                        "estimate describes the matched enrolled units.")
         m = d.get("group_means")
         did = res.effects[res.effects["estimand"] == "att_did"]
         if m and len(did):
@@ -720,7 +732,7 @@ class ReportContext:
             comp = m["comparison_post"] - m["comparison_pre"]
             text.append(
                 f"\n\n**Regression to the mean.** Enrolled units were chosen when their use "
-                f"was high. {label} among the matched enrolled units went from "
+                f"was high. {md_text(label)} among the matched enrolled units went from "
                 f"{_num(m['treated_pre'])} before enrolment to {_num(m['treated_post'])} "
                 f"after, a change of {_num(raw, sign=True)}: that is what an uncontrolled "
                 f"before/after comparison would report as the scheme's effect. The matched "
@@ -788,12 +800,12 @@ class ReportContext:
                 in set(res.effects["estimand"]) else "the net cost per patient")
         text = [f"**Sensitivity.** @fig-tornado varies one input at a time. "
                 f"{what.capitalize()} is {format_gbp(base)} per patient in the base case and is "
-                f"most sensitive to {top['label'].split(' (')[0].lower()}, which moves it "
+                f"most sensitive to {md_text(top['label'].split(' (')[0].lower())}, which moves it "
                 f"from {format_gbp(min(top['output_low'], top['output_high']))} to "
                 f"{format_gbp(max(top['output_low'], top['output_high']))}."]
         if crossing:
             text.append("Across the range of "
-                        + "; ".join(c.split(" (")[0].lower() for c in crossing)
+                        + md_join((c.split(" (")[0].lower() for c in crossing), "; ")
                         + f", {what} changes sign, so the conclusion depends on "
                         + ("it." if len(crossing) == 1 else "each of them."))
         else:
@@ -859,7 +871,7 @@ class ReportContext:
         per = e.loc["scheme_cost_per_patient", "estimate"]
         change = e.loc["resource_cost_change"]
         inc = e.loc["incremental_cost"]
-        price = f" at {d['price_year']} prices" if d.get("price_year") else ""
+        price = f" at {md_text(d['price_year'])} prices" if d.get("price_year") else ""
         roles = res.frames["scheme_costs"]
         roles_tab = pd.DataFrame({
             "Line": [f"{r} ({b})" if isinstance(b, str) and b else str(r)
@@ -872,7 +884,8 @@ class ReportContext:
             f"{'year' if d['years'] == 1 else str(d['years']) + ' years'}{price} "
             f"(£{d['scheme_cost_annual']:,.0f} a year in staff, with on-costs and overheads, "
             f"and £{d['scheme_setup']:,.0f} to set up), or £{per:,.0f} for each of the "
-            f"{self.counts.count(d['patients_served'], 'patients served')} patients it served "
+            f"{md_text(self.counts.count(d['patients_served'], 'patients served'))} patients it "
+            f"served "
             "a year. Unit costs and salaries are illustrative.", "",
             f"Comparing {ECONOMIC_COMPARISONS[d['comparison']]}, resource use changed by "
             f"{format_effect(change.to_dict())} per patient. Net of the scheme's cost, each "
@@ -898,7 +911,7 @@ class ReportContext:
                      f"Quality-adjusted life years changed by {format_effect(q.to_dict())} "
                      f"per patient. "
                      + (f"The ICER is £{icer:,.0f} per QALY gained. " if pd.notna(icer)
-                        and icer > 0 else f"No ICER is reported: {d['icer_note']}. ")
+                        and icer > 0 else f"No ICER is reported: {md_text(d['icer_note'])}. ")
                      + f"On the point estimates the scheme is {verdict}. The probability "
                      "that it is cost-effective is "
                      + " and ".join(f"{d[f'prob_cost_effective_{int(w)}']:.0%} at £{w:,.0f}"
@@ -913,10 +926,10 @@ class ReportContext:
             nc = res.frames["net_cost"].set_index("quantity")
             if "break_even_activity" in nc.index:
                 text += ["", f"To pay for itself from "
-                         f"{res.options.get('activity_label') or 'activity'} alone, the scheme "
-                         f"would need to avoid {nc.loc['break_even_activity', 'estimate']:.2f} "
-                         f"per patient served; it avoided "
-                         f"{-e.loc['activity_change', 'estimate']:.2f} "
+                         f"{md_text(res.options.get('activity_label') or 'activity')} alone, "
+                         f"the scheme would need to avoid "
+                         f"{nc.loc['break_even_activity', 'estimate']:.2f} per patient "
+                         f"served; it avoided {-e.loc['activity_change', 'estimate']:.2f} "
                          f"({format_effect(e.loc['activity_change'].to_dict())} change)."]
         if d["comparison"] == "before_after":
             text += ["", "This is an uncontrolled before/after comparison (Maryland level 1): "
@@ -969,7 +982,7 @@ class ReportContext:
                 text += (" Across all waves, difference-in-differences (Maryland level "
                          f"{r['evidence_level']}) estimates an average change of "
                          f"{format_effect(r)}{unit} in treated practices.")
-            lines.append(f"- {text}")
+            lines.append(f"- {md_text(text)}")
         return "\n".join(lines) + "\n"
 
     # -- engagement -----------------------------------------------------------------------
@@ -1051,7 +1064,7 @@ class ReportContext:
         lim = prof.outcome_spc.limits
         label = self.label(prof.outcome)
         unit = "%" if prof.outcome_unit == "%" else " per 1,000 a month"
-        text = [f"@fig-spc-outcome shows {label.lower()} across the scheme's units each "
+        text = [f"@fig-spc-outcome shows {md_text(label.lower())} across the scheme's units each "
                 f"month, as a Making Data Count XmR chart"]
         if len(lim) > 1:
             a, b = lim.iloc[0], lim.iloc[-1]
@@ -1061,7 +1074,7 @@ class ReportContext:
                         f"({b['lower']:.3g} to {b['upper']:.3g}).")
         else:
             text[0] += "."
-        text.append(prof.outcome_spc.overview["sentence"].iloc[0]
+        text.append(md_text(prof.outcome_spc.overview["sentence"].iloc[0])
                     if "sentence" in prof.outcome_spc.overview else "")
         text.append("A chart like this shows whether anything changed; it cannot say why. "
                     "Regression to the mean, secular trends and other changes at the same "
@@ -1104,21 +1117,21 @@ class ReportContext:
         if prof is None:
             return "_The spec declares no engagement data for this scheme._\n"
         ind = prof.indices
-        parts = [ind.headline(), ""]
+        parts = [md_text(ind.headline()), ""]
         spc = prof.referral_spc.overview.iloc[0] if prof.referral_spc is not None else None
         if spc is not None and "sentence" in spc:
             parts += [f"@fig-spc-referrals charts referrals a month across the scheme's "
-                      f"units: {spc['sentence']}", ""]
+                      f"units: {md_text(spc['sentence'])}", ""]
         f = prof.funnel.units
         above = f[f["flag"].str.startswith("above")]
         below = f[f["flag"].str.startswith("below")]
         parts += [f"@fig-funnel compares each unit's referrals per 1,000 patients a year "
                   f"with the scheme's average, allowing for the play of chance and for "
                   f"overdispersion: {len(above)} unit(s) referred more than the 95% limit "
-                  f"allows" + (f" ({', '.join(map(str, above['unit']))})" if 0 < len(above)
+                  f"allows" + (f" ({md_join(above['unit'])})" if 0 < len(above)
                                <= 5 else "")
                   + f" and {len(below)} fewer"
-                  + (f" ({', '.join(map(str, below['unit']))})" if 0 < len(below) <= 5
+                  + (f" ({md_join(below['unit'])})" if 0 < len(below) <= 5
                      else "") + ". Low referrers are where engagement work would start.", ""]
         mdt = ind.frames["mdt"].sort_values("rate").reset_index(drop=True)
         shown = self.counts.table(mdt[["invited", "attended"]].astype(int),
@@ -1173,8 +1186,8 @@ class ReportContext:
             parts += [f"Networks scored themselves on the ten building blocks of "
                       f"high-performing primary care (1 to 5; @fig-maturity shows the "
                       f"highest- and lowest-scoring networks). The mean network score went "
-                      f"from {ov[first].mean():.2f} at {first} to {ov[last].mean():.2f} at "
-                      f"{last} (@tbl-maturity).", ""]
+                      f"from {ov[first].mean():.2f} at {md_text(first)} to "
+                      f"{ov[last].mean():.2f} at {md_text(last)} (@tbl-maturity).", ""]
             blocks = m.to_frame().groupby(["label", "wave"], sort=False)["score"].mean() \
                 .unstack("wave")
             tab = pd.DataFrame({"Building block": blocks.index,
@@ -1201,7 +1214,7 @@ class ReportContext:
             r = prof.dose_response.effects.set_index("estimand").loc["dose_response_slope"]
             parts += [f"**Engagement and outcomes.** Across the scheme's units, each extra "
                       f"referral per 1,000 patients in the first year went with a change of "
-                      f"{format_interval(r)} in {self.label(prof.outcome).lower()} "
+                      f"{format_interval(r)} in {md_text(self.label(prof.outcome).lower())} "
                       f"({'%' if prof.outcome_unit == '%' else 'per 1,000 a month'}) after "
                       f"the start (@fig-dose). This is an association: practices that "
                       "engage more differ in size, staffing and population, so it does not "
@@ -1241,7 +1254,7 @@ def _package_table(packages: dict[str, str], pairs: int = 3) -> str:
             cells += list(items[k]) if k < len(items) else ["", ""]
         # A zero-width space after each underscore lets long names (ipython_pygments_lexers)
         # wrap in a narrow PDF column instead of running into the margin.
-        body.append("| " + " | ".join(c.replace("|", "\\|").replace("_", "_\u200b")
+        body.append("| " + " | ".join(md_text(c).replace("\\_", "\\_\u200b")
                                       for c in cells) + " |")
     return "\n".join([head, rule, *body])
 
@@ -1262,17 +1275,19 @@ def provenance_markdown(paths, parameters: dict, *, folder) -> str:
                            for k, v in prov["parameters"].items()])
     commit = git["commit"] or "not in a git checkout"
     dirty = {True: "yes", False: "no", None: "unknown (not in a git checkout)"}[git["dirty"]]
+    commit = (f"`{commit}`" if re.fullmatch(r"[0-9a-f]{7,64}", commit)  # a hash, in code
+              else md_text(commit))
     facts = pd.DataFrame([
-        {"Item": "evalkit", "Value": prov["evalkit_version"]},
-        {"Item": "Python", "Value": prov["python"]},
-        {"Item": "Platform", "Value": prov["platform"]},
-        {"Item": "Git commit", "Value": f"`{commit}`"},
+        {"Item": "evalkit", "Value": md_text(prov["evalkit_version"])},
+        {"Item": "Python", "Value": md_text(prov["python"])},
+        {"Item": "Platform", "Value": md_text(prov["platform"])},
+        {"Item": "Git commit", "Value": commit},
         {"Item": "Uncommitted changes (git dirty flag)", "Value": dirty},
-        {"Item": "Render engine and version", "Value": render["engine"]},
-        {"Item": "Rendered at (UTC)", "Value": render["rendered_at"]},
+        {"Item": "Render engine and version", "Value": md_text(render["engine"])},
+        {"Item": "Rendered at (UTC)", "Value": md_text(render["rendered_at"])},
     ])
     return "\n".join([
-        _md_table(facts), "",
+        _md_table(facts, markdown=["Value"]), "",
         ": How and when this report was made {#tbl-provenance}", "",
         "**Parameters**", "", _md_table(params), "",
         "**Input data**", "", _md_table(inputs), "",

@@ -281,7 +281,9 @@ class Checklist:
             label = "tbl-squire" if g.startswith("SQUIRE") else "tbl-trend"
             source = ("Ogrinc et al. 2016" if g.startswith("SQUIRE")
                       else "Des Jarlais et al. 2004")
-            out += [pipe_table(tab, {"Item": 26, "Status": 14, "Where it is addressed": 60}),
+            # "where" is evalkit's own Markdown (links to sections), from no spec or data
+            out += [pipe_table(tab, {"Item": 26, "Status": 14, "Where it is addressed": 60},
+                               markdown=["Where it is addressed"]),
                     "", f": {g} reporting items ({source}) and the section of this report "
                         f"that addresses each {{#{label}}}", ""]
         return "\n".join(out)

@@ -10,6 +10,7 @@ plain-English findings, the economic summary, counts under disclosure control, a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from .certainty import rate_certainty
 from .comparative import SchemeSet, collect_schemes
 from .disclosure import DisclosureRules, suppress
 from .findings import findings
+from .markdown_text import md_text
 from .narrative import format_gbp
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
 from .reporting import (
@@ -173,15 +175,16 @@ class ComparativeContext:
             m = self.meta[o]
             p = m.effects.set_index("estimand").loc["pooled"]
             lo, hi = m.prediction_interval
-            text.append(f"Across the {m.k} schemes with {_lower(self.label(o))}, the pooled "
-                        f"ratio is {p['estimate']:.2f} (95% CI {p['ci_low']:.2f} to "
+            text.append(f"Across the {m.k} schemes with {md_text(_lower(self.label(o)))}, "
+                        f"the pooled ratio is {p['estimate']:.2f} (95% CI {p['ci_low']:.2f} to "
                         f"{p['ci_high']:.2f}); a new scheme's effect could lie between "
                         f"{lo:.2f} and {hi:.2f} (95% prediction interval), because the "
                         f"schemes differ (I² {m.i2:.0f}%).")
         if self.schemes.failures:
-            text.append("Left out because their data failed checks: "
-                        + "; ".join(f"{k} ({v})" for k, v in self.schemes.failures.items())
-                        + ".")
+            root = f"{Path(self.parameters.get('data_root') or project_root())}{os.sep}"
+            text.append("Left out because their data failed checks: "  # no machine path
+                        + "; ".join(f"{md_text(k)} ({md_text(v.replace(root, ''))})"
+                                    for k, v in self.schemes.failures.items()) + ".")
         return " ".join(text) + "\n"
 
     def schemes_markdown(self) -> str:
@@ -298,13 +301,14 @@ class ComparativeContext:
         from .synthesis import leave_one_out
 
         if outcome not in self.meta:
-            return f"_Fewer than two schemes report {_lower(self.label(outcome))}._\n"
+            return f"_Fewer than two schemes report {md_text(_lower(self.label(outcome)))}._\n"
         m = self.meta[outcome]
         p = m.effects.set_index("estimand").loc["pooled"]
         lo, hi = m.prediction_interval
         est = leave_one_out(m)["estimate"]
         return " ".join([
-            f"Pooling the {m.k} schemes' strongest estimates of {_lower(self.label(outcome))} "
+            f"Pooling the {m.k} schemes' strongest estimates of "
+            f"{md_text(_lower(self.label(outcome)))} "
             f"(random effects, REML, Hartung-Knapp-Sidik-Jonkman interval) gives a ratio of "
             f"{p['estimate']:.3f} (95% CI {p['ci_low']:.3f} to {p['ci_high']:.3f}), a change "
             f"of {(p['estimate'] - 1) * 100:+.1f}%. Heterogeneity is I² {m.i2:.0f}% "
@@ -315,7 +319,7 @@ class ComparativeContext:
             "The pooled estimate inherits the weakest design among the schemes (Maryland "
             f"level {int(p['evidence_level'])}); with so few schemes a funnel plot or "
             "Egger's test would have little power, so neither is relied on.",
-            f"**Across the schemes:** {self.pooled_finding(outcome)}", "\n"])
+            f"**Across the schemes:** {md_text(self.pooled_finding(outcome))}", "\n"])
 
     def bubble_figure(self):
         """Meta-regression on measured engagement (bubble plot), or None."""
@@ -333,7 +337,7 @@ class ComparativeContext:
         return (f"Did schemes whose practices referred more do better? Each extra referral "
                 f"per 1,000 patients in the first year goes with a ratio of "
                 f"{r['estimate']:.3f} (95% CI {r['ci_low']:.3f} to {r['ci_high']:.3f}) in "
-                f"{_lower(self.label(self.outcomes[0]))} (@fig-bubble). With "
+                f"{md_text(_lower(self.label(self.outcomes[0])))} (@fig-bubble). With "
                 f"{m.k} schemes this comparison is weak, and schemes that engage more "
                 "differ in other ways: treat it as a question for the next evaluation, not "
                 "an answer.\n")
@@ -408,9 +412,9 @@ class ComparativeContext:
             ": Scheme units referring and never referring in their first year, after "
             "disclosure control {#tbl-counts}", "",
             f"Counts from {self.rules.low} to {self.rules.high} are shown as "
-            f"'{self.rules.symbol}' ({self.rules.name}); where a total would reveal a "
-            "suppressed cell, a second cell is suppressed too. The rules are recorded in "
-            "the provenance appendix.", ""])
+            f"'{md_text(self.rules.symbol)}' ({md_text(self.rules.name)}); where a total "
+            "would reveal a suppressed cell, a second cell is suppressed too. The rules are "
+            "recorded in the provenance appendix.", ""])
 
     def checklist_markdown(self) -> str:
         """The SQUIRE 2.0 / TREND checklist, mapped to sections."""

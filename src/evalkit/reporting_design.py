@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from .markdown_text import md_text
 from .reporting_disclosure import ReportCounts
 from .reporting_summary import pipe_table
 
@@ -293,6 +294,6 @@ def comparison_groups(evaluation, counts: ReportCounts | None = None) -> pd.Data
 def comparison_markdown(evaluation, counts: ReportCounts | None = None) -> str:
     """Why each comparison group, as a Markdown list (one item per analysis)."""
     frame = comparison_groups(evaluation, counts)
-    items = [f"- **{r.outcomes}** ({r.analysis}). *Comparison:* {r.comparison} *Why:* {r.why}"
-             for r in frame.itertuples()]
+    items = [f"- **{md_text(r.outcomes)}** ({md_text(r.analysis)}). *Comparison:* "
+             f"{md_text(r.comparison)} *Why:* {md_text(r.why)}" for r in frame.itertuples()]
     return "\n".join(items) + "\n"

@@ -43,9 +43,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from .errors import DesignError
+from .markdown_text import md_attribute, md_text
 
-__all__ = ["FIGURE_DIR_ENV", "ReportFigure", "figure_folder", "figure_markdown",
-           "clean_attribute", "clean_caption"]
+__all__ = ["FIGURE_DIR_ENV", "ReportFigure", "figure_folder", "figure_markdown"]
 
 #: The environment variable naming the folder figure files are written to.
 FIGURE_DIR_ENV = "EVALKIT_FIGURE_DIR"
@@ -65,31 +65,6 @@ def figure_folder() -> Path:
     if "folder" not in _PROCESS_FOLDER:
         _PROCESS_FOLDER["folder"] = Path(tempfile.mkdtemp(prefix="evalkit-figures-"))
     return _PROCESS_FOLDER["folder"]
-
-
-def clean_attribute(text: str) -> str:
-    """Text safe inside a double-quoted Pandoc attribute: one line, no ``"``, ``{}`` or ``\\``.
-
-    Examples
-    --------
-    >>> clean_attribute('Gap of "1.2" {units}\\n after')
-    "Gap of '1.2' (units) after"
-    """
-    text = " ".join(str(text).split())
-    return (text.replace('"', "'").replace("{", "(").replace("}", ")")
-            .replace("\\", "/"))
-
-
-def clean_caption(text: str) -> str:
-    """A caption safe inside ``![...]``: one line, square brackets made round.
-
-    Examples
-    --------
-    >>> clean_caption("Effects [95% CI]")
-    'Effects (95% CI)'
-    """
-    text = " ".join(str(text).split())
-    return text.replace("[", "(").replace("]", ")")
 
 
 def _target(path: Path) -> str:
@@ -122,10 +97,15 @@ class ReportFigure:
     width: str | None = None
 
     def markdown(self) -> str:
-        """The figure as a Pandoc/Quarto Markdown paragraph."""
-        width = f' width="{clean_attribute(self.width)}"' if self.width else ""
-        return (f"![{clean_caption(self.caption)}]({_target(self.path)})"
-                f'{{#{self.label} fig-alt="{clean_attribute(self.alt)}"{width}}}')
+        """The figure as a Pandoc/Quarto Markdown paragraph.
+
+        The caption is text shown as it is (:func:`~evalkit.markdown_text.md_text`; a
+        :class:`~evalkit.markdown_text.Markdown` caption is put in as it is), and so is the
+        alt text (:func:`~evalkit.markdown_text.md_attribute`).
+        """
+        width = f' width="{md_attribute(self.width)}"' if self.width else ""
+        return (f"![{md_text(self.caption)}]({_target(self.path)})"
+                f'{{#{self.label} fig-alt="{md_attribute(self.alt)}"{width}}}')
 
 
 def save_figure(drawn: tuple[Figure, str], *, label: str, caption: str, alt_extra: str = "",

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .markdown_text import md_join, md_text
 from .narrative import format_effect, format_gbp
 from .reporting_design import in_sentence, people_analysis, unit_words, window_words
 
@@ -60,8 +61,9 @@ def regression_to_mean(evaluation) -> list[str]:
             continue
         naive = eff.loc["before_after"]
         d = naive["diagnostics"] if isinstance(naive["diagnostics"], Mapping) else {}
-        label = spec.outcome_label(analysis.outcome)
-        one, many = unit_words(analysis.options.get("unit"))
+        raw_label = spec.outcome_label(analysis.outcome)
+        label, in_text = md_text(raw_label), md_text(in_sentence(raw_label))
+        one, many = (md_text(w) for w in unit_words(analysis.options.get("unit")))
         time = analysis.options.get("time")
         declared = bool(analysis.options.get("selected_on_baseline"))
         chose = (f"The spec records that the scheme chose its {many} for high values of "
@@ -84,11 +86,11 @@ def regression_to_mean(evaluation) -> list[str]:
         z = f"{float(d.get('rtm_selection_z', float('nan'))):.1f}".replace("-0.0", "0.0")
         peak = ("a clear peak: selected at a high point" if d.get("rtm_detected")
                 else "not a clear peak")
-        ref = window_words(d.get("rtm_reference_window"), time)
-        base = window_words(d.get("baseline_window"), time)
+        ref = md_text(window_words(d.get("rtm_reference_window"), time))
+        base = md_text(window_words(d.get("baseline_window"), time))
         text = (f"**{label}.** {chose} In the data, the scheme's {many} rose {rise} than "
                 f"all {many} from {ref} into the baseline ({base}; {z} standard errors, "
-                f"{peak}). Regression to the mean alone would change {in_sentence(label)} by "
+                f"{peak}). Regression to the mean alone would change {in_text} by "
                 f"{expected}. The unadjusted before/after change is {format_effect(naive)}")
         if "before_after_rtm_adjusted" in eff.index:
             text += (f"; allowing for regression to the mean it is "
@@ -105,9 +107,9 @@ def confounding(evaluation) -> list[str]:
         design = analysis.design
         d = res.effects.iloc[0]["diagnostics"] if len(res.effects) else {}
         d = d if isinstance(d, Mapping) else {}
-        one, many = unit_words(analysis.options.get("unit")
-                               or ("patient" if people_analysis(evaluation, analysis)
-                                   else (spec.engagement or {}).get("unit")))
+        one, many = (md_text(w) for w in unit_words(
+            analysis.options.get("unit") or ("patient" if people_analysis(evaluation, analysis)
+                                             else (spec.engagement or {}).get("unit"))))
         key = (design, many)
         if key in done:
             continue
@@ -115,14 +117,16 @@ def confounding(evaluation) -> list[str]:
         if design == "prepost":
             fw, time = d.get("followup_window"), analysis.options.get("time")
             text = (f"*Before/after ({many}):* anything else that changed for the scheme's "
-                    f"{many} between the baseline ({window_words(d.get('baseline_window'), time)})"
-                    f" and the follow-up ({window_words(fw, time)}), such as other services "
-                    "starting, changes in coding or referral rules, or a hard winter"
+                    f"{many} between the baseline "
+                    f"({md_text(window_words(d.get('baseline_window'), time))})"
+                    f" and the follow-up ({md_text(window_words(fw, time))}), such as other "
+                    "services starting, changes in coding or referral rules, or a hard winter"
                     + (", and the COVID-19 pandemic from March 2020"
                        if _covers(fw, "2020-03") else "")
                     + ", is counted as the scheme's effect.")
         elif design == "its":
-            start = ", ".join(d.get("interruptions", [])) or str(analysis.options.get("start"))
+            start = md_text(", ".join(d.get("interruptions", []))
+                            or str(analysis.options.get("start")))
             if d.get("controlled"):
                 text = (f"*Interrupted time series:* a change that reached the scheme's "
                         f"{many} but not the comparison {many} in {start} (another local "
@@ -147,15 +151,16 @@ def confounding(evaluation) -> list[str]:
         elif design == "matched":
             on = list(analysis.options.get("covariates") or []) + list(
                 analysis.options.get("pre") or [])
-            text = (f"*Matched comparison:* anything not in the matching ({', '.join(on)}), "
+            text = (f"*Matched comparison:* anything not in the matching ({md_join(on)}), "
                     f"such as how frail {many} were, their support at home or why clinicians "
                     "chose them, can still differ between enrolled and matched "
                     f"{many}")
             bad = d.get("imbalanced_covariates") or []
-            text += (f"; and {', '.join(bad)} still differ after matching." if bad else ".")
+            text += (f"; and {md_join(bad)} still differ after matching." if bad else ".")
         elif design == "synthetic_control":
-            text = (f"*Synthetic control:* a shock specific to {d.get('treated_unit')} after "
-                    f"{d.get('start') or analysis.options.get('start')} (a hospital policy, "
+            text = (f"*Synthetic control:* a shock specific to {md_text(d.get('treated_unit'))} "
+                    f"after {md_text(d.get('start') or analysis.options.get('start'))} "
+                    "(a hospital policy, "
                     "a local service change) would be read as the scheme's effect, and donor "
                     f"{many} with similar schemes of their own would bias the comparison.")
         elif design == "economic":

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import pandas as pd
 from .certainty import CertaintyResult, rate_certainty
 from .errors import DataError
 from .findings import finding
+from .markdown_text import md_text
 from .narrative import format_effect, format_gbp
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
@@ -303,11 +304,16 @@ def _cell_text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
-def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
+def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int], *,
+               markdown: Collection[str] = ()) -> str:
     """A left-aligned Pandoc pipe table whose relative column widths follow ``widths``.
 
     Pandoc (and Quarto) size the columns of a pipe table with long rows by the number of
     dashes under each header, so a wide text column can be given most of the page.
+
+    Every header and cell is text and is shown as it is (:func:`evalkit.markdown_text.md_text`
+    escapes ``|`` and any markup), except the cells of the columns named in ``markdown``:
+    Markdown built by evalkit, its text already escaped, put in as it is (one line).
 
     Examples
     --------
@@ -316,13 +322,14 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int]) -> str:
     |:---|:-----|
     | x\\|y | z |
     """
-    def cell(v: Any) -> str:
-        return _cell_text(v).replace("|", "\\|")
+    def cell(v: Any, trusted: bool = False) -> str:
+        return _cell_text(v) if trusted else md_text(_cell_text(v))
 
+    trusted = [c in markdown for c in frame.columns]
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join(":" + "-" * max(3, int(widths.get(c, 10)) - 1)
                           for c in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
+    body = ["| " + " | ".join(cell(v, t) for v, t in zip(row, trusted, strict=True)) + " |"
             for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
 
@@ -408,13 +415,14 @@ class EvidenceSummary:
     def markdown(self) -> str:
         """The summary as Markdown: the sentences, the findings table and how to read it."""
         measured = self.table["outcome"].notna()
-        found = [f"**{m}.** {f}" if ok else f for m, f, ok in
+        found = [f"**{md_text(m)}.** {md_text(f)}" if ok else md_text(f) for m, f, ok in
                  zip(self.table["measure"], self.table["finding"], measured, strict=True)]
         shown = pd.DataFrame({"Domain": self.table["domain"], "What we found": found})
         shown.loc[shown["Domain"].duplicated(), "Domain"] = ""
         return "\n".join([
-            " ".join(self.sentences), "",
-            pipe_table(shown, {"Domain": 17, "What we found": 83}), "",
+            md_text(" ".join(self.sentences)), "",
+            pipe_table(shown, {"Domain": 17, "What we found": 83},
+                       markdown=["What we found"]), "",
             ": What the scheme did, by Quadruple Aim domain with engagement alongside: each "
             "effect with its 95% CI, design, Maryland level (1 weak to 5 randomised) and "
             "GRADE-style certainty {#tbl-summary}", ""])

@@ -8,13 +8,16 @@ Images become files; a ``fig-`` chunk's first image becomes a figure with ``fig-
 and ``fig-alt``; a ``tbl-`` chunk's first pipe table gets the ``tbl-cap`` caption.
 Markdown images that name a local file (relative to the document, as in Quarto, or
 absolute), in the narrative or in ``asis`` output, are read into the document's files, so
-a chunk may print ``![cap](file.png){#fig-x fig-alt="..."}`` for a figure it saved.
+a chunk may print ``![cap](file.png){#fig-x fig-alt="..."}`` for a figure it saved. Only
+files inside the document's folder or the engine's figure folder are read: an image that
+points anywhere else is left as it is, and the sandboxed converters do not fetch it.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,11 +198,22 @@ def _add_table_caption(block: _Block, caption: str, label: str) -> bool:
     return False
 
 
-def _local_images(text: str, folder: Path, files: dict[str, bytes]) -> str:
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether ``path`` (links resolved) is a file inside one of ``roots``."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real.is_file() and any(real.is_relative_to(root.resolve()) for root in roots)
+
+
+def _local_images(text: str, folder: Path, files: dict[str, bytes],
+                  roots: Sequence[Path] = ()) -> str:
     """Read local image files named by Markdown images in ``text`` into ``files``.
 
-    Targets that are URLs (``http:``, ``data:``, ...), already among ``files`` or not an
-    existing file are left as they are; others are renamed to their key in ``files``.
+    Targets that are URLs (``http:``, ``data:``, ...), already among ``files``, not an
+    existing file, or outside ``folder`` and ``roots`` are left as they are; others are
+    renamed to their key in ``files``.
     """
     def local(m: re.Match) -> str:
         raw = m.group("target")
@@ -207,7 +221,7 @@ def _local_images(text: str, folder: Path, files: dict[str, bytes]) -> str:
         if target in files or _REMOTE.match(target):
             return m.group(0)
         path = Path(target) if Path(target).is_absolute() else folder / target
-        if not path.is_file():
+        if not _inside(path, [folder, *roots]):
             return m.group(0)
         stem = re.sub(r"[^A-Za-z0-9_-]", "-", path.stem)[:60] or "image"
         name = f"md-{len(files) + 1}-{stem}{path.suffix.lower()}"
@@ -229,7 +243,8 @@ def _chunk_blocks(doc: QmdDocument, cell: Cell, outputs: list[NotebookNode],
     return blocks + _Chunk(doc, cell, files).blocks(outputs)
 
 
-def assemble(doc: QmdDocument, nb: NotebookNode) -> tuple[str, dict[str, bytes]]:
+def assemble(doc: QmdDocument, nb: NotebookNode, *, figures: Sequence[str | Path] = ()
+             ) -> tuple[str, dict[str, bytes]]:
     """Pandoc Markdown (without front matter) for an executed document.
 
     Parameters
@@ -239,6 +254,9 @@ def assemble(doc: QmdDocument, nb: NotebookNode) -> tuple[str, dict[str, bytes]]
     nb
         The notebook built from it by :func:`~evalkit.render.notebook.build_notebook`,
         executed.
+    figures
+        Folders besides the document's own from which images may be read (the engine's
+        figure folder).
 
     Returns
     -------
@@ -266,7 +284,8 @@ def assemble(doc: QmdDocument, nb: NotebookNode) -> tuple[str, dict[str, bytes]]
     folder = Path(doc.path).parent
     for block in blocks:
         if block.markdown:
-            block.text = _local_images(block.text, folder, files)
+            block.text = _local_images(block.text, folder, files,
+                                       [Path(f) for f in figures])
             block.text = refs.number(block.text)
     for block in blocks:
         if block.markdown:

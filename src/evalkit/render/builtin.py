@@ -112,7 +112,7 @@ def execute_qmd(path: str | Path, *, params: dict[str, Any] | None = None, timeo
         nb = run_notebook(doc, build_notebook(doc, params), timeout=timeout,
                           kernel_name=kernel_name,
                           env={FIGURE_DIR_ENV: figures, ENGINE_ENV: builtin_version()})
-        markdown, files = assemble(doc, nb)
+        markdown, files = assemble(doc, nb, figures=[figures])
     finally:
         shutil.rmtree(figures, ignore_errors=True)
     return ExecutedDocument(doc, markdown, files, params, nb)

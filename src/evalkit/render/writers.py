@@ -66,8 +66,10 @@ def _pandoc(source: Path, to: str, target: Path, args: list[str]) -> None:
 
 
 def _common_args(front: dict[str, Any], options: dict[str, Any], work: Path) -> list[str]:
-    args = [f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}",
-            f"--resource-path={work}"]
+    # --sandbox: pandoc reads no file but those named here and makes no network request;
+    # the report's own images (files in ``work``) reach it through work-images.lua.
+    args = ["--sandbox", f"--resource-path={work}", f"--lua-filter={asset('work-images.lua')}",
+            f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}"]
     if options.get("toc", front.get("toc")) is True:
         args += ["--toc", f"--toc-depth={options.get('toc-depth', front.get('toc-depth', 3))}"]
     if options.get("number-sections", front.get("number-sections")) is True:
@@ -98,6 +100,7 @@ def page_notice(source: Path) -> str:
     try:
         text = pypandoc.convert_file(str(source), "plain", format="markdown",
                                      verify_format=False, extra_args=[
+                                         "--sandbox",
                                          f"--lua-filter={asset('page-notice.lua')}",
                                          "--wrap=none"])
     except (RuntimeError, OSError) as exc:
