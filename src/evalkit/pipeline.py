@@ -160,6 +160,8 @@ class Evaluation:
         """Write all outputs to ``out`` atomically and return it."""
         import matplotlib
 
+        from .plots.palette import PLAIN_TEXT
+
         out = Path(out)
         with atomic_folder(out) as tmp:
             (tmp / "results.json").write_text(self.results_json(), encoding="utf-8")
@@ -171,7 +173,7 @@ class Evaluation:
             figdir = tmp / "figures"
             figdir.mkdir()
             alts = {}
-            with matplotlib.rc_context({"svg.hashsalt": "evalkit"}):
+            with matplotlib.rc_context({"svg.hashsalt": "evalkit", **PLAIN_TEXT}):
                 for name, fig, alt in self.figures():
                     fig.savefig(figdir / f"{name}.png", dpi=150, metadata={"Software": None})
                     fig.savefig(figdir / f"{name}.svg", metadata={"Date": None})

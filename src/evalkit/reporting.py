@@ -389,7 +389,12 @@ class ReportContext:
         if label not in self._DRAW:
             raise EvalkitError(f"the report has no figure {label!r}",
                                fix=f"use one of {', '.join(self._DRAW)}")
-        drawn = getattr(self, self._DRAW[label])()
+        import matplotlib
+
+        from .plots.palette import PLAIN_TEXT
+
+        with matplotlib.rc_context(PLAIN_TEXT):  # labels from the spec are text, not math
+            drawn = getattr(self, self._DRAW[label])()
         outcome = {"fig-its": self.its_outcome(),
                    "fig-event": self._event_outcome()}.get(label, "")
         outcome = (outcome[:1].lower() + outcome[1:] if outcome[1:2].islower() else outcome)

@@ -18,7 +18,13 @@ NHS_PALE_GREY = "#E8EDEE"
 ANALYSIS_FUNCTION = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
 
 __all__ = ["NHS_BLUE", "NHS_DARK_BLUE", "NHS_BRIGHT_BLUE", "NHS_LIGHT_BLUE", "NHS_AQUA_BLUE",
-           "NHS_MID_GREY", "NHS_PALE_GREY", "ANALYSIS_FUNCTION", "apply_style"]
+           "NHS_MID_GREY", "NHS_PALE_GREY", "ANALYSIS_FUNCTION", "PLAIN_TEXT", "apply_style"]
+
+#: Matplotlib settings under which figures are drawn for outputs: text from specs and data
+#: (labels, practice names) is shown as typed, never parsed as mathtext (``$...$``), which
+#: could fail to draw or change what a reader sees. Use with ``matplotlib.rc_context``
+#: around the drawing, since a text's setting is fixed when it is created.
+PLAIN_TEXT = {"text.parse_math": False}
 
 
 def apply_style(ax) -> None:
