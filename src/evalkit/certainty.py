@@ -113,6 +113,7 @@ import pandas as pd
 
 from .errors import DataError, DesignError
 from .evidence import maryland_level
+from .narrative import p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
 
 __all__ = ["CERTAINTY_LEVELS", "START_LEVELS", "DEFAULT_RATIO_MID", "I2_THRESHOLD",
@@ -522,7 +523,7 @@ def triangulate(effects: Any, *, scheme: str | None, outcome: str) -> Triangulat
 _BIAS_CHECKS = (
     ("pretrend_p", lambda v: not _missing(v) and float(v) < 0.05, 1.0,
      lambda v: f"the scheme and comparison groups' trends differed before the start "
-               f"(pre-trend test p = {float(v):.3f})"),
+               f"(pre-trend test {p_text(float(v))})"),
     ("balance_ok", lambda v: v is not None and not _missing(v) and not bool(v), True,
      lambda v: "matching did not balance the groups (some standardised difference above "
                "0.1)"),
