@@ -263,24 +263,27 @@ def plane_sentence(c: Classification, *, units: str = "QALYs") -> str:
             f"elsewhere than is lost, so it is {_judgement(c, unit)}.")
 
 
-#: Calibrated probability words, most specific first (IPCC AR5; Mastrandrea et al., 2010).
+#: Calibrated probability words (IPCC AR5; Mastrandrea et al., 2010): a probability at or
+#: above the first number of a row, and (for the last four) at or below the row above's.
 LIKELIHOOD = ((0.99, "virtually certain"), (0.90, "very likely"), (0.66, "likely"),
               (0.33, "about as likely as not"), (0.10, "unlikely"), (0.01, "very unlikely"),
               (0.0, "exceptionally unlikely"))
 
 
 def likelihood(p: float) -> str:
-    """Calibrated words for a probability (``likely`` for 66% or more, and so on).
+    """Calibrated words for a probability: ``likely`` from 66%, ``about as likely as not``
+    above 33%, ``unlikely`` from 33% down, ``very unlikely`` from 10%, ``exceptionally
+    unlikely`` from 1% (the IPCC's scale, each word its narrowest range).
 
     Examples
     --------
-    >>> likelihood(0.81), likelihood(0.5), likelihood(0.0)
-    ('likely', 'about as likely as not', 'exceptionally unlikely')
+    >>> likelihood(0.81), likelihood(0.5), likelihood(0.33), likelihood(0.0)
+    ('likely', 'about as likely as not', 'unlikely', 'exceptionally unlikely')
     """
     p = float(p)
-    if p > 0.33 and p < 0.66:
-        return "about as likely as not"
-    return next(word for cut, word in LIKELIHOOD if p >= cut)
+    if p >= 0.66:
+        return next(word for cut, word in LIKELIHOOD[:3] if p >= cut)
+    return next((word for cut, word in LIKELIHOOD[3:6] if p > cut), LIKELIHOOD[-1][1])
 
 
 def uncertainty_sentence(probabilities: Mapping[float, float], *, units: str = "QALYs",
