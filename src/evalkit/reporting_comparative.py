@@ -382,8 +382,12 @@ class ComparativeContext:
             return "_No scheme has an economic evaluation._\n"
         return "\n".join([_md_table(pd.DataFrame(rows)), "",
                           ": Economic summary: net cost (scheme cost plus the change in "
-                          "resource use; negative is a saving) and value per patient served "
-                          "{#tbl-economic}", ""])
+                          "resource use; negative is a saving) and value per patient served. "
+                          "The verdict reads the point estimates on the cost-effectiveness "
+                          "plane, as each evidence summary does: a scheme that saves money "
+                          "and loses QALYs is cost-effective where the saving per QALY lost "
+                          "is at or above the threshold; the last column allows for "
+                          "sampling uncertainty {#tbl-economic}", ""])
 
     def disclosure_frame(self):
         """Counts shown in the report, after disclosure control."""
