@@ -113,7 +113,7 @@ import pandas as pd
 
 from .errors import DataError, DesignError
 from .evidence import maryland_level
-from .narrative import p_text
+from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
 
 __all__ = ["CERTAINTY_LEVELS", "START_LEVELS", "DEFAULT_RATIO_MID", "I2_THRESHOLD",
@@ -167,11 +167,7 @@ def design_name(design: str) -> str:
 
 def _num(v: float) -> str:
     a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    return f"{v:.3g}"
+    return format_number(v, ",.0f" if a >= 1000 else ".0f" if a >= 100 else ".3g")
 
 
 def _ci_text(rec: Mapping[str, Any]) -> str:
