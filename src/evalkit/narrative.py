@@ -39,11 +39,13 @@ def format_number(v: float, spec: str = "") -> str:
     --------
     >>> format_number(-0.094, ".3f"), format_number(-1535.2, ",.0f"), format_number(3.2, "+.1f")
     ('\u22120.094', '\u22121,535', '+3.2')
-    >>> format_number(-0.0004, ".3f")
-    '0.000'
+    >>> format_number(-0.0004, ".3f"), format_number(float("-inf"), ".1f")
+    ('0.000', '\u2212inf')
     """
     text = format(v, spec)
-    if text[:1] in "+-" and not any(ch in "123456789" for ch in text.split("e")[0]):
+    mantissa = text.split("e")[0]
+    if text[:1] in "+-" and any(ch.isdigit() for ch in mantissa) \
+            and not any(ch in "123456789" for ch in mantissa):
         return text[1:]  # rounds to zero: unsigned
     return text.replace("-", MINUS)
 
@@ -79,7 +81,7 @@ def format_gbp(v: float) -> str:
     >>> format_gbp(-984.4), format_gbp(1234.5), format_gbp(-0.4)
     ('\u2212£984', '£1,234', '£0')
     """
-    return f"{MINUS}£{-v:,.0f}" if round(v) < 0 else f"£{abs(v):,.0f}"
+    return f"{MINUS}£{-v:,.0f}" if v < -0.5 else f"£{abs(v):,.0f}"
 
 
 def _missing(v: Any) -> bool:
