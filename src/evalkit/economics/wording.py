@@ -263,8 +263,9 @@ def plane_sentence(c: Classification, *, units: str = "QALYs") -> str:
             f"elsewhere than is lost, so it is {_judgement(c, unit)}.")
 
 
-#: Calibrated probability words (IPCC AR5; Mastrandrea et al., 2010): a probability at or
-#: above the first number of a row, and (for the last four) at or below the row above's.
+#: Calibrated probability words (IPCC AR5; Mastrandrea et al., 2010), each with the lower
+#: end of its range: inclusive for the first three, exclusive for the others (see
+#: :func:`likelihood`).
 LIKELIHOOD = ((0.99, "virtually certain"), (0.90, "very likely"), (0.66, "likely"),
               (0.33, "about as likely as not"), (0.10, "unlikely"), (0.01, "very unlikely"),
               (0.0, "exceptionally unlikely"))
