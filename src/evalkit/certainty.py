@@ -113,6 +113,7 @@ import pandas as pd
 
 from .errors import DataError, DesignError
 from .evidence import maryland_level
+from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
 
 __all__ = ["CERTAINTY_LEVELS", "START_LEVELS", "DEFAULT_RATIO_MID", "I2_THRESHOLD",
@@ -166,11 +167,7 @@ def design_name(design: str) -> str:
 
 def _num(v: float) -> str:
     a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    return f"{v:.3g}"
+    return format_number(v, ",.0f" if a >= 1000 else ".0f" if a >= 100 else ".3g")
 
 
 def _ci_text(rec: Mapping[str, Any]) -> str:
@@ -522,7 +519,7 @@ def triangulate(effects: Any, *, scheme: str | None, outcome: str) -> Triangulat
 _BIAS_CHECKS = (
     ("pretrend_p", lambda v: not _missing(v) and float(v) < 0.05, 1.0,
      lambda v: f"the scheme and comparison groups' trends differed before the start "
-               f"(pre-trend test p = {float(v):.3f})"),
+               f"(pre-trend test {p_text(float(v))})"),
     ("balance_ok", lambda v: v is not None and not _missing(v) and not bool(v), True,
      lambda v: "matching did not balance the groups (some standardised difference above "
                "0.1)"),

@@ -25,10 +25,27 @@ from pathlib import Path
 import pandas as pd
 
 from .disclosure import DisclosureRules
+from .economics.wording import (
+    break_even_sentence,
+    change_in_words,
+    classify_result,
+    net_cost_sentence,
+    plane_sentence,
+    uncertainty_sentence,
+)
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
 from .markdown_text import Markdown, md_join, md_paragraphs, md_text
-from .narrative import describe_effect, format_effect, format_gbp, format_interval
+from .narrative import (
+    MINUS,
+    describe_effect,
+    format_effect,
+    format_gbp,
+    format_interval,
+    format_number,
+    format_p,
+    p_text,
+)
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect, render_info
@@ -185,7 +202,7 @@ def _how_its(first: pd.Series, d: dict, show=_plain_count) -> str:
            f"{', '.join(d['interruptions'])}; {d['method']}; autocorrelation: "
            f"{d['remedy_reason']}")
     if d.get("controlled"):
-        how += (f"; parallel pre-trends test p = {d['pretrend_p']:.3f}"
+        how += (f"; parallel pre-trends test {p_text(d['pretrend_p'])}"
                 + (" (failed: level lowered)" if d["pretrend_p"] < 0.05 else ""))
     return how
 
@@ -193,7 +210,7 @@ def _how_its(first: pd.Series, d: dict, show=_plain_count) -> str:
 def _how_staggered(first: pd.Series, d: dict, show=_plain_count) -> str:
     return (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
             f"controls; {d['units']} units; {d['inference']}; pre-treatment "
-            f"effects jointly zero: p = {d['pretrend_p']:.3f}")
+            f"effects jointly zero: {p_text(d['pretrend_p'])}")
 
 
 def _how_did(first: pd.Series, d: dict, show=_plain_count) -> str:
@@ -239,7 +256,7 @@ def _how_synth(first: pd.Series, d: dict, show=_plain_count) -> str:
                 f"{d['n_negative_weights']} negative weight(s))")
     if d.get("rank") is not None:
         how += (f"; ranked {d['rank']} of {d['n_placebos'] + 1} on the post/pre RMSPE ratio "
-                f"(placebo p = {d['p_value']:.3f})")
+                f"(placebo {p_text(d['p_value'])})")
     return how
 
 
@@ -300,8 +317,8 @@ def _num(v: float, *, sign: bool = False) -> str:
     a = abs(v)
     text = f"{a:,.0f}" if a >= 100 else f"{a:.2f}" if a >= 1 else f"{a:.3f}"
     if sign:
-        return ("+" if v > 0 else "-" if v < 0 else "") + text
-    return ("-" if v < 0 else "") + text
+        return ("+" if v > 0 else MINUS if v < 0 else "") + text
+    return (MINUS if v < 0 else "") + text
 
 
 def _md_table(frame: pd.DataFrame, markdown=()) -> str:
@@ -533,7 +550,7 @@ class ReportContext:
                 "Outcome": self.label(r["outcome"]),
                 "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"]),
                 "Effect (95% CI)": format_effect(r),
-                "p": f"{r['p_value']:.3f}" if pd.notna(r["p_value"]) else "",
+                "p": format_p(r["p_value"]) if pd.notna(r["p_value"]) else "",
                 "Units": show(r["n_units"], "units compared"),
                 "Maryland level": int(r["evidence_level"]),
             })
@@ -614,7 +631,7 @@ class ReportContext:
             return ""
         p = res.diagnostics.get("pretrend_p")
         test = (f" Before adoption the estimates should be near zero; the joint test of the "
-                f"pre-adoption estimates gives p = {p:.3f}." if p is not None and p == p
+                f"pre-adoption estimates gives {p_text(p)}." if p is not None and p == p
                 else "")
         honest = res.diagnostics.get("honest_sentence")
         if honest:
@@ -681,8 +698,8 @@ class ReportContext:
             parts.append(f"@fig-synth-gaps sets this gap among the placebo gaps obtained by "
                          f"treating each other unit as if it had adopted the scheme: "
                          f"{treated} ranks {d['rank']} of {d['n_placebos'] + 1} on "
-                         f"the ratio of post- to pre-start prediction error (placebo p = "
-                         f"{d['p_value']:.3f}).")
+                         f"the ratio of post- to pre-start prediction error (placebo "
+                         f"{p_text(d['p_value'])}).")
         if d.get("loo_gap_mean_range"):
             lo, hi = d["loo_gap_mean_range"]
             parts.append(f"Leaving out each donor with weight in turn gives average gaps from "
@@ -836,8 +853,9 @@ class ReportContext:
             names = {"scheme_cost_per_patient": "Scheme cost per patient served (GBP)",
                      "resource_cost_change": "Change in resource-use cost per patient (GBP)",
                      "incremental_cost": "Net cost per patient (GBP; negative = saving)",
-                     "incremental_effect": f"QALYs gained per patient "
-                                           f"({res.options.get('effect') or 'effect'})",
+                     "incremental_effect": "Change in "
+                                           f"{res.options.get('effect_label') or 'QALYs'} "
+                                           "per patient",
                      "activity_change": "Change in "
                                         f"{res.options.get('activity_label') or 'activity'} "
                                         "per patient"}
@@ -892,36 +910,28 @@ class ReportContext:
             f"{md_text(self.counts.count(d['patients_served'], 'patients served'))} patients it "
             f"served "
             "a year. Unit costs and salaries are illustrative.", "",
-            f"Comparing {ECONOMIC_COMPARISONS[d['comparison']]}, resource use changed by "
-            f"{format_effect(change.to_dict())} per patient. Net of the scheme's cost, each "
-            f"patient cost {format_effect(inc.to_dict())} more "
-            f"(a negative figure is a saving); the probability that the scheme saves money "
-            f"is {d['probability_saving']:.0%}.",
+            f"Comparing {ECONOMIC_COMPARISONS[d['comparison']]}, resource-use costs per "
+            "patient were "
+            + change_in_words(change["estimate"], change["ci_low"], change["ci_high"],
+                              up="higher", down="lower", size=format_gbp,
+                              conf_level=change["conf_level"])
+            + ". Net of the scheme's cost, " + net_cost_sentence(inc.to_dict())
+            + f"; the probability that the scheme saves money is "
+              f"{d['probability_saving']:.0%}.",
         ]
         if "incremental_effect" in e.index:
             q = e.loc["incremental_effect"]
+            units = md_text(res.options.get("effect_label") or "QALYs")
             wtp = sorted(res.options.get("wtp") or [20000.0, 30000.0])
-            lo, hi = wtp[0], wtp[-1]
-            verdict = {
-                "dominant": "**dominant**: it saves money and improves health",
-                "dominated": "**dominated**: it costs more and does not improve health",
-                "cost-effective": f"**cost-effective** at £{lo:,.0f} per QALY",
-                "cost-effective at the upper threshold": f"**cost-effective at £{hi:,.0f} "
-                                                         f"per QALY** but not at £{lo:,.0f}",
-                "not cost-effective": "**not cost-effective** at NICE's thresholds",
-                "cost-saving": "**cost-saving**, with a small loss of health",
-            }.get(d["verdict"], d["verdict"])
-            icer = e.loc["icer", "estimate"]
             text += ["",
-                     f"Quality-adjusted life years changed by {format_effect(q.to_dict())} "
-                     f"per patient. "
-                     + (f"The ICER is £{icer:,.0f} per QALY gained. " if pd.notna(icer)
-                        and icer > 0 else f"No ICER is reported: {md_text(d['icer_note'])}. ")
-                     + f"On the point estimates the scheme is {verdict}. The probability "
-                     "that it is cost-effective is "
-                     + " and ".join(f"{d[f'prob_cost_effective_{int(w)}']:.0%} at £{w:,.0f}"
-                                    for w in wtp)
-                     + " per QALY (@fig-ce-plane, @fig-ceac)."]
+                     f"{units} per patient were "
+                     + change_in_words(q["estimate"], q["ci_low"], q["ci_high"], up="higher",
+                                       down="lower", size=lambda v: format_number(v, ".3f"),
+                                       conf_level=q["conf_level"])
+                     + ". " + plane_sentence(classify_result(res), units=units) + " "
+                     + uncertainty_sentence({w: d[f"prob_cost_effective_{int(w)}"]
+                                             for w in wtp}, units=units,
+                                            refs=" (@fig-ce-plane, @fig-ceac)")]
             if "evpi" in res.frames:
                 ev = res.frames["evpi"].set_index("wtp")["evpi_per_person"]
                 text[-1] += (f" The expected value of perfect information is "
@@ -930,12 +940,10 @@ class ReportContext:
         if "activity_change" in e.index:
             nc = res.frames["net_cost"].set_index("quantity")
             if "break_even_activity" in nc.index:
-                text += ["", f"To pay for itself from "
-                         f"{md_text(res.options.get('activity_label') or 'activity')} alone, "
-                         f"the scheme would need to avoid "
-                         f"{nc.loc['break_even_activity', 'estimate']:.2f} per patient "
-                         f"served; it avoided {-e.loc['activity_change', 'estimate']:.2f} "
-                         f"({format_effect(e.loc['activity_change'].to_dict())} change)."]
+                text += ["", break_even_sentence(
+                    nc.loc["break_even_activity", "estimate"],
+                    e.loc["activity_change"].to_dict(),
+                    label=md_text(res.options.get("activity_label") or "activity"))]
         if d["comparison"] == "before_after":
             text += ["", "This is an uncontrolled before/after comparison (Maryland level 1): "
                          "if patients were enrolled after a costly year, part of the fall in "
@@ -1198,7 +1206,8 @@ class ReportContext:
             tab = pd.DataFrame({"Building block": blocks.index,
                                 **{f"Mean score, {w}": blocks[w].map("{:.2f}".format)
                                    for w in m.waves},
-                                "Change": (blocks[last] - blocks[first]).map("{:+.2f}".format)})
+                                "Change": (blocks[last] - blocks[first]).map(
+                                    lambda v: format_number(v, "+.2f"))})
             parts += [_md_table(tab), "",
                       f": Network maturity by building block: the mean over the "
                       f"{ov.shape[0]} networks' self-assessments (1 to 5) {{#tbl-maturity}}",

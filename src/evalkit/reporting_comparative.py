@@ -22,9 +22,10 @@ from matplotlib.figure import Figure
 from .certainty import rate_certainty
 from .comparative import SchemeSet, collect_schemes
 from .disclosure import DisclosureRules, suppress
+from .economics.wording import classify_result
 from .findings import findings
 from .markdown_text import md_text
-from .narrative import format_gbp
+from .narrative import format_gbp, format_number, p_text
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
 from .reporting import (
     FigureOutput,
@@ -223,7 +224,7 @@ class ComparativeContext:
             if econ is not None and (s, "cost") in cert.index:
                 inc = econ.effects.set_index("estimand").loc["incremental_cost"]
                 cells["Costs"] = (_direction(inc, "lower"), cert.loc[(s, "cost"), "certainty"],
-                                  econ.diagnostics["verdict"])
+                                  classify_result(econ).verdict)
             prof = ev.engagement
             if prof is not None:
                 share = prof.effects.set_index("estimand")["estimate"].get("share_referring")
@@ -311,8 +312,9 @@ class ComparativeContext:
             f"{md_text(_lower(self.label(outcome)))} "
             f"(random effects, REML, Hartung-Knapp-Sidik-Jonkman interval) gives a ratio of "
             f"{p['estimate']:.3f} (95% CI {p['ci_low']:.3f} to {p['ci_high']:.3f}), a change "
-            f"of {(p['estimate'] - 1) * 100:+.1f}%. Heterogeneity is I² {m.i2:.0f}% "
-            f"(τ² {m.tau2:.4f}; Q {m.q:.1f} on {m.q_df} df, p {m.q_p:.3f}), and the 95% "
+            f"of {format_number((p['estimate'] - 1) * 100, '+.1f')}%. Heterogeneity is "
+            f"I² {m.i2:.0f}% (τ² {m.tau2:.4f}; Q {m.q:.1f} on {m.q_df} df, "
+            f"{p_text(m.q_p)}), and the 95% "
             f"prediction interval for a new scheme is {lo:.3f} to {hi:.3f}.",
             f"Leaving out one scheme at a time, the pooled ratio ranges from "
             f"{est.min():.3f} to {est.max():.3f}.",
@@ -374,17 +376,22 @@ class ComparativeContext:
                     f"{format_gbp(e.loc['incremental_cost', 'estimate'])} "
                     f"({format_gbp(e.loc['incremental_cost', 'ci_low'])} to "
                     f"{format_gbp(e.loc['incremental_cost', 'ci_high'])})",
-                "QALYs per patient": f"{e.loc['incremental_effect', 'estimate']:+.3f}"
+                "QALYs per patient": format_number(e.loc["incremental_effect", "estimate"],
+                                                   "+.3f")
                 if "incremental_effect" in e.index else "",
-                "Verdict": d["verdict"],
+                "Verdict (point estimates)": classify_result(econ).label(),
                 "P(cost-effective at £20,000)":
                     f"{d.get('prob_cost_effective_20000', float('nan')):.0%}"})
         if not rows:
             return "_No scheme has an economic evaluation._\n"
         return "\n".join([_md_table(pd.DataFrame(rows)), "",
                           ": Economic summary: net cost (scheme cost plus the change in "
-                          "resource use; negative is a saving) and value per patient served "
-                          "{#tbl-economic}", ""])
+                          "resource use; negative is a saving) and value per patient served. "
+                          "The verdict reads the point estimates on the cost-effectiveness "
+                          "plane, as each evidence summary does: a scheme that saves money "
+                          "and loses QALYs is cost-effective where the saving per QALY lost "
+                          "is at or above the threshold; the last column allows for "
+                          "sampling uncertainty {#tbl-economic}", ""])
 
     def disclosure_frame(self):
         """Counts shown in the report, after disclosure control."""

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .markdown_text import md_text
+from .narrative import p_text
 from .reporting_disclosure import ReportCounts
 from .reporting_summary import pipe_table
 
@@ -137,7 +138,7 @@ def _its(ev, a, r, d, counts) -> tuple[str, str]:
                f"the scheme's {many}, so comparing the two series removes changes common to "
                f"both around {start}. This relies on the two series having moved in parallel "
                "before the start")
-        why += (f": the test gives p = {p:.3f}, "
+        why += (f": the test gives {p_text(p)}, "
                 + ("so they did not, and the evidence level is held at 3." if p < 0.05
                    else "with no evidence that they did not.")
                 if p is not None else ".")
@@ -163,7 +164,7 @@ def _staggered(ev, a, r, d, counts) -> tuple[str, str]:
     why = (f"The scheme was rolled out in waves, so {many} are compared at the same calendar "
            "time, which removes shocks common to all; it assumes joining and comparison "
            f"{many} would have moved in parallel")
-    why += (f" (pre-adoption effects jointly zero: p = {p:.3f})." if p is not None else ".")
+    why += (f" (pre-adoption effects jointly zero: {p_text(p)})." if p is not None else ".")
     if d.get("honest_breakdown_mbar") is not None:
         why += (" How far that assumption can fail before the conclusion changes is in the "
                 "robustness section.")

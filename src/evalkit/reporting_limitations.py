@@ -26,20 +26,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from .markdown_text import md_join, md_text
-from .narrative import format_effect, format_gbp
+from .narrative import format_effect, format_gbp, format_number, p_text
 from .reporting_design import in_sentence, people_analysis, unit_words, window_words
 
 __all__ = ["regression_to_mean", "confounding", "limitations_markdown"]
 
 
 def _pct_change(ratio: float) -> str:
-    return f"{(float(ratio) - 1) * 100:+.1f}%".replace("+-", "-")
+    return format_number((float(ratio) - 1) * 100, "+.1f") + "%"
 
 
 def _amount(v: float, cost: bool, *, sign: bool = True) -> str:
     if cost:
         return ("+" if v > 0 and sign else "") + format_gbp(v)
-    return f"{v:+.3g}" if sign else f"{v:.3g}"
+    return format_number(v, "+.3g" if sign else ".3g")
 
 
 def _covers(window: Any, month: str) -> bool:
@@ -134,7 +134,7 @@ def confounding(evaluation) -> list[str]:
                         "read as the scheme's effect")
                 p = d.get("pretrend_p")
                 text += ("; and because the two series' trends differed before the start "
-                         f"(p = {p:.3f}), the comparison may carry a difference in trend "
+                         f"({p_text(p)}), the comparison may carry a difference in trend "
                          "forward." if p is not None and p < 0.05 else ".")
             else:
                 text = (f"*Interrupted time series:* any change in {start} other than the "

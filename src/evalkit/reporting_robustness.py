@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from .certainty import CertaintyResult
-from .narrative import format_effect
+from .narrative import format_effect, p_text
 from .reporting_summary import pipe_table
 
 __all__ = ["robustness_checks", "robustness_markdown_table"]
@@ -69,7 +69,7 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
             if d.get("controlled") and d.get("pretrend_p") is not None:
                 p = float(d["pretrend_p"])
                 rows.append(_row("Parallel trends before the start", where,
-                                 f"p = {p:.3f}: " + ("trends differed, so the level is held "
+                                 f"{p_text(p)}: " + ("trends differed, so the level is held "
                                                      "at 3" if p < 0.05 else
                                                      "no evidence that they differed")))
             if d.get("remedy_reason"):
@@ -78,7 +78,7 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
             where = f"{label}: roll-out waves"
             if d.get("pretrend_p") is not None:
                 rows.append(_row("Effects before adoption", where,
-                                 f"jointly zero: p = {float(d['pretrend_p']):.3f}"))
+                                 f"jointly zero: {p_text(float(d['pretrend_p']))}"))
             if d.get("honest_sentence"):
                 rows.append(_row("Departures from parallel trends (Rambachan and Roth)", where,
                                  str(d["honest_sentence"])))
@@ -88,7 +88,7 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
                 rows.append(_row("Placebo areas", where,
                                  f"{d.get('treated_unit')} ranks {d['rank']} of "
                                  f"{d['n_placebos'] + 1} on the post/pre prediction-error "
-                                 f"ratio (placebo p = {float(d['p_value']):.3f})"))
+                                 f"ratio (placebo {p_text(float(d['p_value']))})"))
             if d.get("loo_gap_mean_range"):
                 lo, hi = d["loo_gap_mean_range"]
                 rows.append(_row("Leave one donor out", where,

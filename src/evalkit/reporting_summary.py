@@ -42,7 +42,7 @@ from .certainty import CertaintyResult, rate_certainty
 from .errors import DataError
 from .findings import finding
 from .markdown_text import md_text
-from .narrative import format_effect, format_gbp
+from .narrative import format_effect, format_gbp, p_text
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
            "scheme_characteristics", "scheme_sentences", "design_phrase", "certainty_why",
@@ -255,7 +255,7 @@ def _concerns(record: Mapping[str, Any]) -> list[str]:
     out = []
     p = d.get("pretrend_p")
     if p is not None and not (isinstance(p, float) and math.isnan(p)) and float(p) < 0.05:
-        out.append(f"trends differed before the start (p = {float(p):.3f})")
+        out.append(f"trends differed before the start ({p_text(float(p))})")
     if d.get("balance_ok") is False:
         out.append("matching did not balance the groups")
     if d.get("fit_ok") is False:

@@ -38,11 +38,15 @@ treated as known there, and varied in two sensitivity analyses:
   the resource-use cost change and the effect (their joint sampling distribution), giving
   the probability of saving money and of being cost-effective with every input uncertain.
 
-The overall verdict (:data:`VERDICTS`) is read from the point estimates: ``dominant``
-(saves money, no loss of effect), ``cost-saving`` (saves money, no effect measured),
-``cost-effective`` (costs more; ICER at or below the lower threshold), ``cost-effective
-at the upper threshold``, ``not cost-effective``, ``dominated`` (costs more, no gain) and
-``cost-increasing`` (costs more, no effect measured).
+The overall verdict (:data:`VERDICTS`) is read from the point estimates by
+:func:`evalkit.economics.wording.classify`: ``dominant`` (saves money, no loss of
+effect), ``cost-saving`` (saves money, no effect measured), ``cost-effective`` (at every
+threshold: costs more with an ICER at or below the lower threshold, or saves money and
+loses effect with a saving per unit lost at or above the upper one), ``cost-effective at
+the upper threshold`` (costs more and gains; ICER between the thresholds), ``cost-effective
+at the lower threshold`` (saves and loses; saving per unit lost between the thresholds),
+``not cost-effective``, ``dominated`` (costs more, no gain) and ``cost-increasing`` (costs
+more, no effect measured).
 """
 
 from __future__ import annotations
@@ -64,13 +68,15 @@ from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, increme
 from .costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
 from .net_cost import net_cost
 from .sensitivity import draw_parameters, one_way
+from .wording import classify
 
 __all__ = ["economic", "verdict", "COMPARISONS", "VERDICTS"]
 
 DESIGN = "economic"
 COMPARISONS = ("before_after", "did", "matched")
 VERDICTS = ("dominant", "cost-saving", "cost-effective", "cost-effective at the upper threshold",
-            "not cost-effective", "dominated", "cost-increasing")
+            "cost-effective at the lower threshold", "not cost-effective", "dominated",
+            "cost-increasing")
 
 
 def _wide(data: pd.DataFrame, *, patient: str, time: str, treated: str, cost: str,
@@ -177,29 +183,19 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
 def verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
     """The economic verdict (one of :data:`VERDICTS`) from incremental cost and effect.
 
+    The quadrant rules are those of :func:`evalkit.economics.wording.classify` (the
+    function every report classifies a scheme with): in the south-west quadrant the
+    scheme is cost-effective where the saving per unit of effect lost is at or above the
+    threshold.
+
     Parameters
     ----------
     inc_cost, inc_effect
         Incremental cost and effect per patient (``inc_effect=None``: no effect measured).
     wtp
-        The willingness-to-pay thresholds; the lowest and highest are used.
+        The willingness-to-pay thresholds.
     """
-    if inc_effect is None:
-        return "cost-saving" if inc_cost < 0 else "cost-increasing"
-    quad = incremental(inc_cost, inc_effect)["quadrant"]
-    if inc_cost <= 0 and inc_effect >= 0:
-        return "dominant"
-    if inc_cost > 0 and inc_effect <= 0:
-        return "dominated"
-    if quad == "north-east":
-        ratio = inc_cost / inc_effect
-        if ratio <= wtp.min():
-            return "cost-effective"
-        return "cost-effective at the upper threshold" if ratio <= wtp.max() \
-            else "not cost-effective"
-    # south-west: saves money but loses effect; acceptable if the saving per unit lost
-    # exceeds the willingness to pay
-    return "cost-saving" if inc_cost / inc_effect > wtp.max() else "not cost-effective"
+    return classify(inc_cost, inc_effect, np.atleast_1d(wtp)).verdict
 
 
 def _one_way(*, sc_table: pd.DataFrame, years: int, discount_rate: float,
