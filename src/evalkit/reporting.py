@@ -1085,6 +1085,8 @@ class ReportContext:
             if r["estimand"] in names:
                 value = (f"{r['estimate']:.0f}%{lo_hi}" if r["scale"] == "percent"
                          else format_interval(r))
+                if r["diagnostics"].get("suppressed"):  # disclosure control
+                    value = self.rules.symbol
                 rows.append({"Domain": "Engagement", "Measure": names[r["estimand"]],
                              "Effect (95% CI)": value, "Design": "descriptive",
                              "Maryland level": int(r["evidence_level"])})
@@ -1120,14 +1122,14 @@ class ReportContext:
                   + f" and {len(below)} fewer"
                   + (f" ({', '.join(map(str, below['unit']))})" if 0 < len(below) <= 5
                      else "") + ". Low referrers are where engagement work would start.", ""]
-        mdt = ind.frames["mdt"].sort_values("rate").reset_index(drop=True)
-        shown = self.counts.table(mdt[["invited", "attended"]].astype(int),
-                                  ["invited", "attended"], "MDT invitations and attendances")
-        hidden = shown.suppressed.any(axis=1).to_numpy()
+        mdt = ind.frames["mdt"].sort_values("rate", kind="stable").reset_index(drop=True)
+        shown = self.counts.proportions(mdt["attended"], mdt["invited"], mdt["profession"],
+                                        "MDT invitations and attendances")
+        hidden = shown.suppressed["numerator"].to_numpy()
         mdt_tab = pd.DataFrame({
             "Profession": mdt["profession"],
-            "Meetings invited": shown.table["invited"],
-            "Attended": shown.table["attended"],
+            "Meetings invited": shown.table["denominator"].to_numpy(),
+            "Attended": shown.table["numerator"].to_numpy(),
             "Attendance (95% CI)": self.counts.share(
                 [f"{r:.0%} ({lo:.0%} to {hi:.0%})" for r, lo, hi in
                  zip(mdt["rate"], mdt["ci_low"], mdt["ci_high"], strict=True)], hidden),
@@ -1139,9 +1141,10 @@ class ReportContext:
             sv = raw.pivot(index="item", columns="wave", values="share")
             agree = raw.pivot(index="item", columns="wave", values="agree").reindex(sv.index)
             waves = [w for w in ("before", "after") if w in agree.columns]
-            shown_agree = self.counts.table(agree[waves].astype(int), waves,
-                                            "staff agreeing with a survey statement")
-            hide = {w: shown_agree.suppressed[w].to_numpy() for w in waves}
+            hid = raw.pivot(index="item", columns="wave", values="hidden").reindex(sv.index)
+            hide = {w: hid[w].to_numpy(bool) for w in waves}
+            self.counts.record("staff agreeing with a survey statement",
+                               hid[waves].to_numpy(bool).ravel())
             odds = {item: r.effects.iloc[0] for item, r in prof.survey_change.items()}
             alpha = prof.reliability.to_frame().set_index("wave")["alpha"] \
                 if prof.reliability is not None else {}

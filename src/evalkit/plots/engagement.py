@@ -18,6 +18,7 @@ from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from ..disclosure import show_share
 from ..engagement_measures.dose_response import DoseResponseResult
 from ..engagement_measures.indices import EngagementResult
 from ..engagement_measures.maturity import BUILDING_BLOCKS, MaturityResult
@@ -146,11 +147,12 @@ def mdt_attendance_plot(result: EngagementResult) -> tuple[Figure, str]:
     fig = Figure(figsize=(6.4, 0.5 * len(m) + 1.5))
     ax = fig.add_subplot()
     y = np.arange(len(m))
+    m.loc[m["hidden"].astype(bool), ["rate", "ci_low", "ci_high"]] = np.nan  # not drawn
     err = np.vstack([m["rate"] - m["ci_low"], m["ci_high"] - m["rate"]])
     ax.errorbar(m["rate"], y, xerr=err, fmt="o", color=NHS_BLUE, ecolor=NHS_DARK_BLUE,
                 capsize=3, markersize=6, label=f"attendance ({level}% Wilson interval)")
-    for yi, (r, n) in enumerate(zip(m["rate"], m["invited"], strict=True)):
-        ax.text(1.01, yi, f"{r:.0%} of {int(n):,}", va="center", fontsize=8,
+    for yi, (r, n, h) in enumerate(zip(m["rate"], m["invited"], m["hidden"], strict=True)):
+        ax.text(1.01, yi, f"{show_share(r, h)} of {int(n):,}", va="center", fontsize=8,
                 transform=ax.get_yaxis_transform())
     ax.set_yticks(y, m["profession"])
     ax.set_xlim(0, 1)
@@ -160,10 +162,13 @@ def mdt_attendance_plot(result: EngagementResult) -> tuple[Figure, str]:
     ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0))
     fig.tight_layout()
     lo, hi = m.iloc[0], m.iloc[-1]
+
+    def said(r) -> str:
+        return ("not shown: small numbers" if pd.isna(r["rate"]) else
+                f"{r['rate']:.0%}, {r['ci_low']:.0%} to {r['ci_high']:.0%}")
     alt = (f"Dot plot of MDT meeting attendance by profession with {level}% Wilson "
-           f"intervals, sorted: highest for {hi['profession']} ({hi['rate']:.0%}, "
-           f"{hi['ci_low']:.0%} to {hi['ci_high']:.0%}), lowest for {lo['profession']} "
-           f"({lo['rate']:.0%}, {lo['ci_low']:.0%} to {lo['ci_high']:.0%}).")
+           f"intervals, sorted: highest for {hi['profession']} ({said(hi)}), lowest for "
+           f"{lo['profession']} ({said(lo)}).")
     return fig, alt
 
 
@@ -184,7 +189,9 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
 
     Disagreeing levels extend left of zero (hatched), agreeing levels right, and a
     middle level (odd scales) straddles zero. Each bar is labelled with its shares
-    disagreeing and agreeing.
+    disagreeing and agreeing. Under disclosure control (:mod:`evalkit.disclosure`) a
+    group with a small count at some level is not drawn (its bar says so), and a share
+    that would give a small count away is shown as ``*``.
     """
     _need(summary, LikertSummary, "a likert_summary() result")
     dist, agree = summary.distribution, summary.agreement
@@ -205,7 +212,9 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
     fig = Figure(figsize=(7.6, 0.42 * len(wide) + 1.9))
     ax = fig.add_subplot()
     y = np.arange(len(wide))[::-1]
-    shares = wide.to_numpy()
+    shares = wide.to_numpy().copy()
+    row_hidden = agree.set_index(by)["levels_hidden"].reindex(wide.index).to_numpy(bool)
+    shares[row_hidden] = 0.0  # not drawn: the bar would give a small count away
     neutral = shares[:, [i for i, lv in enumerate(levels) if lv == mid]].sum(axis=1)
     below = shares[:, [i for i, lv in enumerate(levels) if lv < mid]].sum(axis=1)
     left = -(below + neutral / 2)
@@ -215,11 +224,16 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
         left = left + shares[:, j]
     ax.axvline(0, color="black", linewidth=0.8)
     a = agree.set_index(by).reindex(wide.index)
-    for yi, (dis, ag, start, end) in enumerate(zip(a["disagree_share"], a["share"],
-                                                   -(below + neutral / 2), left,
-                                                   strict=True)):
-        ax.text(start - 0.02, y[yi], f"{dis:.0%}", ha="right", va="center", fontsize=8)
-        ax.text(end + 0.02, y[yi], f"{ag:.0%}", ha="left", va="center", fontsize=8)
+    for yi, (dis, ag, start, end, h_dis, h_ag, h_row) in enumerate(zip(
+            a["disagree_share"], a["share"], -(below + neutral / 2), left,
+            a["disagree_hidden"], a["hidden"], a["levels_hidden"], strict=True)):
+        if h_row:
+            ax.text(0, y[yi], "not shown: small numbers", ha="center", va="center",
+                    fontsize=8, color=NHS_MID_GREY)
+            continue
+        ax.text(start - 0.02, y[yi], show_share(dis, h_dis), ha="right", va="center",
+                fontsize=8)
+        ax.text(end + 0.02, y[yi], show_share(ag, h_ag), ha="left", va="center", fontsize=8)
     names = [" · ".join(str(v).replace("_", " ") for v in (k if isinstance(k, tuple) else (k,)))
              for k in wide.index]
     ax.set_yticks(y, names, fontsize=8)
@@ -241,14 +255,25 @@ def _likert_alt(summary: LikertSummary, a: pd.DataFrame, by: list[str]) -> str:
         t = a.reset_index()
         waves = list(pd.unique(t["wave"]))
         if {"before", "after"} <= set(waves):
-            p = t.pivot(index="item", columns="wave", values="share")
-            parts = [f"{str(i).replace('_', ' ')} {r['before']:.0%} before and "
-                     f"{r['after']:.0%} after" for i, r in p.iterrows()]
-            return head + " Share agreeing: " + "; ".join(parts) + "."
+            t["text"] = [show_share(v, h) for v, h in zip(t["share"], t["hidden"],
+                                                             strict=True)]
+            p = t.pivot(index="item", columns="wave", values="text")
+            parts = [f"{str(i).replace('_', ' ')} {r['before']} before and "
+                     f"{r['after']} after" for i, r in p.iterrows()]
+            return head + " Share agreeing: " + "; ".join(parts) + _hidden_note(t) + "."
     t = a.reset_index()
-    parts = [f"{' '.join(str(r[c]) for c in by).replace('_', ' ')} {r['share']:.0%}"
-             for _, r in t.iterrows()]
-    return head + " Share agreeing: " + "; ".join(parts) + "."
+    parts = [f"{' '.join(str(r[c]) for c in by).replace('_', ' ')} "
+             f"{show_share(r['share'], r['hidden'])}" for _, r in t.iterrows()]
+    return head + " Share agreeing: " + "; ".join(parts) + _hidden_note(t) + "."
+
+
+def _hidden_note(t: pd.DataFrame) -> str:
+    """What the alt text says about bars and shares hidden by disclosure control."""
+    n_rows, n_shares = int(t["levels_hidden"].sum()), int(t["hidden"].sum())
+    if not n_rows and not n_shares:
+        return ""
+    return (f" ({n_rows} bar(s) not drawn and {n_shares} share(s) shown as * under "
+            "disclosure control: small numbers)")
 
 
 # --------------------------------------------------------------------------- dose-response
