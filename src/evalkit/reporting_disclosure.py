@@ -133,8 +133,9 @@ class ReportCounts:
         """
         res = proportions(numerator, denominator, index, rules=self.rules, file=file,
                           total_label="\x00total")
-        self._record(what, res)
         keep = res.table.index[:-1]
+        self.record(what, res.suppressed.loc[keep, ["numerator", "denominator"]]
+                    .to_numpy().ravel())  # the counts shown, not the rest and totals
         shown = res.table.loc[keep].copy()
         for c in ("numerator", "rest", "denominator"):
             shown[c] = [_display(v) for v in shown[c]]
@@ -226,7 +227,7 @@ def published_effects(effects: pd.DataFrame, people: Sequence[bool],
     >>> out = published_effects(e, [True, True])
     >>> out["diagnostics"].tolist(), out["n_units"].tolist()[1]
     ([{'baseline_events': None, 'suppressed': ['baseline_events', 'n_units']}, \
-{'baseline_events': 30}], 40.0)
+{'baseline_events': 30}], 40)
     """
     rules = rules or DisclosureRules()
     out = effects.copy()
