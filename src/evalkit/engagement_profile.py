@@ -162,6 +162,36 @@ def _hide_points(chart: SPCResult, times: pd.Series, numerators: pd.Series,
     return replace(chart, points=chart.points.assign(hidden=hidden))
 
 
+def _hide_dose_range(dr: DoseResponseResult, doses: pd.Series, hidden: pd.Series
+                     ) -> DoseResponseResult:
+    """The result with each end of its dose range withheld (``None``) when it is the dose
+    of a unit whose referrals are a small count: with the unit's list size, it would
+    give the count away."""
+    if doses.empty or not hidden.any():
+        return dr
+    ends = [doses.idxmin(), doses.idxmax()]
+    lo_hi = list(dr.diagnostics["dose_range"])
+    new = [None if bool(hidden.get(u, False)) else v for u, v in zip(ends, lo_hi,
+                                                                      strict=True)]
+    if new == lo_hi:
+        return dr
+    diag = {**dr.diagnostics, "dose_range": new}
+    effects = dr.effects.assign(diagnostics=[{**d, "dose_range": new}
+                                             for d in dr.effects["diagnostics"]])
+    # the fitted line is drawn from the lowest dose to the highest: start (or end) it at
+    # a round dose inside the range instead
+    line = dr.frames["line"]
+    lo, hi = float(line["dose"].min()), float(line["dose"].max())
+    step = 5 * 10 ** (np.floor(np.log10(max(hi - lo, 1e-12))) - 1)
+    a = np.floor(lo / step) * step + step if new[0] is None else lo
+    b = np.ceil(hi / step) * step - step if new[1] is None else hi
+    grid = np.linspace(a, b if b > a else hi, len(line))
+    redrawn = pd.DataFrame({c: grid if c == "dose" else np.interp(grid, line["dose"], line[c])
+                            for c in line.columns})
+    return replace(dr, diagnostics=diag, effects=effects,
+                   frames={**dr.frames, "line": redrawn})
+
+
 def profile_engagement(evaluation, *, rules: DisclosureRules | None = None
                        ) -> EngagementProfile | None:
     """Measure a scheme's engagement from the tables its spec's ``engagement:`` names.
@@ -233,6 +263,8 @@ def profile_engagement(evaluation, *, rules: DisclosureRules | None = None
         dose, outcome_spc = _outcome_views(panel, outcome=outcome, den=den, per=per, unit=unit,
                                            time=time, first=first, start=start,
                                            dose=by_unit.set_index(unit)["per_1000"],
+                                           dose_hidden=by_unit.set_index(unit)[
+                                               "referrals_hidden"],
                                            better=spec.outcomes[outcome].get("better"),
                                            scheme=spec.scheme, rules=rules)
     return EngagementProfile(scheme=spec.scheme, unit=unit, time=time, start=start,
@@ -267,7 +299,7 @@ def _continuity(evaluation, visits: pd.DataFrame | None, start: str | None
 def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, unit: str,
                    time: str,
                    first: pd.Series, start: str | None, dose: pd.Series, better: Any,
-                   scheme: str, rules: DisclosureRules
+                   scheme: str, rules: DisclosureRules, dose_hidden: pd.Series
                    ) -> tuple[DoseResponseResult | None, SPCResult | None]:
     """The dose-response slope and the before/after SPC chart of the headline outcome."""
     p = panel[[unit, time, outcome, den]].copy()
@@ -277,8 +309,10 @@ def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, u
                          ).astype(int)
     p["dose"] = p[unit].map(dose)
     p.loc[p["treated_post"] == 0, "dose"] = np.nan
-    dr = dose_response_panel(p, outcome="rate", unit=unit, time=time,
-                             treated_post="treated_post", dose="dose", scheme=scheme)
+    dr = _hide_dose_range(dose_response_panel(p, outcome="rate", unit=unit, time=time,
+                                              treated_post="treated_post", dose="dose",
+                                              scheme=scheme),
+                          p.loc[p["dose"].notna()].groupby(unit)["dose"].first(), dose_hidden)
     scheme_units = p[p[unit].isin(first.index)]
     series = scheme_units.groupby(time, as_index=False)[[outcome, den]].sum()
     name = outcome.replace("_", " ") + (" (%)" if per == 100.0 else " per 1,000")

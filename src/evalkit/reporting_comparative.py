@@ -24,7 +24,6 @@ from .disclosure import SHARE_RULE, DisclosureRules, suppress
 from .findings import findings
 from .narrative import format_gbp
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
-from .reporting_disclosure import ORGANISATION_NOTE
 from .reporting import (
     FigureOutput,
     _md_table,
@@ -32,6 +31,7 @@ from .reporting import (
     provenance_markdown,
     synthetic_notice_markdown,
 )
+from .reporting_disclosure import ORGANISATION_NOTE
 from .synthesis import meta_analysis
 
 __all__ = ["ComparativeContext", "load_comparison", "DOMAINS", "CHECKLIST"]

@@ -317,9 +317,10 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
                  f"({level}% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g})")
     form = ("unit-level effects" if d["form"] == "cross_sectional"
             else "a panel model with unit random intercepts")
-    lo_d, hi_d = d["dose_range"]
+    lo_d, hi_d = (("* (small numbers)" if v is None else f"{v:.3g}")
+                  for v in d["dose_range"])
     alt = (f"Dose-response chart from {form} of {d['n_units']} units: {slope}, over doses "
-           f"from {lo_d:.3g} to {hi_d:.3g}. This is an association between engagement and "
+           f"from {lo_d} to {hi_d}. This is an association between engagement and "
            "effect, open to confounding by practice characteristics.")
     return fig, alt
 
