@@ -39,15 +39,31 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEME = "federation-mdt"
 
 # What must appear nowhere: (name, pattern). Shares of the planted counts at every
-# precision a formatter of evalkit uses, and the counts in their own context.
+# precision that pins the count (a proportion to 3 or more decimals, a percentage to 1
+# or more; to 0 decimals, "7%" and "5%" are everywhere, so they are searched beside the
+# profession or statement they belong to), as whole numbers: not part of a longer number
+# and not signed (a signed percentage is an effect, not a share).
+
+
+def _shares(k: int, n: int) -> list[tuple[str, str]]:
+    """Every rounding of k / n that pins k, as (text, pattern of a whole unsigned number);
+    and the unrounded value (as ``results.json`` or a figure's data would hold it)."""
+    p = k / n
+    texts = {f"{round(100 * p, d):.{d}f}%" for d in range(1, 7)}
+    texts |= {f"{round(p, d):.{d}f}" for d in range(3, 9)}
+    out = [(t, rf"(?<![-+\u2212\d.]){re.escape(t[:-1])}\s?%" if t.endswith("%") else
+            rf"(?<![-+\u2212\d.]){re.escape(t)}(?!\d)") for t in sorted(texts)]
+    for full in (f"{p:.16g}", f"{100 * p:.16g}"):
+        out.append((full[:9] + "...", rf"(?<![-+\u2212\d.]){re.escape(full[:9])}\d*"))
+    return out
+
+
 FORBIDDEN = [
-    ("MDT 6 of 83 as a percentage with decimals", r"7\.2\d*\s?%"),
-    ("MDT 6 of 83 as a proportion", r"0\.072\d"),
+    *[(f"MDT 6 of 83 as {text}", pat) for text, pat in _shares(6, 83)],
+    *[(f"survey 3 of 61 as {text}", pat) for text, pat in _shares(3, 61)],
     ("MDT 6 of 83 next to the profession", r"link workers?\W{1,4}(?:\d+\W{1,3})?7\s?%"),
-    ("MDT 6 of 83: its Wilson interval", r"3\s?% to 15\s?%"),
+    ("MDT 6 of 83: its Wilson interval", r"(?<![-+\d.])3\s?% to 15\s?%"),
     ("MDT 6 of 83: the count beside the invitations", r"link workers?\W{1,4}83\W{1,4}6\b"),
-    ("survey 3 of 61 as a percentage with decimals", r"4\.9\d*\s?%"),
-    ("survey 3 of 61 as a proportion", r"0\.049\d"),
     ("survey 3 of 61 next to its statement", r"helps[ _]patients\W{1,4}5\s?%"),
     ("survey 3 of 61 in the alt text", r"helps patients 5\s?% before"),
 ]
@@ -83,6 +99,9 @@ def _plant(root: Path) -> Path:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    if env.get("PYTHONPATH"):  # the report's kernel runs in another folder
+        env["PYTHONPATH"] = os.pathsep.join(str(Path(p).resolve())
+                                            for p in env["PYTHONPATH"].split(os.pathsep) if p)
     return subprocess.run([sys.executable, "-m", "evalkit.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=1800)
 
