@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .disclosure import DisclosureResult, DisclosureRules, proportions, small_counts, suppress
+from .disclosure import (
+    SHARE_RULE,
+    DisclosureResult,
+    DisclosureRules,
+    proportions,
+    small_counts,
+    suppress,
+)
 from .errors import DataError
 
 __all__ = ["ReportCounts", "ORGANISATION_NOTE", "published_effects", "EVENT_KEYS",
@@ -197,7 +204,8 @@ class ReportCounts:
                 f"control before it was shown. Rule applied: {self.rules.description()} "
                 f"Of the {total:,} counts checked, {hidden:,} "
                 + ("were" if hidden != 1 else "was") + " suppressed"
-                + (f" ({'; '.join(what)})" if what else "") + f". {ORGANISATION_NOTE}")
+                + (f" ({'; '.join(what)})" if what else "") + f". {SHARE_RULE} "
+                + ORGANISATION_NOTE)
 
 
 #: Diagnostics that count events or person-time: controlled in every analysis.

@@ -58,15 +58,20 @@ def _shares(k: int, n: int) -> list[tuple[str, str]]:
     return out
 
 
-FORBIDDEN = [
-    *[(f"MDT 6 of 83 as {text}", pat) for text, pat in _shares(6, 83)],
-    *[(f"survey 3 of 61 as {text}", pat) for text, pat in _shares(3, 61)],
-    ("MDT 6 of 83 next to the profession", r"link workers?\W{1,4}(?:\d+\W{1,3})?7\s?%"),
-    ("MDT 6 of 83: its Wilson interval", r"(?<![-+\d.])3\s?% to 15\s?%"),
-    ("MDT 6 of 83: the count beside the invitations", r"link workers?\W{1,4}83\W{1,4}6\b"),
-    ("survey 3 of 61 next to its statement", r"helps[ _]patients\W{1,4}5\s?%"),
-    ("survey 3 of 61 in the alt text", r"helps patients 5\s?% before"),
-]
+#: What must appear nowhere, by planted count: (what, pattern).
+FORBIDDEN = {
+    "MDT attendance 6 of 83": [
+        *[(f"6 of 83 as {text}", pat) for text, pat in _shares(6, 83)],
+        ("7% next to the profession", r"link workers?\W{1,4}(?:\d+\W{1,3})?7\s?%"),
+        ("its Wilson interval, 3% to 15%", r"(?<![-+\d.])3\s?% to 15\s?%"),
+        ("the count 6 beside the 83 invitations", r"link workers?\W{1,4}83\W{1,4}6\b"),
+    ],
+    "survey agreement 3 of 61": [
+        *[(f"3 of 61 as {text}", pat) for text, pat in _shares(3, 61)],
+        ("5% next to its statement", r"helps[ _]patients\W{1,4}5\s?%"),
+        ("5% before in the alt text", r"helps patients 5\s?% before"),
+    ],
+}
 
 
 def _plant(root: Path) -> Path:
@@ -152,19 +157,17 @@ def planted(tmp_path_factory) -> dict:
     return {"base": base, "folder": folder, "outputs": outputs}
 
 
-def test_every_output_was_searched(planted):
-    """The run wrote its results files and the render all three formats."""
+@pytest.mark.parametrize("planted_count", list(FORBIDDEN))
+def test_no_output_gives_a_planted_count_away(planted, planted_count):
+    """No output (results files, alt texts, HTML, DOCX, PDF) shows a planted small count,
+    or a share it can be recomputed from."""
     names = " ".join(planted["outputs"])
     for part in ("results.json", "results.csv", "alt-text.json", ".html", ".docx", ".pdf"):
-        assert part in names, f"no {part} among the outputs: {names}"
-
-
-@pytest.mark.parametrize("what,pattern", FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
-def test_no_output_gives_a_planted_count_away(planted, what, pattern):
-    """No output shows a planted small count, or a share it can be recomputed from."""
-    hits = {name: m.group(0) for name, text in planted["outputs"].items()
-            if (m := re.search(pattern, text, flags=re.I))}
-    assert not hits, f"{what} found in: {hits}"
+        assert part in names, f"no {part} among the outputs searched: {names}"
+    hits = [(what, name, m.group(0)) for what, pattern in FORBIDDEN[planted_count]
+            for name, text in planted["outputs"].items()
+            if (m := re.search(pattern, text, flags=re.I))]
+    assert not hits, f"{planted_count} given away: {hits}"
 
 
 def test_report_says_lowest_profession_without_its_share(planted):
