@@ -151,7 +151,11 @@ def _hide_points(chart: SPCResult, times: pd.Series, numerators: pd.Series,
     """The chart with ``hidden`` on each point whose numerator is a small count.
 
     ``times`` and ``numerators`` are the series the chart was drawn from; a point with no
-    numerator (none there) is hidden, to be safe.
+    numerator (none there) is hidden, to be safe. A phase holding a hidden point also
+    loses its mean and limits (NaN in ``points`` and ``limits``, whose ``hidden`` says
+    so), and the chart's sentence says they are not shown: the phase mean and the other
+    points would give the hidden value back (the mean is their average; for p- and
+    u-charts, nearly, as denominators change little from month to month).
     """
     at = chart.points["time"]
     dates = pd.api.types.is_datetime64_any_dtype(at)
@@ -159,7 +163,22 @@ def _hide_points(chart: SPCResult, times: pd.Series, numerators: pd.Series,
     num = pd.Series(numerators.to_numpy(float), index=key.to_numpy())
     found = (at if dates else at.astype(str)).map(num)
     hidden = small_counts(found.fillna(1), rules)
-    return replace(chart, points=chart.points.assign(hidden=hidden))
+    points = chart.points.assign(hidden=hidden)
+    phases = set(points.loc[hidden, "phase"])
+    limits = chart.limits.assign(hidden=chart.limits["phase"].isin(phases))
+    overview = chart.overview
+    if phases:
+        lines = ["mean", "upper", "lower", "upper_2sigma", "lower_2sigma"]
+        points.loc[points["phase"].isin(phases), [c for c in lines if c in points]] = np.nan
+        limits.loc[limits["hidden"], [c for c in lines if c in limits]] = np.nan
+        name = {"xmr": "XmR chart", "u": "u-chart", "p": "p-chart"}.get(chart.chart,
+                                                                          chart.chart)
+        overview = overview.copy()
+        overview.loc[:, [c for c in lines if c in overview]] = np.nan
+        overview = overview.assign(sentence=(
+            f"On the {name}, {int(hidden.sum())} month(s) with a small count and the mean "
+            "and limits of their phase are not shown (disclosure control: small numbers)."))
+    return replace(chart, points=points, limits=limits, overview=overview)
 
 
 def _hide_dose_range(dr: DoseResponseResult, doses: pd.Series, hidden: pd.Series

@@ -1053,7 +1053,7 @@ class ReportContext:
         unit = "%" if prof.outcome_unit == "%" else " per 1,000 a month"
         text = [f"@fig-spc-outcome shows {label.lower()} across the scheme's units each "
                 f"month, as a Making Data Count XmR chart"]
-        if len(lim) > 1:
+        if len(lim) > 1 and lim[["mean", "lower", "upper"]].notna().all(axis=None):
             a, b = lim.iloc[0], lim.iloc[-1]
             text[0] += (f" with separate limits before and after the start: the mean was "
                         f"{a['mean']:.3g}{unit} before (process limits {a['lower']:.3g} to "

@@ -249,6 +249,9 @@ def test_referral_spc_hides_a_month_with_a_small_numerator(evaluation):
                               for ax in fig.axes for c in ax.collections])
     assert not np.isclose(offsets, float(first["value"]), rtol=1e-12).any()
     assert "not shown: small numbers" in alt
+    # the phase's mean (the average of its points) would give the hidden point back
+    assert "mean and limits not shown" in alt
+    assert pts.loc[pts["phase"] == first["phase"], "mean"].isna().all()
 
 
 def test_likert_figure_does_not_draw_a_group_with_a_small_count(evaluation):

@@ -258,8 +258,9 @@ def spc_plot(result: SPCResult, *, group=None, title: str | None = None,
         "process limits at the average denominator"
     phases = "; ".join(
         (f"phase {int(r.phase)} from {time_label(r.start, kind)}: " if len(lim) > 1 else "")
-        + f"mean {fmt_number(r.mean)}, {limits_word} {fmt_number(r.lower)} to "
-          f"{fmt_number(r.upper)}" for r in lim.itertuples())
+        + (f"mean {fmt_number(r.mean)}, {limits_word} {fmt_number(r.lower)} to "
+           f"{fmt_number(r.upper)}" if not getattr(r, "hidden", False) else
+           "mean and limits not shown (small numbers)") for r in lim.itertuples())
     first, last = (time_label(pts["time"].iloc[i], kind) for i in (0, -1))
     n_hidden = int(pts["hidden"].sum()) if "hidden" in pts else 0
     alt = (f"{chart} of {measure}" + (f" for {g}" if grouped else "")
