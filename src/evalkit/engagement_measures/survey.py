@@ -50,7 +50,7 @@ from scipy import stats
 
 from ..contract import nearest
 from ..designs._options import check_conf_level
-from ..disclosure import DisclosureRules, share_hidden
+from ..disclosure import DisclosureRules, share_hidden, small_counts
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..results import DesignResult, EffectRecord, effects_frame
@@ -132,9 +132,12 @@ class LikertSummary:
         ``share`` with ``ci_low`` and ``ci_high`` (Wilson), ``disagree`` and
         ``disagree_share`` (at or below the mirror level, ``lo + hi - agree_from``), and
         disclosure control (:mod:`evalkit.disclosure`): ``hidden`` (the share agreeing
-        would give a small count away), ``disagree_hidden`` (likewise disagreeing) and
+        would give a small count away), ``disagree_hidden`` (likewise disagreeing),
         ``levels_hidden`` (some level's count, or the rest of the group, is small: the
-        group's distribution is not drawn). ``distribution`` has ``hidden`` per group too.
+        group's five-level distribution would give it away) and ``collapsed_hidden``
+        (disagreeing, neutral or agreeing is a small count: even the three-way split, or
+        the shares agreeing and disagreeing together, would give it away).
+        ``distribution`` has ``hidden`` (``levels_hidden``) per group too.
     scale, agree_from, by, labels
         The declared scale, the agreement threshold, the grouping columns and the level
         labels.
@@ -253,7 +256,12 @@ def likert_summary(survey: pd.DataFrame, *, scale: tuple[int, int] = (1, 5),
                               "hidden": share_hidden(agree.to_numpy(), n.to_numpy(), rules),
                               "disagree_hidden": share_hidden(disagree.to_numpy(),
                                                               n.to_numpy(), rules),
-                              "levels_hidden": levels_hidden}).reset_index()
+                              "levels_hidden": levels_hidden,
+                              "collapsed_hidden": (small_counts(agree.to_numpy(), rules)
+                                                   | small_counts(disagree.to_numpy(), rules)
+                                                   | small_counts((n - agree - disagree)
+                                                                  .to_numpy(), rules))
+                              }).reset_index()
     return LikertSummary(distribution=dist, agreement=agreement, scale=(lo, hi),
                          agree_from=int(agree_from), by=by, labels=lab,
                          conf_level=conf_level, warnings=tuple(warns))

@@ -190,8 +190,11 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
     Disagreeing levels extend left of zero (hatched), agreeing levels right, and a
     middle level (odd scales) straddles zero. Each bar is labelled with its shares
     disagreeing and agreeing. Under disclosure control (:mod:`evalkit.disclosure`) a
-    group with a small count at some level is not drawn (its bar says so), and a share
-    that would give a small count away is shown as ``*``.
+    group with a small count at some level is drawn with its levels merged into
+    disagreeing, neutral and agreeing (the merged bar drawn in the inner level's colour)
+    when none of those three is a small count, and is not drawn at all otherwise (its
+    bar says so; the labels, which add up with the neutral share to the whole, would give
+    it away).
     """
     _need(summary, LikertSummary, "a likert_summary() result")
     dist, agree = summary.distribution, summary.agreement
@@ -213,8 +216,17 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
     ax = fig.add_subplot()
     y = np.arange(len(wide))[::-1]
     shares = wide.to_numpy().copy()
-    row_hidden = agree.set_index(by)["levels_hidden"].reindex(wide.index).to_numpy(bool)
-    shares[row_hidden] = 0.0  # not drawn: the bar would give a small count away
+    flags = agree.set_index(by).reindex(wide.index)
+    row_hidden = flags["collapsed_hidden"].to_numpy(bool)
+    merge = flags["levels_hidden"].to_numpy(bool) & ~row_hidden
+    disagree_lv, agree_lv = lo + hi - summary.agree_from, summary.agree_from
+    lv = np.asarray(levels)
+    for group, inner in ((lv <= disagree_lv, disagree_lv), (lv >= agree_lv, agree_lv)):
+        j = levels.index(inner)
+        shares[np.ix_(merge, [j])] = shares[np.ix_(merge, group)].sum(axis=1, keepdims=True)
+        outer = group & (lv != inner)
+        shares[np.ix_(merge, outer)] = 0.0  # merged: the levels would give a count away
+    shares[row_hidden] = 0.0  # not drawn
     neutral = shares[:, [i for i, lv in enumerate(levels) if lv == mid]].sum(axis=1)
     below = shares[:, [i for i, lv in enumerate(levels) if lv < mid]].sum(axis=1)
     left = -(below + neutral / 2)
@@ -226,8 +238,8 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
     a = agree.set_index(by).reindex(wide.index)
     for yi, (dis, ag, start, end, h_dis, h_ag, h_row) in enumerate(zip(
             a["disagree_share"], a["share"], -(below + neutral / 2), left,
-            a["disagree_hidden"], a["hidden"], a["levels_hidden"], strict=True)):
-        if h_row:
+            a["disagree_hidden"], a["hidden"], a["collapsed_hidden"], strict=True)):
+        if h_row:  # collapsed_hidden
             ax.text(0, y[yi], "not shown: small numbers", ha="center", va="center",
                     fontsize=8, color=NHS_MID_GREY)
             continue
@@ -269,11 +281,15 @@ def _likert_alt(summary: LikertSummary, a: pd.DataFrame, by: list[str]) -> str:
 
 def _hidden_note(t: pd.DataFrame) -> str:
     """What the alt text says about bars and shares hidden by disclosure control."""
-    n_rows, n_shares = int(t["levels_hidden"].sum()), int(t["hidden"].sum())
-    if not n_rows and not n_shares:
+    n_rows = int(t["collapsed_hidden"].sum())
+    n_merged = int((t["levels_hidden"] & ~t["collapsed_hidden"]).sum())
+    n_shares = int(t["hidden"].sum())
+    parts = ([f"{n_merged} bar(s) drawn as disagree, neutral and agree only"] if n_merged
+             else []) + ([f"{n_rows} bar(s) not drawn"] if n_rows else []) + (
+                 [f"{n_shares} share(s) shown as *"] if n_shares else [])
+    if not parts:
         return ""
-    return (f" ({n_rows} bar(s) not drawn and {n_shares} share(s) shown as * under "
-            "disclosure control: small numbers)")
+    return f" ({', '.join(parts)}: disclosure control, small numbers)"
 
 
 # --------------------------------------------------------------------------- dose-response

@@ -202,7 +202,8 @@ def _alt_text(result: FunnelResult, label: str, den_name: str, marked: list[str]
                 rows["hidden"] if "hidden" in rows else [False] * len(rows),
                                                      strict=True)) + ".")
     if "hidden" in u and u["hidden"].any():
-        parts.append(f"{_units(int(u['hidden'].sum()))} with a small count are not drawn "
+        k = int(u["hidden"].sum())
+        parts.append(f"{_units(k)} with a small count {'is' if k == 1 else 'are'} not drawn "
                      "(disclosure control).")
     if result.tau2 is not None:
         parts.append(f"Overdispersion ratio {result.phi:.2f}"
