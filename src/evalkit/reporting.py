@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .disclosure import DisclosureRules
+from .disclosure import DisclosureRules, share_hidden
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
 from .narrative import describe_effect, format_effect, format_gbp, format_interval
@@ -1141,6 +1141,9 @@ class ReportContext:
             sv = raw.pivot(index="item", columns="wave", values="share")
             agree = raw.pivot(index="item", columns="wave", values="agree").reindex(sv.index)
             waves = [w for w in ("before", "after") if w in agree.columns]
+            # the report's rules (the profile's, by default) decide which shares are hidden
+            raw = raw.assign(hidden=raw["hidden"].to_numpy(bool) | share_hidden(
+                raw["agree"], raw["respondents"], self.rules))
             hid = raw.pivot(index="item", columns="wave", values="hidden").reindex(sv.index)
             hide = {w: hid[w].to_numpy(bool) for w in waves}
             self.counts.record("staff agreeing with a survey statement",
