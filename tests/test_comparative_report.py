@@ -60,7 +60,9 @@ def test_certainty_table_carries_the_findings(report):
     assert row["certainty"].iloc[0] in text and "certainty" in text
 
 
-def test_counts_are_disclosure_controlled_with_a_partner_in_each_row(report):
+def test_counts_follow_the_evidence_summaries_rule(report):
+    """Counts of organisations are shown as they are (as in every evidence summary);
+    the referrals they made count patients and are controlled."""
     res = report.disclosure_frame()
     shown = res.table.set_index("scheme")
     raw = {s: ev.engagement.indices.frames["by_unit"]
@@ -68,12 +70,12 @@ def test_counts_are_disclosure_controlled_with_a_partner_in_each_row(report):
     for scheme, bu in raw.items():
         never = int((bu["referrals"] == 0).sum())
         cells = shown.loc[scheme, ["units never referring", "units referring"]].tolist()
-        if 1 <= never <= 7:
-            # the small count is hidden, and so is its partner, since 'units' is the total
-            assert cells == ["*", "*"]
-        else:
-            assert "*" not in cells or len(bu) - never <= 7
-    assert "NHS HES" in report.disclosure_markdown()
+        assert cells == [never, len(bu) - never]
+        total = int(bu["referrals"].sum())
+        assert shown.loc[scheme, "referrals in the first year"] == (
+            "*" if 1 <= total <= 7 else total)
+    text = report.disclosure_markdown()
+    assert "NHS HES" in text and "Counts of organisations" in text
     assert "disclosure" in report.provenance_markdown()
 
 

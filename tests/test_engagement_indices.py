@@ -220,6 +220,15 @@ def test_mdt_by_profession_and_unit_with_wilson_intervals():
     assert u.loc["B", "mdt_attendance"] == pytest.approx(2 / 3)
     bu = res.mdt_by_unit
     assert len(bu) == 4 and set(bu["profession"]) == {"GP", "pharmacist"}
+    # 4 of 7 and 3 of 6 are small counts: withheld under the default disclosure rules
+    r = res.effects.set_index("estimand").loc["attendance_rate"]
+    assert np.isnan(r["estimate"]) and r["diagnostics"]["suppressed"]
+    assert "lowest for GPs (its share is not shown: small numbers)" in res.headline()
+    # and published under rules that hide none of these counts
+    from evalkit.disclosure import DisclosureRules
+
+    res = engagement(ref, sizes=sizes, window=3, mdt=mdt,
+                     disclosure=DisclosureRules(low=100, high=100))
     r = res.effects.set_index("estimand").loc["attendance_rate"]
     assert r["estimate"] == pytest.approx(100 * 4 / 7)
     assert "lowest for GPs (50%)" in res.headline()

@@ -49,7 +49,11 @@ def test_likert_summary_by_hand():
     assert (a.loc["after", "ci_low"], a.loc["after", "ci_high"]) == pytest.approx((lo, hi))
     shares = s.distribution.groupby("wave")["share"].sum()
     np.testing.assert_allclose(shares, 1)
-    assert "83%" in s.summary()
+    assert "83%" not in s.summary()  # 5 of 6: hidden under the default rules
+    from evalkit.disclosure import DisclosureRules
+
+    shown = likert_summary(typed_survey(), disclosure=DisclosureRules(low=10**6, high=10**6))
+    assert "83%" in shown.summary()
 
 
 def test_likert_summary_other_scale_and_threshold():

@@ -51,6 +51,24 @@ Rounding
     (halves up), after the suppression decisions, totals independently of their cells, so
     rounded rows need not add up. Zero stays zero.
 
+Shares, rates and everything else computed from a count
+    A share ``k / n`` is a count in disguise: with ``n`` known (or published elsewhere in
+    the report) it gives ``k`` back exactly when ``n`` is below ``100 * 10**d`` for a
+    percentage printed to ``d`` decimals (a 0-decimal percentage pins any numerator with
+    ``n < 100``), and always from the unrounded value in ``results.json`` or a figure's
+    data. So rounding cannot protect a share; :data:`SHARE_RULE` says what does. A share
+    or rate is hidden whenever the count it is computed from is hidden, and a count
+    ``k`` of ``n`` is hidden when ``k`` **or** ``n - k`` is small (3 of 61 agreeing is
+    hidden, and so is 58 of 61: 3 disagreeing). A share of a total (an overall rate
+    beside a table of its parts) is the table's margin: the parts are suppressed with
+    that margin, so that secondary suppression stops the total giving a hidden part
+    away. :func:`small_counts` and :func:`share_hidden` decide; :func:`proportions`
+    controls a table of numerators and denominators with its totals row;
+    :func:`show_share` is the one place a share becomes text. Every sentence, table
+    cell, figure label, alt text, figure point and results file of evalkit that shows a
+    count of people or events, or a share, rate or point computed from one, reads these
+    decisions.
+
 Examples
 --------
 >>> import pandas as pd
@@ -75,7 +93,8 @@ from scipy.linalg import null_space
 
 from .errors import DataError, DesignError
 
-__all__ = ["DisclosureRules", "DisclosureResult", "HES_2018", "suppress"]
+__all__ = ["DisclosureRules", "DisclosureResult", "HES_2018", "suppress", "small_counts",
+           "share_hidden", "show_share", "proportions", "SHARE_RULE"]
 
 _TOL = 1e-8
 
@@ -614,3 +633,88 @@ def suppress(table: pd.DataFrame | pd.Series, *, count_columns: Sequence[Any] | 
             "column": None if col is None else columns[col]}
     return DisclosureResult(table=display, mask=mask, log=log_frame, rules=rules, totals=used,
                             audited=audited)
+
+
+#: The rule for anything computed from a count, in one sentence (the reports print it).
+SHARE_RULE = ("A share, rate or chart point computed from a count is hidden whenever that "
+              "count is: when its numerator, or the rest of its denominator, is a small "
+              "count, or when it is a total whose parts are hidden.")
+
+
+def small_counts(values: Any, rules: DisclosureRules | None = None) -> np.ndarray:
+    """Which counts primary suppression hides (vectorised; missing values are not hidden).
+
+    Parameters
+    ----------
+    values
+        Counts of people or events (a scalar or array-like).
+    rules
+        The :class:`DisclosureRules` (default: 1 to 7 hidden, zeros shown).
+
+    Examples
+    --------
+    >>> small_counts([0, 1, 7, 8]).tolist()
+    [False, True, True, False]
+    """
+    rules = rules or DisclosureRules()
+    x = np.atleast_1d(np.asarray(values, dtype=float))
+    out = (x >= rules.low) & (x <= rules.high)
+    if rules.suppress_zero:
+        out |= x == 0
+    return out
+
+
+def share_hidden(numerator: Any, denominator: Any,
+                 rules: DisclosureRules | None = None) -> np.ndarray:
+    """Whether a share ``k / n`` would give a hidden count away (vectorised).
+
+    ``True`` when ``k`` is small or ``n - k`` is small (the people not counted are a
+    count too: 58 of 61 agreeing says that 3 did not).
+
+    Examples
+    --------
+    >>> share_hidden([3, 58, 30, 0], [61, 61, 61, 61]).tolist()
+    [True, True, False, False]
+    """
+    k = np.atleast_1d(np.asarray(numerator, dtype=float))
+    n = np.atleast_1d(np.asarray(denominator, dtype=float))
+    return small_counts(k, rules) | small_counts(n - k, rules)
+
+
+def show_share(value: Any, hidden: Any, fmt: str = "{:.0%}",
+               rules: DisclosureRules | None = None) -> str:
+    """A share or rate as text: formatted with ``fmt``, or the rules' symbol when hidden.
+
+    Examples
+    --------
+    >>> show_share(0.049, True), show_share(0.25, False)
+    ('*', '25%')
+    """
+    rules = rules or DisclosureRules()
+    return rules.symbol if bool(np.asarray(hidden).any()) else fmt.format(value)
+
+
+def proportions(numerator: Any, denominator: Any, index: Sequence[Any], *,
+                rules: DisclosureRules | None = None, total_label: Any = "Total",
+                file: str | None = None) -> DisclosureResult:
+    """Suppress a table of numerators of denominators (k of n) with its totals row.
+
+    The table suppressed has columns ``numerator``, ``rest`` (``n - k``) and
+    ``denominator`` (the row totals) and a totals row: a share is hidden when its row's
+    ``numerator`` is (:attr:`DisclosureResult.suppressed`), and the overall share (the
+    totals row) can be published beside the parts without giving a hidden one away.
+
+    Examples
+    --------
+    >>> res = proportions([5, 300, 280], [20, 400, 400], ["SW", "GP", "RN"])
+    >>> res.suppressed["numerator"].tolist()
+    [True, False, True, False]
+    """
+    k = np.asarray(numerator, dtype=np.int64)
+    n = np.asarray(denominator, dtype=np.int64)
+    frame = pd.DataFrame({"numerator": k, "rest": n - k, "denominator": n},
+                         index=pd.Index(list(index)))
+    frame.loc[total_label] = frame.sum(axis=0)
+    return suppress(frame, count_columns=["numerator", "rest", "denominator"],
+                    rules=rules or DisclosureRules(), file=file,
+                    totals={"row": total_label, "column": "denominator"})

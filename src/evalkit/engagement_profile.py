@@ -22,13 +22,24 @@ What it holds, where the data allow:
   (:func:`~evalkit.engagement_measures.dose_response_panel`, unit random intercepts);
 - ``outcome_spc``: the headline outcome of the scheme's units a month as an XmR chart with
   separate limits before and after the start: the before and after at a glance.
+
+Disclosure control
+    Everything is computed on the full counts; what may be published is marked with the
+    profile's :class:`~evalkit.disclosure.DisclosureRules` (NHS HES small numbers by
+    default), so that every table, sentence, figure and results file that shows the
+    profile hides the same things (:mod:`evalkit.disclosure`): MDT attendance by
+    profession and the survey's shares (``hidden`` columns), each unit's referrals
+    (``referrals_hidden`` in the indices' ``by_unit``; the funnel's ``units`` have
+    ``hidden``: a point drawn at its rate and patient-years would give the count away),
+    and the SPC charts' points whose numerator is a small count (``hidden`` in their
+    ``points``: not drawn, nor their limits).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +47,7 @@ import pandas as pd
 
 from .comparison import FunnelResult, funnel
 from .continuity import ContinuityResult, continuity
+from .disclosure import DisclosureRules, small_counts
 from .engagement_measures import (
     DoseResponseResult,
     EngagementResult,
@@ -134,13 +146,82 @@ def _treated_from(panel: pd.DataFrame, unit: str, time: str, start: str | None
     return pd.Series(start, index=treated.index[treated == 1])
 
 
-def profile_engagement(evaluation) -> EngagementProfile | None:
+def _hide_points(chart: SPCResult, times: pd.Series, numerators: pd.Series,
+                 rules: DisclosureRules) -> SPCResult:
+    """The chart with ``hidden`` on each point whose numerator is a small count.
+
+    ``times`` and ``numerators`` are the series the chart was drawn from; a point with no
+    numerator (none there) is hidden, to be safe. A phase holding a hidden point also
+    loses its mean and limits (NaN in ``points`` and ``limits``, whose ``hidden`` says
+    so), and the chart's sentence says they are not shown: the phase mean and the other
+    points would give the hidden value back (the mean is their average; for p- and
+    u-charts, nearly, as denominators change little from month to month).
+    """
+    at = chart.points["time"]
+    dates = pd.api.types.is_datetime64_any_dtype(at)
+    key = pd.to_datetime(times.astype(str)) if dates else times.astype(str)
+    num = pd.Series(numerators.to_numpy(float), index=key.to_numpy())
+    found = (at if dates else at.astype(str)).map(num)
+    hidden = small_counts(found.fillna(1), rules)
+    points = chart.points.assign(hidden=hidden)
+    phases = set(points.loc[hidden, "phase"])
+    limits = chart.limits.assign(hidden=chart.limits["phase"].isin(phases))
+    overview = chart.overview
+    if phases:
+        lines = ["mean", "upper", "lower", "upper_2sigma", "lower_2sigma"]
+        points.loc[points["phase"].isin(phases), [c for c in lines if c in points]] = np.nan
+        limits.loc[limits["hidden"], [c for c in lines if c in limits]] = np.nan
+        name = {"xmr": "XmR chart", "u": "u-chart", "p": "p-chart"}.get(chart.chart,
+                                                                          chart.chart)
+        overview = overview.copy()
+        overview.loc[:, [c for c in lines if c in overview]] = np.nan
+        overview = overview.assign(sentence=(
+            f"On the {name}, {int(hidden.sum())} month(s) with a small count and the mean "
+            "and limits of their phase are not shown (disclosure control: small numbers)."))
+    return replace(chart, points=points, limits=limits, overview=overview)
+
+
+def _hide_dose_range(dr: DoseResponseResult, doses: pd.Series, hidden: pd.Series
+                     ) -> DoseResponseResult:
+    """The result with each end of its dose range withheld (``None``) when it is the dose
+    of a unit whose referrals are a small count: with the unit's list size, it would
+    give the count away."""
+    if doses.empty or not hidden.any():
+        return dr
+    ends = [doses.idxmin(), doses.idxmax()]
+    lo_hi = list(dr.diagnostics["dose_range"])
+    new = [None if bool(hidden.get(u, False)) else v for u, v in zip(ends, lo_hi,
+                                                                      strict=True)]
+    if new == lo_hi:
+        return dr
+    diag = {**dr.diagnostics, "dose_range": new}
+    effects = dr.effects.assign(diagnostics=[{**d, "dose_range": new}
+                                             for d in dr.effects["diagnostics"]])
+    # the fitted line is drawn from the lowest dose to the highest: start (or end) it at
+    # a round dose inside the range instead
+    line = dr.frames["line"]
+    lo, hi = float(line["dose"].min()), float(line["dose"].max())
+    step = 5 * 10 ** (np.floor(np.log10(max(hi - lo, 1e-12))) - 1)
+    a = np.floor(lo / step) * step + step if new[0] is None else lo
+    b = np.ceil(hi / step) * step - step if new[1] is None else hi
+    grid = np.linspace(a, b if b > a else hi, len(line))
+    redrawn = pd.DataFrame({c: grid if c == "dose" else np.interp(grid, line["dose"], line[c])
+                            for c in line.columns})
+    return replace(dr, diagnostics=diag, effects=effects,
+                   frames={**dr.frames, "line": redrawn})
+
+
+def profile_engagement(evaluation, *, rules: DisclosureRules | None = None
+                       ) -> EngagementProfile | None:
     """Measure a scheme's engagement from the tables its spec's ``engagement:`` names.
 
     Parameters
     ----------
     evaluation
         An :class:`~evalkit.pipeline.Evaluation` (its tables are read once and cached).
+    rules
+        The disclosure-control rules marking what may be published (default: NHS HES
+        small numbers; see the module notes).
 
     Returns
     -------
@@ -151,6 +232,7 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
     e = spec.engagement
     if not e or "referrals" not in e or "panel" not in e:
         return None
+    rules = rules or DisclosureRules()
     unit, time, start = e.get("unit", "practice"), e.get("time", "month"), _start(spec)
     panel = evaluation.table(e["panel"])
     table = {k: evaluation.table(e[k]) if k in e else None
@@ -163,7 +245,7 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
     launch = None if "cohort" in panel.columns else start
     indices = engagement(table["referrals"], sizes=sizes, unit=unit, time=time, start=launch,
                          mdt=table["mdt"], care_plans=table["care_plans"],
-                         scheme=spec.scheme)
+                         scheme=spec.scheme, disclosure=rules)
     # referrals per 1,000 patients a month across the scheme's units, as a u-chart
     monthly = indices.frames["by_period"].groupby(time, as_index=False)[
         ["referrals", "list_size"]].sum().rename(columns={"list_size": "registered patients"})
@@ -172,15 +254,19 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
         referral_spc = u_chart(monthly, numerator="referrals",
                                denominator="registered patients",
                                time=time, per=1000.0, improvement="increase")
+    referral_spc = _hide_points(referral_spc, monthly[time], monthly["referrals"], rules)
     by_unit = indices.frames["by_unit"]
     years = by_unit["list_size"] * by_unit["periods_observed"] / 12.0
     funnel_res = funnel(by_unit.assign(patient_years=years), numerator="referrals",
                         denominator="patient_years", unit=unit, kind="rate",
                         multiplier=1000.0, overdispersion=True)
+    funnel_res = replace(funnel_res, units=funnel_res.units.assign(
+        hidden=funnel_res.units["unit"].map(by_unit.set_index(unit)["referrals_hidden"])
+        .fillna(False).astype(bool).to_numpy()))
     survey = change = reliability = None
     if table["survey"] is not None:
         sv = table["survey"]
-        survey = likert_summary(sv)
+        survey = likert_summary(sv, disclosure=rules)
         change = {item: likert_change(sv, item=item, scheme=spec.scheme)
                   for item in sorted(sv["item"].unique())}
         reliability = cronbach_alpha(sv, items=sorted(sv["item"].unique()), wave="wave")
@@ -196,8 +282,10 @@ def profile_engagement(evaluation) -> EngagementProfile | None:
         dose, outcome_spc = _outcome_views(panel, outcome=outcome, den=den, per=per, unit=unit,
                                            time=time, first=first, start=start,
                                            dose=by_unit.set_index(unit)["per_1000"],
+                                           dose_hidden=by_unit.set_index(unit)[
+                                               "referrals_hidden"],
                                            better=spec.outcomes[outcome].get("better"),
-                                           scheme=spec.scheme)
+                                           scheme=spec.scheme, rules=rules)
     return EngagementProfile(scheme=spec.scheme, unit=unit, time=time, start=start,
                              indices=indices, referral_spc=referral_spc, funnel=funnel_res,
                              survey=survey, survey_change=change or {},
@@ -230,7 +318,8 @@ def _continuity(evaluation, visits: pd.DataFrame | None, start: str | None
 def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, unit: str,
                    time: str,
                    first: pd.Series, start: str | None, dose: pd.Series, better: Any,
-                   scheme: str) -> tuple[DoseResponseResult | None, SPCResult | None]:
+                   scheme: str, rules: DisclosureRules, dose_hidden: pd.Series
+                   ) -> tuple[DoseResponseResult | None, SPCResult | None]:
     """The dose-response slope and the before/after SPC chart of the headline outcome."""
     p = panel[[unit, time, outcome, den]].copy()
     p["rate"] = p[outcome] / p[den] * per
@@ -239,8 +328,10 @@ def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, u
                          ).astype(int)
     p["dose"] = p[unit].map(dose)
     p.loc[p["treated_post"] == 0, "dose"] = np.nan
-    dr = dose_response_panel(p, outcome="rate", unit=unit, time=time,
-                             treated_post="treated_post", dose="dose", scheme=scheme)
+    dr = _hide_dose_range(dose_response_panel(p, outcome="rate", unit=unit, time=time,
+                                              treated_post="treated_post", dose="dose",
+                                              scheme=scheme),
+                          p.loc[p["dose"].notna()].groupby(unit)["dose"].first(), dose_hidden)
     scheme_units = p[p[unit].isin(first.index)]
     series = scheme_units.groupby(time, as_index=False)[[outcome, den]].sum()
     name = outcome.replace("_", " ") + (" (%)" if per == 100.0 else " per 1,000")
@@ -250,4 +341,4 @@ def _outcome_views(panel: pd.DataFrame, *, outcome: str, den: str, per: float, u
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chart = xmr(series, value=name, time=time, rebase=rebase, improvement=improvement)
-    return dr, chart
+    return dr, _hide_points(chart, series[time], series[outcome], rules)

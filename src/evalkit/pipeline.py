@@ -70,6 +70,21 @@ class Evaluation:
             self.tables[name] = read_source(self.spec.data[name], cache=self._records)
         return self.tables[name]
 
+    def published_effects(self, engagement: bool = False) -> pd.DataFrame:
+        """The effect records (or the engagement ones) under disclosure control, as the
+        results files publish them (:func:`evalkit.reporting_disclosure.published_effects`).
+        """
+        from .reporting_design import people_analysis
+        from .reporting_disclosure import published_effects
+
+        if engagement:
+            eff = self.engagement.effects
+            return published_effects(eff, (eff["design"] == "likert_change").to_numpy())
+        people = {(a.outcome, a.design): people_analysis(self, a) for a, _ in self.results}
+        eff = self.effects
+        return published_effects(eff, [people.get((o, d), False) for o, d in
+                                       zip(eff["outcome"], eff["design"], strict=True)])
+
     def results_json(self) -> str:
         """Canonical JSON of the results (no timestamps, sorted keys)."""
         doc = {
@@ -85,11 +100,12 @@ class Evaluation:
                  "options": jsonable(dict(a.options)), "warnings": list(r.warnings)}
                 for a, r in self.results
             ],
-            "effects": [jsonable(rec) for rec in self.effects.to_dict(orient="records")],
+            "effects": [jsonable(rec) for rec in
+                        self.published_effects().to_dict(orient="records")],
         }
         if self.engagement is not None:
             doc["engagement_effects"] = [jsonable(rec) for rec in
-                                         self.engagement.effects.to_dict(orient="records")]
+                                         self.published_effects(True).to_dict(orient="records")]
         return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def figures(self):
@@ -165,7 +181,7 @@ class Evaluation:
         out = Path(out)
         with atomic_folder(out) as tmp:
             (tmp / "results.json").write_text(self.results_json(), encoding="utf-8")
-            frame = self.effects.copy()
+            frame = self.published_effects()
             frame["diagnostics"] = frame["diagnostics"].map(
                 lambda d: json.dumps(jsonable(d), sort_keys=True))
             frame["warnings"] = frame["warnings"].map(lambda w: " | ".join(w))

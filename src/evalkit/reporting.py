@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .disclosure import DisclosureRules
+from .disclosure import DisclosureRules, share_hidden
 from .economics.wording import (
     break_even_sentence,
     change_in_words,
@@ -1079,7 +1079,7 @@ class ReportContext:
         unit = "%" if prof.outcome_unit == "%" else " per 1,000 a month"
         text = [f"@fig-spc-outcome shows {md_text(label.lower())} across the scheme's units each "
                 f"month, as a Making Data Count XmR chart"]
-        if len(lim) > 1:
+        if len(lim) > 1 and lim[["mean", "lower", "upper"]].notna().all(axis=None):
             a, b = lim.iloc[0], lim.iloc[-1]
             text[0] += (f" with separate limits before and after the start: the mean was "
                         f"{a['mean']:.3g}{unit} before (process limits {a['lower']:.3g} to "
@@ -1111,6 +1111,8 @@ class ReportContext:
             if r["estimand"] in names:
                 value = (f"{r['estimate']:.0f}%{lo_hi}" if r["scale"] == "percent"
                          else format_interval(r))
+                if r["diagnostics"].get("suppressed"):  # disclosure control
+                    value = self.rules.symbol
                 rows.append({"Domain": "Engagement", "Measure": names[r["estimand"]],
                              "Effect (95% CI)": value, "Design": "descriptive",
                              "Maryland level": int(r["evidence_level"])})
@@ -1146,14 +1148,14 @@ class ReportContext:
                   + f" and {len(below)} fewer"
                   + (f" ({md_join(below['unit'])})" if 0 < len(below) <= 5
                      else "") + ". Low referrers are where engagement work would start.", ""]
-        mdt = ind.frames["mdt"].sort_values("rate").reset_index(drop=True)
-        shown = self.counts.table(mdt[["invited", "attended"]].astype(int),
-                                  ["invited", "attended"], "MDT invitations and attendances")
-        hidden = shown.suppressed.any(axis=1).to_numpy()
+        mdt = ind.frames["mdt"].sort_values("rate", kind="stable").reset_index(drop=True)
+        shown = self.counts.proportions(mdt["attended"], mdt["invited"], mdt["profession"],
+                                        "MDT invitations and attendances")
+        hidden = shown.suppressed["numerator"].to_numpy()
         mdt_tab = pd.DataFrame({
             "Profession": mdt["profession"],
-            "Meetings invited": shown.table["invited"],
-            "Attended": shown.table["attended"],
+            "Meetings invited": shown.table["denominator"].to_numpy(),
+            "Attended": shown.table["numerator"].to_numpy(),
             "Attendance (95% CI)": self.counts.share(
                 [f"{r:.0%} ({lo:.0%} to {hi:.0%})" for r, lo, hi in
                  zip(mdt["rate"], mdt["ci_low"], mdt["ci_high"], strict=True)], hidden),
@@ -1165,9 +1167,13 @@ class ReportContext:
             sv = raw.pivot(index="item", columns="wave", values="share")
             agree = raw.pivot(index="item", columns="wave", values="agree").reindex(sv.index)
             waves = [w for w in ("before", "after") if w in agree.columns]
-            shown_agree = self.counts.table(agree[waves].astype(int), waves,
-                                            "staff agreeing with a survey statement")
-            hide = {w: shown_agree.suppressed[w].to_numpy() for w in waves}
+            # the report's rules (the profile's, by default) decide which shares are hidden
+            raw = raw.assign(hidden=raw["hidden"].to_numpy(bool) | share_hidden(
+                raw["agree"], raw["respondents"], self.rules))
+            hid = raw.pivot(index="item", columns="wave", values="hidden").reindex(sv.index)
+            hide = {w: hid[w].to_numpy(bool) for w in waves}
+            self.counts.record("staff agreeing with a survey statement",
+                               hid[waves].to_numpy(bool).ravel())
             odds = {item: r.effects.iloc[0] for item, r in prof.survey_change.items()}
             alpha = prof.reliability.to_frame().set_index("wave")["alpha"] \
                 if prof.reliability is not None else {}

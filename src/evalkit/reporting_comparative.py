@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from .certainty import rate_certainty
 from .comparative import SchemeSet, collect_schemes
-from .disclosure import DisclosureRules, suppress
+from .disclosure import SHARE_RULE, DisclosureRules, suppress
 from .economics.wording import classify_result
 from .findings import findings
 from .markdown_text import md_text
@@ -34,6 +34,7 @@ from .reporting import (
     provenance_markdown,
     synthetic_notice_markdown,
 )
+from .reporting_disclosure import ORGANISATION_NOTE
 from .synthesis import meta_analysis
 
 __all__ = ["ComparativeContext", "load_comparison", "DOMAINS", "CHECKLIST"]
@@ -394,7 +395,12 @@ class ComparativeContext:
                           "sampling uncertainty {#tbl-economic}", ""])
 
     def disclosure_frame(self):
-        """Counts shown in the report, after disclosure control."""
+        """Counts shown in the report, after disclosure control.
+
+        The rule is the evidence summaries' (:mod:`evalkit.reporting_disclosure`): counts
+        of organisations (units referring, never referring) are not about people and are
+        shown as they are; the referrals they made count patients and are controlled.
+        """
         rows = []
         for s, ev in self.schemes.evaluations.items():
             prof = ev.engagement
@@ -402,13 +408,11 @@ class ComparativeContext:
                 continue
             bu = prof.indices.frames["by_unit"]
             never = int((bu["referrals"] == 0).sum())
-            rows.append({"scheme": s, "units": int(len(bu)), "units never referring": never,
-                         "units referring": int(len(bu) - never)})
-        frame = pd.DataFrame(rows)[["scheme", "units never referring", "units referring",
-                                    "units"]]
-        # "units" is each row's total, so a suppressed cell needs a partner in its row
-        return suppress(frame, count_columns=["units never referring", "units referring",
-                                              "units"], totals={"column": "units"},
+            rows.append({"scheme": s, "units never referring": never,
+                         "units referring": int(len(bu) - never), "units": int(len(bu)),
+                         "referrals in the first year": int(bu["referrals"].sum())})
+        frame = pd.DataFrame(rows)
+        return suppress(frame, count_columns=["referrals in the first year"],
                         rules=self.rules)
 
     def disclosure_markdown(self) -> str:
@@ -416,12 +420,14 @@ class ComparativeContext:
         res = self.disclosure_frame()
         return "\n".join([
             _md_table(res.table), "",
-            ": Scheme units referring and never referring in their first year, after "
-            "disclosure control {#tbl-counts}", "",
-            f"Counts from {self.rules.low} to {self.rules.high} are shown as "
-            f"'{md_text(self.rules.symbol)}' ({md_text(self.rules.name)}); where a total "
-            "would reveal a suppressed cell, a second cell is suppressed too. The rules are "
-            "recorded in the provenance appendix.", ""])
+            ": Scheme units referring and never referring in their first year, and the "
+            "referrals they made, after disclosure control {#tbl-counts}", "",
+            f"Counts of people and events (here, referrals of patients) from "
+            f"{self.rules.low} to {self.rules.high} are shown as '{md_text(self.rules.symbol)}' "
+            f"({md_text(self.rules.name)}); where a total would reveal a suppressed cell, a second "
+            f"cell is suppressed too, and {SHARE_RULE[0].lower()}{SHARE_RULE[1:]} "
+            f"{ORGANISATION_NOTE} This is the rule of every evidence summary. The rules "
+            "are recorded in the provenance appendix.", ""])
 
     def checklist_markdown(self) -> str:
         """The SQUIRE 2.0 / TREND checklist, mapped to sections."""

@@ -526,6 +526,8 @@ def _engagement_row(profile) -> dict | None:
 
     def pct(name: str) -> str:
         r = e.loc[name]
+        if pd.isna(r["estimate"]):  # withheld by disclosure control
+            return "* (not shown: small numbers)"
         ci = (f" (95% CI {r['ci_low']:.0f}% to {r['ci_high']:.0f}%)"
               if pd.notna(r["ci_low"]) else "")
         return f"{r['estimate']:.0f}%{ci}"

@@ -64,6 +64,7 @@ from scipy import stats
 
 from ..contract import nearest
 from ..designs._options import check_choice, check_conf_level, check_whole
+from ..disclosure import DisclosureRules, proportions, share_hidden, small_counts
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..periods import PeriodAxis, parse_period, parse_periods
@@ -358,8 +359,10 @@ class EngagementResult(DesignResult):
             text += (f"; referrals were concentrated, with the top 20% of units making "
                      f"{d['top20_share']:.0%} of them (Gini {d['gini']:.2f})")
         if d.get("lowest_mdt_profession"):
+            rate = ("its share is not shown: small numbers" if d.get("lowest_mdt_hidden")
+                    else f"{d['lowest_mdt_rate']:.0%}")
             text += (f"; MDT attendance was lowest for {d['lowest_mdt_profession']}s "
-                     f"({d['lowest_mdt_rate']:.0%})")
+                     f"({rate})")
         return text + "."
 
     def summary(self) -> str:
@@ -388,7 +391,8 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
                size: str | None = None,
                units: Sequence[Any] | None = None, align: str = "calendar",
                conf_level: float = 0.95, scheme: str | None = None,
-               file: str | Mapping[str, str] | None = None) -> EngagementResult:
+               file: str | Mapping[str, str] | None = None,
+               disclosure: DisclosureRules | None = None) -> EngagementResult:
     """Measure scheme units' engagement: referrals, MDT attendance, care plans.
 
     Parameters
@@ -432,6 +436,14 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
     file
         The file to name in errors: a path (the referrals) or a mapping from table name
         (``referrals``, ``sizes``, ``mdt``, ``care_plans``) to path.
+    disclosure
+        The disclosure-control rules (default: NHS HES small numbers). Measures are
+        computed on every count; what may be published is marked: ``hidden`` in the
+        ``mdt`` frames (attendance by profession, suppressed with its totals so that the
+        overall rate gives no hidden profession away), ``referrals_hidden`` in
+        ``by_unit``, and overall shares whose count is hidden are NaN in the effect
+        records with ``suppressed`` in their diagnostics
+        (:mod:`evalkit.disclosure`).
 
     Returns
     -------
@@ -459,6 +471,7 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
     check_whole("mdt_window", mdt_window, 1, optional=True)
     check_choice("align", align, ALIGN)
     check_conf_level(conf_level)
+    rules = disclosure or DisclosureRules()
     f_ref = _file_for(file, "referrals")
     need_columns(referrals, {unit: "unit", time: "time", count: "referral count"},
                  file=f_ref, table="referrals")
@@ -539,7 +552,8 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
         "per_1000": 1000 * total / patient_periods * window, "periods_active": active,
         "share_active": active / observed,
         "time_to_first_referral": np.where(never, np.nan, first), "censored": never,
-        "censor_time": np.where(never, observed, np.nan)})
+        "censor_time": np.where(never, observed, np.nan),
+        "referrals_hidden": small_counts(total, rules)})
     short = observed < window
     if short.any():
         warnings.append(f"{int(short.sum())} unit(s) were observed for fewer than {window} "
@@ -566,13 +580,22 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
 
     # MDT attendance.
     mdt_prof = pd.DataFrame(columns=["profession", "invited", "attended", "rate", "ci_low",
-                                     "ci_high"])
+                                     "ci_high", "hidden"])
     mdt_unit = pd.DataFrame(columns=[unit, *mdt_prof.columns])
     overall_mdt = None
+    mdt_total_hidden = False
     if mdt is not None:
         mdt_prof, mdt_unit, overall_mdt, per_unit_mdt = _mdt(
             mdt, labels, launch, mdt_window, unit=unit, time=time, axis=axis,
             file=_file_for(file, "mdt"), warnings=warnings, conf_level=conf_level)
+        if len(mdt_prof):
+            shown = proportions(mdt_prof["attended"], mdt_prof["invited"],
+                                mdt_prof["profession"], rules=rules,
+                                total_label="all professions").suppressed["numerator"]
+            mdt_prof = mdt_prof.assign(hidden=shown.to_numpy()[:-1])
+            mdt_total_hidden = bool(shown.iloc[-1])
+        mdt_unit = mdt_unit.assign(hidden=share_hidden(
+            mdt_unit["attended"].to_numpy(float), mdt_unit["invited"].to_numpy(float), rules))
         by_unit = by_unit.assign(invited=per_unit_mdt[0], attended=per_unit_mdt[1],
                                  mdt_attendance=_share(per_unit_mdt[1], per_unit_mdt[0]))
 
@@ -594,8 +617,10 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
         n_units=n_units, referring=int((~never).sum()), total=total,
         exposure=patient_periods / (1000 * window), gini_value=g, top20=t20,
         km_median=km_median, overall_mdt=overall_mdt, care=by_unit if care_plans is not None
-        else None, window=window, conf_level=conf_level, scheme=scheme, warnings=warnings)
-    lowest = (mdt_prof.sort_values("rate").iloc[0] if len(mdt_prof) else None)
+        else None, window=window, conf_level=conf_level, scheme=scheme, warnings=warnings,
+        mdt_hidden=mdt_total_hidden, rules=rules)
+    lowest = (mdt_prof.sort_values("rate", kind="stable").iloc[0] if len(mdt_prof)
+              else None)
     diagnostics = {
         "n_units": n_units, "n_referring": int((~never).sum()), "n_never": int(never.sum()),
         "share_referring": float((~never).mean()), "window": window,
@@ -606,6 +631,7 @@ def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "pra
         "period_word": "month" if axis.kind == "month" else "period",
         "lowest_mdt_profession": None if lowest is None else str(lowest["profession"]),
         "lowest_mdt_rate": None if lowest is None else float(lowest["rate"]),
+        "lowest_mdt_hidden": None if lowest is None else bool(lowest["hidden"]),
         "unit": unit, "time": time, "align": align,
     }
     options = {"unit": unit, "time": time, "start": start, "window": window,
@@ -753,7 +779,8 @@ def _mdt(mdt, labels, launch, window, *, unit, time, axis, file, warnings, conf_
 
 
 def _records(*, n_units, referring, total, exposure, gini_value, top20, km_median,
-             overall_mdt, care, window, conf_level, scheme, warnings) -> list[EffectRecord]:
+             overall_mdt, care, window, conf_level, scheme, warnings, mdt_hidden=False,
+             rules=None) -> list[EffectRecord]:
     common = {"design": DESIGN, "conf_level": conf_level, "p_value": float("nan"),
               "n_units": n_units, "pre_periods": 0, "post_periods": window,
               "evidence_level": maryland_level(DESIGN, "descriptive"), "scheme": scheme,
@@ -761,10 +788,14 @@ def _records(*, n_units, referring, total, exposure, gini_value, top20, km_media
               "warnings": tuple(warnings)}
     nan = float("nan")
 
-    def percent(outcome, estimand, k, n, diag) -> EffectRecord:
+    def percent(outcome, estimand, k, n, diag, hidden=False) -> EffectRecord:
         p = k / n if n > 0 else nan
         lo, hi = _wilson(np.array([k]), np.array([n]), conf_level)
         se = np.sqrt(p * (1 - p) / n) if n > 0 else nan
+        if hidden:  # disclosure control: the share would give a hidden count away
+            p = se = nan
+            lo = hi = np.array([nan])
+            diag = {**diag, "suppressed": "small numbers"}
         return EffectRecord(outcome=outcome, estimand=estimand, scale="percent",
                             estimate=100 * p, se=100 * se, ci_low=100 * float(lo[0]),
                             ci_high=100 * float(hi[0]), diagnostics=diag, **common)
@@ -799,8 +830,11 @@ def _records(*, n_units, referring, total, exposure, gini_value, top20, km_media
     if overall_mdt is not None:
         out.append(percent("mdt_attendance", "attendance_rate", overall_mdt[0],
                            overall_mdt[1], {"interval": "wilson",
-                                            "note": "meetings treated as independent"}))
+                                            "note": "meetings treated as independent"},
+                           hidden=mdt_hidden))
     if care is not None:
-        out.append(percent("care_plans", "completion_share", float(care["completed"].sum()),
-                           float(care["eligible"].sum()), {"interval": "wilson"}))
+        done, eligible = float(care["completed"].sum()), float(care["eligible"].sum())
+        out.append(percent("care_plans", "completion_share", done, eligible,
+                           {"interval": "wilson"},
+                           hidden=bool(share_hidden(done, eligible, rules)[0])))
     return out

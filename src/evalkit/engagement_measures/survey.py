@@ -50,6 +50,7 @@ from scipy import stats
 
 from ..contract import nearest
 from ..designs._options import check_conf_level
+from ..disclosure import DisclosureRules, share_hidden, small_counts
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..results import DesignResult, EffectRecord, effects_frame
@@ -129,7 +130,14 @@ class LikertSummary:
     agreement
         One row per group: ``respondents``, ``agree`` (at or above ``agree_from``),
         ``share`` with ``ci_low`` and ``ci_high`` (Wilson), ``disagree`` and
-        ``disagree_share`` (at or below the mirror level, ``lo + hi - agree_from``).
+        ``disagree_share`` (at or below the mirror level, ``lo + hi - agree_from``), and
+        disclosure control (:mod:`evalkit.disclosure`): ``hidden`` (the share agreeing
+        would give a small count away), ``disagree_hidden`` (likewise disagreeing),
+        ``levels_hidden`` (some level's count, or the rest of the group, is small: the
+        group's five-level distribution would give it away) and ``collapsed_hidden``
+        (disagreeing, neutral or agreeing is a small count: even the three-way split, or
+        the shares agreeing and disagreeing together, would give it away).
+        ``distribution`` has ``hidden`` (``levels_hidden``) per group too.
     scale, agree_from, by, labels
         The declared scale, the agreement threshold, the grouping columns and the level
         labels.
@@ -147,8 +155,9 @@ class LikertSummary:
     def summary(self) -> str:
         """The share agreeing per group, as plain text."""
         a = self.agreement.copy()
-        a["agreeing"] = [f"{s:.0%} ({lo:.0%} to {hi:.0%})" for s, lo, hi in
-                         zip(a["share"], a["ci_low"], a["ci_high"], strict=True)]
+        a["agreeing"] = [f"{s:.0%} ({lo:.0%} to {hi:.0%})" if not h else "*" for s, lo, hi, h
+                         in zip(a["share"], a["ci_low"], a["ci_high"], a["hidden"],
+                                strict=True)]
         lines = [f"Share agreeing ({self.agree_from} or above on {self.scale[0]} to "
                  f"{self.scale[1]}), with {self.conf_level:.0%} Wilson intervals:",
                  a[[*self.by, "respondents", "agreeing"]].to_string(index=False)]
@@ -167,7 +176,8 @@ class LikertSummary:
 def likert_summary(survey: pd.DataFrame, *, scale: tuple[int, int] = (1, 5),
                    agree_from: int = 4, by: Sequence[str] = ("item", "wave"),
                    response: str = "response", labels: Mapping[int, str] | None = None,
-                   conf_level: float = 0.95, file: str | None = None) -> LikertSummary:
+                   conf_level: float = 0.95, file: str | None = None,
+                   disclosure: DisclosureRules | None = None) -> LikertSummary:
     """Counts and shares at each level, and the share agreeing, by item and wave.
 
     Parameters
@@ -188,6 +198,9 @@ def likert_summary(survey: pd.DataFrame, *, scale: tuple[int, int] = (1, 5),
         Level of the Wilson intervals.
     file
         The file to name in errors.
+    disclosure
+        The disclosure-control rules that mark what may be published (default: NHS HES
+        small numbers; see :class:`LikertSummary`).
 
     Returns
     -------
@@ -229,9 +242,26 @@ def likert_summary(survey: pd.DataFrame, *, scale: tuple[int, int] = (1, 5),
     agree = counts.loc[:, levels >= agree_from].sum(axis=1)
     disagree = counts.loc[:, levels <= lo + hi - agree_from].sum(axis=1)
     ci_lo, ci_hi = _wilson(agree.to_numpy(), n.to_numpy(), conf_level)
+    # disclosure control: a level (or the rest of its group) that is a small count hides
+    # the group's distribution; the shares agreeing and disagreeing are hidden on their own
+    rules = disclosure or DisclosureRules()
+    nn = n.to_numpy()[:, None]
+    levels_hidden = share_hidden(counts.to_numpy(), np.broadcast_to(nn, counts.shape),
+                                 rules).reshape(counts.shape).any(axis=1)
+    dist["hidden"] = pd.Series(levels_hidden, index=counts.index).reindex(
+        pd.MultiIndex.from_frame(dist[list(by)]) if len(by) > 1 else dist[by[0]]).to_numpy()
     agreement = pd.DataFrame({"respondents": n, "agree": agree, "share": agree / n,
                               "ci_low": ci_lo, "ci_high": ci_hi, "disagree": disagree,
-                              "disagree_share": disagree / n}).reset_index()
+                              "disagree_share": disagree / n,
+                              "hidden": share_hidden(agree.to_numpy(), n.to_numpy(), rules),
+                              "disagree_hidden": share_hidden(disagree.to_numpy(),
+                                                              n.to_numpy(), rules),
+                              "levels_hidden": levels_hidden,
+                              "collapsed_hidden": (small_counts(agree.to_numpy(), rules)
+                                                   | small_counts(disagree.to_numpy(), rules)
+                                                   | small_counts((n - agree - disagree)
+                                                                  .to_numpy(), rules))
+                              }).reset_index()
     return LikertSummary(distribution=dist, agreement=agreement, scale=(lo, hi),
                          agree_from=int(agree_from), by=by, labels=lab,
                          conf_level=conf_level, warnings=tuple(warns))

@@ -18,6 +18,7 @@ from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from ..disclosure import show_share
 from ..engagement_measures.dose_response import DoseResponseResult
 from ..engagement_measures.indices import EngagementResult
 from ..engagement_measures.maturity import BUILDING_BLOCKS, MaturityResult
@@ -146,11 +147,12 @@ def mdt_attendance_plot(result: EngagementResult) -> tuple[Figure, str]:
     fig = Figure(figsize=(6.4, 0.5 * len(m) + 1.5))
     ax = fig.add_subplot()
     y = np.arange(len(m))
+    m.loc[m["hidden"].astype(bool), ["rate", "ci_low", "ci_high"]] = np.nan  # not drawn
     err = np.vstack([m["rate"] - m["ci_low"], m["ci_high"] - m["rate"]])
     ax.errorbar(m["rate"], y, xerr=err, fmt="o", color=NHS_BLUE, ecolor=NHS_DARK_BLUE,
                 capsize=3, markersize=6, label=f"attendance ({level}% Wilson interval)")
-    for yi, (r, n) in enumerate(zip(m["rate"], m["invited"], strict=True)):
-        ax.text(1.01, yi, f"{r:.0%} of {int(n):,}", va="center", fontsize=8,
+    for yi, (r, n, h) in enumerate(zip(m["rate"], m["invited"], m["hidden"], strict=True)):
+        ax.text(1.01, yi, f"{show_share(r, h)} of {int(n):,}", va="center", fontsize=8,
                 transform=ax.get_yaxis_transform())
     ax.set_yticks(y, m["profession"])
     ax.set_xlim(0, 1)
@@ -160,10 +162,13 @@ def mdt_attendance_plot(result: EngagementResult) -> tuple[Figure, str]:
     ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0))
     fig.tight_layout()
     lo, hi = m.iloc[0], m.iloc[-1]
+
+    def said(r) -> str:
+        return ("not shown: small numbers" if pd.isna(r["rate"]) else
+                f"{r['rate']:.0%}, {r['ci_low']:.0%} to {r['ci_high']:.0%}")
     alt = (f"Dot plot of MDT meeting attendance by profession with {level}% Wilson "
-           f"intervals, sorted: highest for {hi['profession']} ({hi['rate']:.0%}, "
-           f"{hi['ci_low']:.0%} to {hi['ci_high']:.0%}), lowest for {lo['profession']} "
-           f"({lo['rate']:.0%}, {lo['ci_low']:.0%} to {lo['ci_high']:.0%}).")
+           f"intervals, sorted: highest for {hi['profession']} ({said(hi)}), lowest for "
+           f"{lo['profession']} ({said(lo)}).")
     return fig, alt
 
 
@@ -184,7 +189,12 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
 
     Disagreeing levels extend left of zero (hatched), agreeing levels right, and a
     middle level (odd scales) straddles zero. Each bar is labelled with its shares
-    disagreeing and agreeing.
+    disagreeing and agreeing. Under disclosure control (:mod:`evalkit.disclosure`) a
+    group with a small count at some level is drawn with its levels merged into
+    disagreeing, neutral and agreeing (the merged bar drawn in the inner level's colour)
+    when none of those three is a small count, and is not drawn at all otherwise (its
+    bar says so; the labels, which add up with the neutral share to the whole, would give
+    it away).
     """
     _need(summary, LikertSummary, "a likert_summary() result")
     dist, agree = summary.distribution, summary.agreement
@@ -205,7 +215,18 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
     fig = Figure(figsize=(7.6, 0.42 * len(wide) + 1.9))
     ax = fig.add_subplot()
     y = np.arange(len(wide))[::-1]
-    shares = wide.to_numpy()
+    shares = wide.to_numpy().copy()
+    flags = agree.set_index(by).reindex(wide.index)
+    row_hidden = flags["collapsed_hidden"].to_numpy(bool)
+    merge = flags["levels_hidden"].to_numpy(bool) & ~row_hidden
+    disagree_lv, agree_lv = lo + hi - summary.agree_from, summary.agree_from
+    lv = np.asarray(levels)
+    for group, inner in ((lv <= disagree_lv, disagree_lv), (lv >= agree_lv, agree_lv)):
+        j = levels.index(inner)
+        shares[np.ix_(merge, [j])] = shares[np.ix_(merge, group)].sum(axis=1, keepdims=True)
+        outer = group & (lv != inner)
+        shares[np.ix_(merge, outer)] = 0.0  # merged: the levels would give a count away
+    shares[row_hidden] = 0.0  # not drawn
     neutral = shares[:, [i for i, lv in enumerate(levels) if lv == mid]].sum(axis=1)
     below = shares[:, [i for i, lv in enumerate(levels) if lv < mid]].sum(axis=1)
     left = -(below + neutral / 2)
@@ -215,11 +236,16 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
         left = left + shares[:, j]
     ax.axvline(0, color="black", linewidth=0.8)
     a = agree.set_index(by).reindex(wide.index)
-    for yi, (dis, ag, start, end) in enumerate(zip(a["disagree_share"], a["share"],
-                                                   -(below + neutral / 2), left,
-                                                   strict=True)):
-        ax.text(start - 0.02, y[yi], f"{dis:.0%}", ha="right", va="center", fontsize=8)
-        ax.text(end + 0.02, y[yi], f"{ag:.0%}", ha="left", va="center", fontsize=8)
+    for yi, (dis, ag, start, end, h_dis, h_ag, h_row) in enumerate(zip(
+            a["disagree_share"], a["share"], -(below + neutral / 2), left,
+            a["disagree_hidden"], a["hidden"], a["collapsed_hidden"], strict=True)):
+        if h_row:  # collapsed_hidden
+            ax.text(0, y[yi], "not shown: small numbers", ha="center", va="center",
+                    fontsize=8, color=NHS_MID_GREY)
+            continue
+        ax.text(start - 0.02, y[yi], show_share(dis, h_dis), ha="right", va="center",
+                fontsize=8)
+        ax.text(end + 0.02, y[yi], show_share(ag, h_ag), ha="left", va="center", fontsize=8)
     names = [" · ".join(str(v).replace("_", " ") for v in (k if isinstance(k, tuple) else (k,)))
              for k in wide.index]
     ax.set_yticks(y, names, fontsize=8)
@@ -241,14 +267,29 @@ def _likert_alt(summary: LikertSummary, a: pd.DataFrame, by: list[str]) -> str:
         t = a.reset_index()
         waves = list(pd.unique(t["wave"]))
         if {"before", "after"} <= set(waves):
-            p = t.pivot(index="item", columns="wave", values="share")
-            parts = [f"{str(i).replace('_', ' ')} {r['before']:.0%} before and "
-                     f"{r['after']:.0%} after" for i, r in p.iterrows()]
-            return head + " Share agreeing: " + "; ".join(parts) + "."
+            t["text"] = [show_share(v, h) for v, h in zip(t["share"], t["hidden"],
+                                                             strict=True)]
+            p = t.pivot(index="item", columns="wave", values="text")
+            parts = [f"{str(i).replace('_', ' ')} {r['before']} before and "
+                     f"{r['after']} after" for i, r in p.iterrows()]
+            return head + " Share agreeing: " + "; ".join(parts) + _hidden_note(t) + "."
     t = a.reset_index()
-    parts = [f"{' '.join(str(r[c]) for c in by).replace('_', ' ')} {r['share']:.0%}"
-             for _, r in t.iterrows()]
-    return head + " Share agreeing: " + "; ".join(parts) + "."
+    parts = [f"{' '.join(str(r[c]) for c in by).replace('_', ' ')} "
+             f"{show_share(r['share'], r['hidden'])}" for _, r in t.iterrows()]
+    return head + " Share agreeing: " + "; ".join(parts) + _hidden_note(t) + "."
+
+
+def _hidden_note(t: pd.DataFrame) -> str:
+    """What the alt text says about bars and shares hidden by disclosure control."""
+    n_rows = int(t["collapsed_hidden"].sum())
+    n_merged = int((t["levels_hidden"] & ~t["collapsed_hidden"]).sum())
+    n_shares = int(t["hidden"].sum())
+    parts = ([f"{n_merged} bar(s) drawn as disagree, neutral and agree only"] if n_merged
+             else []) + ([f"{n_rows} bar(s) not drawn"] if n_rows else []) + (
+                 [f"{n_shares} share(s) shown as *"] if n_shares else [])
+    if not parts:
+        return ""
+    return f" ({', '.join(parts)}: disclosure control, small numbers)"
 
 
 # --------------------------------------------------------------------------- dose-response
@@ -292,9 +333,10 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
                  f"({level}% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g})")
     form = ("unit-level effects" if d["form"] == "cross_sectional"
             else "a panel model with unit random intercepts")
-    lo_d, hi_d = d["dose_range"]
+    lo_d, hi_d = (("* (small numbers)" if v is None else f"{v:.3g}")
+                  for v in d["dose_range"])
     alt = (f"Dose-response chart from {form} of {d['n_units']} units: {slope}, over doses "
-           f"from {lo_d:.3g} to {hi_d:.3g}. This is an association between engagement and "
+           f"from {lo_d} to {hi_d}. This is an association between engagement and "
            "effect, open to confounding by practice characteristics.")
     return fig, alt
 

@@ -111,6 +111,9 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
                 linewidth=1.2)
 
     x, y = units["denominator"].to_numpy(float), units["value"].to_numpy(float)
+    if "hidden" in units:  # disclosure control: a point gives its numerator away
+        hide = units["hidden"].to_numpy(bool)
+        x, y = np.where(hide, np.nan, x), np.where(hide, np.nan, y)
     flag = units["flag"].to_numpy()
     styles = {"within": dict(marker="o", s=28, facecolors=NHS_BLUE, edgecolors=NHS_BLUE,
                              alpha=0.75)}
@@ -129,6 +132,9 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
         text = "within limits" if name == "within" else f"{name} limit"
         ax.scatter(x[mask], y[mask], zorder=3, label=f"{text} ({int(mask.sum())})",
                    **styles[name])
+    if np.isnan(x).any():
+        ax.plot([], [], linestyle="none", label=f"not drawn: {int(np.isnan(x).sum())} "
+                                            "(small numbers)")
 
     names = units["unit"].astype(str).to_numpy()
     outer_flags = {f"above {_level_text(levels[-1])}", f"below {_level_text(levels[-1])}"}
@@ -140,7 +146,7 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     if ring.any():
         ax.scatter(x[ring], y[ring], marker="s", s=130, facecolors="none", edgecolors="black",
                    linewidths=1.3, zorder=4, label="highlighted")
-    for i in np.flatnonzero(to_label | ring):
+    for i in np.flatnonzero((to_label | ring) & np.isfinite(x)):
         up = "above" in flag[i] or (flag[i] == "within" and y[i] >= result.target)
         ax.annotate(names[i], (x[i], y[i]), xytext=(4, 5 if up else -9),
                     textcoords="offset points", fontsize=7.5,
@@ -148,7 +154,7 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
 
     ax.set_xlabel(den_name[:1].upper() + den_name[1:])
     ax.set_ylabel(label)
-    span = np.r_[y, curve[[f"upper_{_level_tag(levels[0])}",
+    span = np.r_[y[np.isfinite(y)], curve[[f"upper_{_level_tag(levels[0])}",
                            f"lower_{_level_tag(levels[0])}"]].to_numpy().ravel()]
     lo, hi = float(np.nanmin(span)), float(np.nanmax(span))
     pad = 0.08 * (hi - lo or 1.0)
@@ -191,8 +197,14 @@ def _alt_text(result: FunnelResult, label: str, den_name: str, marked: list[str]
     if marked:
         rows = u.set_index(u["unit"].astype(str)).loc[marked]
         parts.append("Highlighted: " + ", ".join(
-            f"{n} {v:.3g} ({f})" for n, v, f in zip(marked, rows["value"], rows["flag"],
+            f"{n} {'*' if h else format(v, '.3g')} ({f})" for n, v, f, h in zip(
+                marked, rows["value"], rows["flag"],
+                rows["hidden"] if "hidden" in rows else [False] * len(rows),
                                                      strict=True)) + ".")
+    if "hidden" in u and u["hidden"].any():
+        k = int(u["hidden"].sum())
+        parts.append(f"{_units(k)} with a small count {'is' if k == 1 else 'are'} not drawn "
+                     "(disclosure control).")
     if result.tau2 is not None:
         parts.append(f"Overdispersion ratio {result.phi:.2f}"
                      + (f", between-unit variance {result.tau2:.3g}." if result.adjusted

@@ -8,6 +8,11 @@ cause, blue squares for improvement, orange diamonds for concern and purple cros
 special cause with no improvement direction (Making Data Count uses blue for
 improvement and orange for concern). Both draw an :class:`~evalkit.spc.SPCResult`'s own
 frames and compute nothing; each returns ``(figure, alt_text)``.
+
+Disclosure control: a point marked ``hidden`` in the result's ``points`` (its numerator
+is a small count; see :mod:`evalkit.engagement_profile`) is not drawn, and for p- and
+u-charts neither are its own limits (they would give its denominator away); the alt text
+says how many points are not shown and states no hidden value.
 """
 
 from __future__ import annotations
@@ -94,9 +99,25 @@ def _break_at(prev, nxt, kind: str):
     return (float(prev) + float(nxt)) / 2
 
 
+def published(pts: pd.DataFrame, chart: str) -> pd.DataFrame:
+    """The points as they may be drawn: hidden points' values (and, for p- and u-charts,
+    their own limits) blanked."""
+    if "hidden" not in pts or not pts["hidden"].any():
+        return pts
+    out = pts.copy()
+    hide = out["hidden"].to_numpy(bool)
+    cols = ["value"] + ([c for c in ("upper", "lower", "upper_2sigma", "lower_2sigma",
+                                     "numerator", "denominator") if c in out]
+                        if chart != "xmr" else [])
+    out.loc[hide, cols] = np.nan
+    out.loc[hide, "variation"] = "hidden"
+    return out
+
+
 def _draw(ax, pts: pd.DataFrame, chart: str, *, two_sigma: bool, legend: bool,
           size: float = 22.0) -> None:
     """The lines and points of one group (its phases drawn apart)."""
+    pts = published(pts, chart)
     step = chart != "xmr"  # p- and u-chart limits vary point to point
     draw = {"drawstyle": "steps-mid"} if step else {}
     for k, (_, ph) in enumerate(pts.groupby("phase", sort=True)):
@@ -237,11 +258,14 @@ def spc_plot(result: SPCResult, *, group=None, title: str | None = None,
         "process limits at the average denominator"
     phases = "; ".join(
         (f"phase {int(r.phase)} from {time_label(r.start, kind)}: " if len(lim) > 1 else "")
-        + f"mean {fmt_number(r.mean)}, {limits_word} {fmt_number(r.lower)} to "
-          f"{fmt_number(r.upper)}" for r in lim.itertuples())
+        + (f"mean {fmt_number(r.mean)}, {limits_word} {fmt_number(r.lower)} to "
+           f"{fmt_number(r.upper)}" if not getattr(r, "hidden", False) else
+           "mean and limits not shown (small numbers)") for r in lim.itertuples())
     first, last = (time_label(pts["time"].iloc[i], kind) for i in (0, -1))
+    n_hidden = int(pts["hidden"].sum()) if "hidden" in pts else 0
     alt = (f"{chart} of {measure}" + (f" for {g}" if grouped else "")
            + f" from {first} to {last} ({len(pts)} points"
+           + (f", {n_hidden} not shown: small numbers" if n_hidden else "")
            + (f", {len(lim)} phases" if len(lim) > 1 else "")
            + f"): {phases}. {n_special} special-cause point{'s' if n_special != 1 else ''}"
            + (f" ({kinds})" if n_special else "")
