@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
+from ..run_temp import temp_dir
 from .errors import RenderError
 from .qmd import QmdDocument
 
@@ -140,11 +142,16 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
         the chunk and the error in one line; ``.log`` holds the traceback.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     if not nb.cells:  # nothing to run: no kernel needed
         return nb
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+    from jupyter_client.manager import KernelManager
+
+    # The kernel's connection file and temporary files go to a folder of the run's
+    # (evalkit.run_temp), which the next run removes if this one is killed.
+    work = temp_dir("evalkit-kernel-")
+    km = KernelManager(kernel_name=kernel_name, connection_file=str(work / "kernel.json"))
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(doc.path.parent)}})
     current: dict[str, int | None] = {"index": None}
 
@@ -160,16 +167,29 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
     blas = {k: os.environ.get(k, "1") for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                 "MKL_NUM_THREADS")}
     env = {**os.environ, **blas, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TMPDIR": str(work), "TEMP": str(work),
+           "TMP": str(work), **(env or {})}
+    try:
+        return _execute(client, env, doc, nb, current, timeout, kernel_name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _execute(client, env: dict[str, str], doc: QmdDocument, nb: NotebookNode,
+             current: dict[str, int | None], timeout: int, kernel_name: str) -> NotebookNode:
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
     try:
         client.execute(env=env)
     except CellExecutionError as exc:
         where = _where(doc, nb, current["index"])
         evalue = " ".join(strip_ansi(exc.evalue or "").split())
         message = f"{where} raised {exc.ename}" + (f": {evalue}" if evalue else "")
+        # An evalkit error raised in the chunk carries its own fix: one "Fix:" per line.
+        fix = None if "Fix: " in evalue else ("run the chunk in Python to debug it; the "
+                                              "render log has the traceback")
         raise RenderError(message, file=str(doc.path),
-                          fix="run the chunk in Python to debug it; the render log has the "
-                          "traceback").with_log(strip_ansi(str(exc))) from None
+                          fix=fix).with_log(strip_ansi(str(exc))) from None
     except CellTimeoutError as exc:
         where = _where(doc, nb, current["index"])
         raise RenderError(f"{where} ran for more than {timeout} s", file=str(doc.path),

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..run_temp import temporary_dir
 from .errors import RenderError
 from .writers import check_basename, check_formats, publish
 
@@ -129,8 +129,7 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
                           fix="give the path of a .qmd file")
     stem = f"{path.stem}-evalkit-{uuid.uuid4().hex[:10]}"
     copy = path.parent / f"{stem}.qmd"
-    with tempfile.TemporaryDirectory(prefix="evalkit-quarto-") as tmp:
-        work = Path(tmp)
+    with temporary_dir("evalkit-quarto-") as work:
         params_file = work / "params.yml"
         params_file.write_text(yaml.safe_dump(_plain(dict(params)), allow_unicode=True),
                                encoding="utf-8")
