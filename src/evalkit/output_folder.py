@@ -3,10 +3,11 @@
 A folder is evalkit's when it holds :data:`MANIFEST`, which lists the files evalkit
 wrote there and their SHA-256 hashes. Replacing the folder removes a file only when the
 manifest lists it and it is unchanged, or when it is byte-identical to the file that
-replaces it. Any other file (the user's, or one of evalkit's that was edited) stops the
-replacement with an :class:`~evalkit.errors.EvalkitError` naming it, unless ``force``;
-with ``force`` the other files are kept and only files with the names evalkit writes are
-overwritten. Nothing evalkit did not write is ever deleted.
+replaces it; a sub-folder with a manifest of its own is a separate set and is kept. Any
+other file (the user's, or one of evalkit's that was edited) stops the replacement with
+an :class:`~evalkit.errors.EvalkitError` naming it, unless ``force``; with ``force`` the
+other files are kept and only files with the names evalkit writes are overwritten.
+Nothing evalkit did not write is ever deleted.
 
 A new output set is built in a staging folder beside the target and published by
 renaming folders (:class:`replace_folder`); a run killed half-way leaves the old set or
@@ -34,7 +35,7 @@ from pathlib import Path
 from .errors import EvalkitError
 
 __all__ = ["MANIFEST", "replace_folder", "check_folder", "write_file", "check_file",
-           "publish_folder", "folder_files",
+           "publish_folder", "folder_files", "nested_sets",
            "read_manifest", "clean_stale", "pid_alive", "sha256"]
 
 #: The file that makes a folder evalkit's: the files evalkit wrote there, with hashes.
@@ -76,13 +77,29 @@ def sha256(path: Path) -> str:
 
 def folder_files(folder: Path) -> list[str]:
     """Every file under ``folder`` (symbolic links included, not followed), as POSIX
-    paths relative to it, the manifest left out."""
+    paths relative to it, the manifest left out; sub-folders that are output sets of
+    their own (:func:`nested_sets`) are left out too."""
     found = []
     for top, dirs, files in os.walk(folder):
         rel = Path(top).relative_to(folder)
+        dirs[:] = [d for d in dirs if not (Path(top) / d / MANIFEST).is_file()]
         names = files + [d for d in dirs if (Path(top) / d).is_symlink()]
         found += [(rel / n).as_posix() for n in names]
     return sorted(f for f in found if f != MANIFEST)
+
+
+def nested_sets(folder: Path) -> list[str]:
+    """Sub-folders of ``folder`` with a manifest of their own: output sets evalkit wrote
+    separately (``demo`` writes a scheme's analysis inside its report folder). Replacing
+    the folder keeps them as they are."""
+    found = []
+    for top, dirs, _ in os.walk(folder):
+        for d in list(dirs):
+            path = Path(top) / d
+            if not path.is_symlink() and (path / MANIFEST).is_file():
+                found.append(path.relative_to(folder).as_posix())
+                dirs.remove(d)
+    return sorted(found)
 
 
 def read_manifest(folder: Path) -> dict[str, str] | None:
@@ -150,6 +167,9 @@ def check_folder(target: str | Path, *, force: bool = False,
                  new: dict[str, str] | None = None, what: str = "output folder") -> None:
     """Raise unless evalkit may replace ``target`` with a new set of files.
 
+    Debris that dead evalkit processes left inside ``target`` is cleaned up first
+    (:func:`clean_stale`).
+
     Parameters
     ----------
     target
@@ -172,7 +192,10 @@ def check_folder(target: str | Path, *, force: bool = False,
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise EvalkitError(f"the {what} is a file or a link, not a folder, so evalkit will "
                            "not replace it", file=str(target), fix="choose another folder")
-    if not target.exists() or force:
+    if not target.exists():
+        return
+    clean_stale(target)  # debris of dead evalkit processes inside it is not in the way
+    if force:
         return
     foreign = _foreign(target, new)
     if foreign:
@@ -224,6 +247,9 @@ def publish_folder(staging: Path, target: Path, *, force: bool = False,
     old set's unchanged files are removed; with ``force``, files evalkit did not write
     (and whose names it does not write) are moved into the new folder.
 
+    Sub-folders with a manifest of their own (:func:`nested_sets`) are moved into the
+    new folder as they are.
+
     Raises
     ------
     EvalkitError
@@ -245,6 +271,7 @@ def publish_folder(staging: Path, target: Path, *, force: bool = False,
             removable[rel] = digest  # evalkit's unchanged, identical, or overwritten by force
         else:
             keep.append(rel)
+    keep += nested_sets(target)
     old = _side(target, "old")
     os.replace(target, old)
     try:
@@ -295,6 +322,7 @@ def clean_stale(parent: str | Path, name: str | None = None) -> None:
             listed = read_manifest(entry) or {}
             keep = [rel for rel in folder_files(entry)
                     if not (_is_file(entry / rel) and sha256(entry / rel) == listed.get(rel))]
+            keep += nested_sets(entry)
             if target.is_dir():
                 _restore_kept(entry, target, keep)
             _remove_listed(entry, listed)
