@@ -208,6 +208,9 @@ def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence
                 statuses.append(_render_one(*a))
                 bar.update()
         else:
+            from .run_temp import run_dir
+
+            run_dir()  # made here, so that the workers inherit it and this process removes it
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(_render_one, *a) for a in args]
                 for fut in as_completed(futures):
