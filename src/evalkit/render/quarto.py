@@ -88,6 +88,19 @@ def _clean(folder: Path, stem: str) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _clean_stale(source: Path) -> None:
+    """Remove the copies (and Quarto's outputs of them) that a killed render left beside
+    ``source``: ``<stem>-evalkit-<pid>-<random>*`` of a process no longer running."""
+    from ..output_folder import pid_alive
+
+    pattern = re.compile(rf"^{re.escape(source.stem)}-evalkit-(\d+)-[0-9a-f]{{8}}")
+    stems = {m.group(0): int(m.group(1)) for p in source.parent.iterdir()
+             if (m := pattern.match(p.name))}
+    for stem, pid in stems.items():
+        if not pid_alive(pid):
+            _clean(source.parent, stem)
+
+
 def glob_escape(text: str) -> str:
     """Escape glob wildcards in ``text``."""
     return re.sub(r"([*?\[])", r"[\1]", text)
@@ -127,7 +140,8 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
     if not path.is_file():
         raise RenderError("report source not found", file=str(path),
                           fix="give the path of a .qmd file")
-    stem = f"{path.stem}-evalkit-{uuid.uuid4().hex[:10]}"
+    _clean_stale(path)
+    stem = f"{path.stem}-evalkit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     copy = path.parent / f"{stem}.qmd"
     with temporary_dir("evalkit-quarto-") as work:
         params_file = work / "params.yml"
