@@ -38,8 +38,10 @@ def _formats(text: str) -> list[str]:
 
 
 def cmd_synth(args) -> int:
+    from .run_temp import clean_stale_runs
     from .synthetic import synth
 
+    clean_stale_runs()  # what killed runs left in TMPDIR (commands that render do it too)
     folders = synth(args.out, progress=not args.quiet, force=args.force)
     print(f"Wrote {len(folders)} synthetic case studies to {Path(args.out).resolve()}")
     return 0
@@ -60,8 +62,10 @@ def cmd_check(args) -> int:
 
 def cmd_run(args) -> int:
     from .pipeline import run_spec
+    from .run_temp import clean_stale_runs
     from .spec import load_spec
 
+    clean_stale_runs()
     spec = load_spec(args.spec)
     out = Path(args.out) if args.out else Path("output") / spec.scheme / "analysis"
     ev = run_spec(spec, out=out, progress=not args.quiet, force=args.force)
