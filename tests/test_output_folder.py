@@ -191,3 +191,15 @@ def test_a_nested_output_set_is_kept_when_its_parent_is_replaced(tmp_path):
     _publish(report, {"report.html": "v2"})
     assert _tree(report) == {"report.html": "v2", "analysis/results.json": "{}"}
     assert (report / "analysis" / MANIFEST).is_file()
+
+
+def test_empty_staging_folders_of_earlier_versions_are_removed(tmp_path):
+    """An earlier evalkit killed during `run --out out` left an empty `.out-XXXXXXXX`
+    that nothing cleaned: the next run removes it, but never one that holds a file."""
+    empty = tmp_path / ".out-abc12_x9"
+    empty.mkdir()
+    full = tmp_path / ".out-zz99yy88"
+    full.mkdir()
+    (full / "kept.txt").write_text("kept")
+    _publish(tmp_path / "out", {"a.txt": "1"})
+    assert not empty.exists() and (full / "kept.txt").read_text() == "kept"
