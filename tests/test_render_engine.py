@@ -282,3 +282,16 @@ def test_quarto_copies_left_by_a_killed_render_are_removed(tmp_path, fake_quarto
     live.write_text("copy")
     render_qmd(src / "report.qmd", formats=["html"], out_dir=tmp_path / "out", engine="quarto")
     assert sorted(p.name for p in src.iterdir()) == sorted(["report.qmd", live.name])
+
+
+def test_a_dead_kernels_messages_go_to_its_log_not_the_terminal(tmp_path, capfd):
+    """What the kernel process writes to its stderr (ipykernel's warnings, a crash) stays
+    off the terminal, where evalkit prints one line per problem; a kernel that dies is a
+    RenderError at once, with those messages in its log."""
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text('---\ntitle: t\n---\n\n```{python}\nimport os\n'
+                   'os.write(2, b"the-kernel-says-goodbye\\n")\nos._exit(3)\n```\n')
+    with pytest.raises(RenderError, match="kernel died") as info:
+        render_qmd(qmd, formats=["html"], out_dir=tmp_path / "out", engine="builtin")
+    assert "the-kernel-says-goodbye" not in capfd.readouterr().err
+    assert "the-kernel-says-goodbye" in info.value.log

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -145,12 +146,13 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
 
     if not nb.cells:  # nothing to run: no kernel needed
         return nb
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
 
     # The kernel's connection file and temporary files go to a folder of the run's
     # (evalkit.run_temp), which the next run removes if this one is killed.
     work = temp_dir("evalkit-kernel-")
-    km = KernelManager(kernel_name=kernel_name, connection_file=str(work / "kernel.json"))
+    km = AsyncKernelManager(kernel_name=kernel_name,
+                            connection_file=str(work / "kernel.json"))
     client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(doc.path.parent)}})
     current: dict[str, int | None] = {"index": None}
@@ -170,17 +172,26 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TMPDIR": str(work), "TEMP": str(work),
            "TMP": str(work), **(env or {})}
     try:
-        return _execute(client, env, doc, nb, current, timeout, kernel_name)
+        # The kernel's own messages (e.g. ipykernel's warnings) go to a file, not to the
+        # terminal: the command prints one line per problem; a dead kernel's log has them.
+        with open(work / "kernel-stderr.txt", "wb") as stderr:
+            return _execute(client, env, doc, nb, current, timeout, kernel_name, stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _execute(client, env: dict[str, str], doc: QmdDocument, nb: NotebookNode,
-             current: dict[str, int | None], timeout: int, kernel_name: str) -> NotebookNode:
+             current: dict[str, int | None], timeout: int, kernel_name: str,
+             stderr) -> NotebookNode:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    def kernel_said() -> str:
+        stderr.flush()
+        text = Path(stderr.name).read_text(encoding="utf-8", errors="replace").strip()
+        return f"\n\nThe kernel's messages:\n{text}" if text else ""
+
     try:
-        client.execute(env=env)
+        client.execute(env=env, stderr=stderr)
     except CellExecutionError as exc:
         where = _where(doc, nb, current["index"])
         evalue = " ".join(strip_ansi(exc.evalue or "").split())
@@ -199,12 +210,13 @@ def _execute(client, env: dict[str, str], doc: QmdDocument, nb: NotebookNode,
         where = _where(doc, nb, current["index"])
         raise RenderError(f"the Python kernel died while running {where}",
                           file=str(doc.path), fix="check the chunk's memory use"
-                          ).with_log(str(exc)) from None
+                          ).with_log(str(exc) + kernel_said()) from None
     except Exception as exc:  # kernel start-up: NoSuchKernel, RuntimeError, zmq errors
         if current["index"] is not None:
             raise
         raise RenderError(f"the Jupyter kernel '{kernel_name}' could not start "
                           f"({type(exc).__name__}: {' '.join(str(exc).split())})",
                           file=str(doc.path), fix="check the kernel name; for python3, install "
-                          "ipykernel in this Python").with_log(repr(exc)) from None
+                          "ipykernel in this Python").with_log(repr(exc) + kernel_said()
+                                                               ) from None
     return nb
