@@ -161,6 +161,10 @@ def test_engine_leaves_no_temporary_folder(tmp_path, monkeypatch):
     from evalkit.errors import DesignError
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    run = tmp_path / "evalkit-run-1-00000000"  # the run's temporary folder (evalkit.run_temp)
+    run.mkdir()
+    monkeypatch.setenv("EVALKIT_RUN_DIR", str(run))
+    tmp_path = run
     with DuckDBEngine(memory_limit="256MB", threads=1) as eng:
         assert eng.temp_directory.parent == tmp_path
     assert list(tmp_path.iterdir()) == []  # closed: removed

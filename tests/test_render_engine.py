@@ -263,3 +263,35 @@ def test_quarto_failure_is_a_render_error(tmp_path, fake_quarto):
     assert "render" in info.value.log
     assert sorted(p.name for p in src.iterdir()) == ["doc.qmd"]
     assert not (tmp_path / "out").exists()
+
+
+def test_quarto_copies_left_by_a_killed_render_are_removed(tmp_path, fake_quarto):
+    """A render killed while Quarto ran leaves its copy of the source (and Quarto's files
+    for it) beside the source; the next render removes those of dead processes only."""
+    import subprocess
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(FIXTURES / "report.qmd", src / "report.qmd")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    dead = f"report-evalkit-{proc.pid}-0123abcd"
+    (src / f"{dead}.qmd").write_text("copy")
+    (src / f"{dead}_files").mkdir()
+    live = src / f"report-evalkit-{os.getpid()}-89abcdef.qmd"  # a render under way
+    live.write_text("copy")
+    render_qmd(src / "report.qmd", formats=["html"], out_dir=tmp_path / "out", engine="quarto")
+    assert sorted(p.name for p in src.iterdir()) == sorted(["report.qmd", live.name])
+
+
+def test_a_dead_kernels_messages_go_to_its_log_not_the_terminal(tmp_path, capfd):
+    """What the kernel process writes to its stderr (ipykernel's warnings, a crash) stays
+    off the terminal, where evalkit prints one line per problem; a kernel that dies is a
+    RenderError at once, with those messages in its log."""
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text('---\ntitle: t\n---\n\n```{python}\nimport os\n'
+                   'os.write(2, b"the-kernel-says-goodbye\\n")\nos._exit(3)\n```\n')
+    with pytest.raises(RenderError, match="kernel died") as info:
+        render_qmd(qmd, formats=["html"], out_dir=tmp_path / "out", engine="builtin")
+    assert "the-kernel-says-goodbye" not in capfd.readouterr().err
+    assert "the-kernel-says-goodbye" in info.value.log

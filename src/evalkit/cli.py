@@ -1,7 +1,11 @@
 """The ``evalkit`` command: a thin layer over the Python functions.
 
 Problems the user can fix (bad data, spec or arguments) print one line and exit
-with code 2; nothing partial is left behind.
+with code 2; nothing partial is left behind. Output folders are replaced whole and only
+when they hold nothing but evalkit's unchanged output (:mod:`evalkit.output_folder`);
+``--force`` replaces them anyway but keeps every file evalkit did not write. A batch
+(``demo``, ``report --scheme all``, ``compare``) finishes every good member, then prints
+one line per failed member and exits with code 2.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ __all__ = ["main"]
 REPORT = Path("reports") / "evidence-summary.qmd"
 COMPARE_REPORT = Path("reports") / "comparative-synthesis.qmd"
 FORMATS = ("html", "pdf", "docx")
+_FORCE_OUT = ("replace output folders even if they hold files evalkit did not write or "
+              "that were changed: files with the names evalkit writes are overwritten, "
+              "every other file is kept (nothing evalkit did not write is deleted)")
 
 
 def _formats(text: str) -> list[str]:
@@ -31,9 +38,11 @@ def _formats(text: str) -> list[str]:
 
 
 def cmd_synth(args) -> int:
+    from .run_temp import clean_stale_runs
     from .synthetic import synth
 
-    folders = synth(args.out, progress=not args.quiet)
+    clean_stale_runs()  # what killed runs left in TMPDIR (commands that render do it too)
+    folders = synth(args.out, progress=not args.quiet, force=args.force)
     print(f"Wrote {len(folders)} synthetic case studies to {Path(args.out).resolve()}")
     return 0
 
@@ -53,11 +62,13 @@ def cmd_check(args) -> int:
 
 def cmd_run(args) -> int:
     from .pipeline import run_spec
+    from .run_temp import clean_stale_runs
     from .spec import load_spec
 
+    clean_stale_runs()
     spec = load_spec(args.spec)
     out = Path(args.out) if args.out else Path("output") / spec.scheme / "analysis"
-    ev = run_spec(spec, out=out, progress=not args.quiet)
+    ev = run_spec(spec, out=out, progress=not args.quiet, force=args.force)
     print(f"{spec.scheme}: {len(ev.effects)} effect(s) from {len(ev.results)} analyses "
           f"written to {out.resolve()}")
     return 0
@@ -68,74 +79,101 @@ def _data_root(args) -> Path:
 
 
 def cmd_report(args) -> int:
-    from .reporting_batch import known_schemes, render_reports
+    from .reporting_batch import check_schemes, known_schemes, render_reports
 
     root = _data_root(args)
     schemes = known_schemes(root) if args.scheme == "all" else [
         s.strip() for s in args.scheme.split(",") if s.strip()]
+    check_schemes(schemes, root)
     statuses = render_reports(args.qmd, schemes, formats=_formats(args.to), out=args.out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
                               progress=not args.quiet, force=args.force)
     return _print_statuses(statuses)
 
 
-def _print_statuses(statuses) -> int:
-    failed = [s for s in statuses if not s["ok"]]
+def _print_statuses(statuses, failures: list[str] | tuple = ()) -> int:
+    """Print each rendered report, then one line per failure (the statuses' and
+    ``failures``); return 2 if anything failed, else 0."""
+    from .reporting_batch import failure_lines
+
     for s in statuses:
         if s["ok"]:
             print(f"{s['scheme']}: " + ", ".join(s["outputs"].values())
                   + (" (unchanged since the last render; --force renders again)"
                      if s.get("cached") else ""))
-        else:
-            print(f"{s['scheme']}: FAILED: {s['error']} (log: {s['log']})", file=sys.stderr)
-    if failed:
-        print(f"{len(failed)} of {len(statuses)} scheme(s) failed.", file=sys.stderr)
-        return 1
+    lines = [*failures, *failure_lines(statuses)]
+    for line in lines:
+        print(f"evalkit: error: {line}", file=sys.stderr)
+    if lines:
+        print(f"{len(lines)} failure(s); everything else was written.")
+        return 2
     return 0
 
 
 def _digest(paths) -> str:
     h = hashlib.sha256()
     for p in sorted(map(Path, paths)):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
     return h.hexdigest()
 
 
 def cmd_demo(args) -> int:
-    """Synthesise (if needed), run every scheme's spec and render every evidence summary."""
+    """Synthesise (if needed), run every scheme's spec and render every evidence summary.
+
+    A scheme that cannot be synthesised (its folder holds files evalkit did not write) or
+    analysed (bad data) is left out and listed at the end; the others go on.
+    """
     import evalkit
 
+    from .output_folder import write_file
     from .pipeline import run_spec
-    from .reporting_batch import known_schemes, render_reports
-    from .synthetic import synth
+    from .reporting_batch import check_schemes, known_schemes, render_reports
+    from .synthetic import synth_each
 
     root = _data_root(args)
     out = Path(args.out)
     qmd = Path(args.qmd)
-    synth(root, progress=not args.quiet)  # rewrites nothing that is already identical
-    schemes = known_schemes(root)
-    ran, skipped = [], []
+    # rewrites nothing that is already identical, and no folder that holds other files
+    _, refused = synth_each(root, progress=not args.quiet, force=args.force)
+    failures = [f"{name}: {err.one_line()}" for name, err in refused.items()]
+    schemes = [s for s in known_schemes(root) if s not in refused]
+    if not refused:
+        check_schemes(schemes, root)
+    ran, skipped, good = [], [], []
     for scheme in schemes:
         folder = root / scheme
         key = _digest([*folder.iterdir()]) + evalkit.__version__
         target = out / scheme / "analysis"
         stamp = target / ".inputs-sha256"
-        if stamp.exists() and stamp.read_text() == key:
+        if stamp.is_file() and stamp.read_text() == key:
             skipped.append(scheme)
+            good.append(scheme)
             continue
-        run_spec(folder / "spec.yaml", out=target)
-        stamp.write_text(key)
+        try:
+            run_spec(folder / "spec.yaml", out=target, force=args.force,
+                     extra_files={".inputs-sha256": key})
+        except EvalkitError as err:
+            failures.append(f"{scheme}: {err.one_line()}")
+            continue
         ran.append(scheme)
+        good.append(scheme)
     print(f"Analyses: {len(ran)} run, {len(skipped)} already current "
           f"({(out).resolve()}/<scheme>/analysis)")
-    statuses = render_reports(qmd, schemes, formats=_formats(args.to), out=out,
+    statuses = render_reports(qmd, good, formats=_formats(args.to), out=out,
                               data_root=root, engine=args.engine, jobs=args.jobs,
-                              progress=not args.quiet, force=args.force)
-    comparison = _render_comparison(args.compare_qmd, "all", root, out, args)
-    code = max(_print_statuses(statuses), _print_statuses([comparison]))
-    index = {s["scheme"]: s for s in [*statuses, comparison]}
-    (out / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+                              progress=not args.quiet, force=args.force) if good else []
+    if good:  # the schemes left out are named, so that "all" does not bring them back
+        statuses.append(_render_comparison(args.compare_qmd, ",".join(good) if failures
+                                           else "all", root, out, args))
+    index = {s["scheme"]: s for s in statuses}
+    try:
+        write_file(out, "index.json", (json.dumps(index, indent=2, sort_keys=True)
+                                       + "\n").encode("utf-8"), force=args.force)
+    except EvalkitError as err:
+        failures.append(f"index: {err.one_line()}")
+    code = _print_statuses(statuses, failures)
     print(f"Everything is under {out.resolve()}")
     return code
 
@@ -163,8 +201,27 @@ def cmd_compare(args) -> int:
         raise EvalkitError("report source not found", file=str(qmd),
                            fix="give the path of a .qmd file, e.g. "
                                "reports/comparative-synthesis.qmd")
-    status = _render_comparison(qmd, args.schemes, _data_root(args), Path(args.out), args)
-    return _print_statuses([status])
+    from .check import check
+    from .reporting_batch import check_schemes, known_schemes
+
+    root = _data_root(args)
+    names = known_schemes(root) if args.schemes == "all" else [
+        s.strip() for s in args.schemes.split(",") if s.strip()]
+    check_schemes(names, root)
+    failures, good = [], []
+    for name in names:  # a scheme whose data break the contract is left out and named
+        try:
+            for report in check(root / name):
+                report.raise_for_errors()
+        except EvalkitError as err:
+            failures.append(f"{name}: {err.one_line()}")
+        else:
+            good.append(name)
+    if not good:
+        return _print_statuses([], failures)
+    status = _render_comparison(qmd, ",".join(good) if failures else args.schemes, root,
+                                Path(args.out), args)
+    return _print_statuses([status], failures)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="write the synthetic case studies")
     s.add_argument("--out", default="data/synthetic")
+    s.add_argument("--force", action="store_true", help=_FORCE_OUT)
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("check", help="check data against the data contract")
@@ -187,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run every analysis in an evaluation spec")
     s.add_argument("spec")
     s.add_argument("--out", default=None, help="default: output/<scheme>/analysis")
+    s.add_argument("--force", action="store_true", help=_FORCE_OUT)
     s.set_defaults(func=cmd_run)
 
     for name, helptext in (("report", "render evidence summaries"),
@@ -205,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--jobs", type=int, default=None, help="worker processes (default: "
                        "one per core)")
         s.add_argument("--force", action="store_true",
-                       help="render even reports whose inputs are unchanged")
+                       help="render even reports whose inputs are unchanged; " + _FORCE_OUT)
         if name == "demo":
             s.add_argument("--compare-qmd", default=str(COMPARE_REPORT))
         s.set_defaults(func=cmd_report if name == "report" else cmd_demo)
@@ -226,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="output")
     s.add_argument("--data-root", default="data/synthetic")
     s.add_argument("--force", action="store_true",
-                   help="render even when the inputs are unchanged")
+                   help="render even when the inputs are unchanged; " + _FORCE_OUT)
     s.set_defaults(func=cmd_compare)
     return p
 

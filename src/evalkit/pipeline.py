@@ -3,8 +3,9 @@
 ``run_spec`` runs every analysis a spec declares and returns an
 :class:`Evaluation`; ``Evaluation.write`` puts ``results.json``, ``results.csv``,
 figures (PNG and SVG), ``run.log`` and ``provenance.json`` in a folder. The
-folder is built aside and swapped in whole, so a failed run leaves nothing
-half-written, and the same inputs give a byte-identical ``results.json``.
+folder is built aside and swapped in whole (:mod:`evalkit.output_folder`), so a failed
+or killed run leaves nothing half-written, a folder holding files evalkit did not write
+is not replaced, and the same inputs give a byte-identical ``results.json``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 from .data_sources import read_source
 from .designs import DESIGNS
 from .errors import DesignError, EvalkitError
+from .output_folder import check_folder, replace_folder
 from .provenance import collect, display_path, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
 from .spec import Analysis, Spec, load_spec
@@ -172,14 +172,35 @@ class Evaluation:
             for name, fig, alt in engagement_figures(self.engagement, labels=labels):
                 yield unique(name), fig, alt
 
-    def write(self, out: str | Path, *, log: list[str] | None = None) -> Path:
-        """Write all outputs to ``out`` atomically and return it."""
+    def write(self, out: str | Path, *, log: list[str] | None = None, force: bool = False,
+              extra_files: dict[str, str] | None = None) -> Path:
+        """Write all outputs to ``out`` as one set and return it.
+
+        Parameters
+        ----------
+        out
+            The output folder; replaced whole (see :mod:`evalkit.output_folder`).
+        log
+            Lines to start ``run.log`` with.
+        force
+            Replace ``out`` even if it holds files evalkit did not write (they are kept).
+        extra_files
+            More text files to write in the set, by name.
+
+        Raises
+        ------
+        EvalkitError
+            If ``out`` holds files evalkit did not write (or changed ones), without
+            ``force``.
+        """
         import matplotlib
 
         from .plots.palette import PLAIN_TEXT
 
         out = Path(out)
-        with atomic_folder(out) as tmp:
+        with replace_folder(out, force=force) as tmp:
+            for name, text in (extra_files or {}).items():
+                (tmp / name).write_text(text, encoding="utf-8")
             (tmp / "results.json").write_text(self.results_json(), encoding="utf-8")
             frame = self.published_effects()
             frame["diagnostics"] = frame["diagnostics"].map(
@@ -245,46 +266,13 @@ def _version() -> str:
     return evalkit.__version__
 
 
-class atomic_folder:
-    """Build a folder aside and swap it into place only if everything succeeded.
-
-    Examples
-    --------
-    >>> with atomic_folder(Path("out/scheme")) as tmp:  # doctest: +SKIP
-    ...     (tmp / "results.json").write_text("{}")
-    """
-
-    def __init__(self, target: Path):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        t = self.target
-        if t.exists() and (not t.is_dir() or (any(t.iterdir())
-                                              and not (t / "results.json").exists())):
-            raise EvalkitError("the output folder exists and is not an evalkit output folder, "
-                               "so it will not be replaced", file=str(t),
-                               fix="choose a new or empty folder for --out")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}-old-{os.getpid()}")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
+#: The earlier name of :class:`evalkit.output_folder.replace_folder`.
+atomic_folder = replace_folder
 
 
 def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
-             progress: bool = False) -> Evaluation:
+             progress: bool = False, force: bool = False,
+             extra_files: dict[str, str] | None = None) -> Evaluation:
     """Run every analysis declared in an evaluation spec.
 
     Parameters
@@ -295,6 +283,11 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
         If given, write the outputs there (see :meth:`Evaluation.write`).
     progress
         Show a progress bar.
+    force
+        Replace ``out`` even if it holds files evalkit did not write (they are kept; see
+        :mod:`evalkit.output_folder`).
+    extra_files
+        More text files to write with the outputs, by name.
 
     Returns
     -------
@@ -303,7 +296,8 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
     Raises
     ------
     EvalkitError
-        If the spec or the data break the contract; the message names the analysis.
+        If the spec or the data break the contract (the message names the analysis), or
+        ``out`` holds files evalkit did not write (checked before any analysis runs).
 
     Examples
     --------
@@ -314,6 +308,8 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
     from tqdm import tqdm
 
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    if out is not None:
+        check_folder(out, force=force)
     evaluation = Evaluation(spec=spec, results=[])
     log = [f"scheme: {spec.scheme}", f"spec: {display_path(spec.path)}"]
     for i, analysis in enumerate(tqdm(spec.analyses, desc=spec.scheme, unit="analysis",
@@ -334,7 +330,7 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
             raise
         evaluation.results.append((analysis, result))
     if out is not None:
-        evaluation.write(out, log=log)
+        evaluation.write(out, log=log, force=force, extra_files=extra_files)
     return evaluation
 
 

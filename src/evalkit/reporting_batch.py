@@ -16,8 +16,8 @@ from pathlib import Path
 from .errors import EvalkitError
 from .naming import SCHEME_NAME
 
-__all__ = ["project_root", "known_schemes", "RENDER_KEY", "render_key", "render_folder",
-           "render_reports"]
+__all__ = ["project_root", "known_schemes", "check_schemes", "RENDER_KEY", "render_key",
+           "render_folder", "render_reports", "failure_lines"]
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -88,12 +88,18 @@ def render_folder(qmd: str | Path, name: str, params: dict, formats: Sequence[st
                   out: str | Path, engine: str, *, force: bool = False) -> dict:
     """Render one report into ``<out>/<name>/``; a failure is logged there, not raised.
 
-    A report whose inputs are unchanged since it was last rendered (same
-    :func:`render_key`, every output present) is not rendered again unless ``force``.
+    The formats are rendered into a staging folder and published together, replacing the
+    folder whole (:mod:`evalkit.output_folder`): a failed or killed render leaves the
+    previous set, and a folder holding files evalkit did not write is not replaced unless
+    ``force`` (which keeps them). A report whose inputs are unchanged since it was last
+    rendered (same :func:`render_key`, every output present) is not rendered again unless
+    ``force``.
 
     Returns a status: ``{"scheme": name, "ok": True, "outputs": ..., "cached": bool}`` or
-    ``ok`` False with the one-line ``error`` and the ``log`` file.
+    ``ok`` False with the one-line ``error`` and the ``log`` file (None when no log was
+    written, e.g. because the folder is not evalkit's).
     """
+    from .output_folder import check_folder, replace_folder, write_file
     from .render import render_qmd
 
     folder = Path(out) / name
@@ -105,23 +111,50 @@ def render_folder(qmd: str | Path, name: str, params: dict, formats: Sequence[st
                 and all(p.is_file() for p in outputs.values())):
             return {"scheme": name, "ok": True, "cached": True,
                     "outputs": {k: str(v) for k, v in outputs.items()}}
-        stamp.unlink(missing_ok=True)
-        paths = render_qmd(Path(qmd), params=params, formats=tuple(formats), out_dir=folder,
-                           basename=Path(qmd).stem, engine=engine)
-        (folder / "render.log").unlink(missing_ok=True)  # a log of an earlier failure
-        tmp = folder / f"{RENDER_KEY}.tmp"
-        tmp.write_text(key)
-        os.replace(tmp, stamp)
+        with replace_folder(folder, force=force, what="report folder") as staging:
+            paths = render_qmd(Path(qmd), params=params, formats=tuple(formats),
+                               out_dir=staging, basename=Path(qmd).stem, engine=engine)
+            (staging / RENDER_KEY).write_text(key)
         return {"scheme": name, "ok": True, "cached": False,
-                "outputs": {k: str(v) for k, v in paths.items()}}
+                "outputs": {k: str(folder / v.name) for k, v in paths.items()}}
     except Exception as exc:  # noqa: BLE001 - one report's failure must not stop the batch
-        folder.mkdir(parents=True, exist_ok=True)
         log = getattr(exc, "log", None) or traceback.format_exc()
-        (folder / "render.log").write_text(str(log), encoding="utf-8")
         message = (exc.one_line() if isinstance(exc, EvalkitError)
                    else f"{type(exc).__name__}: {exc}")
-        return {"scheme": name, "ok": False, "error": message,
-                "log": str(folder / "render.log")}
+        try:  # the log goes into the folder only if it is evalkit's (or new)
+            check_folder(folder, force=force, what="report folder")
+            path = str(write_file(folder, "render.log", str(log).encode("utf-8"),
+                                  force=force))
+        except (EvalkitError, OSError):
+            path = None
+        return {"scheme": name, "ok": False, "error": message, "log": path}
+
+
+def failure_lines(statuses: Sequence[dict]) -> list[str]:
+    """One line per failed member of a batch: its name, the error and its log."""
+    return [f"{s['scheme']}: {s['error']}" + (f" (log: {s['log']})" if s.get("log") else "")
+            for s in statuses if not s["ok"]]
+
+
+def check_schemes(schemes: Sequence[str], data_root: str | Path) -> None:
+    """Raise unless every scheme has ``<data_root>/<scheme>/spec.yaml`` (and there is one).
+
+    Raises
+    ------
+    EvalkitError
+        One line: the unknown names and the schemes there are, or that there are none.
+    """
+    root = Path(data_root)
+    known = known_schemes(root)
+    there = (f"choose from {', '.join(known)} or 'all'" if known else
+             f"there are no schemes under {root} (no <scheme>/spec.yaml); give --data-root "
+             "a folder of scheme folders, e.g. data/synthetic, or write one with evalkit "
+             "synth")
+    if not schemes:
+        raise EvalkitError("no schemes to render", file=str(root), fix=there)
+    unknown = [s for s in schemes if s not in known]
+    if unknown:
+        raise EvalkitError(f"unknown scheme(s): {', '.join(unknown)}", fix=there)
 
 
 def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence[str],
@@ -159,11 +192,7 @@ def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence
     """
     from tqdm import tqdm
 
-    known = set(known_schemes(data_root))
-    unknown = [s for s in schemes if s not in known]
-    if unknown:
-        raise EvalkitError(f"unknown scheme(s): {', '.join(unknown)}",
-                           fix=f"choose from {', '.join(sorted(known))} or 'all'")
+    check_schemes(schemes, data_root)
     qmd = Path(qmd).resolve()
     if not qmd.is_file():
         raise EvalkitError("report source not found", file=str(qmd),
@@ -179,6 +208,9 @@ def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence
                 statuses.append(_render_one(*a))
                 bar.update()
         else:
+            from .run_temp import run_dir
+
+            run_dir()  # made here, so that the workers inherit it and this process removes it
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(_render_one, *a) for a in args]
                 for fut in as_completed(futures):

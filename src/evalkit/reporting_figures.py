@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +62,9 @@ def figure_folder() -> Path:
     if document:
         return Path(f"{Path(document).stem}_files") / "evalkit"
     if "folder" not in _PROCESS_FOLDER:
-        _PROCESS_FOLDER["folder"] = Path(tempfile.mkdtemp(prefix="evalkit-figures-"))
+        from .run_temp import temp_dir
+
+        _PROCESS_FOLDER["folder"] = temp_dir("evalkit-figures-")
     return _PROCESS_FOLDER["folder"]
 
 

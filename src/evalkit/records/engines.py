@@ -18,7 +18,6 @@ import importlib.util
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from glob import glob
@@ -28,6 +27,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..errors import DataError, DesignError
+from ..run_temp import temp_dir
 from .measures import Source
 
 __all__ = ["Engine", "DuckDBEngine", "SparkEngine", "make_engine", "spark_available",
@@ -128,7 +128,8 @@ class DuckDBEngine:
         DuckDB's ``memory_limit`` (e.g. ``"4GB"``); joins and aggregates larger than this
         spill to ``temp_directory``.
     temp_directory
-        Where to spill; a new temporary folder (removed on :meth:`close`) by default.
+        Where to spill; a new temporary folder in the run's (:mod:`evalkit.run_temp`),
+        removed on :meth:`close`, by default.
     threads
         Worker threads (all cores by default).
 
@@ -154,8 +155,8 @@ class DuckDBEngine:
             raise DesignError(f"threads must be a whole number >= 1, not {threads!r}",
                               fix="e.g. threads=2")
         self._own_tmp = temp_directory is None
-        self.temp_directory = Path(temp_directory) if temp_directory else Path(
-            tempfile.mkdtemp(prefix="evalkit-duckdb-"))
+        self.temp_directory = Path(temp_directory) if temp_directory else temp_dir(
+            "evalkit-duckdb-")
         try:
             self._connect(duckdb, limit, threads)
         except BaseException:

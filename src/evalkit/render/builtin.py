@@ -4,7 +4,8 @@
 2. Build a notebook and inject the parameters as papermill does
    (:mod:`evalkit.render.notebook`).
 3. Execute it once in a Jupyter kernel whose working folder is the document's. The kernel
-   gets ``EVALKIT_FIGURE_DIR``, a temporary folder for image files that Markdown output
+   gets ``EVALKIT_FIGURE_DIR``, a temporary folder (in the run's, :mod:`evalkit.run_temp`)
+   for image files that Markdown output
    refers to, and ``EVALKIT_RENDER_ENGINE``, the engine and its version.
 4. Assemble Pandoc Markdown with Quarto's semantics (:mod:`evalkit.render.assemble`);
    local images named in the Markdown are read in, and the temporary folder removed.
@@ -14,13 +15,13 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 
+from ..run_temp import temp_dir
 from .assemble import assemble
 from .notebook import build_notebook, run_notebook
 from .qmd import QmdDocument, parse_qmd
@@ -107,7 +108,7 @@ def execute_qmd(path: str | Path, *, params: dict[str, Any] | None = None, timeo
     """
     doc = parse_qmd(path)
     params = dict(params or {})
-    figures = tempfile.mkdtemp(prefix="evalkit-figures-")
+    figures = str(temp_dir("evalkit-figures-"))
     try:
         nb = run_notebook(doc, build_notebook(doc, params), timeout=timeout,
                           kernel_name=kernel_name,

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
+from ..run_temp import temp_dir
 from .errors import RenderError
 from .qmd import QmdDocument
 
@@ -140,11 +143,17 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
         the chunk and the error in one line; ``.log`` holds the traceback.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     if not nb.cells:  # nothing to run: no kernel needed
         return nb
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+    from jupyter_client.manager import AsyncKernelManager
+
+    # The kernel's connection file and temporary files go to a folder of the run's
+    # (evalkit.run_temp), which the next run removes if this one is killed.
+    work = temp_dir("evalkit-kernel-")
+    km = AsyncKernelManager(kernel_name=kernel_name,
+                            connection_file=str(work / "kernel.json"))
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(doc.path.parent)}})
     current: dict[str, int | None] = {"index": None}
 
@@ -160,16 +169,38 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
     blas = {k: os.environ.get(k, "1") for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                 "MKL_NUM_THREADS")}
     env = {**os.environ, **blas, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TMPDIR": str(work), "TEMP": str(work),
+           "TMP": str(work), **(env or {})}
     try:
-        client.execute(env=env)
+        # The kernel's own messages (e.g. ipykernel's warnings) go to a file, not to the
+        # terminal: the command prints one line per problem; a dead kernel's log has them.
+        with open(work / "kernel-stderr.txt", "wb") as stderr:
+            return _execute(client, env, doc, nb, current, timeout, kernel_name, stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _execute(client, env: dict[str, str], doc: QmdDocument, nb: NotebookNode,
+             current: dict[str, int | None], timeout: int, kernel_name: str,
+             stderr) -> NotebookNode:
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    def kernel_said() -> str:
+        stderr.flush()
+        text = Path(stderr.name).read_text(encoding="utf-8", errors="replace").strip()
+        return f"\n\nThe kernel's messages:\n{text}" if text else ""
+
+    try:
+        client.execute(env=env, stderr=stderr)
     except CellExecutionError as exc:
         where = _where(doc, nb, current["index"])
         evalue = " ".join(strip_ansi(exc.evalue or "").split())
         message = f"{where} raised {exc.ename}" + (f": {evalue}" if evalue else "")
+        # An evalkit error raised in the chunk carries its own fix: one "Fix:" per line.
+        fix = None if "Fix: " in evalue else ("run the chunk in Python to debug it; the "
+                                              "render log has the traceback")
         raise RenderError(message, file=str(doc.path),
-                          fix="run the chunk in Python to debug it; the render log has the "
-                          "traceback").with_log(strip_ansi(str(exc))) from None
+                          fix=fix).with_log(strip_ansi(str(exc))) from None
     except CellTimeoutError as exc:
         where = _where(doc, nb, current["index"])
         raise RenderError(f"{where} ran for more than {timeout} s", file=str(doc.path),
@@ -179,12 +210,13 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
         where = _where(doc, nb, current["index"])
         raise RenderError(f"the Python kernel died while running {where}",
                           file=str(doc.path), fix="check the chunk's memory use"
-                          ).with_log(str(exc)) from None
+                          ).with_log(str(exc) + kernel_said()) from None
     except Exception as exc:  # kernel start-up: NoSuchKernel, RuntimeError, zmq errors
         if current["index"] is not None:
             raise
         raise RenderError(f"the Jupyter kernel '{kernel_name}' could not start "
                           f"({type(exc).__name__}: {' '.join(str(exc).split())})",
                           file=str(doc.path), fix="check the kernel name; for python3, install "
-                          "ipykernel in this Python").with_log(repr(exc)) from None
+                          "ipykernel in this Python").with_log(repr(exc) + kernel_said()
+                                                               ) from None
     return nb

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..run_temp import temporary_dir
 from .errors import RenderError
 from .writers import check_basename, check_formats, publish
 
@@ -88,6 +88,19 @@ def _clean(folder: Path, stem: str) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def _clean_stale(source: Path) -> None:
+    """Remove the copies (and Quarto's outputs of them) that a killed render left beside
+    ``source``: ``<stem>-evalkit-<pid>-<random>*`` of a process no longer running."""
+    from ..output_folder import pid_alive
+
+    pattern = re.compile(rf"^{re.escape(source.stem)}-evalkit-(\d+)-[0-9a-f]{{8}}")
+    stems = {m.group(0): int(m.group(1)) for p in source.parent.iterdir()
+             if (m := pattern.match(p.name))}
+    for stem, pid in stems.items():
+        if not pid_alive(pid):
+            _clean(source.parent, stem)
+
+
 def glob_escape(text: str) -> str:
     """Escape glob wildcards in ``text``."""
     return re.sub(r"([*?\[])", r"[\1]", text)
@@ -127,10 +140,10 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
     if not path.is_file():
         raise RenderError("report source not found", file=str(path),
                           fix="give the path of a .qmd file")
-    stem = f"{path.stem}-evalkit-{uuid.uuid4().hex[:10]}"
+    _clean_stale(path)
+    stem = f"{path.stem}-evalkit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     copy = path.parent / f"{stem}.qmd"
-    with tempfile.TemporaryDirectory(prefix="evalkit-quarto-") as tmp:
-        work = Path(tmp)
+    with temporary_dir("evalkit-quarto-") as work:
         params_file = work / "params.yml"
         params_file.write_text(yaml.safe_dump(_plain(dict(params)), allow_unicode=True),
                                encoding="utf-8")

@@ -1,16 +1,17 @@
 """Converting an executed document with pandoc (and typst for PDF), writing atomically.
 
-All formats are produced in a temporary folder (with the figure files) first; only
-when every one succeeded are they copied next to their targets and renamed into
-place, so a failure leaves no new or half-written file in the output folder.
+All formats are produced in a temporary folder (with the figure files) inside the run's
+temporary folder (:mod:`evalkit.run_temp`) first; only when every one succeeded are they
+copied next to their targets and renamed into place, so a failure leaves no new or
+half-written file in the output folder.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..output_folder import clean_stale
+from ..run_temp import temporary_dir
 from .docx_post import finish_docx
 from .errors import RenderError
 from .frontmatter import format_options, include_in_header, pandoc_metadata
@@ -157,14 +160,23 @@ _CONVERTERS = {"html": _html, "docx": _docx, "pdf": _pdf}
 
 
 def publish(produced: dict[str, Path], out_dir: Path, basename: str) -> dict[str, Path]:
-    """Move finished files into ``out_dir`` atomically (copy beside, then rename)."""
+    """Copy finished files into ``out_dir``, each atomically (copied beside, then renamed).
+
+    Every file is copied before the first is renamed, so a failure leaves none of them;
+    a process killed between two renames can leave some formats new and some old. A set
+    that must change as a whole is rendered into a staging folder that is then published
+    in one piece (:func:`evalkit.reporting_batch.render_folder` does so through
+    :class:`evalkit.output_folder.replace_folder`). The copies are named
+    ``.<basename>.<format>.evalkit-<pid>-<random>.part``; those of a process that died
+    are removed by the next call.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_dir)
     staged: dict[str, str] = {}
     try:
         for fmt, path in produced.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{basename}.{fmt}.", suffix=".part",
-                                       dir=out_dir)
-            os.close(fd)
+            tmp = str(out_dir / f".{basename}.{fmt}.evalkit-{os.getpid()}-"
+                      f"{secrets.token_hex(4)}.part")
             staged[fmt] = tmp
             shutil.copyfile(path, tmp)
             os.chmod(tmp, 0o644)
@@ -222,8 +234,7 @@ def convert(executed: ExecutedDocument, *, formats: Sequence[str], out_dir: str 
     basename = check_basename(basename)
     folder = executed.document.path.parent
     meta = pandoc_metadata(executed.front_matter)
-    with tempfile.TemporaryDirectory(prefix="evalkit-render-") as tmp:
-        work = Path(tmp)
+    with temporary_dir("evalkit-render-") as work:
         for name, data in executed.files.items():
             (work / name).write_bytes(data)
         source = work / "document.md"

@@ -2,7 +2,7 @@
 
 from .generate import OUTCOMES, UNIT_COSTS, CaseStudy, generate
 from .schemes import SCHEMES, SchemeDef, scheme_names
-from .write import scheme_files, spec_for, synth
+from .write import scheme_files, spec_for, synth, synth_each
 
-__all__ = ["SCHEMES", "SchemeDef", "scheme_names", "generate", "CaseStudy", "synth",
+__all__ = ["SCHEMES", "SchemeDef", "scheme_names", "generate", "CaseStudy", "synth", "synth_each",
            "scheme_files", "spec_for", "OUTCOMES", "UNIT_COSTS"]
