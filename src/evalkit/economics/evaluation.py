@@ -174,6 +174,28 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
     return point, draws, diag, warnings
 
 
+def _selection(wide: pd.DataFrame, treated: str, cols: list[str], pre: list[Any],
+               labels: tuple[str, str]) -> dict[str, Any]:
+    """The selection-at-a-peak check on the patients as enrolled (before any matching):
+    the change from the second-last to the last pre-period, enrolled against the others,
+    for the cost and the effect; it fires if either fires."""
+    from ..selection_check import selection_at_peak
+
+    if len(pre) < 2:
+        return {}
+    n, t = len(wide), wide[treated].to_numpy() == 1
+    out: dict[str, Any] = {}
+    for col, label in zip(cols, labels, strict=False):
+        chk = selection_at_peak(
+            np.concatenate([wide[f"{col}_{pre[-2]}"], wide[f"{col}_{pre[-1]}"]]),
+            unit=np.tile(np.arange(n), 2), period=np.repeat([0, 1], n),
+            treated=np.tile(t, 2), start=2, window=1, reference=1, scale="difference",
+            label=lambda c: str(pre[-2] if c == 0 else pre[-1]))
+        if chk is not None and (not out or chk.fired and not out["selection_at_peak"]):
+            out = chk.as_dict(str(label).replace("_", " "))
+    return out
+
+
 def verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
     """The economic verdict (one of :data:`VERDICTS`) from incremental cost and effect.
 
@@ -390,6 +412,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
     point, draws, diag, warnings = _comparison_draws(
         wide, d_cols, treated, comparison, pre_cols=pre_cols, caliper=caliper,
         n_resamples=n_resamples, rng=rng, file=file)
+    if comparison != "before_after":
+        diag.update(_selection(wide, treated, [outcome] + ([effect] if effect else []), pre,
+                               labels=(outcome, effect_label)))
 
     sc = scheme_costs(scheme_costs_table, years=years, discount_rate=discount_rate,
                       price_year=price_year)
