@@ -92,6 +92,8 @@ quality of evidence and strength of recommendations*. The GRADE Working Group.
 Schünemann HJ, Cuello C, Akl EA, et al. (2019). GRADE guidelines: 18. How ROBINS-I and
 other tools to assess risk of bias in nonrandomized studies should be used to rate the
 certainty of a body of evidence. *J Clin Epidemiol* 111:105-114.
+VanderWeele TJ, Ding P (2017). Sensitivity analysis in observational research: introducing
+the E-value. *Annals of Internal Medicine* 167:268-274.
 Daw JR, Hatfield LA (2018). Matching and regression to the mean in difference-in-differences
 analysis. *Health Services Research* 53:4138-4156.
 Madaleno M, Waights S (2016). *Guide to scoring evidence using the Maryland Scientific
@@ -604,6 +606,25 @@ def _risk_of_bias(rec: pd.Series, rows: pd.DataFrame | None = None
     return problems, notes
 
 
+def _unmeasured(rec: pd.Series) -> str:
+    """What matching cannot remove, with the E-value when the record has one."""
+    diag = rec["diagnostics"]
+    if not (rec["design"] == "matched" or (rec["design"] == "economic"
+                                           and diag.get("comparison") == "matched")):
+        return ""
+    text = ("Matching balances what was measured, not what was not: selection on "
+            "unmeasured characteristics (such as the underlying risk behind a costly year) "
+            "remains.")
+    e, e_ci = diag.get("e_value"), diag.get("e_value_ci")
+    if not _missing(e) and not _missing(e_ci):
+        text += (f" E-value {float(e):.2f} ({float(e_ci):.2f} for the confidence limit "
+                 "nearest no effect): an unmeasured confounder associated with both "
+                 "enrolment and the outcome by a risk ratio of that size, beyond the "
+                 "matched covariates, could explain the estimate away (VanderWeele and "
+                 "Ding, 2017).")
+    return text
+
+
 def _mid_for(mid: Mapping[str, Any] | None, outcome: str, scale: str) -> float | None:
     if mid is None or outcome not in mid:
         return DEFAULT_RATIO_MID if scale == "ratio" else None
@@ -806,6 +827,9 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
 
         problems, bias_notes = _risk_of_bias(rec, sub)
         notes.extend(bias_notes)
+        unmeasured = _unmeasured(rec)
+        if unmeasured:
+            notes.append(unmeasured)
         if problems:
             downgrades.append("risk of bias")
             why.append("risk of bias: " + "; ".join(problems))
