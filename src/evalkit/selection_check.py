@@ -20,10 +20,12 @@ For each unit, its change from R to B: the log of the ratio of its rates (counts
 denominator) for ``scale="ratio"``, the difference of its means for ``"difference"``. The
 *rise* is the mean change of the scheme's units minus that of the comparison's units,
 and its standard error comes from the spread of the units' changes (Welch:
-``sqrt(s_t^2/n_t + s_c^2/n_c)``). The check *fires* when ``|z| > Z_THRESHOLD`` (2, about
-a two-sided 5% test) and, for ratios, the rise exceeds :data:`RATIO_MIN_RISE` (1%) either
-way: a fall into the start (selection at a trough) biases the design just as a rise does,
-in the other direction.
+``sqrt(s_t^2/n_t + s_c^2/n_c)``). The check *fires* when ``z > Z_THRESHOLD`` (2, a
+one-sided test at about 2.3%) and, for ratios, the rise exceeds :data:`RATIO_MIN_RISE`
+(1%). With ``direction="either"`` a fall (selection at a low point, e.g. quality of life
+falling before a crisis service is offered) counts too, at ``|z| > 2``. The reference
+window is by default every pre-period before the baseline window (a less noisy reference
+than one window; trends common to both groups cancel in the difference).
 
 Units with no rows in either window are left out. The check is not computed (None) when
 either group has fewer than two units with both windows.
@@ -75,6 +77,7 @@ class SelectionCheck:
     """
 
     scale: str
+    direction: str
     rise: float
     se: float
     reference_window: tuple[str, str]
@@ -89,9 +92,11 @@ class SelectionCheck:
 
     @property
     def fired(self) -> bool:
-        """True when the rise is clear (|z| > 2) and, for ratios, over 1% either way."""
+        """True when the rise is clear (z > 2; |z| > 2 with ``direction="either"``) and,
+        for ratios, over 1%."""
         big = abs(np.expm1(self.rise)) > RATIO_MIN_RISE if self.scale == "ratio" else True
-        return bool(abs(self.z) > Z_THRESHOLD and big)
+        z = abs(self.z) if self.direction == "either" else self.z
+        return bool(z > Z_THRESHOLD and big)
 
     def describe(self, what: str = "the outcome") -> str:
         """One plain sentence on the rise into the start."""
@@ -127,7 +132,7 @@ def _span(window: tuple[str, str]) -> str:
 
 def selection_at_peak(values: Any, *, unit: Any, period: Any, treated: Any, start: int,
                       window: int = 12, reference: int | None = None,
-                      denominator: Any = None, scale: str = "ratio",
+                      denominator: Any = None, scale: str = "ratio", direction: str = "up",
                       label: Callable[[int], str] | None = None) -> SelectionCheck | None:
     """Check whether the scheme's units rose above the comparison just before the start.
 
@@ -148,6 +153,11 @@ def selection_at_peak(values: Any, *, unit: Any, period: Any, treated: Any, star
         Population at risk for rates (``scale="ratio"``); None for none.
     scale
         ``"ratio"`` (log of the rate ratio) or ``"difference"``.
+    direction
+        ``"up"`` (a rise into the start fires the check) or ``"either"``.
+    reference
+        Periods in the reference window; by default all pre-periods before the baseline
+        window.
     label
         A period's label from its code (for the windows' names); by default the code.
 
@@ -202,7 +212,7 @@ def selection_at_peak(values: Any, *, unit: Any, period: Any, treated: Any, star
     se = float(np.sqrt(ct.var(ddof=1) / len(ct) + cc.var(ddof=1) / len(cc)))
 
     name = str if label is None else (lambda code: str(label(code)))
-    return SelectionCheck(scale=scale, rise=rise, se=se,
+    return SelectionCheck(scale=scale, direction=direction, rise=rise, se=se,
                           reference_window=(name(ref0), name(base0 - 1)),
                           baseline_window=(name(base0), name(start - 1)),
                           n_treated=len(ct), n_comparison=len(cc))

@@ -189,18 +189,19 @@ def _selection(wide: pd.DataFrame, treated: str, cols: list[str], pre: list[Any]
                labels: tuple[str, str]) -> dict[str, Any]:
     """The selection-at-a-peak check on the patients as enrolled (before any matching):
     the change from the second-last to the last pre-period, enrolled against the others,
-    for the cost and the effect; it fires if either fires."""
+    for the cost (a rise) and the effect (a change either way); it fires if either fires."""
     from ..selection_check import selection_at_peak
 
     if len(pre) < 2:
         return {}
     n, t = len(wide), wide[treated].to_numpy() == 1
     out: dict[str, Any] = {}
-    for col, label in zip(cols, labels, strict=False):
+    for col, label, way in zip(cols, labels, ("up", "either"), strict=False):
         chk = selection_at_peak(
             np.concatenate([wide[f"{col}_{pre[-2]}"], wide[f"{col}_{pre[-1]}"]]),
             unit=np.tile(np.arange(n), 2), period=np.repeat([0, 1], n),
             treated=np.tile(t, 2), start=2, window=1, reference=1, scale="difference",
+            direction=way,
             label=lambda c: str(pre[-2] if c == 0 else pre[-1]))
         if chk is not None and (not out or chk.fired and not out["selection_at_peak"]):
             out = chk.as_dict(str(label).replace("_", " "))
