@@ -126,3 +126,32 @@ def test_rapid_response_qaly_difference_is_no_longer_moderate():
     row = t.loc["qaly"]
     assert row["certainty"] in ("low", "very low")
     assert "selection at a peak" in row["reasons"] and "E-value" in row["reasons"]
+
+
+def test_did_records_carry_the_check():
+    p = _panel(0.15)
+    d = ek.did(p, outcome="admissions", unit="practice", time="month", treated="treated",
+               start="2018-01", denominator="list_size", family="poisson")
+    diag = d.effects.iloc[0]["diagnostics"]
+    assert diag["selection_at_peak"] is True and diag["selection_rise"] > 1.1
+    p0 = _panel(0.0)
+    d0 = ek.did(p0, outcome="admissions", unit="practice", time="month", treated="treated",
+                start="2018-01", denominator="list_size", family="poisson")
+    assert d0.effects.iloc[0]["diagnostics"]["selection_at_peak"] is False
+
+
+def test_synthetic_control_carries_the_check_for_one_treated_unit():
+    rng = np.random.default_rng(3)
+    n, t = 25, 36
+    y = 100 + rng.normal(0, 5, n)[:, None] + rng.normal(0, 1.5, (n, t))
+    peaked = y.copy()
+    peaked[0, 12:24] += 12  # the treated area chose itself in a bad year
+    for values, fires in ((peaked, True), (y, False)):
+        data = pd.DataFrame({"area": np.repeat([f"A{i:02d}" for i in range(n)], t),
+                             "month": np.tile([f"{2016 + m // 12}-{m % 12 + 1:02d}"
+                                               for m in range(t)], n),
+                             "rate": values.ravel()})
+        res = ek.synthetic_control(data, outcome="rate", unit="area", time="month",
+                                   treated_unit="A00", start="2018-01", placebos=False)
+        d = res.effects.iloc[0]["diagnostics"]
+        assert d["selection_at_peak"] is fires

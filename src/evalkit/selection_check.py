@@ -27,8 +27,10 @@ falling before a crisis service is offered) counts too, at ``|z| > 2``. The refe
 window is by default every pre-period before the baseline window (a less noisy reference
 than one window; trends common to both groups cancel in the difference).
 
-Units with no rows in either window are left out. The check is not computed (None) when
-either group has fewer than two units with both windows.
+Units with no rows in either window are left out. With a single treated unit (a
+synthetic control of one area) the standard error is that of one new unit's change
+against the comparison units' spread, ``s_c * sqrt(1 + 1/n_c)``. The check is not
+computed (None) without a treated unit and two comparison units with both windows.
 
 References
 ----------
@@ -164,7 +166,7 @@ def selection_at_peak(values: Any, *, unit: Any, period: Any, treated: Any, star
     Returns
     -------
     SelectionCheck or None
-        None when either group has fewer than two units with both windows.
+        None without a treated unit and two comparison units with both windows.
 
     Examples
     --------
@@ -206,10 +208,13 @@ def selection_at_peak(values: Any, *, unit: Any, period: Any, treated: Any, star
         change = agg[("y", "B")] - agg[("y", "R")]
         group = agg[("g", "B")].astype(bool)
     ct, cc = change[group.to_numpy()], change[~group.to_numpy()]
-    if len(ct) < 2 or len(cc) < 2:
+    if len(ct) < 1 or len(cc) < 2:
         return None
     rise = float(ct.mean() - cc.mean())
-    se = float(np.sqrt(ct.var(ddof=1) / len(ct) + cc.var(ddof=1) / len(cc)))
+    if len(ct) == 1:  # one treated unit (synthetic control): against the others' spread
+        se = float(np.sqrt(cc.var(ddof=1) * (1 + 1 / len(cc))))
+    else:
+        se = float(np.sqrt(ct.var(ddof=1) / len(ct) + cc.var(ddof=1) / len(cc)))
 
     name = str if label is None else (lambda code: str(label(code)))
     return SelectionCheck(scale=scale, direction=direction, rise=rise, se=se,
