@@ -617,9 +617,10 @@ def _unmeasured(rec: pd.Series) -> str:
             "remains.")
     e, e_ci = diag.get("e_value"), diag.get("e_value_ci")
     if not _missing(e) and not _missing(e_ci):
-        text += (f" E-value {float(e):.2f} ({float(e_ci):.2f} for the confidence limit "
-                 "nearest no effect): an unmeasured confounder associated with both "
-                 "enrolment and the outcome by a risk ratio of that size, beyond the "
+        ci = ("the confidence interval already includes no effect" if float(e_ci) <= 1
+              else f"{float(e_ci):.2f} to move the confidence interval to include it")
+        text += (f" E-value {float(e):.2f} ({ci}): an unmeasured confounder associated with "
+                 "both enrolment and the outcome by a risk ratio of that size, beyond the "
                  "matched covariates, could explain the estimate away (VanderWeele and "
                  "Ding, 2017).")
     return text

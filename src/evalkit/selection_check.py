@@ -100,12 +100,13 @@ class SelectionCheck:
         z = abs(self.z) if self.direction == "either" else self.z
         return bool(z > Z_THRESHOLD and big)
 
-    def describe(self, what: str = "the outcome") -> str:
+    def describe(self, what: str = "outcome") -> str:
         """One plain sentence on the rise into the start."""
         if self.scale == "ratio":
             size = f"{abs(np.expm1(self.rise)) * 100:.1f}%"
         else:
-            size = f"{abs(self.rise):.3g}"
+            v = abs(self.rise)
+            size = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
         way = "rose" if self.rise > 0 else "fell"
         peak = "a peak" if self.rise > 0 else "a low point"
         return (f"the scheme's units' {what} {way} {size} more than the comparison's from "
@@ -114,7 +115,7 @@ class SelectionCheck:
                 "neither the comparison nor matching on the observed values removes the "
                 "return towards their usual level that follows")
 
-    def as_dict(self, what: str = "the outcome") -> dict[str, Any]:
+    def as_dict(self, what: str = "outcome") -> dict[str, Any]:
         """Diagnostics for an effect record (the rise as a ratio for ``scale="ratio"``)."""
         return {
             "selection_at_peak": self.fired,

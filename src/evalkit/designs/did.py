@@ -180,7 +180,7 @@ def did(
     y, D, u, t, clusters, Xc = y[ok], D[ok], u[ok], t[ok], clusters[ok], Xc[ok]
     clusters = pd.factorize(clusters)[0]
     selection = _selection(y, D, u, codes[ok], exposure[ok], axis=axis,
-                           ratio=family == "poisson")
+                           ratio=family == "poisson", what=outcome.replace("_", " "))
     common = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
                   denominator=denominator, per=per, family=family, covariates=covariates,
                   cluster=cluster, inference=inference, weights=weights, n_boot=n_boot,
@@ -308,7 +308,7 @@ def _bootstrap_design(y, D, Xc, u, t, Z) -> tuple[np.ndarray, np.ndarray, str]:
                                  "full refit in every draw)")
 
 
-def _selection(y, D, u, codes, exposure, *, axis, ratio) -> dict[str, Any]:
+def _selection(y, D, u, codes, exposure, *, axis, ratio, what) -> dict[str, Any]:
     """The selection-at-a-peak check (:mod:`evalkit.selection_check`) for a single start:
     units ever treated against the others, 12 months (or 1 period) before the start."""
     from ..selection_check import selection_at_peak
@@ -323,7 +323,7 @@ def _selection(y, D, u, codes, exposure, *, axis, ratio) -> dict[str, Any]:
                             window=12 if axis.kind == "month" else 1,
                             denominator=exposure if ratio else None,
                             scale="ratio" if ratio else "difference", label=axis.label)
-    return {} if chk is None else chk.as_dict()
+    return {} if chk is None else chk.as_dict(what)
 
 
 def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme, domain,
