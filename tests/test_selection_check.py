@@ -155,3 +155,15 @@ def test_synthetic_control_carries_the_check_for_one_treated_unit():
                                    treated_unit="A00", start="2018-01", placebos=False)
         d = res.effects.iloc[0]["diagnostics"]
         assert d["selection_at_peak"] is fires
+
+
+def test_the_limitations_state_selection_at_a_peak_and_the_e_value():
+    from evalkit.reporting_limitations import limitations_markdown
+
+    spec = ek.load_spec(SYNTHETIC / "rapid-response" / "spec.yaml")
+    spec = dataclasses.replace(spec, analyses=[a for a in spec.analyses
+                                               if a.design == "economic"])
+    text = limitations_markdown(ek.run_spec(spec))
+    assert "Selection at a peak (economic evaluation" in text
+    assert text.count("Selection at a peak") == 1  # one check, said once
+    assert "what matching cannot remove" in text and "E-value" in text
