@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,7 @@ def _fmt(v: float) -> str:
 
 def write(table: pd.DataFrame) -> str:
     """Write docs/truth-recovery.md and return its text."""
+    import evalkit as ek
     lvl2 = table[table["level"] >= 2]
     misses = lvl2[lvl2["z"].abs() > 2]
     heads = table[table["headline"]]
@@ -133,7 +135,7 @@ def write(table: pd.DataFrame) -> str:
         z=table["z"].map(lambda v: f"{v:+.1f}"),
         headline=table["headline"].map({True: "yes", False: ""}),
         e_value_ci=table["e_value_ci"].map(
-            lambda v: "" if v is None or not np.isfinite(v) else f"{v:.2f}"))
+            lambda v: "" if v is None or not np.isfinite(float(v)) else f"{float(v):.2f}"))
     cols = ["scheme", "outcome", "effect", "truth", "estimate", "ci", "z", "level",
             "headline", "certainty", "downgrades", "selection", "e_value_ci"]
     text = (
@@ -155,7 +157,12 @@ def write(table: pd.DataFrame) -> str:
         + ("" if bad.empty else " (" + "; ".join(
             f"{r.scheme} {r.outcome} {r.design} {r.estimand}" for r in bad.itertuples())
            + ")") + ".\n\n"
-        + show[cols].to_markdown(index=False) + "\n")
+        + "## Headline effects that miss the truth by more than 2 SE\n\n"
+        + show.loc[heads.index[heads["z"].abs() > 2], cols].to_markdown(index=False)
+        + "\n\n## Every effect with a truth\n\n"
+        + show[cols].to_markdown(index=False) + "\n\n"
+        + f"_Run on {date.today().isoformat()} with evalkit from "
+        + f"`{Path(ek.__file__).parent}`._\n")
     DOC.write_text(text, encoding="utf-8")
     return text
 
