@@ -161,8 +161,7 @@ def write(table: pd.DataFrame) -> str:
         + show.loc[heads.index[heads["z"].abs() > 2], cols].to_markdown(index=False)
         + "\n\n## Every effect with a truth\n\n"
         + show[cols].to_markdown(index=False) + "\n\n"
-        + f"_Run on {date.today().isoformat()} with evalkit from "
-        + f"`{Path(ek.__file__).parent}`._\n")
+        + f"_Run on {date.today().isoformat()} with evalkit {ek.__version__}._\n")
     DOC.write_text(text, encoding="utf-8")
     return text
 
