@@ -122,18 +122,21 @@ def test_summary_findings_lead_with_the_strongest_design(frailty):
     table = evidence_summary(frailty).to_frame().set_index("outcome")
     ea = table.loc["emergency_admissions"]
     assert ea["domain"] == "Population health outcomes"
-    assert ea["certainty"] == cert.loc["emergency_admissions", "certainty"] == "low"
+    # frailty chose its practices at a peak: rated down for that and for the pre-trends
+    assert ea["certainty"] == cert.loc["emergency_admissions", "certainty"] == "very low"
     rec = eff[(eff["outcome"] == "emergency_admissions") & (eff["design"] == "its")
               & (eff["estimand"] == "level_change")].iloc[0]
     assert ea["effect"] == format_effect(rec)
     # level change 0.8868 (CI 0.8408 to 0.9354): a fall of 11% (95% CI 6% to 16%)
     pct = [round((1 - v) * 100) for v in (rec["estimate"], rec["ci_high"], rec["ci_low"])]
-    assert f"by an estimated {pct[0]}% (95% CI {pct[1]}% to {pct[2]}%)" in ea["finding"]
+    assert f"an estimated {pct[0]}% fall (95% CI {pct[1]}% to {pct[2]}%)" in ea["finding"]
     assert "Maryland level 3" in ea["finding"]
     assert "interrupted time series" in ea["finding"].lower()
     # the controlled ITS failed its pre-trend test (p = 0.018): said in the reason
     assert f"p = {rec['diagnostics']['pretrend_p']:.3f}" in ea["finding"]
-    assert table.loc["bed_days", "certainty"] == "moderate"
+    assert "chosen at a peak" in ea["finding"]
+    assert table.loc["bed_days", "certainty"] == "low"  # moderate, less selection at a peak
+    assert "chosen at a peak" in table.loc["bed_days", "finding"]
 
 
 def test_cost_per_capita_states_the_net_cost_with_the_scheme_cost(frailty):

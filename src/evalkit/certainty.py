@@ -42,7 +42,16 @@ Rating down (one level per domain)
         (``pretrend_p < 0.05``), matching that did not balance (``balance_ok`` false), a
         synthetic control that does not track the treated units (``fit_ok`` false), or,
         for an uncontrolled before/after, units chosen for high baseline values
-        (``rtm_selected_on_baseline``: regression to the mean). A failure that already
+        (``rtm_selected_on_baseline``: regression to the mean). For a comparative design
+        (:data:`COMPARATIVE_DESIGNS`: controlled ITS, DiD, matching, synthetic control, the
+        economic evaluation against a comparison), units chosen at a peak: the design's
+        selection-at-a-peak check fired (``selection_at_peak``, see
+        :mod:`evalkit.selection_check`), or a before/after of the same scheme and outcome
+        says the units were chosen for high baseline values (declared in the spec or
+        detected). A comparison group, or matching on the observed pre-period values,
+        does not remove the fall back from a peak (Daw and Hatfield, 2018); the
+        synthetic schemes' truth recovery (``docs/truth-recovery.md``) shows such
+        headlines missing the truth by three to four standard errors. A failure that already
         lowered the record's Maryland level (a controlled ITS whose pre-trends differ is
         level 3, not 4) is not counted again; the reasons say so.
     Imprecision
@@ -83,6 +92,10 @@ quality of evidence and strength of recommendations*. The GRADE Working Group.
 Schünemann HJ, Cuello C, Akl EA, et al. (2019). GRADE guidelines: 18. How ROBINS-I and
 other tools to assess risk of bias in nonrandomized studies should be used to rate the
 certainty of a body of evidence. *J Clin Epidemiol* 111:105-114.
+VanderWeele TJ, Ding P (2017). Sensitivity analysis in observational research: introducing
+the E-value. *Annals of Internal Medicine* 167:268-274.
+Daw JR, Hatfield LA (2018). Matching and regression to the mean in difference-in-differences
+analysis. *Health Services Research* 53:4138-4156.
 Madaleno M, Waights S (2016). *Guide to scoring evidence using the Maryland Scientific
 Methods Scale*. What Works Centre for Local Economic Growth.
 Higgins JPT, Thomas J, et al., eds. *Cochrane Handbook for Systematic Reviews of
@@ -116,7 +129,8 @@ from .evidence import maryland_level
 from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
 
-__all__ = ["CERTAINTY_LEVELS", "START_LEVELS", "DEFAULT_RATIO_MID", "I2_THRESHOLD",
+__all__ = ["CERTAINTY_LEVELS", "COMPARATIVE_DESIGNS", "START_LEVELS", "DEFAULT_RATIO_MID",
+           "I2_THRESHOLD",
            "PREFERRED_ESTIMANDS", "CertaintyResult", "Triangulation", "rate_certainty",
            "triangulate"]
 
@@ -528,10 +542,46 @@ _BIAS_CHECKS = (
 )
 
 
-def _risk_of_bias(rec: pd.Series) -> tuple[list[str], list[str]]:
+#: Designs that compare the scheme's units with others, and so can be misled by units
+#: chosen at a peak (:mod:`evalkit.selection_check`).
+COMPARATIVE_DESIGNS = ("its", "did", "staggered_did", "event_study", "matched",
+                       "synthetic_control", "economic")
+
+
+def _selection_at_peak(rec: pd.Series, rows: pd.DataFrame | None) -> str | None:
+    """Why a comparative headline is at risk from units chosen at a peak, or None."""
+    diag = rec["diagnostics"]
+    if rec["design"] not in COMPARATIVE_DESIGNS or (
+            rec["design"] == "its" and not diag.get("controlled", False)) or (
+            rec["design"] == "economic" and diag.get("comparison") == "before_after"):
+        return None
+    what = design_name(rec["design"])
+    if bool(diag.get("selection_at_peak", False)):
+        reason = str(diag.get("selection_reason") or "the scheme's units rose above the "
+                     "comparison just before the start")
+        return f"selection at a peak: {reason} (in the {what})"
+    if rows is None:
+        return None
+    for d, design in zip(rows["diagnostics"], rows["design"], strict=True):
+        if design == "prepost" and bool(d.get("rtm_selected_on_baseline", False)):
+            how = ("the before/after analysis of this outcome found them rising into their "
+                   f"baseline (z = {float(d.get('rtm_selection_z', np.nan)):.1f})"
+                   if d.get("rtm_detected") else "the spec says so")
+            return (f"selection at a peak: the scheme's units were chosen for high values "
+                    f"before the start ({how}), and the {what} compares them with units "
+                    "that were not, so their return towards their usual level counts as an "
+                    "effect")
+    return None
+
+
+def _risk_of_bias(rec: pd.Series, rows: pd.DataFrame | None = None
+                  ) -> tuple[list[str], list[str]]:
     """Problems that rate down, and notes on problems already counted in the level."""
     diag = rec["diagnostics"]
     problems, notes = [], []
+    peak = _selection_at_peak(rec, rows)
+    if peak is not None:
+        problems.append(peak)
     for key, failed, passing, words in _BIAS_CHECKS:
         v = diag.get(key)
         if v is None or not failed(v):
@@ -551,6 +601,26 @@ def _risk_of_bias(rec: pd.Series) -> tuple[list[str], list[str]]:
         problems.append("the units were chosen for high baseline values, so part of the "
                         "change is regression to the mean")
     return problems, notes
+
+
+def _unmeasured(rec: pd.Series) -> str:
+    """What matching cannot remove, with the E-value when the record has one."""
+    diag = rec["diagnostics"]
+    if not (rec["design"] == "matched" or (rec["design"] == "economic"
+                                           and diag.get("comparison") == "matched")):
+        return ""
+    text = ("Matching balances what was measured, not what was not: selection on "
+            "unmeasured characteristics (such as the underlying risk behind a costly year) "
+            "remains.")
+    e, e_ci = diag.get("e_value"), diag.get("e_value_ci")
+    if not _missing(e) and not _missing(e_ci):
+        ci = ("the confidence interval already includes no effect" if float(e_ci) <= 1
+              else f"{float(e_ci):.2f} to move the confidence interval to include it")
+        text += (f" E-value {float(e):.2f} ({ci}): an unmeasured confounder associated with "
+                 "both enrolment and the outcome by a risk ratio of that size, beyond the "
+                 "matched covariates, could explain the estimate away (VanderWeele and "
+                 "Ding, 2017).")
+    return text
 
 
 def _mid_for(mid: Mapping[str, Any] | None, outcome: str, scale: str) -> float | None:
@@ -753,8 +823,11 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         start = starts[level]
         downgrades, why, notes = [], [], []
 
-        problems, bias_notes = _risk_of_bias(rec)
+        problems, bias_notes = _risk_of_bias(rec, sub)
         notes.extend(bias_notes)
+        unmeasured = _unmeasured(rec)
+        if unmeasured:
+            notes.append(unmeasured)
         if problems:
             downgrades.append("risk of bias")
             why.append("risk of bias: " + "; ".join(problems))

@@ -29,7 +29,8 @@ from .markdown_text import md_join, md_text
 from .narrative import format_effect, format_gbp, format_number, p_text
 from .reporting_design import in_sentence, people_analysis, unit_words, window_words
 
-__all__ = ["regression_to_mean", "confounding", "limitations_markdown"]
+__all__ = ["regression_to_mean", "confounding", "selection_and_matching",
+           "limitations_markdown"]
 
 
 def _pct_change(ratio: float) -> str:
@@ -186,7 +187,7 @@ def limitations_markdown(evaluation) -> str:
               ["_No before/after analysis, so regression to the mean is addressed by the "
                "comparison designs alone._"])
     parts += ["", "### Confounding: what the designs cannot rule out", ""]
-    parts += [f"- {t}" for t in confounding(evaluation)]
+    parts += [f"- {t}" for t in confounding(evaluation) + selection_and_matching(evaluation)]
     parts += ["", "### The data", ""]
     data = []
     if spec.synthetic:
@@ -198,3 +199,41 @@ def limitations_markdown(evaluation) -> str:
                 "without any change in care.")
     parts += [" ".join(data), ""]
     return "\n".join(parts)
+
+
+def selection_and_matching(evaluation) -> list[str]:
+    """Units chosen at a peak (a comparative design's selection check fired) and, for
+    matched comparisons, what matching cannot remove with the E-value; one line each."""
+    try:
+        from .markdown_text import md_text
+    except ImportError:  # pragma: no cover - before the Markdown escaping is merged
+        def md_text(v: Any) -> str:
+            return str(v)
+    from .certainty import design_name
+
+    spec, out, seen = evaluation.spec, [], set()
+    for analysis, res in evaluation.results:
+        for _, r in res.effects.iterrows():
+            d = r["diagnostics"] if isinstance(r["diagnostics"], Mapping) else {}
+            label = md_text(spec.outcome_label(r["outcome"]))
+            key = (analysis.design, r["outcome"])
+            reason = str(d.get("selection_reason", ""))
+            if d.get("selection_at_peak") and ("peak", analysis.design, reason) not in seen:
+                seen.add(("peak", analysis.design, reason))
+                out.append(f"**Selection at a peak ({design_name(analysis.design)}, {label}).**"
+                           f" {md_text(reason[:1].upper() + reason[1:])}. The certainty of "
+                           "what it estimates is rated down for it.")
+            e, e_ci = d.get("e_value"), d.get("e_value_ci")
+            if e is not None and e_ci is not None and ("e", *key) not in seen \
+                    and e == e and e_ci == e_ci:
+                seen.add(("e", *key))
+                ci = ("its confidence interval already includes no effect" if e_ci <= 1
+                      else f"{e_ci:.2f} would move its confidence interval to include it")
+                out.append(f"**{label}: what matching cannot remove.** Matching balances what "
+                           "was measured, not what was not (why clinicians chose the "
+                           "patients, the underlying risk behind a costly year). E-value "
+                           f"{e:.2f}: an unmeasured confounder associated with both enrolment "
+                           "and the outcome by a risk ratio of that size, beyond the matched "
+                           f"variables, could explain the estimate away; {ci} (VanderWeele "
+                           "and Ding, 2017).")
+    return out

@@ -293,6 +293,9 @@ def certainty_why(row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
                      else "rated down: no confidence interval")
     if "inconsistency" in downs:
         parts.append("rated down: the designs disagree")
+    if "risk of bias" in downs and "selection at a peak" in str(row.get("reasons", "")):
+        parts.append("rated down: the units were chosen at a peak, which the comparison does "
+                     "not remove (see the limitations)")
     parts.extend(_concerns(record))
     return "; ".join(parts)
 

@@ -179,6 +179,8 @@ def did(
     ok &= np.isfinite(Xc).all(1)
     y, D, u, t, clusters, Xc = y[ok], D[ok], u[ok], t[ok], clusters[ok], Xc[ok]
     clusters = pd.factorize(clusters)[0]
+    selection = _selection(y, D, u, codes[ok], exposure[ok], axis=axis,
+                           ratio=family == "poisson", what=outcome.replace("_", " "))
     common = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
                   denominator=denominator, per=per, family=family, covariates=covariates,
                   cluster=cluster, inference=inference, weights=weights, n_boot=n_boot,
@@ -186,7 +188,7 @@ def did(
     if family == "poisson":
         return _poisson_did(y, D, Xc, u, t, clusters, exposure[ok], conf_level=conf_level,
                             ssc=ssc, scheme=scheme, domain=domain, outcome=outcome,
-                            options=common)
+                            options=common, selection=selection)
     Z = within(np.column_stack([y, D, Xc]), u, t)
     yt, Xt = Z[:, 0], Z[:, 1:]
     beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
@@ -205,7 +207,7 @@ def did(
     df = G - 1
     diag: dict[str, Any] = {"clusters": int(G), "treated_clusters": treated_clusters,
                             "observations": int(len(y)), "rate_per": per if denominator else None,
-                            "cluster_se": se, "ssc": ssc}
+                            "cluster_se": se, "ssc": ssc, **selection}
     warnings: list[str] = []
     if method == "cluster":
         q = stats.t.ppf(1 - alpha / 2, df)
@@ -306,8 +308,26 @@ def _bootstrap_design(y, D, Xc, u, t, Z) -> tuple[np.ndarray, np.ndarray, str]:
                                  "full refit in every draw)")
 
 
+def _selection(y, D, u, codes, exposure, *, axis, ratio, what) -> dict[str, Any]:
+    """The selection-at-a-peak check (:mod:`evalkit.selection_check`) for a single start:
+    units ever treated against the others, 12 months (or 1 period) before the start."""
+    from ..selection_check import selection_at_peak
+
+    starts = np.unique(codes[D > 0])
+    first = pd.Series(np.where(D > 0, codes, np.iinfo(np.int64).max)).groupby(u).min()
+    cohorts = first[first < np.iinfo(np.int64).max].unique()
+    if len(cohorts) != 1 or not starts.size:
+        return {}
+    ever = first.reindex(u).to_numpy() < np.iinfo(np.int64).max
+    chk = selection_at_peak(y, unit=u, period=codes, treated=ever, start=int(cohorts[0]),
+                            window=12 if axis.kind == "month" else 1,
+                            denominator=exposure if ratio else None,
+                            scale="ratio" if ratio else "difference", label=axis.label)
+    return {} if chk is None else chk.as_dict(what)
+
+
 def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme, domain,
-                 outcome, options) -> DesignResult:
+                 outcome, options, selection) -> DesignResult:
     """Poisson TWFE DiD: the treatment's rate ratio with CR1 t(G-1) intervals."""
     fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters,
                      ssc=ssc)
@@ -322,7 +342,7 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme,
         "observations": int(fit.used.sum()), "dropped_all_zero_units": int(fit.dropped_units),
         "dropped_all_zero_periods": int(fit.dropped_periods), "iterations": int(fit.iterations),
         "inference": f"cluster-robust (CR1{ssc_note(ssc)}), {G} clusters, t({G - 1}), on the "
-                     "log scale", "ssc": ssc}
+                     "log scale", "ssc": ssc, **selection}
     warnings: list[str] = []
     if treated_clusters < 30:
         warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "

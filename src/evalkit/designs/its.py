@@ -221,6 +221,9 @@ def its(
             warnings.append("The treated and comparison series' pre-period trends differ "
                             f"(p = {diag['pretrend_p']:.3f}): controlled ITS assumes parallel "
                             "pre-trends.")
+        diag.update(_selection(data, codes_all, outcome=outcome, time=time, control=control,
+                               denominator=denominator, family=family,
+                               start=interruptions[0].code, axis=axis))
 
     ratio = family != "gaussian"
     n_pre = int(((series["t"] < interruptions[0].code) & (series["control"] == 0)).sum())
@@ -285,6 +288,24 @@ def its(
 
 
 # ------------------------------------------------------------------ validation and data
+
+
+def _selection(data, codes, *, outcome, time, control, denominator, family, start, axis
+               ) -> dict:
+    """The selection-at-a-peak check on the units of a controlled ITS (12 months, or 1
+    period on other axes); empty when the panel's units cannot be told apart."""
+    from ..selection_check import selection_at_peak, unit_column
+
+    unit = unit_column(data, time)
+    if unit is None:
+        return {}
+    ratio = family in ("poisson", "quasipoisson", "negbin", "binomial")
+    chk = selection_at_peak(data[outcome], unit=data[unit], period=codes,
+                            treated=data[control].to_numpy() == 0, start=start,
+                            window=12 if axis.kind == "month" else 1,
+                            denominator=data[denominator] if denominator and ratio else None,
+                            scale="ratio" if ratio else "difference", label=axis.label)
+    return {} if chk is None else chk.as_dict(outcome.replace("_", " "))
 
 
 def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, washout):

@@ -91,6 +91,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..e_value import e_values
 from ..errors import DataError, DesignError, format_rows
 from ..evidence import maryland_level
 from ..results import DesignResult, EffectRecord, effects_frame
@@ -417,6 +418,8 @@ class MatchResult:
                      "outcome_type": "binary" if binary else "continuous", "se": se_text,
                      "pre_outcomes": pre_cols})
         warns = list(self.warnings)
+        if len(pre_cols) >= 2:  # the pre-period trajectory, as enrolled (before matching)
+            diag.update(_selection(data, self.treated, pre_cols, file))
         records = []
         post_name = "difference_in_proportions" if binary else "difference_in_means"
         fits = []
@@ -442,12 +445,15 @@ class MatchResult:
             q = stats.t.ppf(0.5 + conf_level / 2, G - 1)
             p = float(2 * stats.t.sf(abs(b) / se, G - 1)) if se > 0 else np.nan
             level = maryland_level(DESIGN, estimand, diag)
+            e, e_ci = e_values(b, b - q * se, b + q * se, scale="difference",
+                               sd=float(np.std(y, ddof=1)))
             records.append(EffectRecord(
                 scheme=scheme, domain=domain, outcome=outcome, design=DESIGN,
                 estimand=estimand, scale="difference", estimate=b, se=se,
                 ci_low=b - q * se, ci_high=b + q * se, conf_level=float(conf_level),
                 p_value=p, n_units=int(use.sum()), pre_periods=n_pre, post_periods=1,
-                evidence_level=level, diagnostics=diag, warnings=tuple(warns)))
+                evidence_level=level, diagnostics={**diag, "e_value": e, "e_value_ci": e_ci},
+                warnings=tuple(warns)))
         frames = {"balance": self.balance.reset_index(), "love": self.love.copy()}
         options = {"outcome": outcome, "pre": pre_cols or None, "family": family,
                    "cluster": cluster, "conf_level": conf_level, "method": self.method}
@@ -473,6 +479,22 @@ class MatchResult:
         how = ("by unit (matching with replacement; Abadie-Imbens SEs are not implemented)"
                if self.method == "nearest" else "by unit (weighting)")
         return np.arange(int(use.sum())), f"cluster-robust (CR1) {how}"
+
+
+def _selection(data: pd.DataFrame, treated: str, pre_cols: list[str], file: str | None
+               ) -> dict[str, Any]:
+    """The selection-at-a-peak check on the last two pre-period columns, enrolled against
+    all others (:mod:`evalkit.selection_check`)."""
+    from ..selection_check import selection_at_peak
+
+    t = _treatment(data, treated, file)
+    v = np.concatenate([pd.to_numeric(data[c], errors="coerce").to_numpy(float)
+                        for c in pre_cols[-2:]])
+    n = len(data)
+    chk = selection_at_peak(v, unit=np.tile(np.arange(n), 2), period=np.repeat([0, 1], n),
+                            treated=np.tile(t, 2), start=2, window=1, reference=1,
+                            scale="difference", label=lambda c: pre_cols[-2:][c])
+    return {} if chk is None else chk.as_dict(f"{pre_cols[-1]} (before matching)")
 
 
 def _outcome_values(data: pd.DataFrame, name: str, use: np.ndarray, file: str | None,

@@ -166,6 +166,21 @@ def _panel(data: pd.DataFrame, outcome: str, unit: str, time: str, file: str | N
     return _Panel(Y, Y.index.to_numpy(), axis, frame, unit, time, file)
 
 
+def _selection(panel: _Panel, units: list, start_code: int) -> dict[str, Any]:
+    """The selection-at-a-peak check (:mod:`evalkit.selection_check`): the treated unit's
+    rise into the start against the donors' (unweighted: the units as they were chosen)."""
+    from ..selection_check import selection_at_peak
+
+    Y = panel.Y[units]
+    chk = selection_at_peak(Y.to_numpy(float).ravel(), unit=np.tile(np.arange(len(units)),
+                                                                    len(Y)),
+                            period=np.repeat(panel.codes, len(units)),
+                            treated=np.tile(np.arange(len(units)) == 0, len(Y)),
+                            start=start_code, window=12 if panel.axis.kind == "month" else 1,
+                            scale="difference", label=panel.axis.label)
+    return {} if chk is None else chk.as_dict()
+
+
 def _units(panel: _Panel, treated_unit, donors, method: str) -> tuple[list, list]:
     units = list(panel.Y.columns)
     treated = list(treated_unit) if isinstance(treated_unit, (list, tuple)) else [treated_unit]
@@ -480,6 +495,7 @@ def synthetic_control(
                .sort_values("weight", ascending=False, kind="stable").reset_index(drop=True))
     frames: dict[str, pd.DataFrame] = {"path": path, "weights": weights}
     diag: dict[str, Any] = {
+        **_selection(panel, units, start_code),
         "method": method, "treated_unit": str(treated[0]), "n_donors": len(pool),
         "start": panel.axis.label(start_code), "pre_periods": T0, "post_periods": T - T0,
         "pre_rmspe": pre_rmspe, "post_rmspe": post_rmspe,

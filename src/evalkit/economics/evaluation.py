@@ -180,6 +180,40 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
     return point, draws, diag, warnings
 
 
+def _e_value_diag(comparison: str, estimate: float, ci: tuple[float, float], sd: float
+                  ) -> dict[str, float]:
+    """E-values of a matched difference (standardised by the outcome's SD after)."""
+    from ..e_value import e_values
+
+    if comparison != "matched":
+        return {}
+    e, e_ci = e_values(estimate, *ci, scale="difference", sd=float(sd))
+    return {"e_value": e, "e_value_ci": e_ci}
+
+
+def _selection(wide: pd.DataFrame, treated: str, cols: list[str], pre: list[Any],
+               labels: tuple[str, str]) -> dict[str, Any]:
+    """The selection-at-a-peak check on the patients as enrolled (before any matching):
+    the change from the second-last to the last pre-period, enrolled against the others,
+    for the cost (a rise) and the effect (a change either way); it fires if either fires."""
+    from ..selection_check import selection_at_peak
+
+    if len(pre) < 2:
+        return {}
+    n, t = len(wide), wide[treated].to_numpy() == 1
+    out: dict[str, Any] = {}
+    for col, label, way in zip(cols, labels, ("up", "either"), strict=False):
+        chk = selection_at_peak(
+            np.concatenate([wide[f"{col}_{pre[-2]}"], wide[f"{col}_{pre[-1]}"]]),
+            unit=np.tile(np.arange(n), 2), period=np.repeat([0, 1], n),
+            treated=np.tile(t, 2), start=2, window=1, reference=1, scale="difference",
+            direction=way,
+            label=lambda c: str(pre[-2] if c == 0 else pre[-1]))
+        if chk is not None and (not out or chk.fired and not out["selection_at_peak"]):
+            out = chk.as_dict(str(label).replace("_", " "))
+    return out
+
+
 def verdict(inc_cost: float, inc_effect: float | None, wtp: np.ndarray) -> str:
     """The economic verdict (one of :data:`VERDICTS`) from incremental cost and effect.
 
@@ -386,6 +420,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
     point, draws, diag, warnings = _comparison_draws(
         wide, d_cols, treated, comparison, pre_cols=pre_cols, caliper=caliper,
         n_resamples=n_resamples, rng=rng, file=file)
+    if comparison != "before_after":
+        diag.update(_selection(wide, treated, [outcome] + ([effect] if effect else []), pre,
+                               labels=(outcome, effect_label)))
 
     sc = scheme_costs(scheme_costs_table, years=years, discount_rate=discount_rate,
                       price_year=price_year)
@@ -426,7 +463,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
 
     records = [
         rec("scheme_cost_per_patient", per_patient),
-        rec("resource_cost_change", point[0], interval(draws[:, 0]), se=draws[:, 0].std(ddof=1)),
+        rec("resource_cost_change", point[0], interval(draws[:, 0]), se=draws[:, 0].std(ddof=1),
+            extra=_e_value_diag(comparison, point[0], interval(draws[:, 0]),
+                                wide[f"{outcome}_{after}"].std())),
         rec("incremental_cost", inc_cost_point, interval(inc_cost_draws),
             se=inc_cost_draws.std(ddof=1)),
         rec("roi", -point[0] / per_patient - 1, interval(-draws[:, 0] / per_patient - 1)),
@@ -445,7 +484,10 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         ratio = incremental(inc_cost_point, inc_effect_point)
         diag.update(icer_quadrant=ratio["quadrant"], icer_note=ratio["note"])
         records.append(rec("incremental_effect", inc_effect_point, interval(e_draws),
-                           out=effect, domain="outcome", se=e_draws.std(ddof=1)))
+                           out=effect, domain="outcome", se=e_draws.std(ddof=1),
+                           extra=_e_value_diag(comparison, inc_effect_point,
+                                               interval(e_draws),
+                                               wide[f"{effect}_{after}"].std())))
         records.append(rec("icer", ratio["icer"]))
         for lv in wtp_arr:
             inb = lv * e_draws - inc_cost_draws
@@ -475,7 +517,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
             diag[f"prob_cost_effective_{int(lv)}_psa"] = float(np.mean(
                 lv * psa_draws["inc_effect"] - psa_draws["inc_cost"] > 0))
     # every record shares the final diagnostics
-    records = [replace(r, diagnostics=dict(diag)) for r in records]
+    records = [replace(r, diagnostics={**diag, **{k: v for k, v in r.diagnostics.items()
+                                                  if k.startswith("e_value")}})
+               for r in records]
     options = {"comparison": comparison, "patients_served": patients_served, "before": before,
                "after": after, "effect": effect, "effect_label": effect_label,
                "wtp": [float(w) for w in wtp_arr], "years": years,
