@@ -204,11 +204,6 @@ def limitations_markdown(evaluation) -> str:
 def selection_and_matching(evaluation) -> list[str]:
     """Units chosen at a peak (a comparative design's selection check fired) and, for
     matched comparisons, what matching cannot remove with the E-value; one line each."""
-    try:
-        from .markdown_text import md_text
-    except ImportError:  # pragma: no cover - before the Markdown escaping is merged
-        def md_text(v: Any) -> str:
-            return str(v)
     from .certainty import design_name
 
     spec, out, seen = evaluation.spec, [], set()
