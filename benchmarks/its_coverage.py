@@ -63,7 +63,7 @@ TRUTH = {("gaussian", "level"): -3.0, ("gaussian", "slope"): -0.1,
          ("quasipoisson", "level"): float(np.log(0.85)),
          ("quasipoisson", "slope"): float(np.log(0.995))}
 REMEDIES = {
-    "default": "default: AR(1) GLS, bias-corrected rho, t(n - p - 1)",
+    "default": "AR(1) GLS, bias-corrected rho, t(n - p - 1): the default",
     "ar_raw": "AR(1) GLS, rho not bias-corrected",
     "none": "none (OLS / quasi-Poisson GLM)",
     "hac": "Newey-West, lag floor(4 (n/100)^(2/9)) per series, t(n - p)",
@@ -263,6 +263,62 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
     size_text = "; ".join(f"{a}/{b}: lowest {v['min']:.1%}, mean {v['mean']:.1%}"
                           for (a, b), v in by_size.iterrows())
     mcse = np.sqrt(0.95 * 0.05 / reps)
+    best = (wide.sub(0.95).abs().idxmin(axis=1) == "default").sum()
+    idx = wide.index.to_frame(index=False)
+    short = wide["default"][((idx["n_pre"] == 24) & (idx["rho"] > 0)).to_numpy()]
+    counts6 = wide["default"][((idx["n_pre"] > 24) & (idx["rho"] == 0.6)
+                               & (idx["family"] == "quasipoisson")).to_numpy()]
+    rest = wide["default"][((idx["n_pre"] > 24) & ~((idx["rho"] == 0.6)
+                                                     & (idx["family"] == "quasipoisson"))
+                            ).to_numpy()]
+    ctl = wide[idx["controlled"].to_numpy()]
+    rej3 = rejects[(idx["rho"] == 0.3).to_numpy()]
+    rej0 = rejects[(idx["rho"] == 0).to_numpy()]
+    rho0 = wide[(idx["rho"] == 0).to_numpy()]
+    choice = [
+        "## The default and why", "",
+        "`ek.its` now fits AR(1) errors by GLS to every gaussian and (quasi-)Poisson series "
+        "whatever the pre-tests say (Prais-Winsten; for counts the quasi-likelihood GLS of "
+        "Zeger, 1988), with or without a comparison series (one AR(1) process in each "
+        "series, a common rho), with rho bias-corrected by (1 + 3 rho) / n + p / n per series "
+        "(`evalkit.designs.its_model.corrected_rho`) and t quantiles on n - p - 1 df. "
+        "Negative binomial and binomial outcomes keep Newey-West (no AR fit there; not "
+        "studied here).", "",
+        f"Of the remedies studied it comes closest to 95% in {best} of {len(wide)} cells, and "
+        f"covers 93-97% in {int(in_band['default'].sum())} (mean {wide['default'].mean():.1%}). "
+        f"With at least 48 points before, it covers {rest.min():.1%} to {rest.max():.1%} "
+        "except for counts with rho = 0.6. At rho = 0 it costs little: mean coverage "
+        f"{rho0['default'].mean():.1%}, against {rho0['none'].mean():.1%} without a remedy.", "",
+        "Where it falls short:", "",
+        f"- the shortest series, 24/12, with rho 0.3 or 0.6: {short.min():.1%} to "
+        f"{short.max():.1%}. Rho is estimated from 36 points (its SD is about 0.2), and the "
+        "interval does not carry that uncertainty; the corrected rho is also still biased "
+        "down at rho = 0.6. A larger correction, (p - 1)(1 + rho) / n in place of p / n, did "
+        "not raise coverage in a pilot.",
+        f"- counts with rho = 0.6 at 48/36 and 72/48: {counts6.min():.1%} to "
+        f"{counts6.max():.1%}. A likely cause: latent AR(1) noise plus Poisson noise makes "
+        "the Pearson residuals ARMA(1, 1): their correlation decays more slowly than that of an AR(1) "
+        "with the same lag-1 autocorrelation, so an AR(1) working model understates the "
+        "variance of level and slope changes. An ARMA(1, 1) working correlation would be the "
+        "next step.", "",
+        "The alternatives do worse. Without the bias correction, coverage is lower in "
+        f"{int((wide['ar_raw'] < wide['default']).sum())} of {len(wide)} cells (mean "
+        f"{wide['ar_raw'].mean():.1%}). Newey-West with the Newey-West (1994) lag rule and t "
+        f"quantiles covers {wide['hac'].min():.1%} to {wide['hac'].max():.1%} (mean "
+        f"{wide['hac'].mean():.1%}): with 36 to 120 points per series the kernel estimate of "
+        "the long-run variance is biased down, even at rho = 0. The old default's pre-test "
+        f"covers {wide['pretest'].mean():.1%} on average, and {ctl['pretest'].mean():.1%} in "
+        "controlled ITS, where it fell back to Newey-West. Its Breusch-Godfrey tests "
+        "(column 'pre-test rejects') reject too rarely at moderate autocorrelation to protect "
+        f"the intervals (in as few as {rej3.min():.0%} of series at rho = 0.3), and "
+        f"too often where there is none ({rej0.min():.0%} to {rej0.max():.0%} at rho = 0, "
+        "for a nominal 5% test, taken twice). Not studied: restricted-likelihood ARMA fits and "
+        "Kiefer-Vogelsang fixed-b HAC intervals.", "",
+        "Not in this grid: noise shared by the treated and comparison series (common shocks). "
+        "The model treats the two series' noise as independent; shared noise cancels in the "
+        "difference of their changes but still enters the estimated variance, so intervals "
+        "are expected to be conservative then (not checked here).", "",
+    ]
     return "\n".join([
         "# ITS coverage study", "",
         f"Generated by `OMP_NUM_THREADS=1 nice python benchmarks/its_coverage.py --reps {reps}` "
@@ -291,6 +347,7 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
         "the treated series' residuals, as `its.py` computes them), with this study's "
         "Newey-West intervals where the old code used statsmodels' (normal quantiles for "
         "counts, so the old default covered no better than shown).", "",
+        *choice,
         "## Summary", "",
         summary.to_markdown(index=False), "",
         f"By series length, the default: {size_text}. Its lowest cell: {low[0]}/{low[1]}, "
@@ -310,11 +367,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "its-coverage.md")
+    parser.add_argument("--csv", type=Path, help="also write the results table here")
     args = parser.parse_args()
     t0 = time.perf_counter()
     table, worst = main(args.reps)
     seconds = time.perf_counter() - t0
-    table.to_csv(args.out.with_suffix(".csv"), index=False)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
     text = write(table, args.reps, seconds, worst)
     args.out.write_text(text, encoding="utf-8")
     print(text)
