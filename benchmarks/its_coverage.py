@@ -297,8 +297,8 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
         "not raise coverage in a pilot.",
         f"- counts with rho = 0.6 at 48/36 and 72/48: {counts6.min():.1%} to "
         f"{counts6.max():.1%}. A likely cause: latent AR(1) noise plus Poisson noise makes "
-        "the Pearson residuals ARMA(1, 1): their correlation decays more slowly than that of an AR(1) "
-        "with the same lag-1 autocorrelation, so an AR(1) working model understates the "
+        "the Pearson residuals ARMA(1, 1): their correlation decays more slowly than that of "
+        "an AR(1) with the same lag-1 autocorrelation, so an AR(1) working model understates the "
         "variance of level and slope changes. An ARMA(1, 1) working correlation would be the "
         "next step.", "",
         "The alternatives do worse. Without the bias correction, coverage is lower in "
