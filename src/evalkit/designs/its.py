@@ -112,9 +112,12 @@ def its(
     unit
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
-        ``auto``, ``none``, ``hac``, ``ar`` or ``arima``.
+        ``auto`` (AR(1) errors with a bias-corrected rho; Newey-West for negbin and
+        binomial), ``none``, ``hac``, ``ar`` or ``arima``. Coverage of each:
+        docs/its-coverage.md.
     lags
-        Newey-West lags (``hac``) or AR order (``ar``, ``arima``).
+        Newey-West lags (``hac``) or AR order (``ar`` for a single gaussian series,
+        ``arima``); ``ar`` with counts or a comparison series is AR(1).
     horizons
         Periods after the (first) interruption at which to report the effect.
     per
