@@ -160,3 +160,13 @@ def test_default_covers_on_a_reduced_grid(family, controlled, rho):
     cov = coverage_of_default(reps, n_pre=72, n_post=48, rho=rho, family=family,
                               change="level", controlled=controlled)
     assert abs(cov - 0.95) <= 3.3 * np.sqrt(0.95 * 0.05 / reps), cov
+
+
+def test_arima_errors_are_refused_with_a_comparison_series():
+    """SARIMAX would read the stacked treated and comparison series as one series."""
+    Y, pop, comp, t, _ = simulate(5, 1, n_pre=48, n_post=36, rho=0.3, family="gaussian",
+                                  change="level", controlled=True)
+    data = pd.DataFrame({"month": t, "y": Y[0], "comparison": comp})
+    with pytest.raises(ek.errors.DesignError, match="one series"):
+        ek.its(data, outcome="y", time="month", start=48, control="comparison",
+               autocorrelation="arima")

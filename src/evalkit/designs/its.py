@@ -537,6 +537,10 @@ def _choose_remedy(requested, family, diag, control) -> tuple[str, str]:
     if remedy == "arima" and family != "gaussian":
         raise DesignError("ARIMA errors are available for gaussian outcomes only",
                           fix="use autocorrelation: ar or hac for counts")
+    if remedy == "arima" and control:
+        raise DesignError("ARIMA errors are fitted to one series; with a comparison series "
+                          "they would run on from the treated series into the comparison",
+                          fix="use autocorrelation: ar (AR(1) errors in each series)")
     if remedy == "ar" and family in ("negbin", "binomial"):
         remedy, reason = "hac", reason + "; AR errors are not available here, so Newey-West"
     return remedy, reason
