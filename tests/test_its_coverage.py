@@ -95,8 +95,9 @@ def test_controlled_ar1_gls_matches_statsmodels_gls_at_the_same_rho():
     """The default fit of a controlled ITS is GLS with AR(1) errors in each series (a
     common rho, no correlation between the series): statsmodels' GLS with that
     block-diagonal correlation matrix gives the same estimates and SEs; the uncorrected rho
-    is the lag-1 autocorrelation (within series) of the GLS residuals at that rho; and the
-    corrected rho adds (1 + 3 rho) / n + p / n with n and p per series."""
+    is the lag-1 autocorrelation (within series) of the GLS residuals at that rho; the
+    corrected rho adds (1 + 3 rho) / n + p / n with n and p per series; and the interval
+    uses t quantiles with Satterthwaite df."""
     Y, pop, comp, t, _ = simulate(7, 1, n_pre=48, n_post=36, rho=0.5, family="gaussian",
                                   change="level", controlled=True)
     data = pd.DataFrame({"month": t, "y": Y[0], "comparison": comp})
@@ -128,9 +129,15 @@ def test_controlled_ar1_gls_matches_statsmodels_gls_at_the_same_rho():
     assert coef.loc["group_level_change", "estimate"] == pytest.approx(ref.params[6], abs=1e-8)
     assert coef.loc["group_level_change", "se"] == pytest.approx(ref.bse[6], rel=1e-8)
     assert coef.loc["group_slope_change", "se"] == pytest.approx(ref.bse[7], rel=1e-8)
+    # The interval: t with Satterthwaite df, 2 / Var(log v), from the estimated scale (N - p
+    # df) and rho (variance (1 - rho^2) / N), with d log v / d rho from GLS at rho +- 0.01.
+    N, h = 2 * n, 0.01
+    dlog = (np.log(gls(rho + h).bse[6] ** 2) - np.log(gls(rho - h).bse[6] ** 2)) / (2 * h)
+    df = 2 / (dlog**2 * (1 - rho**2) / N + 2 / (N - p))
     rec = res.effects.set_index("estimand").loc["level_change"]
-    q = stats.t.ppf(0.975, 2 * n - p - 1)
-    assert rec["ci_low"] == pytest.approx(ref.params[6] - q * ref.bse[6], abs=1e-8)
+    q = stats.t.ppf(0.975, df)
+    assert (rec["ci_high"] - rec["ci_low"]) / (2 * rec["se"]) == pytest.approx(q, rel=1e-4)
+    assert rec["ci_low"] == pytest.approx(ref.params[6] - q * ref.bse[6], abs=1e-4)
 
 
 def test_default_for_counts_without_a_comparison_is_ar1_and_says_so():

@@ -16,7 +16,8 @@ Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
 with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
 Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
-1988 for counts), ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors
+1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that allow
+for the estimated rho and scale), ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors
 via statsmodels SARIMAX), ``"none"``.
 ``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
 or without a comparison series (whose AR(1) process is separate from the treated
@@ -48,6 +49,7 @@ from .its_model import (
     design_matrix,
     fit_ar1,
     newey_west_lags,
+    satterthwaite_df,
 )
 
 __all__ = ["its", "REMEDIES"]
@@ -407,6 +409,8 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
             ar = fit_ar1(y, X, offset, family="gaussian", segments=groups)
             out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
                        scale=ar.scale, mu=ar.mu, resid=y - ar.mu, df=ar.df,
+                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
+                       df_scale=ar.df_scale,
                        method="Prais-Winsten GLS with AR(1) errors (bias-corrected rho)")
             return out
         if remedy == "ar":
@@ -450,6 +454,8 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
                      segments=groups)
         out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
                    scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
+                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
+                       df_scale=ar.df_scale,
                    method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
                           "rho)")
         return out
@@ -571,18 +577,29 @@ def _counterfactual(X: pd.DataFrame, controlled: bool) -> pd.DataFrame:
 # ------------------------------------------------------------------ effect records
 
 
-def _quantile(fit, conf_level):
+def _quantile(fit, conf_level, grad=None):
+    """The two-sided quantile and reference distribution for ``grad' beta``.
+
+    AR(1) fits: t with Satterthwaite df for the contrast (allowing for the estimated rho
+    and scale; one per row of a 2-D ``grad``); others: t on the fit's df, or normal."""
     alpha = 1 - conf_level
-    df = fit.get("df", np.inf)
-    return (stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else
-            stats.norm.ppf(1 - alpha / 2)), (stats.t(df) if np.isfinite(df) else stats.norm)
+    if "cov_drho" in fit and grad is not None:
+        g = np.asarray(grad, dtype=float)
+        df = satterthwaite_df(g, fit["cov"].to_numpy(), fit["cov_drho"], fit["var_rho"],
+                              fit["df_scale"])
+        df = df if g.ndim == 2 else float(df[0])
+    else:
+        df = fit.get("df", np.inf)
+    if np.all(np.isfinite(df)):
+        return stats.t.ppf(1 - alpha / 2, df), stats.t(df)
+    return stats.norm.ppf(1 - alpha / 2), stats.norm
 
 
 def _linear_record(contrast, estimand, ratio, diag, warnings, *, outcome, scheme, domain,
                    n_units, pre, post, conf_level, fit) -> EffectRecord:
     b = float(contrast.to_numpy() @ fit["params"].to_numpy())
     se = float(np.sqrt(contrast.to_numpy() @ fit["cov"].to_numpy() @ contrast.to_numpy()))
-    q, dist = _quantile(fit, conf_level)
+    q, dist = _quantile(fit, conf_level, contrast.to_numpy())
     low, high = b - q * se, b + q * se
     p = float(2 * dist.sf(abs(b) / se)) if se > 0 else float("nan")
     if ratio:
@@ -616,7 +633,7 @@ def _absolute(fit, x1, x0, offset, den, *, family, per, conf_level) -> dict:
         diff, grad = np.exp(eta1) - np.exp(eta0), np.exp(eta1) * x1 - np.exp(eta0) * x0
         scale_ = per
     se = float(np.sqrt(grad @ V @ grad)) * scale_
-    q, _ = _quantile(fit, conf_level)
+    q, _ = _quantile(fit, conf_level, grad)
     key = "absolute_difference" if family == "binomial" else f"absolute_per_{per:g}"
     return {key: float(diff * scale_), f"{key}_ci": [float(diff * scale_ - q * se),
                                                      float(diff * scale_ + q * se)]}
@@ -638,7 +655,7 @@ def _cumulative_record(X1, X0, offset, *, family, diag, warnings, outcome, schem
         total = float((m1 - m0).sum())
         grad = (m1[:, None] * A1 - m0[:, None] * A0).sum(0)
     se = float(np.sqrt(grad @ V @ grad))
-    q, dist = _quantile(fit, conf_level)
+    q, dist = _quantile(fit, conf_level, grad)
     d = {**diag, "cumulative_periods": int(len(A1)),
          "cumulative_units": "events" if family in ("poisson", "quasipoisson", "negbin")
          else ("proportion-periods" if family == "binomial" else "outcome-periods")}
@@ -655,13 +672,13 @@ def _cumulative_record(X1, X0, offset, *, family, diag, warnings, outcome, schem
 def _frames(fit, treated, series, Xall, Xcf, offset, *, family, per, conf_level, axis, control,
             first, interruptions, seasonality, monthly, washout) -> dict:
     b, V = fit["params"].to_numpy(), fit["cov"].to_numpy()
-    q, _ = _quantile(fit, conf_level)
     scale_ = per if family in ("poisson", "quasipoisson", "negbin") and offset.any() else 1.0
 
     def band(X):
         A = X.to_numpy()
         eta = A @ b
         se = np.sqrt(np.einsum("ij,jk,ik->i", A, V, A))
+        q, _ = _quantile(fit, conf_level, A)
         f = lambda v: _inverse_link(v, family) * scale_  # noqa: E731
         return f(eta), f(eta - q * se), f(eta + q * se)
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1", "fit_ar1_batch",
-           "corrected_rho",
-           "breusch_godfrey", "newey_west_lags"]
+__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1",
+           "fit_ar1_batch", "satterthwaite_df", "corrected_rho", "breusch_godfrey",
+           "newey_west_lags"]
 
 IMPACTS = ("step", "slope", "step+slope")
 
@@ -150,6 +150,9 @@ class ARFit:
     scale: float
     mu: np.ndarray
     df: float
+    cov_drho: pd.DataFrame
+    var_rho: float
+    df_scale: float
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,25 @@ class ARBatch:
     scale: np.ndarray
     mu: np.ndarray
     df: float
+    cov_drho: np.ndarray
+    var_rho: np.ndarray
+    df_scale: float
+
+
+def satterthwaite_df(grad: np.ndarray, cov: np.ndarray, cov_drho: np.ndarray,
+                     var_rho: float, df_scale: float) -> np.ndarray:
+    """Degrees of freedom for ``grad' beta`` when its variance ``v = grad' V grad`` rests
+    on an estimated scale (``df_scale`` df) and an estimated rho (variance ``var_rho``).
+
+    Satterthwaite's approximation: ``df = 2 / Var(log v)`` with ``Var(log v) = (d log v /
+    d rho)^2 var_rho + 2 / df_scale``. Rows of ``grad`` give one df each.
+    """
+    g = np.atleast_2d(np.asarray(grad, dtype=float))
+    v = np.einsum("ij,jk,ik->i", g, cov, g)
+    dv = np.einsum("ij,jk,ik->i", g, cov_drho, g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(v > 0, dv / v, 0.0)
+    return 2.0 / (slope**2 * var_rho + 2.0 / df_scale)
 
 
 def _ar1_inverse(n: int, rho: float) -> np.ndarray:
@@ -220,8 +242,9 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     it converges, then bias-corrected (:func:`corrected_rho`, unless ``correct`` is
     False) and the coefficients refitted at the corrected value; a given ``rho`` is used
     as it is (``rho=0`` gives OLS or the quasi-Poisson GLM). Standard errors are
-    model-based; use t quantiles with ``df = n - p - 1`` (``n - p`` when ``rho`` is
-    given).
+    model-based; for intervals use t quantiles with :func:`satterthwaite_df` of the
+    contrast (from ``cov``, ``cov_drho``, ``var_rho`` and ``df_scale``), which allows for
+    the estimation of rho and of the scale.
 
     Parameters
     ----------
@@ -280,7 +303,7 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
         if not gaussian:
             beta[:, 0] = np.log(np.maximum(Y.mean(axis=1), 1e-8)) - off.mean(axis=1)
     if rho is not None:
-        rh = np.full(R, float(rho))
+        rh = np.broadcast_to(np.asarray(rho, dtype=float), (R,)).copy()
         beta = solve(rh, beta)
         raw = rh
     else:
@@ -297,13 +320,22 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
             rh = corrected_rho(raw, n / k, p / k)
         beta = solve(rh, beta)
     r, mu = residuals(beta)
-    rt = _prais_winsten(r, rh, first)
-    innovation = np.sum(rt**2, axis=1) / (n - p)
-    scale = innovation / (1 - rh**2)  # the marginal variance (gaussian) or dispersion
     D = np.broadcast_to(Xv, (R, n, p)) if gaussian else Xv[None] * np.sqrt(mu)[:, :, None]
-    Dt = _prais_winsten(D.copy(), rh, first)
-    cov = np.linalg.inv(np.einsum("rni,rnj->rij", Dt, Dt)) * innovation[:, None, None]
-    return ARBatch(beta, cov, rh, raw, scale, mu, float(n - p - (rho is None)))
+
+    def covariance(at):
+        innovation = np.sum(_prais_winsten(r, at, first) ** 2, axis=1) / (n - p)
+        Dt = _prais_winsten(D.copy(), at, first)
+        cov = np.linalg.inv(np.einsum("rni,rnj->rij", Dt, Dt)) * innovation[:, None, None]
+        return cov, innovation / (1 - at**2)  # the marginal variance or dispersion
+
+    cov, scale = covariance(rh)
+    # How the covariance moves with rho (at the fitted coefficients), for the df.
+    hi, lo = np.minimum(rh + 0.01, 0.95), np.maximum(rh - 0.01, -0.95)
+    cov_drho = (covariance(hi)[0] - covariance(lo)[0]) / (hi - lo)[:, None, None]
+    # Var(rho-hat) of an AR(1), (1 - rho^2) / n; zero when rho is given.
+    var_rho = (1 - rh**2) / n if rho is None else np.zeros(R)
+    return ARBatch(beta, cov, rh, raw, scale, mu, float(n - p - (rho is None)), cov_drho,
+                   var_rho, float(n - p))
 
 
 def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
@@ -320,4 +352,6 @@ def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
     names = list(X.columns)
     return ARFit(pd.Series(fit.params[0], index=names),
                  pd.DataFrame(fit.cov[0], index=names, columns=names), float(fit.rho[0]),
-                 float(fit.rho_raw[0]), float(fit.scale[0]), fit.mu[0], fit.df)
+                 float(fit.rho_raw[0]), float(fit.scale[0]), fit.mu[0], fit.df,
+                 pd.DataFrame(fit.cov_drho[0], index=names, columns=names),
+                 float(fit.var_rho[0]), fit.df_scale)
