@@ -16,9 +16,9 @@ Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
 with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
 Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
-1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that allow
-for the estimated rho and scale), ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors
-via statsmodels SARIMAX), ``"none"``.
+1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that
+allow for the estimated rho and scale), ``"arima"`` (gaussian only: regression with
+ARMA(p, 0) errors via statsmodels SARIMAX), ``"none"``.
 ``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
 or without a comparison series (whose AR(1) process is separate from the treated
 series', with a common rho), and ``"hac"`` for negbin and binomial. It used to fit no
@@ -454,8 +454,7 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
                      segments=groups)
         out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
                    scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
-                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
-                       df_scale=ar.df_scale,
+                   cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho, df_scale=ar.df_scale,
                    method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
                           "rho)")
         return out
