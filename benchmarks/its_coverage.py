@@ -300,9 +300,9 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
         "Where it falls short:", "",
         f"- the shortest series, 24/12, with rho 0.3 or 0.6: {short.min():.1%} to "
         f"{short.max():.1%}. Rho is estimated from 36 points (its SD is about 0.2), and the "
-        "interval does not carry that uncertainty; the corrected rho is also still biased "
-        "down at rho = 0.6. A larger correction, (p - 1)(1 + rho) / n in place of p / n, did "
-        "not raise coverage in a pilot.",
+        "Satterthwaite df allow for that only to first order; the corrected rho is also "
+        "still biased down at rho = 0.6. A larger correction, (p - 1)(1 + rho) / n in place "
+        "of p / n, did not raise coverage in a pilot.",
         f"- counts with rho = 0.6 at 48/36 and 72/48: {counts6.min():.1%} to "
         f"{counts6.max():.1%}. A likely cause: latent AR(1) noise plus Poisson noise makes "
         "the Pearson residuals ARMA(1, 1): their correlation decays more slowly than that of "
