@@ -1,114 +1,391 @@
-"""Coverage study for interrupted time series (issue 3).
+"""Coverage study for interrupted time series (issue 3; the default, issue 22).
 
-Simulates series with a known level change and AR(1) errors, fits evalkit's ITS
-with each autocorrelation remedy, and records bias and the share of 95%
-intervals that cover the truth. Writes ``docs/its-coverage.md``.
+Simulates series with a known level or slope change and AR(1) errors, fits them with
+each autocorrelation remedy, and records bias and the share of 95% intervals that
+cover the truth, with Monte Carlo standard errors. Writes ``docs/its-coverage.md``.
 
-Scenarios (monthly, 48 pre-period and 36 post-period points, one harmonic of
-seasonality, a secular trend, AR(1) errors with rho = 0.5):
+The grid: 24/12, 48/36 and 72/48 monthly points before/after the interruption; AR(1)
+rho of 0, 0.3 and 0.6; gaussian outcomes and quasi-Poisson counts with a population
+offset (latent AR(1) noise on the log scale); a level change or a slope change; with
+and without a comparison series (controlled ITS). Every fit has a trend, a level and a
+slope change and one Fourier harmonic of seasonality, as evalkit's schemes do.
 
-- Gaussian rates: level change -3 on a mean of 50, error SD 2;
-- Poisson counts: rate ratio 0.90, about 200 events a month, latent AR(1) noise
-  on the log scale (SD 0.08), fitted as quasi-Poisson with a log offset.
+- Gaussian: mean 50, trend 0.05 a month, seasonal amplitude 2, error SD 2 (marginal);
+  level change -3 or slope change -0.1 a month.
+- Counts: about 200 events a month (population 100,000, rising 0.05% a month), latent
+  AR(1) noise SD 0.08 on the log scale; rate ratio 0.85 at the interruption, or a slope
+  change of log(0.995) a month; fitted as quasi-Poisson with a log offset.
+- Comparison series: the same shape at a different level, no effect, its own AR(1)
+  noise with the same rho, independent of the treated series'.
 
-Run: ``python benchmarks/its_coverage.py [--reps 500]``.
+Remedies: ``default`` is what ``ek.its`` does with ``autocorrelation="auto"``; the
+others are the alternatives studied (see ``REMEDIES``). The fits are vectorised over
+replications (:func:`evalkit.designs.its_model.fit_ar1_batch`, the function ``ek.its``
+itself calls); for each cell the script checks that ``ek.its`` with the default gives
+the same interval as the batch fit on the cell's first replication.
+
+Run: ``OMP_NUM_THREADS=1 nice python benchmarks/its_coverage.py [--reps 1000]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+import os
 
-import numpy as np
-import pandas as pd
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import evalkit as ek
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import evalkit as ek  # noqa: E402
+from evalkit.designs.its_model import (  # noqa: E402
+    Interruption,
+    design_matrix,
+    fit_ar1_batch,
+    newey_west_lags,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-N_PRE, N_POST, RHO = 48, 36, 0.5
+SIZES = ((24, 12), (48, 36), (72, 48))
+RHOS = (0.0, 0.3, 0.6)
+FAMILIES = ("gaussian", "quasipoisson")
+CHANGES = ("level", "slope")
+CONTROLS = (False, True)
+TRUTH = {("gaussian", "level"): -3.0, ("gaussian", "slope"): -0.1,
+         ("quasipoisson", "level"): float(np.log(0.85)),
+         ("quasipoisson", "slope"): float(np.log(0.995))}
+REMEDIES = {
+    "default": "AR(1) GLS, bias-corrected rho, t with Satterthwaite df: the default",
+    "ar_t": "AR(1) GLS, bias-corrected rho, t(n - p - 1)",
+    "ar_raw": "AR(1) GLS, rho not bias-corrected, Satterthwaite df",
+    "none": "none (OLS / quasi-Poisson GLM)",
+    "hac": "Newey-West, lag floor(4 (n/100)^(2/9)) per series, t(n - p)",
+    "pretest": "old default: Breusch-Godfrey pre-test at 5%, then AR(1) (HAC if controlled)",
+}
 
 
-def simulate(seed: int, family: str) -> pd.DataFrame:
+def simulate(rng: np.random.Generator, reps: int, *, n_pre: int, n_post: int, rho: float,
+             family: str, change: str, controlled: bool):
+    """Replications x points outcomes, the design, the offset and the segments."""
+    n = n_pre + n_post
+    t = np.arange(n, dtype=float)
+    series = (0, 1) if controlled else (0,)
+    Y, codes, groups, offsets = [], [], [], []
+    for s in series:
+        sd = 0.08 if family == "quasipoisson" else 2.0
+        e = np.empty((reps, n))
+        e[:, 0] = rng.normal(0, sd, reps)
+        for i in range(1, n):
+            e[:, i] = rho * e[:, i - 1] + rng.normal(0, sd * np.sqrt(1 - rho**2), reps)
+        season = np.cos(2 * np.pi * (t % 12 + 1) / 12)
+        after = t >= n_pre
+        treated = s == 0
+        effect = np.zeros(n)
+        if treated:
+            effect = after * (TRUTH[family, change] if change == "level"
+                              else TRUTH[family, change] * (t - n_pre))
+        if family == "quasipoisson":
+            pop = (100_000.0 if treated else 80_000.0) * (1 + 0.0005 * t)
+            mu = pop * (0.002 if treated else 0.0025) * np.exp(
+                0.002 * t + 0.1 * season + effect + e)
+            Y.append(rng.poisson(mu).astype(float))
+            offsets.append(np.log(pop))
+        else:
+            Y.append((50.0 if treated else 45.0) + 0.05 * t + 2 * season + effect + e)
+            offsets.append(np.zeros(n))
+        codes.append(t.astype(int))
+        groups.append(np.full(n, s))
+    codes, groups = np.concatenate(codes), np.concatenate(groups)
+    X = design_matrix(codes, [Interruption(n_pre, str(n_pre))], first=0,
+                      seasonality={"fourier": 1, "period": 12}, monthly=True,
+                      group=(1 - groups) if controlled else None)
+    return np.concatenate(Y, axis=1), X, np.concatenate(offsets), groups
+
+
+def _residuals(fit, Y, Xv, offset, gaussian):
+    if gaussian:
+        return Y - fit.params @ Xv.T
+    mu = np.exp(fit.params @ Xv.T + offset)
+    return (Y - mu) / np.sqrt(mu)
+
+
+def hac_cov(fit, Y, Xv, offset, groups, *, gaussian, lags):
+    """Newey-West (Bartlett) sandwich of a fit without remedy, lags within each series,
+    with the small-sample factor n / (n - p)."""
+    R, n = Y.shape
+    p = Xv.shape[1]
+    r = _residuals(fit, Y, Xv, offset, gaussian)
+    D = np.broadcast_to(Xv, (R, n, p)) if gaussian else Xv[None] * np.sqrt(fit.mu)[:, :, None]
+    S = D * r[:, :, None]
+    meat = np.einsum("rni,rnj->rij", S, S)
+    for lag in range(1, lags + 1):
+        same = groups[lag:] == groups[:-lag]
+        G = np.einsum("rni,rnj->rij", S[:, lag:][:, same], S[:, :-lag][:, same])
+        meat += (1 - lag / (lags + 1)) * (G + np.swapaxes(G, 1, 2))
+    bread = np.linalg.inv(np.einsum("rni,rnj->rij", D, D))
+    return bread @ meat @ bread * n / (n - p)
+
+
+def breusch_godfrey_p(resid, Xe, nlags):
+    """Breusch-Godfrey p-values for each row of ``resid`` (as its_model.breusch_godfrey)."""
+    R, n = resid.shape
+    lagged = [np.concatenate([np.zeros((R, j)), resid[:, :-j]], axis=1)
+              for j in range(1, nlags + 1)]
+    Z = np.concatenate([np.broadcast_to(Xe, (R,) + Xe.shape), np.stack(lagged, axis=2)],
+                       axis=2)
+    coef = np.linalg.pinv(Z) @ resid[:, :, None]
+    fitted = (Z @ coef)[:, :, 0]
+    r2 = 1 - np.sum((resid - fitted) ** 2, 1) / np.sum(
+        (resid - resid.mean(1, keepdims=True)) ** 2, 1)
+    return stats.chi2.sf(n * r2, nlags)
+
+
+def run_cell(reps: int, seed: int, **cell) -> tuple[list[dict], dict]:
     rng = np.random.default_rng(seed)
-    n = N_PRE + N_POST
-    t = np.arange(1, n + 1)
-    e = np.empty(n)
-    sd = 0.08 if family == "quasipoisson" else 2.0
-    e[0] = rng.normal(0, sd)
-    for i in range(1, n):
-        e[i] = RHO * e[i - 1] + rng.normal(0, sd * np.sqrt(1 - RHO**2))
-    post = t > N_PRE
-    season = np.cos(2 * np.pi * t / 12)
+    Y, X, offset, groups = simulate(rng, reps, **cell)
+    family, controlled = cell["family"], cell["controlled"]
+    gaussian = family == "gaussian"
+    Xv = X.to_numpy(dtype=float)
+    name = ("group_" if controlled else "") + f"{cell['change']}_change"
+    j = list(X.columns).index(name)
+    truth = TRUTH[family, cell["change"]]
+    segs = groups if controlled else None
+    fits = {"default": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs),
+            "ar_raw": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs,
+                                    correct=False),
+            "none": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs, rho=0.0)}
+    n, p = Xv.shape
+    est, se, df = {}, {}, {}
+    for key, fit in fits.items():
+        est[key], se[key] = fit.params[:, j], np.sqrt(fit.cov[:, j, j])
+        # satterthwaite_df for the coefficient, for all replications at once
+        slope = fit.cov_drho[:, j, j] / fit.cov[:, j, j]
+        df[key] = 2 / (slope**2 * fit.var_rho + 2 / fit.df_scale)
+    est["ar_t"], se["ar_t"], df["ar_t"] = est["default"], se["default"], fits["default"].df
+    lags = newey_west_lags(n // len(np.unique(groups)))
+    hac = hac_cov(fits["none"], Y, Xv, offset, groups, gaussian=gaussian, lags=lags)
+    est["hac"], se["hac"], df["hac"] = est["none"], np.sqrt(hac[:, j, j]), n - p
+    # The old default: Breusch-Godfrey (lags 1 and 12) on the treated series' residuals.
+    treated = groups == 0
+    resid = _residuals(fits["none"], Y, Xv, offset, gaussian)[:, treated]
+    pval = breusch_godfrey_p(resid, Xv[treated], 1)
+    if treated.sum() >= 36:
+        pval = np.minimum(pval, breusch_godfrey_p(resid, Xv[treated], 12))
+    remedy = "hac" if controlled else "default"
+    reject = pval < 0.05
+    covered = {}
+    for key in ("default", "ar_t", "ar_raw", "none", "hac"):
+        q = stats.t.ppf(0.975, df[key])
+        covered[key] = np.abs(est[key] - truth) <= q * se[key]
+    covered["pretest"] = np.where(reject, covered[remedy], covered["none"])
+    est["pretest"] = np.where(reject, est[remedy], est["none"])
+    se["pretest"] = np.where(reject, se[remedy], se["none"])
+    rows = [{**cell, "remedy": key, "replications": reps, "coverage": covered[key].mean(),
+             "bias": float(np.mean(est[key] - truth)), "empirical_se": float(np.std(est[key])),
+             "mean_se": float(np.mean(se[key]))} for key in REMEDIES]
+    rows[-1]["pretest_rejects"] = float(reject.mean())
+    check = _check_default(Y[0], X, offset, groups, cell, est["default"][0], se["default"][0],
+                           df["default"][0])
+    return rows, check
+
+
+def _check_default(y, X, offset, groups, cell, est, se, df) -> dict:
+    """``ek.its`` with its defaults on one replication gives the batch fit's interval."""
+    n_pre, family, controlled = cell["n_pre"], cell["family"], cell["controlled"]
+    frame = pd.DataFrame({"t": np.tile(np.arange(cell["n_pre"] + cell["n_post"]),
+                                       2 if controlled else 1),
+                          "y": y, "pop": np.exp(offset), "comparison": groups})
+    res = ek.its(frame, outcome="y", time="t", start=n_pre, family=family,
+                 denominator="pop" if family == "quasipoisson" else None,
+                 seasonality={"fourier": 1, "period": 12},
+                 control="comparison" if controlled else None, horizons=())
+    rec = res.effects.set_index("estimand").loc[f"{cell['change']}_change"]
+    low, high = rec["ci_low"], rec["ci_high"]
     if family == "quasipoisson":
-        pop = np.full(n, 100_000.0)
-        mu = pop * 0.002 * np.exp(0.002 * t + 0.1 * season + e) * np.where(post, 0.9, 1.0)
-        return pd.DataFrame({"t": t, "y": rng.poisson(mu), "pop": pop})
-    return pd.DataFrame({"t": t, "y": 50 + 0.05 * t + 2 * season - 3 * post + e})
+        low, high = np.log(low), np.log(high)
+    q = stats.t.ppf(0.975, df)
+    return {"max_abs_difference": float(max(abs(low - (est - q * se)),
+                                            abs(high - (est + q * se))))}
 
 
-def one(args) -> list[dict]:
-    seed, family = args
+def main(reps: int) -> tuple[pd.DataFrame, float]:
     warnings.filterwarnings("ignore")
-    data = simulate(seed, family)
-    truth = 0.9 if family == "quasipoisson" else -3.0
-    rows = []
-    for remedy in ("none", "hac", "ar"):
-        res = ek.its(data, outcome="y", time="t", start=N_PRE + 1, family=family,
-                     denominator="pop" if family == "quasipoisson" else None,
-                     slope_change=False, seasonality={"fourier": 1, "period": 12},
-                     autocorrelation=remedy)
-        e = res.effects.set_index("estimand").loc["level_change"]
-        est = np.log(e["estimate"]) if family == "quasipoisson" else e["estimate"]
-        rows.append({"family": family, "remedy": remedy,
-                     "error": est - (np.log(truth) if family == "quasipoisson" else truth),
-                     "covered": bool(e["ci_low"] <= truth <= e["ci_high"])})
-    return rows
+    rows, worst = [], 0.0
+    grid = itertools.product(SIZES, RHOS, FAMILIES, CHANGES, CONTROLS)
+    for k, ((n_pre, n_post), rho, family, change, controlled) in enumerate(grid):
+        cell = dict(n_pre=n_pre, n_post=n_post, rho=rho, family=family, change=change,
+                    controlled=controlled)
+        out, check = run_cell(reps, 22_000 + k, **cell)
+        rows += out
+        worst = max(worst, check["max_abs_difference"])
+        print(k, cell, {r["remedy"]: round(r["coverage"], 3) for r in out}, flush=True)
+    return pd.DataFrame(rows), worst
 
 
-def main(reps: int) -> pd.DataFrame:
-    jobs = [(10_000 + r, fam) for fam in ("gaussian", "quasipoisson") for r in range(reps)]
-    with ProcessPoolExecutor() as pool:
-        rows = [row for chunk in pool.map(one, jobs, chunksize=25) for row in chunk]
-    frame = pd.DataFrame(rows)
-    return frame.groupby(["family", "remedy"], sort=False).agg(
-        replications=("covered", "size"), coverage=("covered", "mean"),
-        bias=("error", "mean"), empirical_se=("error", "std")).reset_index()
+def _pct(v: float, reps: int) -> str:
+    return f"{v:.1%} ({np.sqrt(v * (1 - v) / reps):.1%})"
+
+
+def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
+    """docs/its-coverage.md from the grid's results."""
+    keys = ["n_pre", "n_post", "rho", "family", "change", "controlled"]
+    wide = table.pivot_table(index=keys, columns="remedy", values="coverage", sort=False)
+    wide = wide[list(REMEDIES)]
+    rejects = table.dropna(subset=["pretest_rejects"]).set_index(keys)["pretest_rejects"]
+    shown = wide.apply(lambda col: col.map(lambda v: _pct(v, reps))).reset_index()
+    shown["before/after"] = shown["n_pre"].astype(str) + "/" + shown["n_post"].astype(str)
+    shown["comparison"] = shown.pop("controlled").map({True: "yes", False: "no"})
+    shown["pre-test rejects"] = rejects.to_numpy()
+    shown["pre-test rejects"] = shown["pre-test rejects"].map(lambda v: f"{v:.0%}")
+    shown = shown[["before/after", "rho", "family", "change", "comparison", *REMEDIES,
+                   "pre-test rejects"]]
+    in_band = ((wide >= 0.93) & (wide <= 0.97))
+    summary = pd.DataFrame({
+        "remedy": [REMEDIES[k] for k in REMEDIES],
+        "cells in 93-97%": [f"{int(in_band[k].sum())} of {len(wide)}" for k in REMEDIES],
+        "lowest": [f"{wide[k].min():.1%}" for k in REMEDIES],
+        "mean": [f"{wide[k].mean():.1%}" for k in REMEDIES],
+        "highest": [f"{wide[k].max():.1%}" for k in REMEDIES]})
+    default = table[table["remedy"] == "default"].copy()
+    default["before/after"] = default["n_pre"].astype(str) + "/" + default["n_post"].astype(str)
+    default["comparison"] = default["controlled"].map({True: "yes", False: "no"})
+    default["ratio of mean SE to empirical SE"] = (default["mean_se"]
+                                                  / default["empirical_se"]).map("{:.2f}".format)
+    for col in ("bias", "empirical_se", "mean_se"):
+        default[col] = default[col].map("{:+.4f}".format if col == "bias" else "{:.4f}".format)
+    default = default[["before/after", "rho", "family", "change", "comparison", "bias",
+                       "empirical_se", "mean_se", "ratio of mean SE to empirical SE"]]
+    low = wide["default"].idxmin()
+    by_size = wide["default"].groupby(level=["n_pre", "n_post"], sort=False).agg(["min", "mean"])
+    size_text = "; ".join(f"{a}/{b}: lowest {v['min']:.1%}, mean {v['mean']:.1%}"
+                          for (a, b), v in by_size.iterrows())
+    mcse = np.sqrt(0.95 * 0.05 / reps)
+    best = (wide.sub(0.95).abs().idxmin(axis=1) == "default").sum()
+    idx = wide.index.to_frame(index=False)
+    short = wide["default"][((idx["n_pre"] == 24) & (idx["rho"] > 0)).to_numpy()]
+    counts6 = wide["default"][((idx["n_pre"] > 24) & (idx["rho"] == 0.6)
+                               & (idx["family"] == "quasipoisson")).to_numpy()]
+    rest = wide["default"][((idx["n_pre"] > 24) & ~((idx["rho"] == 0.6)
+                                                     & (idx["family"] == "quasipoisson"))
+                            ).to_numpy()]
+    ctl = wide[idx["controlled"].to_numpy()]
+    rej3 = rejects[(idx["rho"] == 0.3).to_numpy()]
+    rej0 = rejects[(idx["rho"] == 0).to_numpy()]
+    rho0 = wide[(idx["rho"] == 0).to_numpy()]
+    choice = [
+        "## The default and why", "",
+        "`ek.its` now fits AR(1) errors by GLS to every gaussian and (quasi-)Poisson series "
+        "whatever the pre-tests say (Prais-Winsten; for counts the quasi-likelihood GLS of "
+        "Zeger, 1988), with or without a comparison series (one AR(1) process in each "
+        "series, a common rho), with rho bias-corrected by (1 + 3 rho) / n + p / n per series "
+        "(`evalkit.designs.its_model.corrected_rho`), and t quantiles with Satterthwaite "
+        "degrees of freedom for each estimand, which allow for the estimation of rho (its "
+        "variance taken as (1 - rho^2) / n) and of the scale "
+        "(`evalkit.designs.its_model.satterthwaite_df`). "
+        "Negative binomial and binomial outcomes keep Newey-West (no AR fit there; not "
+        "studied here).", "",
+        f"Of the remedies studied it comes closest to 95% in {best} of {len(wide)} cells, and "
+        f"covers 93-97% in {int(in_band['default'].sum())} (mean {wide['default'].mean():.1%}). "
+        f"With at least 48 points before, it covers {rest.min():.1%} to {rest.max():.1%} "
+        "except for counts with rho = 0.6. At rho = 0 it costs little: mean coverage "
+        f"{rho0['default'].mean():.1%}, against {rho0['none'].mean():.1%} without a remedy.", "",
+        "Where it falls short:", "",
+        f"- the shortest series, 24/12, with rho 0.3 or 0.6: {short.min():.1%} to "
+        f"{short.max():.1%}. Rho is estimated from 36 points (its SD is about 0.2), and the "
+        "Satterthwaite df allow for that only to first order; the corrected rho is also "
+        "still biased down at rho = 0.6. A larger correction, (p - 1)(1 + rho) / n in place "
+        "of p / n, did not raise coverage in a pilot.",
+        f"- counts with rho = 0.6 at 48/36 and 72/48: {counts6.min():.1%} to "
+        f"{counts6.max():.1%}. A likely cause: latent AR(1) noise plus Poisson noise makes "
+        "the Pearson residuals ARMA(1, 1): their correlation decays more slowly than that of "
+        "an AR(1) with the same lag-1 autocorrelation, so an AR(1) working model understates the "
+        "variance of level and slope changes. An ARMA(1, 1) working correlation would be the "
+        "next step.", "",
+        "The Satterthwaite df add "
+        f"{(wide['default'] - wide['ar_t']).mean() * 100:.1f} percentage points on average "
+        "over t(n - p - 1) (most where the series are short and rho high), and take no cell "
+        f"above 97% (highest {wide['default'].max():.1%}).", "",
+        "The alternatives do worse. Without the bias correction, coverage is lower in "
+        f"{int((wide['ar_raw'] < wide['default']).sum())} of {len(wide)} cells (mean "
+        f"{wide['ar_raw'].mean():.1%}). Newey-West with the Newey-West (1994) lag rule and t "
+        f"quantiles covers {wide['hac'].min():.1%} to {wide['hac'].max():.1%} (mean "
+        f"{wide['hac'].mean():.1%}): with 36 to 120 points per series the kernel estimate of "
+        "the long-run variance is biased down, even at rho = 0. The old default's pre-test "
+        f"covers {wide['pretest'].mean():.1%} on average, and {ctl['pretest'].mean():.1%} in "
+        "controlled ITS, where it fell back to Newey-West. Its Breusch-Godfrey tests "
+        "(column 'pre-test rejects') reject too rarely at moderate autocorrelation to protect "
+        f"the intervals (in as few as {rej3.min():.0%} of series at rho = 0.3), and "
+        f"too often where there is none ({rej0.min():.0%} to {rej0.max():.0%} at rho = 0, "
+        "for a nominal 5% test, taken twice). Not studied: restricted-likelihood ARMA fits and "
+        "Kiefer-Vogelsang fixed-b HAC intervals.", "",
+        "Not in this grid: noise shared by the treated and comparison series (common shocks). "
+        "The model treats the two series' noise as independent; shared noise cancels in the "
+        "difference of their changes but still enters the estimated variance, so intervals "
+        "are expected to be conservative then (not checked here).", "",
+    ]
+    return "\n".join([
+        "# ITS coverage study", "",
+        f"Generated by `OMP_NUM_THREADS=1 nice python benchmarks/its_coverage.py --reps {reps}` "
+        f"({seconds:.0f} s on one core of {ek.provenance.platform.platform()}): "
+        f"{reps} replications a cell, so a coverage of 95% has a Monte Carlo SE of "
+        f"{mcse:.1%}; each coverage below is followed by its own Monte Carlo SE.", "",
+        "## The grid", "",
+        "Monthly series with 24/12, 48/36 or 72/48 points before/after the interruption; "
+        "AR(1) errors with rho 0, 0.3 or 0.6; a level change or a slope change; with or "
+        "without a comparison series (controlled ITS). Every fit has a trend, a level and a "
+        "slope change and one Fourier harmonic, as the schemes' analyses do. Gaussian: mean "
+        "50, error SD 2, level change -3 or slope change -0.1 a month. Counts: about 200 "
+        "events a month with a population offset, latent AR(1) noise (SD 0.08) on the log "
+        "scale, a rate ratio of 0.85 or a slope change of log(0.995) a month, fitted as "
+        "quasi-Poisson; rho is the latent noise's, so the Pearson residuals' own lag-1 "
+        "autocorrelation is about 0.56 rho. The comparison series has the same shape at "
+        "another level, no effect and its own AR(1) noise, independent of the treated "
+        "series'. Coverage is of the estimand that changes (the level change, or the slope "
+        "change), on the log scale for counts. Target: 93-97%.", "",
+        "Remedies:", "",
+        *[f"- `{k}`: {v}" for k, v in REMEDIES.items()], "",
+        "`default` is what `ek.its(autocorrelation=\"auto\")` now fits: for every cell the "
+        "script checks that `ek.its` gives the batch fit's interval on the cell's first "
+        f"replication (largest difference in a bound: {worst:.1g}). `pretest` re-creates "
+        "the old default from the same fits (the Breusch-Godfrey tests at lags 1 and 12 on "
+        "the treated series' residuals, as `its.py` computes them), with this study's "
+        "Newey-West intervals where the old code used statsmodels' (normal quantiles for "
+        "counts, so the old default covered no better than shown).", "",
+        *choice,
+        "## Summary", "",
+        summary.to_markdown(index=False), "",
+        f"By series length, the default: {size_text}. Its lowest cell: {low[0]}/{low[1]}, "
+        f"rho {low[2]:g}, {low[3]}, {low[4]} change, {'with' if low[5] else 'without'} a "
+        f"comparison series, at {wide.loc[low, 'default']:.1%}.",
+        "",
+        "## Coverage of 95% intervals (Monte Carlo SE)", "",
+        shown.to_markdown(index=False), "",
+        "## Default: bias and standard errors", "",
+        "Bias and empirical SE of the estimate over replications, and the mean of the "
+        "reported SEs (log scale for counts).", "",
+        default.to_markdown(index=False), "",
+    ])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--reps", type=int, default=500)
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "its-coverage.md")
+    parser.add_argument("--csv", type=Path, help="also write the results table here")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    table = main(args.reps)
+    table, worst = main(args.reps)
     seconds = time.perf_counter() - t0
-    labels = {"none": "none (naive)", "hac": "Newey-West (HAC)",
-              "ar": "AR(1) errors, bias-corrected rho (recommended)"}
-    table["remedy"] = table["remedy"].map(labels)
-    table["coverage"] = table["coverage"].map(lambda v: f"{v:.1%}")
-    table["bias"] = table["bias"].map(lambda v: f"{v:+.4f}")
-    table["empirical_se"] = table["empirical_se"].map(lambda v: f"{v:.4f}")
-    text = "\n".join([
-        "# ITS coverage study", "",
-        "Generated by `python benchmarks/its_coverage.py --reps "
-        f"{args.reps}` ({seconds:.0f} s on {ek.provenance.platform.platform()}).", "",
-        f"Monthly series, {N_PRE} points before and {N_POST} after the interruption, one "
-        f"seasonal harmonic, a secular trend and AR(1) errors with rho = {RHO}. Gaussian: level "
-        "change -3 (mean 50, error SD 2). Counts: rate ratio 0.90 (about 200 events a month, "
-        "latent AR(1) noise SD 0.08 on the log scale), fitted as quasi-Poisson with an offset. "
-        "Bias and empirical SE are of the level change (log scale for counts). Target: "
-        "95% intervals cover the truth in 93-97% of replications.", "",
-        table.to_markdown(index=False), "",
-        "Without a remedy, and with Newey-West standard errors in series this short, intervals "
-        "are too narrow. GLS with AR(1) errors and a small-sample bias correction of rho "
-        "(`evalkit.designs.its_model.corrected_rho`) is the recommended remedy, and what "
-        "`autocorrelation='auto'` picks when a Breusch-Godfrey test rejects.", "",
-    ])
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "its-coverage.md").write_text(text, encoding="utf-8")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    text = write(table, args.reps, seconds, worst)
+    args.out.write_text(text, encoding="utf-8")
     print(text)
-    sys.exit(0)

@@ -16,10 +16,15 @@ Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
 with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
 Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
-1988 for counts), ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors
-via statsmodels SARIMAX), ``"none"``. ``"auto"`` uses ``"none"`` unless a
-Breusch-Godfrey test rejects at 5%, then ``"ar"`` (``"hac"`` for negbin and
-binomial), and says so.
+1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that
+allow for the estimated rho and scale), ``"arima"`` (gaussian only: regression with
+ARMA(p, 0) errors via statsmodels SARIMAX), ``"none"``.
+``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
+or without a comparison series (whose AR(1) process is separate from the treated
+series', with a common rho), and ``"hac"`` for negbin and binomial. It used to fit no
+remedy unless a Breusch-Godfrey test rejected at 5%; that pre-test misses moderate
+autocorrelation in short series, and the intervals of the series it waved through were
+too narrow (docs/its-coverage.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from .its_model import (
     design_matrix,
     fit_ar1,
     newey_west_lags,
+    satterthwaite_df,
 )
 
 __all__ = ["its", "REMEDIES"]
@@ -108,9 +114,12 @@ def its(
     unit
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
-        ``auto``, ``none``, ``hac``, ``ar`` or ``arima``.
+        ``auto`` (AR(1) errors with a bias-corrected rho; Newey-West for negbin and
+        binomial), ``none``, ``hac``, ``ar`` or ``arima``. Coverage of each:
+        docs/its-coverage.md.
     lags
-        Newey-West lags (``hac``) or AR order (``ar``, ``arima``).
+        Newey-West lags (``hac``) or AR order (``ar`` for a single gaussian series,
+        ``arima``); ``ar`` with counts or a comparison series is AR(1).
     horizons
         Periods after the (first) interruption at which to report the effect.
     per
@@ -417,10 +426,12 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
     L = int(lags) if lags else newey_west_lags(n)
     out: dict[str, Any] = {}
     if family == "gaussian":
-        if remedy == "ar" and int(lags or 1) == 1:
-            ar = fit_ar1(y, X, offset, family="gaussian")
+        if remedy == "ar" and (int(lags or 1) == 1 or groups is not None):
+            ar = fit_ar1(y, X, offset, family="gaussian", segments=groups)
             out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
                        scale=ar.scale, mu=ar.mu, resid=y - ar.mu, df=ar.df,
+                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
+                       df_scale=ar.df_scale,
                        method="Prais-Winsten GLS with AR(1) errors (bias-corrected rho)")
             return out
         if remedy == "ar":
@@ -460,9 +471,11 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
         return out
     if family in ("poisson", "quasipoisson") and remedy == "ar":
         start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
-        ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start))
+        ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start),
+                     segments=groups)
         out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
                    scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
+                   cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho, df_scale=ar.df_scale,
                    method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
                           "rho)")
         return out
@@ -536,21 +549,25 @@ def _autocorrelation(resid, X, *, control, groups) -> dict:
 
 
 def _choose_remedy(requested, family, diag, control) -> tuple[str, str]:
+    """The remedy used. ``auto`` is AR(1) errors whatever the pre-tests say: a
+    Breusch-Godfrey pre-test misses moderate autocorrelation in short series, and the
+    series it waves through then get intervals that are too narrow (docs/its-coverage.md)."""
     p = min(diag["breusch_godfrey_lag1_p"], diag.get("breusch_godfrey_lag12_p", 1.0))
     if requested != "auto":
         remedy = requested
         reason = f"requested ({requested})"
-    elif p >= 0.05:
-        return "none", (f"no evidence of residual autocorrelation (Breusch-Godfrey p = "
-                        f"{p:.3f})")
     else:
-        remedy = "hac" if family in ("negbin", "binomial") or control else "ar"
-        reason = (f"residual autocorrelation (Breusch-Godfrey p = {p:.3g}); "
-                  + ("Newey-West standard errors" if remedy == "hac" else "AR(1) errors"))
+        remedy = "ar"
+        reason = (f"AR(1) errors by default, whatever the residual autocorrelation "
+                  f"(Breusch-Godfrey p = {p:.3g})")
     if remedy == "arima" and family != "gaussian":
         raise DesignError("ARIMA errors are available for gaussian outcomes only",
                           fix="use autocorrelation: ar or hac for counts")
-    if remedy == "ar" and (family in ("negbin", "binomial") or control):
+    if remedy == "arima" and control:
+        raise DesignError("ARIMA errors are fitted to one series; with a comparison series "
+                          "they would run on from the treated series into the comparison",
+                          fix="use autocorrelation: ar (AR(1) errors in each series)")
+    if remedy == "ar" and family in ("negbin", "binomial"):
         remedy, reason = "hac", reason + "; AR errors are not available here, so Newey-West"
     return remedy, reason
 
@@ -580,18 +597,29 @@ def _counterfactual(X: pd.DataFrame, controlled: bool) -> pd.DataFrame:
 # ------------------------------------------------------------------ effect records
 
 
-def _quantile(fit, conf_level):
+def _quantile(fit, conf_level, grad=None):
+    """The two-sided quantile and reference distribution for ``grad' beta``.
+
+    AR(1) fits: t with Satterthwaite df for the contrast (allowing for the estimated rho
+    and scale; one per row of a 2-D ``grad``); others: t on the fit's df, or normal."""
     alpha = 1 - conf_level
-    df = fit.get("df", np.inf)
-    return (stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else
-            stats.norm.ppf(1 - alpha / 2)), (stats.t(df) if np.isfinite(df) else stats.norm)
+    if "cov_drho" in fit and grad is not None:
+        g = np.asarray(grad, dtype=float)
+        df = satterthwaite_df(g, fit["cov"].to_numpy(), fit["cov_drho"], fit["var_rho"],
+                              fit["df_scale"])
+        df = df if g.ndim == 2 else float(df[0])
+    else:
+        df = fit.get("df", np.inf)
+    if np.all(np.isfinite(df)):
+        return stats.t.ppf(1 - alpha / 2, df), stats.t(df)
+    return stats.norm.ppf(1 - alpha / 2), stats.norm
 
 
 def _linear_record(contrast, estimand, ratio, diag, warnings, *, outcome, scheme, domain,
                    n_units, pre, post, conf_level, fit) -> EffectRecord:
     b = float(contrast.to_numpy() @ fit["params"].to_numpy())
     se = float(np.sqrt(contrast.to_numpy() @ fit["cov"].to_numpy() @ contrast.to_numpy()))
-    q, dist = _quantile(fit, conf_level)
+    q, dist = _quantile(fit, conf_level, contrast.to_numpy())
     low, high = b - q * se, b + q * se
     p = float(2 * dist.sf(abs(b) / se)) if se > 0 else float("nan")
     if ratio:
@@ -625,7 +653,7 @@ def _absolute(fit, x1, x0, offset, den, *, family, per, conf_level) -> dict:
         diff, grad = np.exp(eta1) - np.exp(eta0), np.exp(eta1) * x1 - np.exp(eta0) * x0
         scale_ = per
     se = float(np.sqrt(grad @ V @ grad)) * scale_
-    q, _ = _quantile(fit, conf_level)
+    q, _ = _quantile(fit, conf_level, grad)
     key = "absolute_difference" if family == "binomial" else f"absolute_per_{per:g}"
     return {key: float(diff * scale_), f"{key}_ci": [float(diff * scale_ - q * se),
                                                      float(diff * scale_ + q * se)]}
@@ -647,7 +675,7 @@ def _cumulative_record(X1, X0, offset, *, family, diag, warnings, outcome, schem
         total = float((m1 - m0).sum())
         grad = (m1[:, None] * A1 - m0[:, None] * A0).sum(0)
     se = float(np.sqrt(grad @ V @ grad))
-    q, dist = _quantile(fit, conf_level)
+    q, dist = _quantile(fit, conf_level, grad)
     d = {**diag, "cumulative_periods": int(len(A1)),
          "cumulative_units": "events" if family in ("poisson", "quasipoisson", "negbin")
          else ("proportion-periods" if family == "binomial" else "outcome-periods")}
@@ -664,13 +692,13 @@ def _cumulative_record(X1, X0, offset, *, family, diag, warnings, outcome, schem
 def _frames(fit, treated, series, Xall, Xcf, offset, *, family, per, conf_level, axis, control,
             first, interruptions, seasonality, monthly, washout) -> dict:
     b, V = fit["params"].to_numpy(), fit["cov"].to_numpy()
-    q, _ = _quantile(fit, conf_level)
     scale_ = per if family in ("poisson", "quasipoisson", "negbin") and offset.any() else 1.0
 
     def band(X):
         A = X.to_numpy()
         eta = A @ b
         se = np.sqrt(np.einsum("ij,jk,ik->i", A, V, A))
+        q, _ = _quantile(fit, conf_level, A)
         f = lambda v: _inverse_link(v, family) * scale_  # noqa: E731
         return f(eta), f(eta - q * se), f(eta + q * se)
 

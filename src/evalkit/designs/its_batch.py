@@ -9,7 +9,9 @@ get zero weight. Estimates equal statsmodels' GLM fits of each unit (tested to
 1e-6; see ``benchmarks/its_batch.py``).
 
 Batch fits use model-based (quasi-Poisson: Pearson-scaled) standard errors and
-no autocorrelation remedy; per-unit effects feed synthesis and funnel plots.
+no autocorrelation remedy, unlike :func:`evalkit.its`'s default (AR(1) errors); per-unit
+effects feed synthesis and funnel plots. Many series sharing one design can be fitted
+with AR(1) errors by :func:`evalkit.designs.its_model.fit_ar1_batch`.
 """
 
 from __future__ import annotations

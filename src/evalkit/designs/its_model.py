@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1", "corrected_rho",
-           "breusch_godfrey", "newey_west_lags"]
+__all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1",
+           "fit_ar1_batch", "satterthwaite_df", "corrected_rho", "breusch_godfrey",
+           "newey_west_lags"]
 
 IMPACTS = ("step", "slope", "step+slope")
 
@@ -149,6 +150,41 @@ class ARFit:
     scale: float
     mu: np.ndarray
     df: float
+    cov_drho: pd.DataFrame
+    var_rho: float
+    df_scale: float
+
+
+@dataclass(frozen=True)
+class ARBatch:
+    """Many series fitted by GLS with AR(1) errors (first axis: series)."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    rho: np.ndarray
+    rho_raw: np.ndarray
+    scale: np.ndarray
+    mu: np.ndarray
+    df: float
+    cov_drho: np.ndarray
+    var_rho: np.ndarray
+    df_scale: float
+
+
+def satterthwaite_df(grad: np.ndarray, cov: np.ndarray, cov_drho: np.ndarray,
+                     var_rho: float, df_scale: float) -> np.ndarray:
+    """Degrees of freedom for ``grad' beta`` when its variance ``v = grad' V grad`` rests
+    on an estimated scale (``df_scale`` df) and an estimated rho (variance ``var_rho``).
+
+    Satterthwaite's approximation: ``df = 2 / Var(log v)`` with ``Var(log v) = (d log v /
+    d rho)^2 var_rho + 2 / df_scale``. Rows of ``grad`` give one df each.
+    """
+    g = np.atleast_2d(np.asarray(grad, dtype=float))
+    v = np.einsum("ij,jk,ik->i", g, cov, g)
+    dv = np.einsum("ij,jk,ik->i", g, cov_drho, g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(v > 0, dv / v, 0.0)
+    return 2.0 / (slope**2 * var_rho + 2.0 / df_scale)
 
 
 def _ar1_inverse(n: int, rho: float) -> np.ndarray:
@@ -162,86 +198,160 @@ def _ar1_inverse(n: int, rho: float) -> np.ndarray:
     return inv / (1 - rho**2)
 
 
-def _lag1(r: np.ndarray) -> float:
-    return float(np.clip(np.sum(r[1:] * r[:-1]) / np.sum(r**2), -0.95, 0.95))
+def _lag1(r: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of each row of ``r``, pooled within segments."""
+    num = np.sum((r[:, 1:] * r[:, :-1])[:, ~first[1:]], axis=1)
+    return np.clip(num / np.sum(r**2, axis=1), -0.95, 0.95)
 
 
-def corrected_rho(rho: float, n: int, p: int) -> float:
+def _prais_winsten(Z: np.ndarray, rho: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The Prais-Winsten transform ``P Z`` of each series (rows of ``Z``; ``P'P = (1 - rho^2)
+    R(rho)^-1``), restarting at every segment's first row."""
+    r = rho.reshape((-1,) + (1,) * (Z.ndim - 1))
+    lagged = np.concatenate([np.zeros_like(Z[:, :1]), Z[:, :-1]], axis=1)
+    out = Z - r * lagged
+    out[:, first] = np.sqrt(1 - r**2) * Z[:, first]
+    return out
+
+
+def corrected_rho(rho, n: int, p: float):
     """Small-sample bias correction of a lag-1 residual autocorrelation.
 
     The lag-1 autocorrelation of regression residuals is biased towards zero by about
     ``(1 + 3 rho) / n`` from estimating the mean (Marriott and Pope, 1954, Biometrika
     41:390-402) plus about ``p / n`` from the other regressors. Adding both back gives
     intervals with close to nominal coverage in short series (see docs/its-coverage.md).
+    ``n`` and ``p`` are per series: for ``k`` series fitted together, the points in one
+    series and the parameters divided by ``k``.
     """
-    return float(np.clip(rho + (1 + 3 * rho) / n + p / n, -0.95, 0.95))
+    return np.clip(np.asarray(rho, float) + (1 + 3 * np.asarray(rho, float)) / n + p / n,
+                   -0.95, 0.95)
 
 
-def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
-            start: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-9) -> ARFit:
-    """Regression with AR(1) errors by generalised least squares.
+def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: str,
+                  segments: np.ndarray | None = None, rho: float | None = None,
+                  correct: bool = True, start: np.ndarray | None = None,
+                  max_iter: int = 100, tol: float = 1e-9) -> ARBatch:
+    """Regression with AR(1) errors by generalised least squares, for many series at once.
 
     ``family="gaussian"``: Prais-Winsten GLS (the first observation kept), ``V =
-    sigma^2 R(rho)``. ``family="quasipoisson"``: the quasi-likelihood GLS form of
-    Zeger's (1988, Biometrika 75:621-629) parameter-driven model for counts, ``V =
-    phi A^1/2 R(rho) A^1/2`` with ``A = diag(mu)`` and a log link, solved by
-    iteratively reweighted GLS. In both, ``rho`` is estimated from the (Pearson)
-    residuals until it converges, then bias-corrected (:func:`corrected_rho`) and
-    the coefficients refitted at the corrected value. Standard errors are
-    model-based; use t quantiles with ``df = n - p - 1``.
+    sigma^2 R(rho)``. Otherwise (``poisson``, ``quasipoisson``): the quasi-likelihood
+    GLS form of Zeger's (1988, Biometrika 75:621-629) parameter-driven model for counts,
+    ``V = phi A^1/2 R(rho) A^1/2`` with ``A = diag(mu)`` and a log link, solved by
+    iteratively reweighted GLS. ``rho`` is estimated from the (Pearson) residuals until
+    it converges, then bias-corrected (:func:`corrected_rho`, unless ``correct`` is
+    False) and the coefficients refitted at the corrected value; a given ``rho`` is used
+    as it is (``rho=0`` gives OLS or the quasi-Poisson GLM). Standard errors are
+    model-based; for intervals use t quantiles with :func:`satterthwaite_df` of the
+    contrast (from ``cov``, ``cov_drho``, ``var_rho`` and ``df_scale``), which allows for
+    the estimation of rho and of the scale.
+
+    Parameters
+    ----------
+    Y
+        Series x points outcomes; all series share the design ``X`` (points x p).
+    offset
+        Log offsets, points or series x points.
+    segments
+        Points x 1 labels of independent series fitted together (controlled ITS: the
+        treated and the comparison series, each in time order and contiguous); the AR(1)
+        process restarts at each. None: one series.
     """
-    Xv = X.to_numpy(dtype=float)
-    n, p = Xv.shape
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    Xv = np.asarray(X, dtype=float)
+    R, n = Y.shape
+    p = Xv.shape[1]
+    off = np.broadcast_to(np.asarray(offset, dtype=float), (R, n))
+    seg = np.zeros(n) if segments is None else np.asarray(segments)
+    first = np.r_[True, seg[1:] != seg[:-1]]
+    k = int(first.sum())
     gaussian = family == "gaussian"
 
-    def solve(rho, beta):
-        Rinv = _ar1_inverse(n, rho)
-        for _ in range(max_iter):
-            if gaussian:
-                xtr = Xv.T @ Rinv
-                new = np.linalg.solve(xtr @ Xv, xtr @ y)
-            else:
-                mu = np.exp(Xv @ beta + offset)
-                sq = np.sqrt(mu)
-                D = Xv * sq[:, None]  # A^-1/2 (A X)
-                W = D.T @ Rinv
-                new = beta + np.linalg.solve(W @ D, W @ ((y - mu) / sq))
+    def step(rh, beta):
+        if gaussian:
+            Xt = _prais_winsten(np.broadcast_to(Xv, (R, n, p)).copy(), rh, first)
+            yt = _prais_winsten(Y, rh, first)
+            return np.linalg.solve(np.einsum("rni,rnj->rij", Xt, Xt),
+                                   np.einsum("rni,rn->ri", Xt, yt)[..., None])[..., 0]
+        mu = np.exp(beta @ Xv.T + off)
+        sq = np.sqrt(mu)
+        Dt = _prais_winsten(Xv[None] * sq[:, :, None], rh, first)
+        zt = _prais_winsten((Y - mu) / sq, rh, first)
+        return beta + np.linalg.solve(np.einsum("rni,rnj->rij", Dt, Dt),
+                                      np.einsum("rni,rn->ri", Dt, zt)[..., None])[..., 0]
+
+    def solve(rh, beta):
+        for _ in range(1 if gaussian else max_iter):
+            new = step(rh, beta)
             done = np.max(np.abs(new - beta)) < tol
             beta = new
-            if done or gaussian:
+            if done:
                 break
         return beta
 
     def residuals(beta):
         if gaussian:
-            fitted = Xv @ beta
-            return y - fitted, fitted
-        mu = np.exp(Xv @ beta + offset)
-        return (y - mu) / np.sqrt(mu), mu
+            fitted = beta @ Xv.T
+            return Y - fitted, fitted
+        mu = np.exp(beta @ Xv.T + off)
+        return (Y - mu) / np.sqrt(mu), mu
 
     if start is not None:
-        beta = np.asarray(start, float).copy()
-    elif gaussian:
-        beta = np.linalg.lstsq(Xv, y, rcond=None)[0]
+        beta = np.broadcast_to(np.asarray(start, float), (R, p)).copy()
     else:
-        beta = np.zeros(p)
-        beta[0] = np.log(max(y.mean(), 1e-8)) - offset.mean()
-    rho = 0.0
-    for _ in range(max_iter):
-        beta = solve(rho, beta)
-        new = _lag1(residuals(beta)[0])
-        if abs(new - rho) < 1e-7:
-            rho = new
-            break
-        rho = new
-    rho_raw = rho
-    rho = corrected_rho(rho_raw, n, p)
-    beta = solve(rho, beta)
+        beta = np.zeros((R, p))
+        if not gaussian:
+            beta[:, 0] = np.log(np.maximum(Y.mean(axis=1), 1e-8)) - off.mean(axis=1)
+    if rho is not None:
+        rh = np.broadcast_to(np.asarray(rho, dtype=float), (R,)).copy()
+        beta = solve(rh, beta)
+        raw = rh
+    else:
+        rh = np.zeros(R)
+        for _ in range(max_iter):
+            beta = solve(rh, beta)
+            new = _lag1(residuals(beta)[0], first)
+            done = np.max(np.abs(new - rh)) < 1e-7
+            rh = new
+            if done:
+                break
+        raw = rh
+        if correct:
+            rh = corrected_rho(raw, n / k, p / k)
+        beta = solve(rh, beta)
     r, mu = residuals(beta)
-    Rinv = _ar1_inverse(n, rho)
-    scale = float(r @ Rinv @ r / (n - p))
-    D = Xv if gaussian else Xv * np.sqrt(mu)[:, None]
-    cov = np.linalg.inv(D.T @ Rinv @ D) * scale
+    D = np.broadcast_to(Xv, (R, n, p)) if gaussian else Xv[None] * np.sqrt(mu)[:, :, None]
+
+    def covariance(at):
+        innovation = np.sum(_prais_winsten(r, at, first) ** 2, axis=1) / (n - p)
+        Dt = _prais_winsten(D.copy(), at, first)
+        cov = np.linalg.inv(np.einsum("rni,rnj->rij", Dt, Dt)) * innovation[:, None, None]
+        return cov, innovation / (1 - at**2)  # the marginal variance or dispersion
+
+    cov, scale = covariance(rh)
+    # How the covariance moves with rho (at the fitted coefficients), for the df.
+    hi, lo = np.minimum(rh + 0.01, 0.95), np.maximum(rh - 0.01, -0.95)
+    cov_drho = (covariance(hi)[0] - covariance(lo)[0]) / (hi - lo)[:, None, None]
+    # Var(rho-hat) of an AR(1), (1 - rho^2) / n; zero when rho is given.
+    var_rho = (1 - rh**2) / n if rho is None else np.zeros(R)
+    return ARBatch(beta, cov, rh, raw, scale, mu, float(n - p - (rho is None)), cov_drho,
+                   var_rho, float(n - p))
+
+
+def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
+            segments: np.ndarray | None = None, start: np.ndarray | None = None,
+            max_iter: int = 100, tol: float = 1e-9) -> ARFit:
+    """Regression with AR(1) errors for one series (or one controlled pair of series).
+
+    See :func:`fit_ar1_batch` for the model; ``segments`` marks the series of a
+    controlled ITS.
+    """
+    fit = fit_ar1_batch(np.asarray(y, float)[None], X.to_numpy(dtype=float), offset,
+                        family=family, segments=segments, start=start, max_iter=max_iter,
+                        tol=tol)
     names = list(X.columns)
-    return ARFit(pd.Series(beta, index=names), pd.DataFrame(cov, index=names, columns=names),
-                 rho, rho_raw, scale, mu, float(n - p - 1))
+    return ARFit(pd.Series(fit.params[0], index=names),
+                 pd.DataFrame(fit.cov[0], index=names, columns=names), float(fit.rho[0]),
+                 float(fit.rho_raw[0]), float(fit.scale[0]), fit.mu[0], fit.df,
+                 pd.DataFrame(fit.cov_drho[0], index=names, columns=names),
+                 float(fit.var_rho[0]), fit.df_scale)
