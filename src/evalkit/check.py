@@ -10,9 +10,9 @@ from .contract import CheckReport, check_panel
 from .data_sources import read_source
 from .errors import DataError, EvalkitError
 from .io import read
-from .spec import Spec, load_spec
+from .spec import Analysis, Spec, load_spec
 
-__all__ = ["check"]
+__all__ = ["check", "check_analysis"]
 
 
 def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = None
@@ -67,31 +67,53 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
             if analysis.data not in cache:
                 cache[analysis.data] = read_source(source, cache=records)
             table = cache[analysis.data]
-        o = analysis.options
-        if analysis.design == "matched":  # one row per unit: no periods to check
-            reports.append(_check_cohort(table, o, analysis.outcome, str(source.path)))
-            continue
-        did_family = analysis.design in ("did", "event_study", "staggered_did")
-        # DiD designs analyse counts over a denominator as rates: check them as counts.
-        family = o.get("family") or ("poisson" if did_family and o.get("denominator")
-                                     else "gaussian")
-        reports.append(check_panel(
-            table, unit=o.get("unit"), time=o["time"],
-            outcomes={analysis.outcome: family},
-            denominator=o.get("denominator"),
-            cohort=o.get("cohort"), covariates=list(o.get("covariates") or ()),
-            needs_comparison=analysis.design == "did" or (
-                did_family and o.get("cohort") is not None
-                and o.get("control_group", "never") == "never"),
-            # A treatment indicator is checked per unit; without a unit it marks a series.
-            treated=o.get("treated") if o.get("unit") else None,
-            start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
-            min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
-            file=str(source.path)))
+        reports.append(check_analysis(table, analysis, file=str(source.path)))
     if not reports:
         raise DataError("the spec does not use this file", file=str(path),
                         fix=f"check the data paths in {spec.path}")
     return _merge(reports)
+
+
+def check_analysis(table: pd.DataFrame, analysis: Analysis, *, file: str | None = None
+                   ) -> CheckReport:
+    """Check one analysis's table against the data contract, as its design will use it.
+
+    Parameters
+    ----------
+    table
+        The analysis's data.
+    analysis
+        The analysis of a loaded spec (its design, outcome and options say what each
+        column is).
+    file
+        The table's file, for messages.
+
+    Returns
+    -------
+    CheckReport
+        Errors stop the analysis; warnings (such as missing outcome values, whose rows are
+        left out) go into ``run.log`` and the report's data section.
+    """
+    o = analysis.options
+    if analysis.design == "matched":  # one row per unit: no periods to check
+        return _check_cohort(table, o, analysis.outcome, file)
+    did_family = analysis.design in ("did", "event_study", "staggered_did")
+    # DiD designs analyse counts over a denominator as rates: check them as counts.
+    family = o.get("family") or ("poisson" if did_family and o.get("denominator")
+                                 else "gaussian")
+    return check_panel(
+        table, unit=o.get("unit"), time=o["time"],
+        outcomes={analysis.outcome: family},
+        denominator=o.get("denominator"),
+        cohort=o.get("cohort"), covariates=list(o.get("covariates") or ()),
+        needs_comparison=analysis.design == "did" or (
+            did_family and o.get("cohort") is not None
+            and o.get("control_group", "never") == "never"),
+        # A treatment indicator is checked per unit; without a unit it marks a series.
+        treated=o.get("treated") if o.get("unit") else None,
+        start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
+        min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
+        file=file)
 
 
 def _check_cohort(table: pd.DataFrame, o, outcome: str, file: str) -> CheckReport:

@@ -25,6 +25,7 @@ from scipy import stats
 from ..contract import check_panel, never_treated
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_conf_level, check_whole, unit_clusters
@@ -36,6 +37,7 @@ __all__ = ["event_study"]
 DESIGN = "event_study"
 
 
+@takes_frame
 def event_study(
     data: pd.DataFrame,
     *,
