@@ -46,7 +46,8 @@ def cmd_check(args) -> int:
         print(r)
     errors = sum(len(r.errors) for r in reports)
     if errors:
-        print(f"{errors} error(s): the data do not meet the contract.", file=sys.stderr)
+        print(f"evalkit: error: {args.data}: {errors} error(s): the data do not meet the "
+              "contract. Fix: correct the problems listed above", file=sys.stderr)
         return 2
     return 0
 
