@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from .contract import CheckReport, check_panel
 from .data_sources import read_source
-from .errors import DataError, EvalkitError
+from .errors import DataError, EvalkitError, format_rows, one_line
 from .io import read
 from .spec import Analysis, Spec, load_spec
 
-__all__ = ["check", "check_analysis"]
+__all__ = ["check", "check_analysis", "warnings_markdown"]
 
 
 def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = None
@@ -114,6 +115,27 @@ def check_analysis(table: pd.DataFrame, analysis: Analysis, *, file: str | None 
         start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
         min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
         file=file)
+
+
+def warnings_markdown(problems) -> str:
+    """The data contract's warnings for a report's data section: one bullet each, naming the
+    check, the file, the column, how many and example rows ("" when there are none)."""
+    if not problems:
+        return ""
+    lines = ["The data checks raised these warnings (the analyses ran; `run.log` has them "
+             "too):", ""]
+    for p in problems:
+        where = ", ".join(x for x in (Path(p.file).name if p.file else "",
+                                       f"column {p.column}" if p.column else "",
+                                       format_rows(p.rows)) if x)
+        text = f"{p.message}" + (f"; {p.fix}" if p.fix else "")
+        lines.append(f"- {_md(p.code)} ({_md(where)}): {_md(text)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """Text shown literally in Markdown (characters that would become markup escaped)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|@$~^=])", r"\\\1", one_line(str(text)))
 
 
 def _check_cohort(table: pd.DataFrame, o, outcome: str, file: str) -> CheckReport:

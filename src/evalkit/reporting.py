@@ -437,8 +437,11 @@ class ReportContext:
 
     def data_markdown(self) -> str:
         """The data the evaluation used, and the disclosure rule for counts."""
+        from .check import warnings_markdown
+
         return "\n".join([
             data_sources_markdown(self.spec),
+            warnings_markdown(self.evaluation.data_warnings),
             f"Counts of people and events are shown under disclosure control "
             f"({self.rules.name}: counts from {self.rules.low} to {self.rules.high} appear as "
             f"'{self.rules.symbol}'); the appendix on disclosure control says what was "
