@@ -78,12 +78,17 @@ def test_finding_4_api_refuses_a_list_or_an_array(value):
     ("per-zero", SpecError),
 ])
 def test_finding_5_bad_values_are_refused(case_id, kind, tmp_path, capsys):
-    """Each used to exit 0; now exit 2 naming the file and the column or option."""
+    """Each used to exit 0; now exit 2 naming the file and the column or option (and, in
+    Python, the matching kind of EvalkitError)."""
+    from evalkit.pipeline import run_spec
+
     case = BY_ID[case_id]
-    code, err, _ = run(case, tmp_path, capsys)
+    code, err, places = run(case, tmp_path, capsys)
     assert code == 2 and err.startswith("evalkit: error: ")
     for word in case.says:
         assert word in err
+    with pytest.raises(kind):
+        run_spec(places["spec"])
 
 
 def test_finding_5_an_allowed_problem_is_a_named_warning_in_run_log_and_report(tmp_path,
