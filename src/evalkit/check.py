@@ -42,6 +42,9 @@ def check(data: str | Path | pd.DataFrame, *, spec: str | Path | Spec | None = N
     """
     frame = data if isinstance(data, pd.DataFrame) else None
     path = None if frame is not None else Path(data)
+    if path is not None and not path.exists():
+        raise DataError("file or folder not found", file=str(path),
+                        fix="give a data file, or a scheme folder holding spec.yaml")
     if spec is None and path is not None:
         candidate = path / "spec.yaml" if path.is_dir() else path.parent / "spec.yaml"
         spec = candidate if candidate.exists() else None

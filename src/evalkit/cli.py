@@ -182,8 +182,7 @@ def _jobs(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--jobs must be a whole number of at least 1, not "
-                                         f"{text!r}")
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
 
 
@@ -279,9 +278,9 @@ def _os_error(err: OSError) -> str:
 
     path = err.filename if err.filename is not None else "a file"
     what = err.strerror or type(err).__name__
-    fixes = {errno.EACCES: "choose a folder you can write to (--out), or change its "
-                           "permissions",
-             errno.EPERM: "choose a folder you can write to (--out), or change its permissions",
+    denied = ("check you may read this file, and write in the output folder (choose "
+              "another with --out)")
+    fixes = {errno.EACCES: denied, errno.EPERM: denied,
              errno.EROFS: "the folder is on a read-only disk; choose another with --out",
              errno.ENOSPC: "free some disk space, or write elsewhere with --out",
              errno.ENOENT: "check the path exists"}

@@ -68,7 +68,8 @@ def check_option(name: str, value: Any, annotation: Any, *, default: Any = None)
           "int": lambda v: isinstance(v, Integral) and not isinstance(v, bool),
           "float": lambda v: isinstance(v, Real) and not isinstance(v, bool)}[kind](value)
     if not ok:
-        example = {"str": "a column name in quotes", "bool": "true or false, without quotes",
+        example = {"str": "one name (text, not a list or a number)",
+                   "bool": "true or false, without quotes",
                    "int": "e.g. 12", "float": "e.g. 0.95" if name == "conf_level"
                    else "e.g. 1000"}[kind]
         raise DesignError(f"option '{name}' must be {_KINDS[kind]}, not {_describe(value)}",

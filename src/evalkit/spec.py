@@ -159,7 +159,7 @@ def _expanded_size(node, sizes: dict[int, int], open_: set[int]) -> int:
             line = next(k.start_mark.line + 1 for k, _ in node.value[::-1]
                         if isinstance(k, yaml.ScalarNode) and k.value == twice)
             raise _TooBig(f"the key '{twice}' appears twice in one mapping (again at line "
-                          f"{line}), and only one would be used")
+                          f"{line}), and only one would be used", fix="write each key once")
     else:
         children = []
     total = 1
@@ -174,7 +174,12 @@ def _expanded_size(node, sizes: dict[int, int], open_: set[int]) -> int:
 
 class _TooBig(Exception):
     """A YAML document refused before it is built: too large once expanded, recursive, or
-    with a key twice in one mapping (internal; becomes a SpecError)."""
+    with a key twice in one mapping (internal; becomes a SpecError with ``fix``)."""
+
+    def __init__(self, message: str, fix: str = "write the values out instead of nesting "
+                 "aliases ('*name')"):
+        super().__init__(message)
+        self.fix = fix
 
 
 def read_yaml(path: Path, *, what: str = "spec") -> Any:
@@ -207,9 +212,7 @@ def read_yaml(path: Path, *, what: str = "spec") -> Any:
         raise SpecError("is refused: it nests lists or mappings too deeply", file=file,
                         fix="a spec nests a few levels at most; check the brackets") from None
     except _TooBig as exc:
-        raise SpecError(f"is refused: {exc}", file=file,
-                        fix="write each key once, and write values out instead of nesting "
-                        "aliases ('*name')") from None
+        raise SpecError(f"is refused: {exc}", file=file, fix=exc.fix) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -159,3 +159,22 @@ def test_a_failed_run_changes_nothing(tmp_path, capsys):
     before = snapshot(tmp_path)
     (tmp_path / "tiny-scheme" / "panel.csv").write_text("changed")
     assert snapshot(tmp_path) != before and places
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, capsys,
+                                                                     monkeypatch):
+    """OSError (here: no space left while writing results.json) is one line, exit 2, and
+    the half-built output folder is removed."""
+    import errno
+
+    from evalkit.pipeline import Evaluation
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.json"))
+
+    monkeypatch.setattr(Evaluation, "results_json", full)
+    code, err, places = run(Case("full", "error"), tmp_path, capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err == (f"evalkit: error: {tmp_path / 'x.json'}: No space left on device. Fix: "
+                   "free some disk space, or write elsewhere with --out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))
