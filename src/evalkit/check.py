@@ -98,9 +98,12 @@ def check_analysis(table: pd.DataFrame, analysis: Analysis, *, file: str | None 
         Errors stop the analysis; warnings (such as missing outcome values, whose rows are
         left out) go into ``run.log`` and the report's data section.
     """
-    o = analysis.options
+    o = dict(analysis.options)
+    o.setdefault("time", _time_default(analysis.design))
     if analysis.design == "matched":  # one row per unit: no periods to check
         return _check_cohort(table, o, analysis.outcome, file)
+    if not o.get("time"):
+        return CheckReport(file=file, n_rows=len(table))
     did_family = analysis.design in ("did", "event_study", "staggered_did")
     # DiD designs analyse counts over a denominator as rates: check them as counts.
     family = o.get("family") or ("poisson" if did_family and o.get("denominator")
@@ -118,6 +121,16 @@ def check_analysis(table: pd.DataFrame, analysis: Analysis, *, file: str | None 
         start=o.get("start"), min_pre_periods=o.get("baseline_periods") or 1,
         min_post_periods=(o.get("washout") or 0) + (o.get("followup_periods") or 1),
         file=file)
+
+
+def _time_default(design: str) -> str | None:
+    """The design's default time column, when the spec does not name one."""
+    import inspect
+
+    from .designs import DESIGNS
+
+    param = inspect.signature(DESIGNS[design]).parameters.get("time")
+    return None if param is None or param.default is inspect.Parameter.empty else param.default
 
 
 def warnings_markdown(problems) -> str:
