@@ -439,9 +439,9 @@ class ReportContext:
         """The data the evaluation used, and the disclosure rule for counts."""
         from .check import warnings_markdown
 
+        warned = warnings_markdown(self.evaluation.data_warnings)
         return "\n".join([
-            data_sources_markdown(self.spec),
-            warnings_markdown(self.evaluation.data_warnings),
+            data_sources_markdown(self.spec), *([warned] if warned else []),
             f"Counts of people and events are shown under disclosure control "
             f"({self.rules.name}: counts from {self.rules.low} to {self.rules.high} appear as "
             f"'{self.rules.symbol}'); the appendix on disclosure control says what was "

@@ -153,13 +153,14 @@ def _expanded_size(node, sizes: dict[int, int], open_: set[int]) -> int:
         children = node.value
     elif isinstance(node, yaml.MappingNode):
         children = [part for pair in node.value for part in pair]
-        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        if len(set(keys)) < len(keys):
-            twice = next(k for k in keys if keys.count(k) > 1)
-            line = next(k.start_mark.line + 1 for k, _ in node.value[::-1]
-                        if isinstance(k, yaml.ScalarNode) and k.value == twice)
-            raise _TooBig(f"the key '{twice}' appears twice in one mapping (again at line "
-                          f"{line}), and only one would be used", fix="write each key once")
+        seen: set[str] = set()
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in seen:
+                    raise _TooBig(f"the key '{k.value}' appears twice in one mapping (again "
+                                  f"at line {k.start_mark.line + 1}), and only one would be "
+                                  "used", fix="write each key once")
+                seen.add(k.value)
     else:
         children = []
     total = 1

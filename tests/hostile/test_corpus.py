@@ -150,17 +150,45 @@ def test_api(case: Case, tmp_path):
         func(table, outcome=name, **options)
 
 
+def _public_table_functions() -> list[str]:
+    """Names of the functions ``evalkit`` exports whose first argument is a DataFrame."""
+    import inspect
+
+    import evalkit as ek
+
+    names = []
+    for name in ek.__all__:
+        func = getattr(ek, name)
+        if inspect.isfunction(func):
+            first = next(iter(inspect.signature(func).parameters.values()), None)
+            if first is not None and str(first.annotation) in ("pd.DataFrame",
+                                                               "DataFrame"):
+                names.append(name)
+    return names
+
+
+TABLE_FUNCTIONS = _public_table_functions()
+
+
+def test_every_public_table_function_checks_its_table():
+    """Each exported function that takes a DataFrame first is wrapped by the one check."""
+    import evalkit as ek
+
+    assert len(TABLE_FUNCTIONS) >= 25
+    assert all(hasattr(getattr(ek, n), "__wrapped__") for n in TABLE_FUNCTIONS)
+
+
 @pytest.mark.parametrize("value", [[1, 2, 3], pd.Series([1, 2, 3]), "panel.csv",
                                    pd.DataFrame({"a": [1]}).to_numpy()],
                          ids=["list", "series", "path", "array"])
-@pytest.mark.parametrize("name", ["prepost", "its", "did", "event_study", "staggered_did",
-                                  "synthetic_control", "matched", "economic"])
+@pytest.mark.parametrize("name", TABLE_FUNCTIONS)
 def test_api_refuses_what_is_not_a_table(name, value):
     """A list, a Series, a path or an array where a DataFrame belongs: one DataError."""
+    import evalkit as ek
     from evalkit.errors import DataError
 
     with pytest.raises(DataError, match="expects a pandas DataFrame"):
-        DESIGNS[name](value, outcome="y")
+        getattr(ek, name)(value)
 
 
 def test_cleanup_of_readonly_fixture_leaves_nothing(tmp_path):
