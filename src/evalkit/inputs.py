@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .errors import DataError, DesignError
 
 __all__ = ["takes_frame", "require_frame", "check_options", "check_option"]
@@ -64,7 +66,7 @@ def check_option(name: str, value: Any, annotation: Any, *, default: Any = None)
     if kind is None or (value is None and (optional or default is None)):
         return
     ok = {"str": lambda v: isinstance(v, str),
-          "bool": lambda v: isinstance(v, bool) or type(v).__name__ == "bool_",
+          "bool": lambda v: isinstance(v, (bool, np.bool_)),
           "int": lambda v: isinstance(v, Integral) and not isinstance(v, bool),
           "float": lambda v: isinstance(v, Real) and not isinstance(v, bool)}[kind](value)
     if not ok:
