@@ -83,7 +83,7 @@ def check_option(name: str, value: Any, annotation: Any, *, default: Any = None)
         raise DesignError(f"option 'per' must be positive, not {value!r}",
                           fix="rates are per this many people: use e.g. 1000")
     if name == "conf_level" and not 0 < value < 1:
-        raise DesignError(f"option 'conf_level' must be between 0 and 1, not {value!r}",
+        raise DesignError(f"conf_level must be between 0 and 1, not {value!r}",
                           fix="use e.g. 0.95")
 
 
