@@ -191,8 +191,9 @@ def test_api_refuses_what_is_not_a_table(name, value):
         getattr(ek, name)(value)
 
 
-def test_cleanup_of_readonly_fixture_leaves_nothing(tmp_path):
-    """(Self-check of the framework) the scheme writer makes a runnable scheme."""
+def test_the_tiny_scheme_runs_cleanly(tmp_path):
+    """(Self-check of the framework) unbroken, the tiny scheme runs: every error of the
+    corpus comes from the one thing its case breaks."""
     places = materialise(Case("plain", "ok"), tmp_path, tmp_path)
     assert main(["--quiet", "run", places["spec"], "--out", places["out"]]) == 0
     shutil.rmtree(places["out"])
