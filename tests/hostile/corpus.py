@@ -100,6 +100,17 @@ def its(**extra) -> Callable[[dict], None]:
     return change
 
 
+def did(**extra) -> Callable[[dict], None]:
+    """Make the analysis a difference-in-differences (scheme practices against the others)."""
+    def change(spec: dict) -> None:
+        spec["analyses"] = [{"design": "did", "data": "panel",
+                             "outcomes": ["emergency_admissions"],
+                             "options": {"unit": "practice", "time": "month",
+                                         "treated": "treated", "start": "2019-07",
+                                         "n_boot": 99, "seed": 1, **extra}}]
+    return change
+
+
 def synth(**extra) -> Callable[[dict], None]:
     """Make the analysis a synthetic control of practice P01 on a rate."""
     def change(spec: dict) -> None:
@@ -314,6 +325,17 @@ _DATA = [
          data=cell(EA, "inf"), api=True),
     Case("its-list-size-n/a", "error", (PANEL, "list_size"), spec=its(),
          data=cell("list_size", "n/a"), api=True),
+    # Difference-in-differences.
+    Case("did-all-treated", "error", (PANEL, "treated", "comparison"), spec=did(),
+         data=lambda df: df.assign(treated=1), api=True),
+    Case("did-outcome-inf", "error", (PANEL, EA, "infinite"), spec=did(),
+         data=cell(EA, "inf"), api=True),
+    Case("did-list-size-n/a", "error", (PANEL, "list_size"), spec=did(),
+         data=cell("list_size", "n/a"), api=True),
+    Case("did-n-boot-text", "error", (SPECF, "n_boot"), spec=did(n_boot="many"), api=True),
+    Case("did-seed-fraction", "error", (SPECF, "seed"), spec=did(seed=1.5), api=True),
+    Case("did-cluster-list", "error", (SPECF, "cluster"), spec=did(cluster=["practice"]),
+         api=True),
     # Synthetic control without placebos, or with one unit.
     Case("synth-without-placebos", "ok", spec=synth(placebos=False), data=with_rate),
     Case("synth-one-practice", "error", ("donor",), spec=synth(),
