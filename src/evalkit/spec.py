@@ -302,6 +302,12 @@ def load_spec(path: str | Path) -> Spec:
             raise SpecError(f"outcome '{name}' has unknown family '{family}'", file=file,
                             fix=f"did you mean '{guess}'?" if guess
                             else f"use one of {', '.join(FAMILIES)}")
+        for key in ("label", "description", "denominator"):
+            if entry.get(key) is not None:
+                _text(entry[key], f"outcome '{name}' {key}", file)
+        if entry.get("better") not in (None, "lower", "higher"):
+            raise SpecError(f"outcome '{name}' has better: {_shown(entry['better'])}",
+                            file=file, fix="write better: lower or better: higher")
         outcomes[str(name)] = entry
 
     analyses: list[Analysis] = []

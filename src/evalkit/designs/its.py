@@ -150,6 +150,7 @@ def its(
                          domain=domain)
     _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
+    check_whole("lags", lags, 0, optional=True)
     file = data.attrs.get("source")
     if treated is not None or control is not None:
         data = _select_series(data, treated=treated, control=control, file=file)
@@ -295,6 +296,11 @@ def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, 
     if isinstance(seasonality, dict):
         check_whole("seasonality fourier", seasonality.get("fourier"), 1)
         check_whole("seasonality period", seasonality.get("period", 12), 2)
+        period = seasonality.get("period", 12)
+        if seasonality["fourier"] > period // 2:  # higher harmonics repeat the lower ones
+            raise DesignError(f"seasonality fourier must be at most half the period "
+                              f"({period // 2}), not {seasonality['fourier']}",
+                              fix="use e.g. fourier: 2 for monthly data (period 12)")
     if seasonality not in (None, "month") and not (
             isinstance(seasonality, dict) and "fourier" in seasonality
             and set(seasonality) <= {"fourier", "period"}):
