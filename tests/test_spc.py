@@ -737,7 +737,7 @@ def test_zero_denominators_and_negative_counts_are_refused():
     with pytest.raises(DataError, match="negative") as err:
         u_chart(df, numerator="x", denominator="n", time="t")
     assert list(err.value.rows) == [8] and err.value.column == "x"
-    with pytest.raises(DesignError, match="DataFrame"):
+    with pytest.raises(DataError, match="DataFrame"):
         p_chart([1, 2, 3], numerator="x", denominator="n")
 
 

@@ -55,7 +55,8 @@ def cmd_check(args) -> int:
         print(r)
     errors = sum(len(r.errors) for r in reports)
     if errors:
-        print(f"{errors} error(s): the data do not meet the contract.", file=sys.stderr)
+        print(f"evalkit: error: {args.data}: {errors} error(s): the data do not meet the "
+              "contract. Fix: correct the problems listed above", file=sys.stderr)
         return 2
     return 0
 
@@ -224,9 +225,27 @@ def cmd_compare(args) -> int:
     return _print_statuses([status], failures)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are :class:`EvalkitError` (one line, exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise EvalkitError(message, fix=f"see '{self.prog} --help'")
+
+
+def _jobs(text: str) -> int:
+    """A whole number of worker processes, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``evalkit`` command."""
-    p = argparse.ArgumentParser(prog="evalkit", description="Evaluate collaborative working in "
+    p = _Parser(prog="evalkit", description="Evaluate collaborative working in "
                                 "health care: analyses and evidence summaries.")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True)
@@ -261,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--engine", default="auto", choices=["auto", "quarto", "builtin"])
         s.add_argument("--out", default="output")
         s.add_argument("--data-root", default="data/synthetic")
-        s.add_argument("--jobs", type=int, default=None, help="worker processes (default: "
+        s.add_argument("--jobs", type=_jobs, default=None, help="worker processes (default: "
                        "one per core)")
         s.add_argument("--force", action="store_true",
                        help="render even reports whose inputs are unchanged; " + _FORCE_OUT)
@@ -291,17 +310,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; return the exit code.
+
+    Problems the user can fix, bad arguments included, print one line starting
+    ``evalkit: error:`` and return 2. So does an operating-system error (permission denied,
+    a read-only folder, a full disk), naming the path. Anything else is a bug and keeps its
+    traceback.
+    """
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except EvalkitError as err:
         print(f"evalkit: error: {err.one_line()}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"evalkit: error: {_os_error(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("evalkit: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(err: OSError) -> str:
+    """An operating-system error as one line naming the path and a fix."""
+    import errno
+
+    path = err.filename if err.filename is not None else "a file"
+    what = err.strerror or type(err).__name__
+    denied = ("check you may read this file, and write in the output folder (choose "
+              "another with --out)")
+    fixes = {errno.EACCES: denied, errno.EPERM: denied,
+             errno.EROFS: "the folder is on a read-only disk; choose another with --out",
+             errno.ENOSPC: "free some disk space, or write elsewhere with --out",
+             errno.ENOENT: "check the path exists"}
+    fix = fixes.get(err.errno, "check the path and try again")
+    return EvalkitError(what, file=str(path), fix=fix).one_line()
 
 
 if __name__ == "__main__":  # pragma: no cover

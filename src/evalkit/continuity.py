@@ -63,6 +63,7 @@ import pandas as pd
 from .contract import nearest
 from .designs._options import check_whole
 from .errors import DataError, DesignError
+from .inputs import takes_frame
 
 __all__ = ["ContinuityResult", "continuity", "INDICES"]
 
@@ -163,6 +164,7 @@ class ContinuityResult:
                 f"{len(self.groups)} group(s)>")
 
 
+@takes_frame
 def continuity(consultations: pd.DataFrame, *, patient: str = "patient_id",
                provider: str = "clinician", date: str = "date", group: str | None = None,
                min_visits: int = 2, file: str | None = None) -> ContinuityResult:

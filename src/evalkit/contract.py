@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, EvalkitError
+from .inputs import takes_frame
 from .periods import parse_period, parse_periods
 
 __all__ = ["FAMILIES", "COUNT_FAMILIES", "Problem", "CheckReport", "check_panel",
@@ -135,6 +136,44 @@ def _rows(mask: np.ndarray) -> list[int]:
     return list(np.flatnonzero(mask) + 2)
 
 
+#: A denominator at least this large is a population (a list size, residents of an area):
+#: more events than people in it in one period is refused (docs/data-contract.md,
+#: "Counts and denominators").
+POPULATION_DENOMINATOR = 1000
+
+
+def _events_per_head(report: CheckReport, count: np.ndarray, den: np.ndarray, col: str,
+                     den_col: str) -> None:
+    """Events above the people at risk in one period.
+
+    Repeat events are real (bed days per death, a long stay in a practice of 16 patients),
+    so more events than people is not in itself wrong. Over a population of at least
+    :data:`POPULATION_DENOMINATOR` people it is: three admissions per registered patient in
+    a month is a typo or a denominator in the wrong units, so it is an error. Over smaller
+    denominators it is a warning, unless the column usually exceeds its denominator (a
+    measure such as bed days per death).
+    """
+    ok = np.isfinite(count) & np.isfinite(den) & (den > 0)
+    above = ok & (count > den)
+    if not above.any():
+        return
+    wild = above & (den >= POPULATION_DENOMINATOR)
+    if wild.any():
+        i = int(np.flatnonzero(wild)[0])
+        report.add("count_exceeds_denominator",
+                   f"{wild.sum()} row(s) have more '{col}' than '{den_col}' in one period "
+                   f"(e.g. {count[i]:g} against {den[i]:g}), more events than people in a "
+                   f"population", column=col, rows=_rows(wild),
+                   fix=f"check the count, and that '{den_col}' is the number of people (not "
+                   "thousands) at risk in that period")
+    elif np.median(count[ok] / den[ok]) <= 1:
+        report.add("count_exceeds_denominator",
+                   f"{above.sum()} row(s) have more '{col}' than '{den_col}' in one period",
+                   severity="warning", column=col, rows=_rows(above),
+                   fix=f"repeat events can do this in a small group, but check the count and "
+                   f"'{den_col}'")
+
+
 def never_treated(values: pd.Series) -> np.ndarray:
     """True where a cohort value means 'never treated' (0, blank or NaN)."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
@@ -144,6 +183,7 @@ def never_treated(values: pd.Series) -> np.ndarray:
         dtype=bool, na_value=True)
 
 
+@takes_frame
 def check_panel(
     data: pd.DataFrame,
     *,
@@ -258,6 +298,11 @@ def check_panel(
                        rows=_rows(bad), fix="remove text such as '*' or '<5' and leave the "
                        "cell blank if the value is unknown")
         numeric[col] = values.to_numpy(dtype=float)
+        inf = np.isinf(numeric[col])
+        if inf.any():
+            report.add("infinite_value", f"{inf.sum()} infinite value(s)", column=col,
+                       rows=_rows(inf), fix="replace 'inf' with the real value, or leave the "
+                       "cell blank if it is unknown")
     for col in families:
         miss = data[col].isna().to_numpy()
         if miss.any():
@@ -291,6 +336,13 @@ def check_panel(
         if den not in numeric:
             continue
         d = numeric[den]
+        if col in numeric:
+            lost = np.isnan(d) & np.isfinite(numeric[col])
+            if lost.any():
+                report.add("missing_denominator", f"{lost.sum()} row(s) have a value of "
+                           f"'{col}' but no '{den}'", column=den, rows=_rows(lost),
+                           fix=f"fill in '{den}' (a count cannot be a rate without it), or "
+                           f"blank '{col}' too to leave the row out")
         zero = np.isfinite(d) & (d <= 0)
         if zero.any():
             report.add("zero_denominator", f"{zero.sum()} zero or negative denominator(s)",
@@ -304,6 +356,8 @@ def check_panel(
                            f"'{col}' is larger than its denominator '{den}'", column=col,
                            rows=_rows(over), fix="check that the denominator counts the "
                            "people who could have the outcome")
+        elif families.get(col) in COUNT_FAMILIES and col in numeric:
+            _events_per_head(report, numeric[col], d, col, den)
 
     # 4. Time: readable periods, duplicates and gaps.
     try:

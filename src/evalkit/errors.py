@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["EvalkitError", "DataError", "SpecError", "DesignError", "format_rows"]
+__all__ = ["EvalkitError", "DataError", "SpecError", "DesignError", "format_rows", "one_line"]
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and runs of spaces become single spaces (messages
+    quoted from other libraries, such as pandas' parser, may end in a line break)."""
+    return " ".join(str(text).split())
 
 
 def format_rows(rows: Iterable[int], limit: int = 5) -> str:
@@ -68,7 +74,7 @@ class EvalkitError(Exception):
         text = (": ".join([", ".join(where), self.message]) if where else self.message)
         if self.fix:
             text += f". Fix: {self.fix}"
-        return text
+        return one_line(text)
 
     def __str__(self) -> str:
         return self.one_line()

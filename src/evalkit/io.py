@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -49,18 +51,44 @@ def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
                         fix="save the table as CSV, Parquet or Excel (.xlsx)")
     try:
         if kind == "csv":
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, encoding="utf-8")
+            _check_header(path)
         elif kind == "parquet":
             df = pd.read_parquet(path)
         else:
             df = pd.read_excel(path, sheet_name=0 if sheet is None else sheet)
-    except (ValueError, OSError, ImportError) as exc:
-        raise DataError(f"could not be read ({type(exc).__name__}: {exc})", file=str(path),
-                        fix="check the file is a valid, unlocked table") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1 if kind == "csv" else None
+        raise DataError(f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
+                        + (f" on line {line})" if line else ")"), file=str(path),
+                        fix="save the table as 'CSV UTF-8' (in Excel: Save As, CSV UTF-8)"
+                        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty", file=str(path),
+                        fix="export the table again, with its header row") from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"is not a well-formed CSV ({exc})", file=str(path),
-                        fix="check the delimiter and quoting") from None
+        raise DataError(f"is not a well-formed CSV ({str(exc).strip()})", file=str(path),
+                        fix="check the delimiter and quoting: every row needs as many fields "
+                        "as the header") from None
+    except (ValueError, OSError, ImportError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        raise DataError(f"could not be read ({type(exc).__name__}: {exc})", file=str(path),
+                        fix="check the file is a valid, unlocked "
+                        + ("Excel workbook (.xlsx)" if kind == "excel" else "table")) from None
     if df.empty:
         raise DataError("the table has no rows", file=str(path), fix="check the export")
     df.attrs["source"] = str(path)
     return df
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a CSV header that names a column twice (pandas would rename one 'x.1')."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    names = [h.strip() for h in header]
+    twice = sorted({n for n in names if names.count(n) > 1 and n})
+    if twice:
+        raise DataError(f"the header names the column {', '.join(repr(n) for n in twice)} "
+                        "more than once", file=str(path), column=twice[0],
+                        fix="rename or drop the repeated column")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from .check import check_analysis
 from .data_sources import read_source
 from .designs import DESIGNS
 from .errors import DesignError, EvalkitError
@@ -38,6 +39,8 @@ class Evaluation:
     results: list[tuple[Analysis, DesignResult]]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     _engagement: Any = field(default=None, repr=False)
+    #: Warnings of the data contract (``Problem`` objects), one per problem and file.
+    data_warnings: list = field(default_factory=list)
     _records: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -218,6 +221,8 @@ class Evaluation:
             (figdir / "alt-text.json").write_text(json.dumps(alts, indent=2, sort_keys=True)
                                                   + "\n", encoding="utf-8")
             lines = list(log or [])
+            lines.extend(f"data warning [{w.code}]: {w.as_error().one_line()}"
+                         for w in self.data_warnings)
             for analysis, res in self.results:
                 lines.append(f"{analysis.design} {analysis.outcome}: {len(res.effects)} effect(s)")
                 lines.extend(f"  warning: {w}" for w in res.warnings)
@@ -316,6 +321,11 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
                                       disable=not progress), start=1):
         data = evaluation.table(analysis.data)
         func = DESIGNS[analysis.design]
+        # The data contract, checked at the boundary for every design alike.
+        report = check_analysis(data, analysis, file=str(spec.data[analysis.data].path))
+        seen = {(w.code, w.file, w.column) for w in evaluation.data_warnings}
+        evaluation.data_warnings.extend(w for w in report.warnings
+                                        if (w.code, w.file, w.column) not in seen)
         options = dict(analysis.options)
         if "n_jobs" not in options and "n_jobs" in inspect.signature(func).parameters:
             options["n_jobs"] = _jobs()  # results do not depend on it
@@ -323,10 +333,12 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
             if key in options:
                 options[key] = evaluation.table(options[key])
         try:
+            report.raise_for_errors()
             result = func(data, outcome=analysis.outcome, scheme=spec.scheme, **options)
         except EvalkitError as err:
             err.message = (f"analysis {i} ({analysis.design}, {analysis.outcome}): "
                            f"{err.message}")
+            err.file = err.file or str(spec.path)
             raise
         evaluation.results.append((analysis, result))
     if out is not None:

@@ -467,8 +467,11 @@ class ReportContext:
 
     def data_markdown(self) -> str:
         """The data the evaluation used, and the disclosure rule for counts."""
+        from .check import warnings_markdown
+
+        warned = warnings_markdown(self.evaluation.data_warnings)
         return "\n".join([
-            data_sources_markdown(self.spec),
+            data_sources_markdown(self.spec), *([warned] if warned else []),
             f"Counts of people and events are shown under disclosure control "
             f"({md_text(self.rules.name)}: counts from {self.rules.low} to {self.rules.high} "
             f"appear as '{md_text(self.rules.symbol)}'); the appendix on disclosure control "

@@ -20,7 +20,8 @@ import yaml
 
 from .contract import FAMILIES, nearest
 from .designs import DESIGNS
-from .errors import SpecError
+from .errors import EvalkitError, SpecError
+from .inputs import check_options
 from .naming import SCHEME_NAME
 from .results import DOMAINS
 
@@ -120,6 +121,106 @@ def _mapping(value, where: str, file: str) -> Mapping:
     return value
 
 
+#: The largest spec file read, in bytes (a spec is a page or two of YAML).
+MAX_SPEC_BYTES = 1_000_000
+#: The most YAML nodes a spec may expand to once aliases are followed (the largest
+#: synthetic spec has a few hundred); a "billion laughs" document expands to 10**9.
+MAX_SPEC_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses, before anything is built, documents whose aliases
+    expand beyond :data:`MAX_SPEC_NODES` nodes or refer to themselves, and mappings with a
+    key twice (plain PyYAML keeps the last silently)."""
+
+    def compose_document(self):  # noqa: D102 - PyYAML's hook
+        node = super().compose_document()
+        sizes: dict[int, int] = {}
+        _expanded_size(node, sizes, set())
+        return node
+
+
+def _expanded_size(node, sizes: dict[int, int], open_: set[int]) -> int:
+    """The number of nodes ``node`` stands for with every alias followed (memoised, so the
+    walk is linear in the document's size however deep the aliases nest)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise _TooBig("an alias refers to the node that contains it")
+    open_.add(key)
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+        seen: set[str] = set()
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in seen:
+                    raise _TooBig(f"the key '{k.value}' appears twice in one mapping (again "
+                                  f"at line {k.start_mark.line + 1}), and only one would be "
+                                  "used", fix="write each key once")
+                seen.add(k.value)
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, open_)
+        if total > MAX_SPEC_NODES:
+            raise _TooBig(f"its aliases expand to more than {MAX_SPEC_NODES:,} values")
+    open_.discard(key)
+    sizes[key] = total
+    return total
+
+
+class _TooBig(Exception):
+    """A YAML document refused before it is built: too large once expanded, recursive, or
+    with a key twice in one mapping (internal; becomes a SpecError with ``fix``)."""
+
+    def __init__(self, message: str, fix: str = "write the values out instead of nesting "
+                 "aliases ('*name')"):
+        super().__init__(message)
+        self.fix = fix
+
+
+def read_yaml(path: Path, *, what: str = "spec") -> Any:
+    """Read a small YAML file safely: UTF-8 only, at most :data:`MAX_SPEC_BYTES` bytes and
+    :data:`MAX_SPEC_NODES` nodes once aliases are expanded; nothing in it is executed.
+
+    Raises
+    ------
+    SpecError
+        Naming the file, for a file too large, not UTF-8, not valid YAML, or whose aliases
+        expand too far (a "billion laughs" document is refused in milliseconds).
+    """
+    file = str(path)
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(f"the {what} is {size:,} bytes, more than the {MAX_SPEC_BYTES:,} a "
+                        f"{what} may be", file=file, fix="a spec names data files; put tables "
+                        "in those files, not in the spec")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SpecError(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})",
+                        file=file, fix="save the file as UTF-8 (most editors offer it under "
+                        "'Save as' or 'Encoding')") from None
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise SpecError("is refused: it nests lists or mappings too deeply", file=file,
+                        fix="a spec nests a few levels at most; check the brackets") from None
+    except _TooBig as exc:
+        raise SpecError(f"is refused: {exc}", file=file, fix=exc.fix) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=file,
+                        fix="check indentation (spaces, not tabs) and quoting") from None
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate an evaluation spec.
 
@@ -148,16 +249,9 @@ def load_spec(path: str | Path) -> Spec:
     if path.is_dir():
         path = path / "spec.yaml"
         file = str(path)
-    if not path.exists():
+    if not path.is_file():
         raise SpecError("spec not found", file=file, fix="give the path of a spec.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}", file=file,
-                        fix="check indentation and quoting") from None
-    raw = _mapping(raw, "the spec", file)
+    raw = _mapping(read_yaml(path), "the spec", file)
     _unknown(raw, TOP_KEYS, "the spec", file)
     for key in ("scheme", "data", "outcomes", "analyses"):
         if key not in raw:
@@ -176,7 +270,7 @@ def load_spec(path: str | Path) -> Spec:
         _unknown(entry, DATA_KEYS, f"data '{name}'", file)
         if "path" not in entry:
             raise SpecError(f"data '{name}' has no path", file=file, fix="add 'path: file.csv'")
-        kind = entry.get("kind", "panel")
+        kind = _text(entry.get("kind", "panel"), f"data '{name}' kind", file)
         if kind not in DATA_KINDS:
             guess = nearest(str(kind), DATA_KINDS)
             raise SpecError(f"data '{name}' has unknown kind '{kind}'", file=file,
@@ -187,10 +281,16 @@ def load_spec(path: str | Path) -> Spec:
                 raise SpecError(f"data '{name}' has '{key}', which only 'kind: records' takes",
                                 file=file, fix=f"remove '{key}', or set 'kind: records'")
         attributes = entry.get("attributes")
+        sheet = entry.get("sheet")
+        if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))):
+            raise SpecError(f"data '{name}' sheet must be a sheet name or number, not "
+                            f"{sheet!r}", file=file, fix="e.g. 'sheet: Panel' or 'sheet: 0'")
         data[str(name)] = DataSource(
-            str(name), (path.parent / entry["path"]).resolve(), kind, entry.get("sheet"),
-            str(entry["table"]) if entry.get("table") is not None else None,
-            (path.parent / attributes).resolve() if attributes else None)
+            str(name), _inside(path, entry["path"], f"data '{name}' path", file), kind, sheet,
+            _text(entry["table"], f"data '{name}' table", file)
+            if entry.get("table") is not None else None,
+            _inside(path, attributes, f"data '{name}' attributes", file) if attributes
+            else None)
 
     outcomes: dict[str, dict[str, Any]] = {}
     for name, entry in _mapping(raw["outcomes"], "outcomes", file).items():
@@ -202,6 +302,12 @@ def load_spec(path: str | Path) -> Spec:
             raise SpecError(f"outcome '{name}' has unknown family '{family}'", file=file,
                             fix=f"did you mean '{guess}'?" if guess
                             else f"use one of {', '.join(FAMILIES)}")
+        for key in ("label", "description", "denominator"):
+            if entry.get(key) is not None:
+                _text(entry[key], f"outcome '{name}' {key}", file)
+        if entry.get("better") not in (None, "lower", "higher"):
+            raise SpecError(f"outcome '{name}' has better: {_shown(entry['better'])}",
+                            file=file, fix="write better: lower or better: higher")
         outcomes[str(name)] = entry
 
     analyses: list[Analysis] = []
@@ -212,13 +318,13 @@ def load_spec(path: str | Path) -> Spec:
     for i, entry in enumerate(items, start=1):
         entry = _mapping(entry, f"analysis {i}", file)
         _unknown(entry, ANALYSIS_KEYS, f"analysis {i}", file)
-        design = entry.get("design")
+        design = _text(entry.get("design"), f"analysis {i} design", file)
         if design not in DESIGNS:
             guess = nearest(str(design), DESIGNS)
             raise SpecError(f"analysis {i} names unknown design '{design}'", file=file,
                             fix=f"did you mean '{guess}'?" if guess
                             else f"available designs: {', '.join(DESIGNS)}")
-        source = entry.get("data")
+        source = _text(entry.get("data"), f"analysis {i} data", file)
         if source not in data:
             guess = nearest(str(source), data)
             raise SpecError(f"analysis {i} uses data '{source}', which the spec does not list",
@@ -239,10 +345,16 @@ def load_spec(path: str | Path) -> Spec:
         names = entry.get("outcomes")
         if isinstance(names, str):
             names = [names]
+        if names is not None and not isinstance(names, list):
+            raise SpecError(f"analysis {i} outcomes must be a list of outcome names", file=file,
+                            fix="write 'outcomes: [name, ...]'")
+        if entry.get("label") is not None:
+            _text(entry["label"], f"analysis {i} label", file)
         if not names:
             raise SpecError(f"analysis {i} lists no outcomes", file=file,
                             fix="add 'outcomes: [name, ...]'")
         for outcome in names:
+            outcome = _text(outcome, f"analysis {i} outcome", file)
             if outcome not in outcomes:
                 guess = nearest(str(outcome), outcomes)
                 raise SpecError(f"analysis {i} names outcome '{outcome}', which is not under "
@@ -252,6 +364,11 @@ def load_spec(path: str | Path) -> Spec:
             for key in ("family", "denominator", "domain", "per"):
                 if key in outcomes[outcome] and key in allowed and key not in merged:
                     merged[key] = outcomes[outcome][key]
+            try:
+                check_options(DESIGNS[design], merged)
+            except EvalkitError as err:
+                raise SpecError(f"analysis {i} ({design}): {err.message}", file=file,
+                                fix=err.fix) from None
             missing = [p for p, v in params.items() if v.kind == inspect.Parameter.KEYWORD_ONLY
                        and v.default is inspect.Parameter.empty and p != "outcome"
                        and p not in merged]
@@ -273,17 +390,50 @@ def load_spec(path: str | Path) -> Spec:
     _unknown(engagement, ENGAGEMENT_KEYS, "engagement", file)
     for role in ("referrals", "mdt", "survey", "panel", "care_plans", "maturity",
                  "consultations"):
-        if role in engagement and engagement[role] not in data:
+        if role in engagement and _text(engagement[role], f"engagement {role}",
+                                        file) not in data:
             raise SpecError(f"engagement {role} names data '{engagement[role]}', which the spec "
                             "does not list", file=file, fix="add it under 'data:'")
     report = dict(_mapping(raw.get("report") or {}, "report", file))
     _unknown(report, REPORT_KEYS, "report", file)
+    for key in ("title", "description", "inspired_by"):
+        if raw.get(key) is not None:
+            _text(raw[key], f"'{key}'", file)
     return Spec(path=path.resolve(), scheme=scheme, title=str(raw.get("title", scheme)),
                 description=str(raw.get("description", "")).strip(),
                 synthetic=_flag(raw.get("synthetic", False), "synthetic", file),
                 data=data, outcomes=outcomes,
                 analyses=tuple(analyses), engagement=engagement, report=report,
                 inspired_by=raw.get("inspired_by"), raw=raw)
+
+
+def _text(value, where: str, file: str) -> str:
+    """A YAML scalar used as a name or text: refuse a list, a mapping or nothing."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise SpecError(f"{where} must be text, not {_shown(value)}", file=file,
+                    fix="write a single name or sentence (lists and mappings are not allowed "
+                    "here)")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _inside(spec_path: Path, value, where: str, file: str) -> Path:
+    """A data path of the spec, which must lie in the spec's folder or below it.
+
+    A spec may come from someone else: it must not make evalkit read (and then hash, log and
+    report on) files elsewhere on the machine, such as ``../../etc/passwd``.
+    """
+    text = _text(value, where, file)
+    rel = Path(text)
+    if rel.is_absolute() or ".." in rel.parts or not text.strip():
+        raise SpecError(f"{where} '{text}' is outside the spec's folder", file=file,
+                        fix="data files must be in the spec's folder or a folder below it; "
+                        "copy the file there and give its path relative to the spec")
+    return (spec_path.parent / rel).resolve()
 
 
 def _flag(value, key: str, file) -> bool:

@@ -77,6 +77,7 @@ from scipy import stats
 from ..contract import nearest
 from ..designs._options import check_choice
 from ..errors import DataError, DesignError
+from ..inputs import takes_frame
 
 __all__ = ["FunnelResult", "funnel", "exact_limits", "KINDS", "DEFAULT_LIMITS"]
 
@@ -391,6 +392,7 @@ def _check_limits(limits) -> tuple[float, ...]:
     return tuple(sorted(levels))
 
 
+@takes_frame
 def funnel(data: pd.DataFrame, *, numerator: str, denominator: str, unit: str,
            kind: str = "proportion", multiplier: float = 1, target: float | None = None,
            limits: Sequence[float] = DEFAULT_LIMITS, overdispersion: bool = False,

@@ -69,6 +69,7 @@ from scipy import stats
 
 from ..designs._options import check_choice, check_conf_level
 from ..errors import DataError, DesignError
+from ..inputs import takes_frame
 from .funnel import _counts, _labels, _require_columns, _rows
 
 __all__ = ["StandardisedRates", "standardised_rates", "poisson_limits", "METHODS",
@@ -238,6 +239,7 @@ def _read_standard(standard: pd.DataFrame, strata: list[str], needs: list[str], 
     return out
 
 
+@takes_frame
 def standardised_rates(data: pd.DataFrame, *, events: str, population: str, group: str,
                        strata: str | Sequence[str], method: str = "direct",
                        standard: pd.DataFrame | None = None, multiplier: float = 100_000,

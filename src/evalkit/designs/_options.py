@@ -8,6 +8,7 @@ import numpy as np
 
 from ..contract import FAMILIES, nearest
 from ..errors import DataError, DesignError
+from ..inputs import check_option
 
 __all__ = ["check_choice", "check_conf_level", "check_whole", "check_family",
            "unit_clusters"]
@@ -23,9 +24,7 @@ def check_choice(name: str, value, allowed: Sequence[str]) -> None:
 
 def check_conf_level(conf_level) -> None:
     """Refuse a confidence level outside (0, 1)."""
-    if not 0 < float(conf_level) < 1:
-        raise DesignError(f"conf_level must be between 0 and 1, not {conf_level}",
-                          fix="use e.g. 0.95")
+    check_option("conf_level", conf_level, "float")
 
 
 def check_whole(name: str, value, low: int = 0, *, optional: bool = False) -> None:

@@ -31,6 +31,7 @@ from scipy import stats
 from ..contract import check_panel
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole, unit_clusters
@@ -72,6 +73,7 @@ def within(values: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float
     return out
 
 
+@takes_frame
 def did(
     data: pd.DataFrame,
     *,

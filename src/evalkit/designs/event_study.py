@@ -31,6 +31,7 @@ from scipy import stats
 from ..contract import check_panel, never_treated
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole, unit_clusters
@@ -43,6 +44,7 @@ __all__ = ["event_study", "sup_t_critical_value"]
 DESIGN = "event_study"
 
 
+@takes_frame
 def event_study(
     data: pd.DataFrame,
     *,

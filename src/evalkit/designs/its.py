@@ -39,6 +39,7 @@ from scipy import stats
 from ..contract import check_panel, nearest
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_family, check_whole
@@ -59,6 +60,7 @@ REMEDIES = ("auto", "none", "hac", "ar", "arima")
 MIN_POINTS, WARN_POINTS = 8, 12
 
 
+@takes_frame
 def its(
     data: pd.DataFrame,
     *,
@@ -157,6 +159,7 @@ def its(
                          domain=domain)
     _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
+    check_whole("lags", lags, 0, optional=True)
     file = data.attrs.get("source")
     if treated is not None or control is not None:
         data = _select_series(data, treated=treated, control=control, file=file)
@@ -320,10 +323,17 @@ def _selection(data, codes, *, outcome, time, control, denominator, family, star
 def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, washout):
     check_family(family, denominator)
     check_choice("autocorrelation remedy", autocorrelation, REMEDIES)
+    if isinstance(seasonality, dict):
+        check_whole("seasonality fourier", seasonality.get("fourier"), 1)
+        check_whole("seasonality period", seasonality.get("period", 12), 2)
+        period = seasonality.get("period", 12)
+        if seasonality["fourier"] > period // 2:  # higher harmonics repeat the lower ones
+            raise DesignError(f"seasonality fourier must be at most half the period "
+                              f"({period // 2}), not {seasonality['fourier']}",
+                              fix="use e.g. fourier: 2 for monthly data (period 12)")
     if seasonality not in (None, "month") and not (
             isinstance(seasonality, dict) and "fourier" in seasonality
-            and set(seasonality) <= {"fourier", "period"}
-            and int(seasonality["fourier"]) >= 1):
+            and set(seasonality) <= {"fourier", "period"}):
         raise DesignError(f"seasonality must be None, 'month' or {{'fourier': K, 'period': P}}, "
                           f"not {seasonality!r}", fix="e.g. seasonality: {fourier: 2, period: 12}")
     check_conf_level(conf_level)
@@ -351,6 +361,15 @@ def _select_series(data: pd.DataFrame, *, treated, control, file) -> pd.DataFram
         raise DataError("rows are marked both treated and comparison", file=file,
                         column=control, rows=list(np.flatnonzero(both) + 2),
                         fix="a unit belongs to one series")
+    # The series must exist before a model is fitted (an all-treated panel made the
+    # controlled design matrix singular).
+    if control is not None and not comp.any():
+        raise DesignError("no row is in the comparison series: the column is 0 in every row",
+                          file=file, column=control, fix="mark units outside the scheme with 1, "
+                          "or drop 'control' for an uncontrolled time series")
+    if not treat.any():
+        raise DesignError("no row is in the treated series: the column is 0 in every row",
+                          file=file, column=treated, fix="mark the scheme's units with 1")
     keep = treat | comp
     out = data.loc[keep].copy()
     out["_comparison"] = comp[keep].astype(int)

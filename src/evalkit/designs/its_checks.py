@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DesignError
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from .its import its
 from .its_model import Interruption, _ar1_inverse, design_matrix
@@ -26,6 +27,7 @@ from .its_model import Interruption, _ar1_inverse, design_matrix
 __all__ = ["its_placebo", "its_sensitivity", "its_power"]
 
 
+@takes_frame
 def its_placebo(data: pd.DataFrame, *, every: int = 6, min_points: int = 8,
                 **options: Any) -> pd.DataFrame:
     """Placebo interruptions in the pre-period.
@@ -71,6 +73,7 @@ def its_placebo(data: pd.DataFrame, *, every: int = 6, min_points: int = 8,
     return pd.DataFrame(rows)
 
 
+@takes_frame
 def its_sensitivity(data: pd.DataFrame, *, harmonics=(0, 1, 2, 3), washouts=(0, 1, 2, 3),
                     estimand: str = "level_change", **options: Any) -> pd.DataFrame:
     """Refit with other numbers of harmonics and washout lengths.

@@ -94,6 +94,7 @@ from scipy import stats
 from ..e_value import e_values
 from ..errors import DataError, DesignError, format_rows
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._cohort import _covariates, _missing_column, _rows, _treatment
 from ._options import check_choice, check_conf_level, check_whole
@@ -571,6 +572,7 @@ def _check_options(method, distance, estimand, m_order, caliper, replace, ratio,
         raise DesignError("trim only applies to method='ipw'", fix="drop trim")
 
 
+@takes_frame
 def match(data: pd.DataFrame, *, treated: str, covariates: Sequence[str],
           method: str = "nearest", caliper: float | None = None, replace: bool = False,
           exact: Sequence[str] | str | None = None, ratio: int = 1, distance: str = "logit",
@@ -835,6 +837,7 @@ def _finish(data, t, cov, w, ps, pairs, subclass, diag, warns, *, method, treate
 # --------------------------------------------------------------------------- design
 
 
+@takes_frame
 def matched(data: pd.DataFrame, *, outcome: str, treated: str, covariates: Sequence[str],
             pre: str | Sequence[str] | None = None, method: str = "nearest",
             caliper: float | None = None, replace: bool = False,

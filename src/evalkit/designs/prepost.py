@@ -35,6 +35,7 @@ from scipy import stats
 from ..contract import COUNT_FAMILIES, check_panel
 from ..errors import DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..regression_to_mean import RTMCheck
 from ..results import DOMAINS, DesignResult, EffectRecord, effects_frame
@@ -45,6 +46,7 @@ __all__ = ["prepost"]
 DESIGN = "prepost"
 
 
+@takes_frame
 def prepost(
     data: pd.DataFrame,
     *,
@@ -165,6 +167,14 @@ def prepost(
     scheme_rows = ever & (in_base | in_follow)
     sub = frame[scheme_rows]
 
+    if paired and unit:
+        spans = sub.groupby("unit")["post"].agg(["min", "max"])
+        n_both = int(((spans["min"] == 0) & (spans["max"] == 1)).sum())
+        if n_both < 2:
+            raise DesignError(f"only {n_both} scheme unit(s) have data both before and after "
+                              "the start; a paired before/after needs at least two", file=file,
+                              column=unit, fix="use paired: false to compare the periods of "
+                              "one unit, or an interrupted time series")
     warnings: list[str] = []
     scale = "ratio" if family in COUNT_FAMILIES and family != "binomial" else "difference"
     est, diag = _estimate(sub, family=family, paired=paired, per=per)

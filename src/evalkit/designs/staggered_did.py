@@ -34,6 +34,7 @@ from scipy import sparse, stats
 from ..contract import check_panel, nearest, never_treated
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level, check_whole, unit_clusters
@@ -45,6 +46,7 @@ DESIGN = "staggered_did"
 ESTIMATORS = ("dr", "ipw", "reg")
 
 
+@takes_frame
 def staggered_did(
     data: pd.DataFrame,
     *,

@@ -77,6 +77,7 @@ import pandas as pd
 from ..contract import nearest
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import PeriodAxis, parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level
@@ -352,6 +353,7 @@ def _constant_effect_interval(gap_post: np.ndarray, pre: float, placebo_ratios: 
     return mean - half, mean + half
 
 
+@takes_frame
 def synthetic_control(
     data: pd.DataFrame,
     *,

@@ -58,6 +58,7 @@ import pandas as pd
 from ..contract import nearest
 from ..designs._options import check_whole
 from ..errors import DataError, DesignError, format_rows
+from ..inputs import takes_frame
 from .bootstrap import Seed, _check_values, _group_codes, _make_cells, _resampled_means, _rng
 
 __all__ = ["NICE_WTP", "WTP_GRID", "icer", "incremental", "nmb", "ceac", "evpi",
@@ -220,6 +221,7 @@ def incremental(delta_cost: float, delta_effect: float) -> dict[str, Any]:
                     "acceptable only if above the willingness to pay"}
 
 
+@takes_frame
 def icer(strategies: pd.DataFrame, *, strategy: str = "strategy", cost: str = "cost",
          effect: str = "effect", file: str | None = None) -> pd.DataFrame:
     """Incremental cost-effectiveness ratios along the efficiency frontier.
@@ -313,6 +315,7 @@ def icer(strategies: pd.DataFrame, *, strategy: str = "strategy", cost: str = "c
 # --------------------------------------------------------------------------- net benefit
 
 
+@takes_frame
 def nmb(strategies: pd.DataFrame, *, wtp: Any = NICE_WTP, strategy: str = "strategy",
         cost: str = "cost", effect: str = "effect", draw: str | None = None,
         reference: str | None = None, conf_level: float = 0.95,
@@ -383,6 +386,7 @@ def _position(names: Sequence[str], name: str) -> int:
     return list(names).index(str(name))
 
 
+@takes_frame
 def ceac(draws: pd.DataFrame, *, wtp: Any = WTP_GRID, strategy: str = "strategy",
          cost: str = "cost", effect: str = "effect", draw: str = "draw",
          file: str | None = None) -> pd.DataFrame:
@@ -421,6 +425,7 @@ def ceac(draws: pd.DataFrame, *, wtp: Any = WTP_GRID, strategy: str = "strategy"
                          "frontier": (best[:, None] == np.arange(n_s)).ravel()})
 
 
+@takes_frame
 def evpi(draws: pd.DataFrame, *, wtp: Any = NICE_WTP, population: float | None = None,
          strategy: str = "strategy", cost: str = "cost", effect: str = "effect",
          draw: str = "draw", file: str | None = None) -> pd.DataFrame:
@@ -467,6 +472,7 @@ def evpi(draws: pd.DataFrame, *, wtp: Any = NICE_WTP, population: float | None =
 # --------------------------------------------------------------------------- bootstrap
 
 
+@takes_frame
 def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
                  reference: Any = None, n_resamples: int = 2000, seed: Seed = None,
                  strata: str | None = None, file: str | None = None) -> pd.DataFrame:

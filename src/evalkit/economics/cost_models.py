@@ -76,6 +76,7 @@ from ..contract import nearest
 from ..designs._options import check_choice, check_conf_level, check_whole
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..results import DesignResult, EffectRecord, effects_frame
 from .bootstrap import (
     METHODS,
@@ -688,6 +689,7 @@ def _from_boot(res: BootstrapCI, scale: str) -> tuple:
 # --------------------------------------------------------------------------- public
 
 
+@takes_frame
 def cost_compare(
     data: pd.DataFrame,
     *,

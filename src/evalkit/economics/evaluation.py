@@ -61,6 +61,7 @@ import pandas as pd
 from ..designs._options import check_choice, check_conf_level, check_whole
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..narrative import format_gbp as gbp
 from ..results import DesignResult, EffectRecord, effects_frame
 from .bootstrap import Seed, _make_cells, _resampled_means, _rng
@@ -285,6 +286,7 @@ def _psa(per_patient: float, rel_se: float, draws: np.ndarray, with_effect: bool
     return pd.DataFrame(out)
 
 
+@takes_frame
 def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
              scheme_costs_table: pd.DataFrame, patients_served: float,
              patient: str = "patient_id", time: str = "year", treated: str = "enrolled",

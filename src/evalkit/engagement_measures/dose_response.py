@@ -59,6 +59,7 @@ from scipy import stats
 from ..contract import nearest
 from ..designs._options import check_choice, check_conf_level
 from ..errors import DataError, DesignError
+from ..inputs import takes_frame
 from ..periods import parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from .indices import EngagementResult, need_columns
@@ -187,6 +188,7 @@ def _line(dose: np.ndarray, x_at: Callable[[np.ndarray], np.ndarray], params: np
 # --------------------------------------------------------------------------- cross-section
 
 
+@takes_frame
 def dose_response(effects_by_unit: pd.DataFrame,
                   engagement_by_unit: pd.DataFrame | EngagementResult, *,
                   effect: str = "estimate", se: str | None = None, dose: str = "per_1000",
@@ -429,6 +431,7 @@ def _mixed_cross(y, X, names, data, group, conf_level, file, se, warns):
 # --------------------------------------------------------------------------- panel
 
 
+@takes_frame
 def dose_response_panel(panel: pd.DataFrame, *, outcome: str, unit: str, time: str,
                         treated_post: str, dose: str,
                         covariates: Sequence[str] | None = None, family: str = "gaussian",

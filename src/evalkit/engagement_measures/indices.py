@@ -67,6 +67,7 @@ from ..designs._options import check_choice, check_conf_level, check_whole
 from ..disclosure import DisclosureRules, proportions, share_hidden, small_counts
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..periods import PeriodAxis, parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 
@@ -384,6 +385,7 @@ class EngagementResult(DesignResult):
 # --------------------------------------------------------------------------- main
 
 
+@takes_frame
 def engagement(referrals: pd.DataFrame, *, sizes: pd.DataFrame, unit: str = "practice",
                time: str = "month", start: Any = None, mdt: pd.DataFrame | None = None,
                care_plans: pd.DataFrame | None = None, window: int = 12,

@@ -47,6 +47,7 @@ import pandas as pd
 
 from ..designs._options import check_choice
 from ..errors import DataError
+from ..inputs import takes_frame
 from .indices import need_columns
 from .survey import _check_scale
 
@@ -181,6 +182,7 @@ def _wave_order(values: pd.Series, wave_order: Sequence | None, *, file, column)
     return first + [w for w in present if w not in first]
 
 
+@takes_frame
 def maturity(assessments: pd.DataFrame, *, network: str = "network", wave: str = "wave",
              block: str = "block", score: str = "score", scale: tuple[int, int] = (1, 5),
              wave_order: Sequence | None = None, missing: str = "warn",

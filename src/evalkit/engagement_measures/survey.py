@@ -53,6 +53,7 @@ from ..designs._options import check_conf_level
 from ..disclosure import DisclosureRules, share_hidden, small_counts
 from ..errors import DataError, DesignError
 from ..evidence import maryland_level
+from ..inputs import takes_frame
 from ..results import DesignResult, EffectRecord, effects_frame
 from .indices import _wilson, need_columns
 
@@ -173,6 +174,7 @@ class LikertSummary:
         return {"distribution": self.distribution.copy(), "agreement": self.agreement.copy()}
 
 
+@takes_frame
 def likert_summary(survey: pd.DataFrame, *, scale: tuple[int, int] = (1, 5),
                    agree_from: int = 4, by: Sequence[str] = ("item", "wave"),
                    response: str = "response", labels: Mapping[int, str] | None = None,
@@ -290,6 +292,7 @@ def _covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], *, file: st
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
 
 
+@takes_frame
 def likert_change(survey: pd.DataFrame, *, item: str, wave: str = "wave",
                   before: Any = "before", after: Any = "after",
                   covariates: Sequence[str] | None = None, response: str = "response",
@@ -528,6 +531,7 @@ def feldt_interval(alpha, n, k, conf_level: float = 0.95) -> tuple[np.ndarray, n
     return lower, upper
 
 
+@takes_frame
 def cronbach_alpha(survey: pd.DataFrame, *, items: Sequence[str],
                    respondent: str = "respondent", wave: str | None = None,
                    item_column: str = "item", response: str = "response",

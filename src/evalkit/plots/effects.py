@@ -16,6 +16,19 @@ ESTIMAND_LABELS = {"before_after": "before/after",
                    "level_change": "ITS level change", "effect_at_12": "ITS effect at 12 months"}
 
 
+def _finite(value) -> bool:
+    """True for a finite number (an effect without an interval has None or NaN)."""
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(value) -> str:
+    """A number to three significant figures, or 'not estimated'."""
+    return f"{float(value):.3g}" if _finite(value) else "not estimated"
+
+
 def _label(row, labels) -> str:
     name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
     return f"{name}\n({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])})"
@@ -77,8 +90,10 @@ def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = 
     parts = []
     for _, row in frame.iterrows():
         name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
+        ci = (f" (95% CI {_num(row['ci_low'])} to {_num(row['ci_high'])})"
+              if _finite(row["ci_low"]) and _finite(row["ci_high"]) else " (no interval)")
         parts.append(f"{name} ({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])}): "
-                     f"{row['estimate']:.3g} (95% CI {row['ci_low']:.3g} to {row['ci_high']:.3g})")
+                     f"{_num(row['estimate'])}{ci}")
     alt = ("Chart of estimated effects with 95% confidence intervals. " + "; ".join(parts)
            + ".")
     return fig, alt

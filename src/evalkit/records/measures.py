@@ -65,7 +65,6 @@ from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from ..contract import nearest
 from ..errors import SpecError
@@ -753,11 +752,7 @@ def load_records_spec(path: str | Path) -> RecordsSpec:
     file = str(path)
     if not path.exists():
         raise _fail("spec not found", "give the path of a records spec (YAML)", file)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise _fail(f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
-                    "check indentation and colons", file) from None
+    from ..spec import read_yaml  # bounded: UTF-8, 1 MB, aliases expanding to 100,000 values
+
+    raw = read_yaml(path, what="records spec")
     return records_spec(raw or {}, base=path.parent, file=file)

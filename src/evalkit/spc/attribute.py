@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, DesignError
+from ..inputs import takes_frame
 from .prepare import prepare
 from .result import SPCResult, build, check_improvement
 from .rules import detect
@@ -106,6 +107,7 @@ def _attribute(kind: str, data, *, numerator: str, denominator: str, time, group
                  improvement=improvement, target=target, options=options, file=file)
 
 
+@takes_frame
 def p_chart(data: pd.DataFrame, *, numerator: str, denominator: str, time: str | None = None,
             group: str | None = None, rebase: Any = None, improvement: str | None = None,
             target: float | Mapping[Any, float] | None = None, per: float = 1.0,
@@ -156,6 +158,7 @@ def p_chart(data: pd.DataFrame, *, numerator: str, denominator: str, time: str |
                       per=per, file=file)
 
 
+@takes_frame
 def u_chart(data: pd.DataFrame, *, numerator: str, denominator: str, time: str | None = None,
             group: str | None = None, rebase: Any = None, improvement: str | None = None,
             target: float | Mapping[Any, float] | None = None, per: float = 1.0,
