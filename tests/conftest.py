@@ -45,3 +45,20 @@ def make_panel(n_units: int = 40, n_periods: int = 24, start: int = 12, effect: 
 @pytest.fixture
 def panel() -> pd.DataFrame:
     return make_panel()
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """A folder nothing can be written in, for the hostile-input suite (``tests/hostile``):
+    for root, a path under /sys, which refuses even root; for others, a folder without
+    write permission."""
+    import os
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        yield Path("/sys/evalkit-hostile")
+        return
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    yield locked
+    locked.chmod(0o755)

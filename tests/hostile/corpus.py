@@ -583,7 +583,7 @@ _ARGS = [
     Case("command-none", "error", ("command",), argv=()),
     Case("run-without-spec", "error", ("spec",), argv=("run",)),
     Case("option-unknown", "error", ("--outt",), argv=("run", "{spec}", "--outt", "x")),
-    Case("out-is-a-file", "error", ("not an evalkit output folder",),
+    Case("out-is-a-file", "error", ("is a file or a link, not a folder",),
          files=write("taken", "mine"), argv=("run", "{spec}", "--out", "{folder}/taken")),
     Case("out-not-evalkits", "error", ("not an evalkit output folder",),
          files=lambda f: ((f / "theirs").mkdir(), (f / "theirs" / "notes.txt").write_text("x")),
