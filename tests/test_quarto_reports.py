@@ -55,9 +55,10 @@ QUARTO = harness_quarto()
 def need_quarto() -> Path:
     """The harness's ``quarto``; skip (fail in CI) when it is not installed."""
     if QUARTO is None:
-        reason = (f"the Quarto test harness is not installed at {ROOT / '.quarto-harness'} "
-                  f"(nor named by ${HARNESS_ENV}): bash ../shared/quarto/install.sh "
-                  ".quarto-harness")
+        place = os.environ.get(HARNESS_ENV) or ROOT / ".quarto-harness"
+        reason = (f"the Quarto test harness is not installed at {place} (set by "
+                  f"${HARNESS_ENV}, else <repo>/.quarto-harness): bash "
+                  "../shared/quarto/install.sh .quarto-harness")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI must run the Quarto tests, but {reason}")
         pytest.skip(reason)
