@@ -16,8 +16,10 @@ Where the file goes (:func:`figure_folder`):
 1. ``EVALKIT_FIGURE_DIR`` when set (evalkit's engines set it: the built-in engine to a
    temporary folder it reads and removes, the Quarto engine to the render's own
    ``<name>_files`` folder, which it removes);
-2. else, under Quarto 1.7 or later (``QUARTO_DOCUMENT_FILE`` is set), the document's
-   supporting folder ``<name>_files/evalkit``, relative to the document as Quarto expects;
+2. else, under Quarto 1.7 or later (``QUARTO_DOCUMENT_FILE`` is set),
+   ``<name>_files/mediabag/evalkit``, relative to the document as Quarto expects: the
+   folder for files that filters make, which Quarto removes after every render in every
+   format (a plain ``quarto render`` leaves no figure files behind);
 3. else (a notebook), a temporary folder for this Python process.
 
 Examples
@@ -60,7 +62,7 @@ def figure_folder() -> Path:
         return Path(given)
     document = os.environ.get("QUARTO_DOCUMENT_FILE")
     if document:
-        return Path(f"{Path(document).stem}_files") / "evalkit"
+        return Path(f"{Path(document).stem}_files") / "mediabag" / "evalkit"
     if "folder" not in _PROCESS_FOLDER:
         from .run_temp import temp_dir
 

@@ -1,10 +1,17 @@
-"""Finishing touches to a pandoc DOCX with python-docx: page-header notice, table borders."""
+"""Finishing touches to a pandoc DOCX with python-docx: page-header notice, table borders.
+
+The built-in engine calls :func:`finish_docx` on pandoc's DOCX; ``evalkit report --engine
+quarto`` calls :func:`finish_quarto_docx` on Quarto's, which does the same to the report's
+own tables (not the one-cell tables Quarto wraps each figure and table float in) and takes
+the page notice from the document property ``evalkit-page-notice`` that
+``drop-page-notice.lua`` leaves there.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["finish_docx"]
+__all__ = ["finish_docx", "finish_quarto_docx", "custom_property", "report_tables"]
 
 _BLUE = (0x00, 0x5E, 0xB8)
 #: The size of table text (the body is 12 pt in pandoc's default reference document).
@@ -73,6 +80,39 @@ def _header_notice(document, notice: str) -> None:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
 
 
+def report_tables(document) -> list:
+    """The report's own tables in a DOCX: top-level tables, except that a one-cell table
+    (Quarto's wrapper of a figure or table float) stands for the tables inside it."""
+    found = []
+    pending = list(document.tables)
+    while pending:
+        table = pending.pop(0)
+        cells = table._tbl.xpath("./w:tr/w:tc")
+        if len(cells) == 1:
+            pending[:0] = table.cell(0, 0).tables
+        else:
+            found.append(table)
+    return found
+
+
+def custom_property(path: Path, name: str) -> str | None:
+    """The value of the custom document property ``name`` of a DOCX (``None`` if absent).
+
+    Pandoc stores metadata fields it has no other place for as custom properties.
+    """
+    import zipfile
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(path) as archive:
+        if "docProps/custom.xml" not in archive.namelist():
+            return None
+        root = ElementTree.fromstring(archive.read("docProps/custom.xml"))
+    for prop in root:
+        if prop.get("name") == name:
+            return " ".join("".join(prop.itertext()).split()) or None
+    return None
+
+
 def finish_docx(path: Path, notice: str | None = None) -> None:
     """Style a DOCX written by pandoc, in place.
 
@@ -88,9 +128,16 @@ def finish_docx(path: Path, notice: str | None = None) -> None:
 
     document = docx.Document(str(path))
     _headings(document)
-    for table in document.tables:
+    for table in report_tables(document):
         _table_borders(table)
         _table_text(table, TABLE_POINTS)
     if notice:
         _header_notice(document, notice)
     document.save(str(path))
+
+
+def finish_quarto_docx(path: Path) -> None:
+    """Style a DOCX written by Quarto, in place, as :func:`finish_docx` styles pandoc's: the
+    page notice (from the ``evalkit-page-notice`` property) in every page header, headings
+    in colour, and the report's tables with borders and 9 pt text."""
+    finish_docx(path, custom_property(path, "evalkit-page-notice"))

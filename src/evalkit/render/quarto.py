@@ -9,6 +9,12 @@ Note that Quarto executes the document once per format. The kernel gets
 ``EVALKIT_FIGURE_DIR`` (``<copy>_files/evalkit``, relative to the document, where report
 figures are written and which is removed with the copy's other files) and
 ``EVALKIT_RENDER_ENGINE`` (Quarto's version), as with the built-in engine.
+
+Most of evalkit's look reaches Quarto's output through the reports' own front matter (Lua
+filters, CSS, typst rules; see the README). What Quarto cannot do is done here, after
+Quarto, as the built-in engine does after pandoc: the DOCX gets the page notice in every
+page header and the report's tables get borders and 9 pt text
+(:func:`~evalkit.render.docx_post.finish_quarto_docx`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import yaml
 
 from ..run_temp import temporary_dir
+from .docx_post import finish_quarto_docx
 from .errors import RenderError
 from .writers import check_basename, check_formats, publish
 
@@ -164,6 +171,8 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
                         " ".join(cmd) + "\n\n" + (proc.stdout or "") + (proc.stderr or ""))
                 produced[fmt] = work / f"output.{fmt}"
                 shutil.move(result, produced[fmt])
+                if fmt == "docx":
+                    finish_quarto_docx(produced[fmt])
         finally:
             _clean(path.parent, stem)
         return publish(produced, Path(out_dir), basename)

@@ -2,6 +2,10 @@
 -- The title comes from the `title` attribute, else a leading heading, else the kind.
 -- HTML gets classed Divs (styled by report.css), typst a coloured block, other
 -- formats a bold title paragraph.
+-- Under Quarto (listed in the reports' front matter `at: pre-ast`, before Quarto reads
+-- callouts) it draws only typst callouts: Quarto 1.7's own typst callouts import the
+-- `@preview/fontawesome` package, which typst downloads on first use, so a PDF could not be
+-- made offline. Quarto draws the callouts of every other format itself.
 local titles = {
   note = "Note", warning = "Warning", important = "Important", tip = "Tip", caution = "Caution",
 }
@@ -37,7 +41,7 @@ local function split_title(div, kind)
   return title or pandoc.Inlines({ pandoc.Str(titles[kind]) }), body
 end
 
-function Div(div)
+local function Div(div)
   local kind = kind_of(div)
   if kind == nil then
     return nil
@@ -61,3 +65,8 @@ function Div(div)
   end
   return pandoc.Div(blocks, pandoc.Attr(div.identifier, div.classes))
 end
+
+if quarto ~= nil and not FORMAT:match("typst") then
+  return {}
+end
+return { { Div = Div } }
