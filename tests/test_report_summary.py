@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from evalkit.certainty import rate_certainty
 from evalkit.disclosure import DisclosureRules
 from evalkit.errors import DataError, DesignError
-from evalkit.narrative import format_effect
+from evalkit.narrative import format_effect, p_text
 from evalkit.pipeline import run_spec
 from evalkit.provenance import collect, render_info
 from evalkit.reporting import FIGURE_CAPTIONS, ReportContext, render_key
@@ -237,7 +237,12 @@ def test_confounding_names_what_each_design_cannot_rule_out(frailty, wards):
     text = " ".join(confounding(frailty))
     assert "COVID-19" in text  # the follow-up 2019-10 to 2020-09 covers March 2020
     assert "conditions, risk\\_score still differ after matching" in text  # escaped
-    assert "Interrupted time series" in text and "p = 0.018" in text
+    assert "Interrupted time series" in text
+    # The trend clause follows the controlled ITS's own pre-trend test.
+    its = next(r for a, r in frailty.results if a.design == "its").diagnostics
+    differed = its["pretrend_p"] < 0.05
+    assert ("trends differed before the start" in text) == differed
+    assert (p_text(its["pretrend_p"]) in text) == differed
     assert "L00 (scheme)" in " ".join(confounding(wards))
 
 

@@ -287,15 +287,16 @@ def certainty_why(row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
     parts = [_START_WHY.get(level, "the design")]
     downs = list(row.get("downgrades") or [])
     lo = record.get("ci_low")
+    why_down = []
     if "imprecision" in downs:
         has_ci = lo is not None and np.isfinite(float(lo))
-        parts.append("rated down: the 95% CI includes no effect" if has_ci
-                     else "rated down: no confidence interval")
+        why_down.append("the 95% CI includes no effect" if has_ci else "no confidence interval")
     if "inconsistency" in downs:
-        parts.append("rated down: the designs disagree")
+        why_down.append("the designs disagree")
     if "risk of bias" in downs and "selection at a peak" in str(row.get("reasons", "")):
-        parts.append("rated down: the units were chosen at a peak, which the comparison does "
-                     "not remove (see the limitations)")
+        why_down.append("units chosen at a peak, which the comparison does not remove")
+    if why_down:
+        parts.append("rated down: " + " and ".join(why_down))
     parts.extend(_concerns(record))
     return "; ".join(parts)
 
