@@ -9,9 +9,11 @@ HTML/typst/LaTeX blocks, math, citations and cross-references, footnotes and pip
 characters. Two planted files outside the scheme (a text file and a PNG) each hold a
 random marker, and a local HTTP server counts requests.
 
-The scheme's evidence summary is rendered once to HTML, DOCX and PDF with the built-in
-engine (``evalkit report ... --engine builtin``, in a subprocess that uses the evalkit on
-``PYTHONPATH``). The tests then check each output: no live markup, no byte of a planted
+The scheme's evidence summary is rendered to HTML, DOCX and PDF once by each engine: the
+built-in one and real Quarto (``evalkit report ... --engine builtin|quarto``, in a
+subprocess that uses the evalkit on ``PYTHONPATH``; the Quarto renders need the test
+harness of ``tests/test_quarto_reports.py``, skip without it and fail without it in CI).
+The tests then check each output: no live markup, no byte of a planted
 file, no request to the server, the hostile text shown literally, and no machine path
 in the provenance. One more test converts hand-written Markdown (not through the
 escaping) to show that the converters themselves read no file outside the report and
@@ -157,20 +159,27 @@ def plant_scheme(tmp: Path, url: str, png_marker: str, text_marker: str) -> dict
     return {"data": data, "folder": folder, "title": title}
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    """The hostile scheme, its planted files and server, and the rendered outputs."""
-    tmp = tmp_path_factory.mktemp("hostile-text")
+@pytest.fixture(scope="module", params=["builtin", "quarto"])
+def hostile(request, tmp_path_factory):
+    """The hostile scheme, its planted files and server, and the outputs rendered by each
+    engine: the built-in one, and real Quarto (the test harness, as in
+    ``tests/test_quarto_reports.py``: skipped without it, failed in CI)."""
+    engine = request.param
+    tmp = tmp_path_factory.mktemp(f"hostile-text-{engine}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO")}
+    if engine == "quarto":
+        from test_quarto_reports import quarto_env
+
+        env.update(quarto_env(tmp / "typst-cache"))
     text_marker = "PLANTEDTEXT" + secrets.token_hex(8)
     png_marker = "PLANTEDPNG" + secrets.token_hex(8)
     server = _Server(_marker_png(png_marker))
     planted = plant_scheme(tmp, f"http://127.0.0.1:{server.port}", png_marker, text_marker)
     data, folder, title = planted["data"], planted["folder"], planted["title"]
     out = tmp / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO")}
     cmd = [sys.executable, "-m", "evalkit.cli", "report",
            str(PROJECT / "reports" / "evidence-summary.qmd"), "--scheme", SCHEME,
-           "--data-root", str(data), "--engine", "builtin", "--out", str(out),
+           "--data-root", str(data), "--engine", engine, "--out", str(out),
            "--jobs", "1", "--force"]
     try:
         runs = [subprocess.run(cmd + ["--to", "html,docx,pdf"], capture_output=True,
@@ -189,7 +198,7 @@ def hostile(tmp_path_factory):
              ("html", "docx", "pdf")}
     return {"tmp": tmp, "out": out, "files": files, "runs": runs, "hits": server.hits,
             "markers": (text_marker.encode(), png_marker.encode()), "run_out": run_out,
-            "title": title}
+            "title": title, "engine": engine}
 
 
 def _file(hostile, fmt) -> Path:
@@ -234,11 +243,23 @@ def test_the_render_succeeds_in_all_three_formats(hostile):
 
 
 def test_html_has_no_live_markup(hostile):
-    """No <script>, <iframe>, javascript: URL or on*= handler in the HTML (the report's
-    template has none of its own), and every data: URI is one of the report's figures."""
+    """No <script>, <iframe>, javascript: URL or on*= handler in the HTML (the built-in
+    template has no script of its own; Quarto's page has its own scripts, embedded, none
+    holding any of the hostile text), and every other data: URI is one of the report's
+    figures."""
     html = _file(hostile, "html").read_text(encoding="utf-8")
     soup = BeautifulSoup(html, "html.parser")
-    assert soup.find_all("script") == []
+    scripts = soup.find_all("script")
+    if hostile["engine"] == "builtin":
+        assert scripts == []
+    for script in scripts:
+        src = script.get("src", "")
+        assert not src or src.startswith("data:"), src[:80]  # Quarto's own, embedded
+        code = (script.string or "") + "".join(p.decode("utf-8", "replace")
+                                               for p in _data_uri_payloads(src))
+        for hostile_text in ("alert(", "PLANTED", "127.0.0.1"):
+            assert hostile_text not in code, hostile_text
+        script.decompose()
     assert soup.find_all(["iframe", "object", "embed", "frame"]) == []
     for tag in soup.find_all(True):
         for name, value in tag.attrs.items():
@@ -254,8 +275,9 @@ def test_html_has_no_live_markup(hostile):
     for tag in soup.find_all(src=True):
         src = tag["src"]
         assert src.startswith(("data:image/png;base64,", "data:image/svg+xml")), src[:80]
-        assert tag.find_parent("figure") is not None and \
-            tag.find_parent("figure").get("id", "").startswith("fig-"), src[:80]
+        # inside a report figure (Quarto puts the figure's id on an element around it)
+        assert tag.find_parent("figure") is not None and any(
+            str(p.get("id", "")).startswith("fig-") for p in tag.parents), src[:80]
     assert "javascript:alert" not in "".join(str(a.get("href", "")) for a in soup("a"))
 
 
