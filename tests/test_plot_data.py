@@ -18,10 +18,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, make_panel
 
 import evalkit as ek
 from evalkit.designs import DESIGNS
+
+from conftest import ROOT, make_panel
 
 #: Exported design functions that return their table (or dict) itself, not a result.
 RETURN_TABLES = {"its_placebo": "pd.DataFrame", "its_sensitivity": "pd.DataFrame",
