@@ -157,7 +157,10 @@ def did(
     weights
         Wild bootstrap weights: ``"rademacher"`` or ``"webb"``.
     n_boot, seed
-        Bootstrap or permutation draws, and their seed.
+        Bootstrap or permutation draws, and their seed. ``n_boot=0`` is allowed where no
+        draws are needed (cluster-robust inference, and the count families) and refused,
+        saying so, where they are (the wild bootstrap, also when ``"auto"`` chooses it,
+        and randomisation inference).
     conf_level
         Confidence level.
     ssc
@@ -200,7 +203,10 @@ def did(
     check_choice("bootstrap weights", weights, ("rademacher", "webb"))
     check_conf_level(conf_level)
     check_choice("ssc", ssc, SSC)
-    check_whole("n_boot", n_boot, 1)
+    check_whole("n_boot", n_boot, 0)
+    if n_boot == 0 and inference in ("wild", "randomization"):
+        raise DesignError(f"inference='{inference}' needs draws, and n_boot is 0",
+                          fix="set n_boot (e.g. 999), or use inference='cluster'")
     covariates = list(covariates or [])
     file = data.attrs.get("source")
     check_panel(data, unit=unit, time=time, outcomes={outcome: "poisson" if denominator
@@ -259,6 +265,12 @@ def did(
     method = inference
     if inference == "auto":
         method = "wild" if treated_clusters < 30 else "cluster"
+        if method == "wild" and n_boot == 0:
+            raise DesignError(f"with {treated_clusters} treated clusters (fewer than 30) "
+                              "inference='auto' uses the wild cluster bootstrap, which needs "
+                              "draws, and n_boot is 0",
+                              fix="set n_boot (e.g. 999), or inference='cluster' (whose "
+                                  "intervals tend to be too narrow with few treated clusters)")
     rng = np.random.default_rng(seed)
     alpha = 1 - conf_level
     df = G - 1
