@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import evalkit as ek
+from evalkit.designs.did import StaggeredAdoptionWarning
 from evalkit.errors import DesignError
 
 pf = pytest.importorskip("pyfixest", reason="pyfixest is the reference for these tests "
@@ -90,7 +91,6 @@ def test_other_count_families_are_refused_saying_why_and_what_to_use(family, fix
 def test_staggered_adoption_warns_and_points_to_staggered_did(family):
     """Treated units starting at three different times: a Python warning, a result warning
     and a diagnostics note, each naming staggered_did."""
-    from evalkit.designs.did import StaggeredAdoptionWarning
 
     d = counts(starts=(4, 6, 8))
     with pytest.warns(StaggeredAdoptionWarning, match="staggered_did"):
@@ -104,7 +104,6 @@ def test_staggered_adoption_warns_and_points_to_staggered_did(family):
 
 
 def test_single_start_does_not_warn():
-    from evalkit.designs.did import StaggeredAdoptionWarning
 
     d = counts()
     with warnings.catch_warnings():
@@ -112,3 +111,21 @@ def test_single_start_does_not_warn():
         res = ek.did(d, outcome="y", unit="unit", time="t", treated="D", denominator="list",
                      family="quasipoisson")
     assert "staggered_note" not in res.diagnostics
+
+
+def test_the_report_limitations_say_so():
+    """The evidence summary's confounding limitations read the note from the diagnostics."""
+    from types import SimpleNamespace
+
+    from evalkit.reporting_limitations import confounding
+    from evalkit.spec import Analysis
+
+    d = counts(starts=(4, 6, 8))
+    with pytest.warns(StaggeredAdoptionWarning):
+        res = ek.did(d, outcome="y", unit="unit", time="t", treated="D", denominator="list",
+                     family="quasipoisson")
+    analysis = Analysis("did", "panel", "y", {"unit": "unit"}, None)
+    evaluation = SimpleNamespace(spec=SimpleNamespace(engagement=None), engagement=None,
+                                 results=[(analysis, res)])
+    (text,) = confounding(evaluation)
+    assert "joined at 3 different times" in text and "biased" in text
