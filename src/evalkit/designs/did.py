@@ -246,7 +246,8 @@ def did(
                               first, labels=labels, per=per, ratio=count)}
     note = _staggered_note(n_cohorts, count=count) if staggered else None
     if note:
-        _warnings.warn(f"did: {note}", StaggeredAdoptionWarning, stacklevel=2)
+        # stacklevel 3: the caller of did, above the takes_frame wrapper
+        _warnings.warn(f"did: {note}", StaggeredAdoptionWarning, stacklevel=3)
     if count:
         return _poisson_did(y, D, Xc, u, t, clusters, exposure[ok], conf_level=conf_level,
                             ssc=ssc, scheme=scheme, domain=domain, outcome=outcome,
@@ -481,9 +482,9 @@ def _group_means(y, exposure, u, t, first, *, labels, per, ratio) -> pd.DataFram
                if exposure is not None else np.bincount(t[rows], minlength=n_t).astype(float))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        seen = np.zeros((n_t, int(u.max()) + 1), dtype=bool)
-        seen[t[rows], u[rows]] = True
-        out[f"{name}_units"] = seen.sum(axis=1)
+        n_u = int(u.max()) + 1
+        cells = np.unique(t[rows].astype(np.int64) * n_u + u[rows])  # distinct (period, unit)
+        out[f"{name}_units"] = np.bincount(cells // n_u, minlength=n_t)
     pre = ~out["post"]
 
     def pre_mean(values: np.ndarray) -> float:
