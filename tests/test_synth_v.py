@@ -126,7 +126,6 @@ def test_cross_validation_is_a_spec_option(germany, tmp_path):
     assert res.options["validation_window"] == [1981, 1990]
 
 
-@pytest.mark.slow
 def test_germany_ranks_first_of_17_with_cross_validated_placebos(germany):
     """ADH (2015), Figure 5: West Germany has the largest post/pre RMSPE ratio of the 17
     countries when every placebo is refitted with its own cross-validated V."""
@@ -321,3 +320,19 @@ def test_report_says_when_the_weights_do_not_depend_on_v(tmp_path):
     table = weights_table(res.frames, d)
     assert list(table.columns) == ["Comparison unit", "Weight (W)", "Predictor",
                                    "Weight in V"]
+
+
+def test_v_sentences_keep_names_as_text():
+    """Unit and predictor names come from the data: text, never markup."""
+    from evalkit.reporting_synth import v_sentences
+
+    bad = "<b>x</b> [a](http://e) @fig-x"
+    diag = {"method": "classic", "v": {bad: 0.9, "y": 0.1}, "v_search": "cross-validation",
+            "training_predictors": [bad], "validation_window": ["<i>1</i>", "2"],
+            "v_max_share": 0.9, "v_dominant_predictor": bad, "pre_rmspe": 1.0,
+            "weights_depend_on_v": True,
+            "v_alternative": {"search": "multistart", "weight_shift": 0.5, "pre_rmspe": 1.1,
+                              "top_weights": [[bad, 1.0]], "v": {}}}
+    text = " ".join(v_sentences(diag, "admissions"))
+    assert "<b>" not in text and "<i>" not in text and "[a](http" not in text
+    assert " @fig-x" not in text and text.count(r"\<b\>x\</b\>") == 3
