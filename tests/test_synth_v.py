@@ -212,7 +212,8 @@ def test_cross_validation_options_are_checked():
                           search="cross-validation", validation_window=[4, 15])
     with pytest.raises(DesignError, match="only to search='cross-validation'"):
         synthetic_control(data, **base, predictors=CV_PREDICTORS, validation_window=[8, 15])
-    with pytest.raises(DataError, match="has no values"):
+    with pytest.raises(DataError, match="training predictor invest80 .* has no values.*give "
+                                        "training_predictors"):
         # invest80 is recorded in 1980 only; moved back ten years it has no values
         synthetic_control(pd.read_csv(DATA / "germany.csv"),
                           **{k: v for k, v in GERMANY.items() if k != "training_predictors"},

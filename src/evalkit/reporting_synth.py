@@ -80,7 +80,9 @@ def weights_table(frames: dict, diag: dict) -> pd.DataFrame:
     if both:
         keep |= weights["weight_alternative"].abs() > _ZERO
     shown = weights[keep].head(10)
-    alt = _search_text(diag["v_alternative"]["search"]).removeprefix("the ") if both else ""
+    alt = ({"multistart": "default search", "nelder-mead": "Nelder-Mead"}
+           .get(diag["v_alternative"]["search"], diag["v_alternative"]["search"])
+           if both else "")
     cols: dict[str, list[str]] = {
         "Comparison unit": shown["unit"].astype(str).tolist(),
         "Weight (W)": [f"{w:.3f}" for w in shown["weight"]]}

@@ -362,11 +362,18 @@ def _cross_validation(panel: _Panel, windows, units: list, start_code: int, T0: 
                               "predictor(s)", fix="give one training predictor per "
                               "predictor, in the same order")
     rows = np.flatnonzero((panel.codes >= a) & (panel.codes <= b))
-    return _CV(_predictor_matrix(panel, train, units), rows, train,
+    fix = ("give training_predictors, one per predictor, with data in their windows (a "
+           "variable measured once may need another variable or window for training)"
+           if training_predictors is None else
+           "choose a window with data for every unit, or drop those units from the donors")
+    return _CV(_predictor_matrix(panel, train, units, what="training predictor", fix=fix),
+               rows, train,
                (panel.axis.label(a), panel.axis.label(b)))
 
 
-def _predictor_matrix(panel: _Panel, windows, units: list) -> np.ndarray:
+def _predictor_matrix(panel: _Panel, windows, units: list, *, what: str = "predictor",
+                      fix: str = "choose a window with data for every unit, or drop those "
+                                 "units from the donors") -> np.ndarray:
     """Predictors (rows) by units (columns); NaNs ignored within a window, as Synth."""
     rows = []
     for label, var, a, b, op in windows:
@@ -378,10 +385,8 @@ def _predictor_matrix(panel: _Panel, windows, units: list) -> np.ndarray:
         agg = agg.reindex(units)
         if agg.isna().any():
             missing = [str(u) for u in agg.index[agg.isna()]]
-            raise DataError(f"predictor {label} has no values for {len(missing)} unit(s): "
-                            + ", ".join(missing[:8]), file=panel.file, column=var,
-                            fix="choose a window with data for every unit, or drop those "
-                                "units from the donors")
+            raise DataError(f"{what} {label} has no values for {len(missing)} unit(s): "
+                            + ", ".join(missing[:8]), file=panel.file, column=var, fix=fix)
         rows.append(agg.to_numpy(float))
     return np.vstack(rows)
 
@@ -770,10 +775,11 @@ def _check_v(main: _Fit, Y, X, T0, windows, pool, opts, diag, warns, frames, *,
     names = [w[0] for w in windows]
     v = np.asarray(main.v, float)
     top = int(np.argmax(v))
+    dominant = len(names) > 1 and v[top] > V_DOMINANCE
     diag.update(v={n: float(x) for n, x in zip(names, v, strict=True)},
-                v_max_share=float(v[top]), v_dominant_predictor=names[top]
-                if v[top] > V_DOMINANCE else None)
-    if len(names) > 1 and v[top] > V_DOMINANCE:
+                v_max_share=float(v[top]),
+                v_dominant_predictor=names[top] if dominant else None)
+    if dominant:
         warns.append(f"One predictor, {names[top]}, carries {v[top]:.0%} of the predictor "
                      "weights (V): the donors were chosen mainly to match it, and the other "
                      "predictors barely count. Check that this is a predictor you would "
