@@ -87,7 +87,9 @@ def weights_table(frames: dict, diag: dict) -> pd.DataFrame:
         "Comparison unit": shown["unit"].astype(str).tolist(),
         "Weight (W)": [f"{w:.3f}" for w in shown["weight"]]}
     if both:
-        cols[f"W with {alt}"] = [f"{w:.3f}" for w in shown["weight_alternative"]]
+        # the alternative is a classic fit; augmented weights carry a ridge correction
+        kind = " (classic)" if diag.get("method") == "augmented" else ""
+        cols[f"W with {alt}{kind}"] = [f"{w:.3f}" for w in shown["weight_alternative"]]
     preds = frames.get("predictors")
     if preds is not None and "v" in diag:
         cols["Predictor"] = preds["predictor"].astype(str).tolist()
