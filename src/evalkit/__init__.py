@@ -21,6 +21,8 @@ _LAZY: dict[str, tuple[str, str]] = {
         "did", "event_study", "its", "its_placebo", "its_power", "its_sensitivity", "match",
         "matched", "prepost", "staggered_did", "synthetic_control")},
     "honest_did": (".designs.honest_did", "honest_did"),
+    **{n: (".power", n) for n in (
+        "its_mde", "did_mde", "matched_mde", "synth_mde", "cost_mde", "PowerResult")},
     "rate_certainty": (".certainty", "rate_certainty"),
     "triangulate": (".certainty", "triangulate"),
     "check": (".check", "check"),
@@ -98,6 +100,8 @@ __all__ = [
     # designs
     "prepost", "its", "its_placebo", "its_sensitivity", "its_power", "did", "event_study",
     "staggered_did", "honest_did", "match", "matched", "synthetic_control",
+    # power and the minimum detectable effect
+    "its_mde", "did_mde", "matched_mde", "synth_mde", "cost_mde", "PowerResult",
     # costs and economic evaluation
     "cost_compare", "bootstrap_ci", "icer", "nmb", "ceac", "evpi", "ce_bootstrap", "net_cost",
     "psa", "one_way", "economic",

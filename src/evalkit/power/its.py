@@ -16,8 +16,10 @@ estimates over replications with no effect; the MDE is ``(z_{1-alpha/2} + z_powe
 times it when the ITS's intervals are right. In general it is the effect the ITS's own
 test detects with the target power: its critical value times its (median) standard error
 plus ``z_power`` times the simulated standard deviation; the curve's ``se`` is that MDE
-divided by ``z_{1-alpha/2} + z_power``, and ``simulated_sd`` the plain spread. Power against a named effect is the share of replications, with that effect
-planted, in which the ITS's own test (t with Satterthwaite df) rejects.
+divided by ``z_{1-alpha/2} + z_power``, and ``simulated_sd`` the plain spread.
+
+Power against a named effect is the share of replications, with that effect planted, in
+which the ITS's own test (t with Satterthwaite df) rejects.
 """
 
 from __future__ import annotations

@@ -1,0 +1,79 @@
+"""Null findings that say what they could have found.
+
+:func:`null_finding_text` gives the sentence an evidence summary can put beside an
+effect whose interval includes no effect: "No fall was detected; the evaluation could
+have detected a fall of 7% or more." It returns plain text (no markup) and None when
+the interval excludes no effect. It is self-contained so the report can call it where
+it words each finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .result import PowerResult
+
+__all__ = ["null_finding_text"]
+
+
+def _mde_of(mde: PowerResult | float, scale: str) -> tuple[float, float | None]:
+    """(MDE on the analysis scale, percent or None)."""
+    if isinstance(mde, PowerResult):
+        row = mde.planned()
+        pct = float(row["percent"]) if np.isfinite(row["percent"]) else None
+        return float(row["mde"]), pct
+    value = float(mde)
+    if scale == "ratio":  # a rate ratio below (or above) 1
+        k = abs(np.log(value))
+        return k, 100 * (1 - np.exp(-k))
+    return abs(value), None
+
+
+def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
+                      improvement: str = "decrease", units: str = "") -> str | None:
+    """The sentence for a finding of no detectable effect.
+
+    Parameters
+    ----------
+    effect
+        An effect record (a row of ``DesignResult.effects``): ``scale``, ``ci_low``,
+        ``ci_high``.
+    mde
+        The power result for that outcome and design, or the MDE itself: a rate ratio
+        (e.g. 0.93) for ``scale="ratio"``, a difference otherwise.
+    improvement
+        ``"decrease"`` (a fall is the hoped-for effect) or ``"increase"``.
+    units
+        Words after an absolute MDE (e.g. ``"admissions per 1,000 a month"``).
+
+    Returns
+    -------
+    str or None
+        None when the interval excludes no effect (or is missing).
+
+    Examples
+    --------
+    >>> null_finding_text({"scale": "ratio", "ci_low": 0.9, "ci_high": 1.05}, 0.93)
+    'No fall was detected; the evaluation could have detected a fall of 7% or more.'
+    """
+    scale = str(effect.get("scale", "difference"))
+    lo, hi = effect.get("ci_low"), effect.get("ci_high")
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    null = 1.0 if scale == "ratio" else 0.0
+    if not lo <= null <= hi:
+        return None
+    word = "fall" if improvement == "decrease" else "rise"
+    size, pct = _mde_of(mde, scale)
+    if scale == "ratio":
+        shown = 100 * (1 - np.exp(-size)) if word == "fall" else 100 * (np.exp(size) - 1)
+        amount = f"{shown:.0f}%"
+    elif pct is not None:
+        amount = f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
+    else:
+        amount = f"{size:.3g}{' ' + units if units else ''}"
+    return (f"No {word} was detected; the evaluation could have detected a {word} of "
+            f"{amount} or more.")
