@@ -14,8 +14,8 @@ HEADER = ("# Benchmarks\n\nEach section is written by the script named in it, wh
           "evalkit and its peers in the same run. Tests never assert wall-clock times.\n")
 
 
-def write_section(title: str, table: pd.DataFrame, notes: str) -> str:
-    """Replace (or add) the section ``## title`` and return its text."""
+def write_section(title: str, table: pd.DataFrame, notes: str, doc: Path = DOC) -> str:
+    """Replace (or add) the section ``## title`` of ``doc`` and return its text."""
     import os
     import sys
 
@@ -25,10 +25,10 @@ def write_section(title: str, table: pd.DataFrame, notes: str) -> str:
     body = (f"## {title}\n\nWritten by `benchmarks/{script}`. {notes}\n\n"
             f"{table.to_markdown(index=False)}\n\n"
             f"_Run on {date.today().isoformat()}, {machine}._\n")
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
+    text = doc.read_text(encoding="utf-8") if doc.exists() else HEADER
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: body + "\n", text) if pattern.search(text) \
         else text.rstrip("\n") + "\n\n" + body
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    doc.parent.mkdir(exist_ok=True)
+    doc.write_text(text, encoding="utf-8")
     return body

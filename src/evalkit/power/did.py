@@ -8,9 +8,11 @@ before it. The placebo estimate is the treated units' mean change less the compa
 units' (never treated), averaged over cohorts in proportion to their size: the 2x2 DiD
 :func:`evalkit.did` fits on a balanced panel, and the simple aggregate of
 :func:`evalkit.staggered_did` against never-treated units. There is no effect at a
-placebo date, so the root mean square of the placebo estimates is the standard error under
-no effect, with whatever trends, seasonality, autocorrelation and clustering the panel
-has; the MDE is ``(z_{1-alpha/2} + z_power)`` times it.
+placebo date, so the standard deviation of the placebo estimates is the standard error
+under no effect, with whatever trends, seasonality, autocorrelation and clustering the panel
+has; the MDE is ``(z_{1-alpha/2} + z_power)`` times it. The placebo estimates' mean
+(``drift``: how the treated units move against the comparison units when nothing
+happens) shifts ``mde_fall`` and ``mde_rise``, and the power for a named effect.
 
 How the MDE changes with the number of units: random subsets of each cohort and of the
 comparison units (a quarter to all of them) give the placebo variance at each size; a fit
@@ -192,16 +194,26 @@ def did_mde(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
         lags = lags_all[lags_all >= h]  # the placebo window ends before the real start
         est = placebo_estimates(change, cohort_of, starts, lags)[0]
         est = est[np.isfinite(est)]
-        se = float(np.sqrt(np.mean(est**2))) if est.size >= 3 else np.nan
+        se = float(np.std(est)) if est.size >= 3 else np.nan
         rows.append({"followup": h, "se": se, "n_draws": int(est.size),
-                     "placebo_mean": float(est.mean()) if est.size else np.nan})
+                     "drift": float(est.mean()) if est.size >= 3 else np.nan})
     curve = pd.DataFrame(rows)
     cols = mde_columns(curve["se"].to_numpy(), scale="difference", baseline=base_level,
                        alpha=alpha, power=power)
+    # A drift of the treated units against the comparison in the pre-period (the placebo
+    # estimates' mean) would bias the estimate the same way if it went on: a fall then has
+    # to be larger (drift up) or can be smaller (drift down) to be seen.
+    cols["mde_fall"] = cols["mde_fall"] - curve["drift"].to_numpy()
+    cols["mde_rise"] = cols["mde_rise"] - curve["drift"].to_numpy()
     curve = pd.concat([curve[["followup"]], pd.DataFrame(cols),
                        curve.drop(columns=["followup", "se"])], axis=1)
     planned = curve[curve["followup"] == followup].iloc[0]
     warnings = []
+    if abs(planned["drift"]) > 0.25 * planned["se"]:
+        warnings.append(f"In the pre-period the treated units drift against the comparison "
+                        f"units by {planned['drift']:.3g} on average over {followup} periods "
+                        "(the placebo estimates' mean): if that goes on it biases the DiD, and "
+                        "mde_fall and mde_rise allow for it.")
     if planned["n_draws"] < MIN_PLACEBOS:
         warnings.append(f"Only {int(planned['n_draws'])} placebo dates fit in the pre-period "
                         f"at a follow-up of {followup}: the standard error is rough.")
@@ -217,9 +229,10 @@ def did_mde(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
                 f"planned follow-up; {baseline}-period baseline windows"
                 + (f", {starts.size} cohorts" if staggered else "") + ")"),
         units=units_frame, effect=effect,
-        power=None if effect is None else float(power_at(effect, planned["se"], alpha)),
+        power=None if effect is None else float(power_at(effect + planned["drift"],
+                                                          planned["se"], alpha)),
         alpha=alpha, target_power=power, baseline=base_level,
-        diagnostics={"n_units": n_units, "n_treated": int(treated_units.sum()),
+        diagnostics={"n_units": n_units, "drift": float(planned["drift"]), "n_treated": int(treated_units.sum()),
                      "n_comparison": int((~treated_units).sum()), "cohorts": starts.size,
                      "outcome_scale": f"per {per:g}" if denominator else "as given"},
         warnings=tuple(warnings))
@@ -241,7 +254,7 @@ def _by_units(Y, cohort_of, starts, *, baseline, followup, multiples, n_subsets,
             pick = np.argsort(rng.random((W.shape[0], members.size)), axis=1)[:, :k]
             W[np.arange(W.shape[0])[:, None], members[pick]] = 1.0
         est = placebo_estimates(change, cohort_of, starts, lags, W)
-        variances.append(float(np.nanmean(est**2)))
+        variances.append(float(np.nanmean(np.nanvar(est, axis=1))))
     A = np.column_stack([np.ones_like(fractions), 1 / fractions])
     (a, b), *_ = np.linalg.lstsq(A, np.asarray(variances), rcond=None)
     if a < 0:  # no common component: variance in proportion to 1 / units

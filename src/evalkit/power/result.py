@@ -163,6 +163,9 @@ class PowerResult:
                 row["percent"]) else ""
             lines.append(f"MDE{when} ({pct} power, two-sided {lvl}): a difference of "
                          f"{row['mde']:.4g}{extra}")
+            if not np.isclose(-row["mde_fall"], row["mde_rise"]):
+                lines.append(f"Allowing for the pre-period drift: a fall of "
+                             f"{-row['mde_fall']:.4g} or a rise of {row['mde_rise']:.4g}")
         if self.effect is not None:
             lines.append(f"Power against an effect of {self.effect:.4g}: {self.power:.2f}")
         if len(self.curve) > 1 and "followup" in self.curve:
