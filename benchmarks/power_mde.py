@@ -85,8 +85,9 @@ def main() -> None:
     notes = (f"A synthetic panel of {args.units:,} practices x {args.months} months "
              "(list sizes, seasonality, practice effects, gamma-Poisson overdispersion and "
              "region-month shocks); a scheme in 10 of 40 regions starting the month after the "
-             "data end (staggered: three waves 6 months apart). Seconds are wall-clock (on a machine shared "
-             "with other jobs; CPU seconds are the process's own) for the whole MDE curve (follow-ups 3 to 36 months every 3), including reading "
+             "data end (staggered: three waves 6 months apart). Seconds are wall-clock (on a "
+             "machine shared with other jobs; CPU seconds are the process's own) for the "
+             "whole MDE curve (follow-ups 3 to 36 months every 3), including reading "
              f"the panel into arrays; ITS uses {args.sims} replications a follow-up, all "
              "refitted at once.")
     print(write_section("Power and MDE curves", pd.DataFrame(rows), notes))

@@ -33,9 +33,10 @@ def planted_detection(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
     -------
     pandas.DataFrame
         One row a placebo date: ``placebo_start``, ``estimate``, ``planted`` (the MDE with
-        its sign and the pre-period drift allowed for), ``detected`` (|estimate| over the placebo SE beyond the two-sided
-        critical value, in the planted direction), ``detected_did`` (the DiD's own
-        p-value below ``alpha``, same direction), ``mde`` and ``se``.
+        its sign and the pre-period drift allowed for), ``detected`` (|estimate| over the
+        placebo SE beyond the two-sided critical value, in the planted direction),
+        ``detected_did`` (the DiD's own p-value below ``alpha``, same direction), ``mde``
+        and ``se``.
     """
     from ..designs.did import did
 
