@@ -82,15 +82,14 @@ def synth_mde(data: pd.DataFrame, *, followup: int = 12,
     keep = set(rm.loc[rm["included"] & ~rm["treated"], "unit"].astype(str))
     plac = frames["placebos"].assign(unit=lambda f: f["unit"].astype(str))
     plac = plac[plac["unit"].isin(keep)]
-    path = frames.get("path")
-    start = str(result.options["start"])
-    times = sorted(plac["time"].astype(str).unique())
-    post_times = [t for t in times if t >= start]
+    path = frames["path"]
+    # The post-period in time order, from the treated unit's path (period labels are
+    # text, and "3" sorts after "25").
+    post_times = [str(t) for t in path.loc[path["post"].astype(bool), "time"]]
     plac = plac.assign(time=plac["time"].astype(str))
     curve = gap_curve(plac, post_times, sorted({int(h) for h in followups} | {followup}))
-    pre = plac[plac["time"] < start]
-    level = float(path.loc[~path["post"].astype(bool), "treated"].tail(12).mean()) \
-        if path is not None and {"treated", "post"} <= set(path.columns) else np.nan
+    pre = plac[~plac["time"].isin(set(post_times))]
+    level = float(path.loc[~path["post"].astype(bool), "treated"].tail(12).mean())
     cols = mde_columns(curve["se"].to_numpy(), scale="difference", baseline=level,
                        alpha=alpha, power=power)
     curve = pd.concat([curve[["followup"]], pd.DataFrame(cols), curve[["n_draws"]]], axis=1)
