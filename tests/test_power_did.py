@@ -68,3 +68,19 @@ def test_did_needs_treated_or_cohort():
         did_mde(panel, outcome="y", unit="u", time="t")
     with pytest.raises(DataError, match="no column 'z'"):
         did_mde(panel, outcome="z", unit="u", time="t", treated="d", start=2)
+
+
+def test_pre_period_drift_shifts_the_detectable_fall_and_rise():
+    """Treated units trending up by 0.01 a period against the comparison: each placebo
+    estimate carries a drift of 0.01 (h + B) / 2, which a fall must overcome."""
+    panel = _clustered_panel(k_t=10, k_c=10, m=5, T=400, rho=0.1, seed=8)
+    panel["y"] += 0.01 * panel["t"] * panel["treated"]
+    res = did_mde(panel, outcome="y", unit="unit", time="t", treated="treated", start=401,
+                  baseline=12, followup=6, followups=(6,), unit_multiples=(1.0,),
+                  n_subsets=2, effect=-0.5)
+    row = res.planned()
+    assert res.diagnostics["drift"] == pytest.approx(0.01 * (6 + 12) / 2, abs=0.02)
+    assert row["mde_fall"] == pytest.approx(-row["mde"] - res.diagnostics["drift"])
+    assert row["mde_rise"] == pytest.approx(row["mde"] - res.diagnostics["drift"])
+    assert any("drift" in w for w in res.warnings)
+    assert "Allowing for the pre-period drift" in res.summary()
