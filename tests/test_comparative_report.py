@@ -53,6 +53,33 @@ def test_matrix_has_every_scheme_and_domain_in_words(report):
     assert re.search(r"(better|worse|no clear change), (high|moderate|low|very low)", table)
 
 
+def test_matrix_rates_each_finding_as_its_evidence_summary_does(report):
+    """Issue 23.2: the matrix rated engagement "better, very low" for every scheme while
+    every evidence summary says engagement is descriptive and not rated. Each cell's
+    certainty is now the summary's own word for the same domain."""
+    from evalkit.reporting_summary import evidence_summary
+
+    frame = report.matrix_frame().set_index("scheme")
+    domains = {"Engagement": "Engagement", "Outcomes": "Population health outcomes",
+               "Costs": "Cost per capita", "Staff experience": "Staff experience"}
+    checked = 0
+    for scheme, ev in report.schemes.evaluations.items():
+        table = evidence_summary(ev).table
+        for column, domain in domains.items():
+            rows = table[(table["domain"] == domain) & table["outcome"].notna()]
+            cell = frame.loc[scheme].get(column)
+            if rows.empty:
+                assert not isinstance(cell, tuple)
+                continue
+            word = rows.iloc[0]["certainty"]
+            assert cell[1] == (word if isinstance(word, str) else "not rated"), (scheme,
+                                                                                  column)
+            checked += 1
+        assert frame.loc[scheme, "Engagement"][:2] == ("descriptive", "not rated")
+    assert checked >= 8
+    assert "■ described, not rated" in report.matrix_markdown()
+
+
 def test_certainty_table_carries_the_findings(report):
     text = report.certainty_markdown()
     t = report.certainty.table
