@@ -4,8 +4,8 @@ Every plot function returns ``(figure, alt_text)``: the alt text states what the
 figure shows, for reports and accessibility.
 """
 
-from .display import show
 from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
+from .display import show
 from .economics import ce_plane_plot, ceac_plot, tornado_plot
 from .effects import effects_plot
 from .engagement import (
