@@ -1085,9 +1085,13 @@ class ReportContext:
         if len(lim) > 1 and lim[["mean", "lower", "upper"]].notna().all(axis=None):
             a, b = lim.iloc[0], lim.iloc[-1]
             text[0] += (f" with separate limits before and after the start: the mean was "
-                        f"{a['mean']:.3g}{unit} before (process limits {a['lower']:.3g} to "
-                        f"{a['upper']:.3g}) and {b['mean']:.3g}{unit} after "
-                        f"({b['lower']:.3g} to {b['upper']:.3g}).")
+                        f"{format_number(a['mean'], '.4g')}{unit} over the whole period before "
+                        f"(process limits {format_number(a['lower'], '.4g')} to "
+                        f"{format_number(a['upper'], '.4g')}) and "
+                        f"{format_number(b['mean'], '.4g')}{unit} after "
+                        f"({format_number(b['lower'], '.4g')} to "
+                        f"{format_number(b['upper'], '.4g')}).")
+            text.append(self._windows_against_phases(prof.outcome, a["mean"], unit))
         else:
             text[0] += "."
         text.append(md_text(prof.outcome_spc.overview["sentence"].iloc[0])
@@ -1097,6 +1101,30 @@ class ReportContext:
                     "time can all move it, which is why the designs below compare the "
                     "scheme's units with others.")
         return " ".join(t for t in text if t) + "\n"
+
+    def _windows_against_phases(self, outcome: str, mean_before: float, unit: str) -> str:
+        """How the before/after's windows sit against the chart's long-run mean: the
+        sentence that reconciles "the mean hardly moved" with "x% lower" (issue 23.2)."""
+        for analysis, res in self.evaluation.results:
+            if analysis.outcome != outcome or analysis.design != "prepost":
+                continue
+            d = res.effects.iloc[0]["diagnostics"]
+            if not {"baseline_rate", "followup_rate"} <= set(d):
+                return ""
+            base, follow = d["baseline_rate"], d["followup_rate"]
+            n_base = analysis.options.get("baseline_periods")
+            n_follow = analysis.options.get("followup_periods")
+            windows = (f"the {n_base} months before the start and the {n_follow} after"
+                       if n_base and n_follow else "a window either side of the start")
+            text = (f"The before/after comparison in @tbl-effects uses only {windows}: "
+                    f"{format_number(base, '.4g')}{unit} before and "
+                    f"{format_number(follow, '.4g')}{unit} after.")
+            if base > mean_before:
+                text += (" That baseline was above the long-run mean before the start, so "
+                         "part of the fall it shows is a return towards the usual level "
+                         "(regression to the mean), not the scheme.")
+            return text
+        return ""
 
     def engagement_rows(self) -> list[dict]:
         """Engagement and staff-experience effects for the cost-consequence table."""
