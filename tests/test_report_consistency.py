@@ -53,3 +53,24 @@ def test_the_chart_text_and_its_alt_text_state_the_same_means(frailty):
     assert len(shown) == 6, first  # two means and two pairs of limits
     alt_numbers = set(re.findall(r"\d+\.\d+", alt))
     assert set(shown) <= alt_numbers, (shown, alt)
+
+
+def test_every_page_one_effect_is_in_the_effects_table(frailty):
+    """Page 1 led costs with £636 (the economic evaluation), which was in neither the
+    effects table nor its figure. Every effect page 1 states is now a row of the table,
+    with the same words for its interval."""
+    from evalkit.narrative import format_effect
+
+    table = frailty.effects_frame()
+    summary = frailty.findings_summary.table
+    eff = frailty.evaluation.effects
+    led = summary.dropna(subset=["design", "estimand"])
+    led = led[led["design"].isin(set(eff["design"]))]
+    assert len(led) >= 3
+    for row in led.itertuples():
+        rec = eff[(eff["outcome"] == row.outcome) & (eff["design"] == row.design)
+                  & (eff["estimand"] == row.estimand)].iloc[0]
+        hits = table[(table["Outcome"] == frailty.label(row.outcome))
+                     & (table["Effect (95% CI)"] == format_effect(rec))]
+        assert len(hits) == 1, (row.outcome, row.design, row.estimand)
+        assert row.effect == format_effect(rec)

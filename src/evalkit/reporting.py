@@ -91,7 +91,11 @@ ESTIMAND_NAMES = {"before_after": "Before/after",
                   "difference_in_means": "Matched: difference in means after",
                   "difference_in_proportions": "Matched: difference in proportions after",
                   "gap_mean": "Synthetic control: average gap after the start",
-                  "att_sdid": "Synthetic DiD: effect on the treated"}
+                  "att_sdid": "Synthetic DiD: effect on the treated",
+                  "resource_cost_change": "Economic evaluation: change in resource-use cost",
+                  "incremental_cost": "Economic evaluation: incremental cost",
+                  "incremental_effect": "Economic evaluation: QALYs gained",
+                  "activity_change": "Economic evaluation: change in activity"}
 DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                 "its": "Interrupted time series",
                 "staggered_did": "Difference-in-differences for staggered adoption "
@@ -547,7 +551,7 @@ class ReportContext:
         people = {(a.outcome, a.design): people_analysis(self.evaluation, a)
                   for a, _ in self.evaluation.results}
         rows = []
-        for _, r in headline_effects(self.evaluation.effects).iterrows():
+        for _, r in self._table_effects().iterrows():
             show = self._show(people.get((r["outcome"], r["design"]), False))
             rows.append({
                 "Outcome": self.label(r["outcome"]),
@@ -558,6 +562,19 @@ class ReportContext:
                 "Maryland level": int(r["evidence_level"]),
             })
         return pd.DataFrame(rows)
+
+    def _table_effects(self) -> pd.DataFrame:
+        """The headline estimands, and every record that page 1 leads with, so that each
+        effect in the summary can be found in the effects table (issue 23.2)."""
+        eff = self.evaluation.effects
+        shown = headline_effects(eff)
+        led = self.findings_summary.table.dropna(subset=["design", "estimand"])
+        keys = set(zip(shown["outcome"], shown["design"], shown["estimand"], strict=True))
+        extra = [i for i, (o, d, e) in enumerate(zip(eff["outcome"], eff["design"],
+                                                       eff["estimand"], strict=True))
+                 if (o, d, e) not in keys and ((led["outcome"] == o) & (led["design"] == d)
+                                               & (led["estimand"] == e)).any()]
+        return pd.concat([shown, eff.iloc[extra]]) if extra else shown
 
     def effects_table(self) -> str:
         """The headline table as Markdown."""
