@@ -81,8 +81,8 @@ def reader_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     text = "".join(parser.parts).replace("\xa0", " ")
-    cut = re.search(r"^\s*(?:[A-Z]\.?\s*)?Provenance\s*$", text, flags=re.M)
-    return text[:cut.start()] if cut else text
+    cuts = list(re.finditer(r"^\s*(?:Appendix:\s*)?[Pp]rovenance\s*$", text, flags=re.M))
+    return text[:cuts[-1].start()] if cuts else text  # the last: the first is the contents
 
 
 def shown_numbers(text: str) -> list[Shown]:

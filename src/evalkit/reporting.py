@@ -770,16 +770,21 @@ class ReportContext:
         m = d.get("group_means")
         did = res.effects[res.effects["estimand"] == "att_did"]
         if m and len(did):
-            raw = m["treated_post"] - m["treated_pre"]
-            comp = m["comparison_post"] - m["comparison_pre"]
+            raw, comp = m["treated_change"], m["comparison_change"]
+            # the changes in the precision of the means they are the difference of
+            big = max(abs(m["treated_pre"]), abs(m["treated_post"])) >= 100
+
+            def change(v: float) -> str:
+                return format_number(v, "+,.0f") if big else _num(v, sign=True)
+
             text.append(
                 f"\n\n**Regression to the mean.** Enrolled units were chosen when their use "
                 f"was high. {md_text(label)} among the matched enrolled units went from "
                 f"{_num(m['treated_pre'])} before enrolment to {_num(m['treated_post'])} "
-                f"after, a change of {_num(raw, sign=True)}: that is what an uncontrolled "
+                f"after, a change of {change(raw)}: that is what an uncontrolled "
                 f"before/after comparison would report as the scheme's effect. The matched "
                 f"comparison units, who had the same history but were not enrolled, changed "
-                f"by {_num(comp, sign=True)} over the same time, because high use tends to "
+                f"by {change(comp)} over the same time, because high use tends to "
                 f"fall back towards the average by itself. The difference between the two "
                 f"changes is the matched difference-in-differences estimate of the effect: "
                 f"{format_effect(did.iloc[0])}.")

@@ -1,0 +1,78 @@
+"""Issue 23.2: every number an evidence summary shows traces to its ``results.json``.
+
+All nine synthetic schemes are run (``results.json``) and their evidence summaries
+rendered to HTML with the built-in engine, once for this module. Each number a reader sees
+(text, table cells, figure alt texts; the provenance appendix is checked elsewhere) must be
+a number of the scheme's ``results.json`` as the report prints it (see
+:mod:`number_trace`), or one of the scheme's characteristics in ``schemes.csv``, the input
+the report's opening sentences quote. A number that traces to nothing fails: it was typed
+into the report, computed outside the results, or formatted so that it no longer reads as
+the result (``-1.42e+03`` for -1,419, a hyphen for a minus sign).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from number_trace import Candidates, reader_text, shown_numbers, untraced
+
+from conftest import ROOT, SYNTHETIC
+
+SCHEMES = sorted(p.parent.name for p in SYNTHETIC.glob("*/spec.yaml"))
+
+
+def _characteristics(scheme: str) -> list[float]:
+    with open(SYNTHETIC / "schemes.csv", newline="", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["scheme"] == scheme)
+    out = []
+    for value in row.values():
+        try:
+            out.append(float(value))
+        except ValueError:
+            continue
+    return out
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> Path:
+    from evalkit.pipeline import run_spec
+    from evalkit.reporting import render_reports
+
+    out = tmp_path_factory.mktemp("traced")
+    for scheme in SCHEMES:
+        run_spec(SYNTHETIC / scheme / "spec.yaml", out=out / "runs" / scheme)
+    statuses = render_reports(ROOT / "reports" / "evidence-summary.qmd", SCHEMES,
+                              formats=["html"], out=out / "reports", data_root=SYNTHETIC,
+                              engine="builtin", jobs=2, progress=False)
+    failed = [s for s in statuses if not s["ok"]]
+    assert not failed, failed
+    return out
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_number_shown_traces_to_the_results(outputs, scheme):
+    html = (outputs / "reports" / scheme / "evidence-summary.html").read_text("utf-8")
+    results = outputs / "runs" / scheme / "results.json"
+    candidates = Candidates.from_results(results, _characteristics(scheme))
+    missing = untraced(html, candidates)
+    shown = shown_numbers(reader_text(html))
+    assert len(shown) > 300  # the report was read, not an empty page
+    assert not missing, (f"{len(missing)} of {len(shown)} numbers trace to nothing:\n"
+                         + "\n".join(f"{s.text!r}: ...{s.context}..." for s in missing))
+
+
+def test_results_json_publishes_the_engagement_tables(outputs):
+    """The tables the engagement section shows are in results.json, under disclosure
+    control: no published count is from 1 to 7."""
+    doc = json.loads((outputs / "runs" / "frailty-inequalities" / "results.json")
+                     .read_text("utf-8"))
+    tables = doc["engagement_tables"]
+    assert {"mdt", "survey", "continuity", "outcome_spc", "funnel"} <= set(tables)
+    for name in ("mdt", "survey", "continuity"):
+        for row in tables[name]:
+            for key in ("attended", "invited", "agree", "respondents", "n_eligible"):
+                value = row.get(key)
+                assert value is None or not 1 <= value <= 7, (name, row)
