@@ -80,6 +80,28 @@ def test_matrix_rates_each_finding_as_its_evidence_summary_does(report):
     assert "■ described, not rated" in report.matrix_markdown()
 
 
+def test_synthesis_and_summaries_agree_on_every_category(report):
+    """A category (certainty word, economic verdict, rated or not) never differs between a
+    scheme's evidence summary and the comparative synthesis (issue 23.2)."""
+    from evalkit.economics.wording import classify_result
+    from evalkit.reporting_summary import evidence_summary
+
+    cert = report.certainty.table.set_index(["scheme", "outcome"])
+    econ = report.economic_markdown()
+    compared = 0
+    for scheme, ev in report.schemes.evaluations.items():
+        table = evidence_summary(ev).table
+        for row in table[table["certainty"].notna() & (table["design"] != "likert_change")
+                         ].itertuples():
+            assert cert.loc[(scheme, row.outcome), "certainty"] == row.certainty, (
+                scheme, row.outcome)
+            compared += 1
+        res = next((r for a, r in ev.results if a.design == "economic"), None)
+        if res is not None:
+            assert classify_result(res).label() in econ
+    assert compared >= 8
+
+
 def test_certainty_table_carries_the_findings(report):
     text = report.certainty_markdown()
     t = report.certainty.table
@@ -100,7 +122,7 @@ def test_counts_follow_the_evidence_summaries_rule(report):
         assert cells == [never, len(bu) - never]
         total = int(bu["referrals"].sum())
         assert shown.loc[scheme, "referrals in the first year"] == (
-            "*" if 1 <= total <= 7 else total)
+            "*" if 1 <= total <= 7 else f"{total:,}")
     text = report.disclosure_markdown()
     assert "NHS HES" in text and "Counts of organisations" in text
     assert "disclosure" in report.provenance_markdown()

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import pytest
-from number_trace import Candidates, reader_text, shown_numbers, untraced
+from number_trace import Candidates, numbers_in as _numbers, reader_text, shown_numbers, untraced
 
 from conftest import ROOT, SYNTHETIC
 
@@ -76,3 +76,26 @@ def test_results_json_publishes_the_engagement_tables(outputs):
             for key in ("attended", "invited", "agree", "respondents", "n_eligible"):
                 value = row.get(key)
                 assert value is None or not 1 <= value <= 7, (name, row)
+
+
+def test_every_number_in_the_comparative_synthesis_traces(outputs, tmp_path):
+    """The comparative synthesis shows the schemes' results and its own (pooled effects,
+    the meta-regression, certainty, the counts table): each number traces to the nine
+    results.json files or to the synthesis's results record."""
+    from evalkit.reporting_batch import render_folder
+    from evalkit.reporting_comparative import load_comparison
+
+    status = render_folder(ROOT / "reports" / "comparative-synthesis.qmd", "comparative",
+                           {"schemes": "all", "data_root": str(SYNTHETIC)}, ["html"],
+                           tmp_path, "builtin")
+    assert status["ok"], status
+    html = Path(status["outputs"]["html"]).read_text("utf-8")
+    record = load_comparison("all", data_root=SYNTHETIC).results_record()
+    values = []
+    for scheme in SCHEMES:
+        values += _characteristics(scheme)
+        doc = json.loads((outputs / "runs" / scheme / "results.json").read_text("utf-8"))
+        values += [v for v in _numbers(doc)]
+    candidates = Candidates(values + list(_numbers(record)))
+    missing = untraced(html, candidates)
+    assert not missing, "\n".join(f"{s.text!r}: ...{s.context}..." for s in missing)

@@ -167,6 +167,36 @@ class ComparativeContext:
                   for o in ev.spec.outcomes}
         return findings(self.certainty, labels=labels)
 
+    def results_record(self) -> dict:
+        """The synthesis's own results, as JSON-ready records: each pooled meta-analysis
+        (effects, prediction interval, heterogeneity), the meta-regression, the certainty
+        table and the summary matrix. With the schemes' ``results.json`` files, these are
+        where every number the comparative report shows comes from."""
+        from .results import jsonable
+
+        def records(frame: pd.DataFrame) -> list:
+            return [jsonable(r) for r in frame.to_dict(orient="records")]
+
+        meta = {}
+        for outcome, m in self.meta.items():
+            lo, hi = m.prediction_interval
+            meta[outcome] = {"effects": records(m.effects), "prediction_interval": [lo, hi],
+                             "i2": m.i2, "tau2": m.tau2, "q": m.q, "q_df": m.q_df,
+                             "q_p": m.q_p, "k": m.k}
+        reg = self.meta_regression
+        matrix = self.matrix_frame()
+        return jsonable({
+            "schemes": list(self.schemes.evaluations),
+            "meta_analysis": meta,
+            "meta_regression": records(reg.effects) if reg is not None else None,
+            "certainty": records(self.certainty.table.drop(columns=["reasons"],
+                                                           errors="ignore")),
+            "matrix": [{"scheme": r["scheme"], **{d: list(r[d]) for d in DOMAINS
+                                                  if isinstance(r.get(d), tuple)}}
+                       for r in matrix.to_dict(orient="records")],
+            "counts": records(self.disclosure_frame().table),
+        })
+
     # -- sections -----------------------------------------------------------------------
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
@@ -423,8 +453,11 @@ class ComparativeContext:
                          "units referring": int(len(bu) - never), "units": int(len(bu)),
                          "referrals in the first year": int(bu["referrals"].sum())})
         frame = pd.DataFrame(rows)
-        return suppress(frame, count_columns=["referrals in the first year"],
-                        rules=self.rules)
+        res = suppress(frame, count_columns=["referrals in the first year"], rules=self.rules)
+        col = res.table["referrals in the first year"]
+        res.table["referrals in the first year"] = [f"{v:,}" if isinstance(v, (int, np.integer))
+                                                    else v for v in col]
+        return res
 
     def disclosure_markdown(self) -> str:
         """The counts table after suppression, and the rules applied."""
