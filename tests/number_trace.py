@@ -97,6 +97,7 @@ def shown_numbers(text: str) -> list[Shown]:
     """Every number in ``text`` that is a quantity (see the module notes)."""
     out = []
     for line in text.splitlines():
+        line = re.sub(r"^\s*\d+\.(?= [A-Z])", "", line)  # a numbered item's number
         dates = [m.span() for m in _DATE.finditer(line)]
         for m in NUMBER.finditer(line):
             if any(a <= m.start() < b for a, b in dates):

@@ -27,6 +27,7 @@ __all__ = ["engagement_tables", "published_frames", "PUBLISHED_FRAMES"]
 PUBLISHED_FRAMES = {
     "economic": ("net_cost", "scheme_costs", "evpi", "one_way"),
     "matched": ("balance",),
+    "synthetic_control": ("weights", "predictors", "rmspe"),
 }
 
 
@@ -116,8 +117,10 @@ def engagement_tables(profile, rules: DisclosureRules | None = None
         m = profile.maturity
         out["maturity"] = _records(m.overall[["network", "wave", "score",
                                               "change_from_first"]])
-        blocks = (m.to_frame().groupby(["label", "wave"], sort=False)["score"].mean()
-                  .reset_index())
+        blocks = m.to_frame().groupby(["label", "wave"], sort=False)["score"].mean() \
+            .unstack("wave")
+        first, last = m.waves[0], m.waves[-1]
+        blocks = blocks.assign(change=blocks[last] - blocks[first]).reset_index()
         out["maturity_blocks"] = _records(blocks)
         out["maturity_by_network"] = _records(m.to_frame()[["network", "wave", "label",
                                                             "score", "change_from_first"]])
