@@ -2,10 +2,13 @@
 the types the function declares.
 
 Every design and measure function exported by ``evalkit`` that takes a DataFrame is wrapped
-in :func:`takes_frame`. Before the function body runs, the wrapper refuses, with one
+in :func:`takes_frame` (those that also take a list of values, effect records or a result,
+such as ``xmr``, ``bootstrap_ci``, ``composite_index`` and ``meta_analysis``, say so with
+``takes_frame(also=...)``). Before the function body runs, the wrapper refuses, with one
 readable :class:`~evalkit.errors.DataError` or :class:`~evalkit.errors.DesignError`:
 
-- a first argument that is not a DataFrame (a list, an array, a Series, a path);
+- a first argument that is not a DataFrame (a list, an array, a Series, a path), or not one
+  of the other things the function takes;
 - a keyword option whose value does not match the type in the function's signature
   (``str``, ``bool``, ``int``, ``float``, a ``Sequence`` of one of these or of mappings,
   and unions of them with ``None``): a list where a column name is expected, the text
@@ -30,7 +33,7 @@ import numpy as np
 
 from .errors import DataError, DesignError
 
-__all__ = ["takes_frame", "require_frame", "check_options", "check_option"]
+__all__ = ["takes_frame", "require_frame", "check_options", "check_option", "listlike"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,7 +110,8 @@ def check_option(name: str, value: Any, annotation: Any, *, default: Any = None)
     if value is None and (optional or default is None):
         return
     if not any(_fits(s, value) for s in shapes):
-        example = _EXAMPLES.get(shapes[0], "a list (see docs/spec.md)")
+        example = (_EXAMPLES.get(shapes[0], "a list (see docs/spec.md)") if len(shapes) == 1
+                   else " or ".join(_say(s) for s in shapes))
         if name == "conf_level":
             example = "e.g. 0.95"
         raise DesignError(f"option '{name}' must be {' or '.join(_say(s) for s in shapes)}, "
@@ -136,29 +140,60 @@ def check_options(func: Callable[..., Any], options: Mapping[str, Any]) -> None:
                          default=None if p.default is inspect.Parameter.empty else p.default)
 
 
-def require_frame(value: Any, *, name: str = "data", func: str | None = None) -> None:
+def require_frame(value: Any, *, name: str = "data", func: str | None = None,
+                  also: tuple[Callable[[Any], bool], str] | None = None) -> None:
     """Refuse anything but a pandas DataFrame, saying what was passed and what to pass.
+
+    Parameters
+    ----------
+    value
+        The argument.
+    name, func
+        The argument's and the function's names, for the message.
+    also
+        ``(test, description)`` for what else the function takes (e.g. a list of numbers):
+        a value for which ``test(value)`` is true passes too, and the message says the
+        function expects ``description`` (e.g. "a pandas DataFrame or a list of numbers").
+        A path or text never passes; a DataFrame always does (the function may refuse it
+        in its own words).
 
     Raises
     ------
     DataError
-        For a list, an array, a Series, a path or anything else that is not a DataFrame.
+        For a list, an array, a Series, a path or anything else that is not a DataFrame
+        (or, with ``also``, not what it describes).
     """
     import pandas as pd
 
-    if isinstance(value, pd.DataFrame):
+    path = isinstance(value, (str, bytes)) or hasattr(value, "__fspath__")
+    if isinstance(value, pd.DataFrame) or (also is not None and not path and also[0](value)):
         return
     what = type(value).__name__
     where = f"{func}() " if func else ""
-    hint = ("read the file first, e.g. ek.read(path)" if isinstance(value, str)
-            or hasattr(value, "__fspath__") else
-            "pass a table with named columns, e.g. pd.DataFrame(...) or ek.read('panel.csv')")
-    raise DataError(f"{where}expects a pandas DataFrame as '{name}', not a {what}", fix=hint)
+    expects = "a pandas DataFrame" if also is None else also[1]
+    hint = ("read the file first, e.g. ek.read(path)" if path else
+            "pass a table with named columns, e.g. pd.DataFrame(...) or ek.read('panel.csv')"
+            if also is None else f"pass {also[1]}")
+    raise DataError(f"{where}expects {expects} as '{name}', not a {what}", fix=hint)
 
 
-def takes_frame(func: F) -> F:
+def listlike(value: Any) -> bool:
+    """A list, tuple, array, Index or Series: a collection of values, not text or a mapping
+    (for ``takes_frame(also=...)``)."""
+    return _listlike(value)
+
+
+def takes_frame(func: F | None = None, *,
+                also: tuple[Callable[[Any], bool], str] | None = None) -> Any:
     """Decorate a public function whose first argument is a DataFrame: check the table and
-    the plain-typed options at the boundary (see the module docstring)."""
+    the plain-typed options at the boundary (see the module docstring).
+
+    Used bare (``@takes_frame``) the first argument must be a DataFrame. A function that
+    also takes other things first (a list of numbers, effect records, a result) says so
+    with ``@takes_frame(also=(test, description))``: see :func:`require_frame`.
+    """
+    if func is None:
+        return functools.partial(takes_frame, also=also)
     sig = inspect.signature(func)
     first = next(iter(sig.parameters))
     typed = {n: (p.annotation, None if p.default is inspect.Parameter.empty else p.default)
@@ -169,7 +204,7 @@ def takes_frame(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         data = args[0] if args else kwargs.get(first)
-        require_frame(data, name=first, func=func.__name__)
+        require_frame(data, name=first, func=func.__name__, also=also)
         for name, value in kwargs.items():
             if name in typed:
                 check_option(name, value, typed[name][0], default=typed[name][1])

@@ -71,6 +71,7 @@ from .reporting_summary import (
     pipe_table,
     scheme_characteristics,
 )
+from .reporting_synth import v_sentences, weights_table
 from .results import headline_effects
 from .spec import SCHEME_NAME
 
@@ -728,13 +729,14 @@ class ReportContext:
                "The pre-start fit is poor, so the evidence level is held at 3")
         parts.append(f"{fit} (prediction error {d['pre_rmspe']:.3g}, "
                      f"{d['pre_rmspe_relative']:.1%} of the pre-start mean).")
-        weights = res.frames["weights"]
-        shown = weights[weights["weight"].abs() > 1e-3].head(10)
-        table = pd.DataFrame({"Comparison unit": shown["unit"].astype(str),
-                              "Weight": [f"{w:.3f}" for w in shown["weight"]]})
+        parts += v_sentences(d, md_text(label.lower()))
+        table = weights_table(res.frames, d)
+        v_part = (", beside the predictors and their weights in V"
+                  if "Weight in V" in table else "")
         return (" ".join(parts) + "\n\n" + _md_table(table)
                 + f"\n\n: Units making up the synthetic control of {treated}, with "
-                  "their weights (units with weight above 0.001) {#tbl-synth-weights}\n")
+                  f"their weights (units with weight above 0.001){v_part} "
+                  "{#tbl-synth-weights}\n")
 
     def _draw_love(self):
         from .plots import love_plot

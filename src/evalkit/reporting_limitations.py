@@ -149,6 +149,12 @@ def confounding(evaluation) -> list[str]:
             text = (f"*Difference-in-differences ({many}):* {many} in the scheme and the "
                     "others may have been on different paths anyway (for example, enrolled "
                     "after a crisis and recovering), which the design credits to the scheme.")
+            if d.get("staggered_adoption"):
+                text += (f" The {many} joined at {int(d.get('adoption_cohorts') or 0)} "
+                         "different times, and with staggered joining this estimate is biased "
+                         "if the effect differs between waves or changes over time (units "
+                         "already in the scheme serve as comparisons for later ones); a "
+                         "roll-out analysis (staggered_did) is not.")
         elif design == "matched":
             on = list(analysis.options.get("covariates") or []) + list(
                 analysis.options.get("pre") or [])

@@ -21,6 +21,7 @@ TWFE weights (de Chaisemartin and D'Haultfoeuille, 2020), and warns, pointing to
 
 from __future__ import annotations
 
+import warnings as _warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,10 +41,33 @@ from .poisson_fe import poisson_fe
 from .staggered_did import staggered_did
 from .wild_bootstrap import wild_cluster_bootstrap
 
-__all__ = ["did", "within", "bacon_decomposition", "cluster_vcov"]
+__all__ = ["did", "within", "bacon_decomposition", "cluster_vcov", "StaggeredAdoptionWarning",
+           "FAMILIES"]
 
 DESIGN = "did"
 INFERENCE = ("auto", "cluster", "wild", "randomization")
+#: The families ``did`` fits: linear TWFE, and Poisson PML (PPML) with two-way fixed effects
+#: for counts, whose cluster-robust errors make ``"poisson"`` and ``"quasipoisson"`` the same
+#: fit (see :func:`did`).
+FAMILIES = ("gaussian", "poisson", "quasipoisson")
+#: Families the other count designs take that ``did`` refuses, with why and what to use.
+REFUSED_FAMILIES = {
+    "negbin": ("the conditional negative binomial (Hausman, Hall and Griliches) is not a true "
+               "fixed-effects model (Allison and Waterman 2002), and one with unit dummies is "
+               "consistent only if its variance function is right",
+               "use family='quasipoisson': Poisson PML with unit and period effects is "
+               "consistent for the rate ratio whatever the overdispersion (Wooldridge 1999), "
+               "and its cluster-robust errors allow for it"),
+    "binomial": ("a logit with unit fixed effects estimates an odds ratio, with parallel trends "
+                 "on the log-odds scale, not the difference in proportions that prepost "
+                 "reports for this family",
+                 "analyse the proportion as a rate: family='gaussian' with denominator=... "
+                 "and per=100 gives the difference in percentage points"),
+}
+
+
+class StaggeredAdoptionWarning(UserWarning):
+    """``did`` was given a panel whose treated units start at different times."""
 
 
 def within(values: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float = 1e-12,
@@ -113,11 +137,16 @@ def did(
         Analyse the outcome as a rate per ``per`` of ``denominator``. With
         ``family="poisson"`` the denominator is the exposure instead.
     family
-        ``"gaussian"`` (linear TWFE on the outcome or rate; estimand ``att_twfe``) or
-        ``"poisson"`` (Poisson pseudo-maximum likelihood on counts with unit and period
-        fixed effects and ``log(denominator)`` as offset; estimand ``rate_ratio``, the
-        ratio of expected counts with the scheme to without it). Poisson inference is
-        cluster-robust (CR1, t(G-1)).
+        ``"gaussian"`` (linear TWFE on the outcome or rate; estimand ``att_twfe``),
+        ``"poisson"`` or ``"quasipoisson"`` (Poisson pseudo-maximum likelihood, PPML, on
+        counts with unit and period fixed effects and ``log(denominator)`` as offset;
+        estimand ``rate_ratio``, the ratio of expected counts with the scheme to without
+        it, on the ratio scale with ``se`` that of the log ratio, as ``prepost`` and ``its``
+        report count outcomes). Count inference is cluster-robust (CR1, t(G-1)), which
+        allows for any overdispersion: ``"poisson"`` and ``"quasipoisson"`` give the same
+        estimate and interval (pyfixest's ``fepois`` with CRV1), and the diagnostics give
+        the Pearson dispersion. ``"negbin"`` and ``"binomial"`` are refused, saying why and
+        what to use (:data:`REFUSED_FAMILIES`).
     covariates
         Time-varying controls.
     cluster
@@ -128,7 +157,10 @@ def did(
     weights
         Wild bootstrap weights: ``"rademacher"`` or ``"webb"``.
     n_boot, seed
-        Bootstrap or permutation draws, and their seed.
+        Bootstrap or permutation draws, and their seed. ``n_boot=0`` is allowed where no
+        draws are needed (cluster-robust inference, and the count families) and refused,
+        saying so, where they are (the wild bootstrap, also when ``"auto"`` chooses it,
+        and randomisation inference).
     conf_level
         Confidence level.
     ssc
@@ -143,24 +175,42 @@ def did(
     Returns
     -------
     DesignResult
-        Estimand ``att_twfe``; with staggered adoption the diagnostics hold the Bacon
-        decomposition (also ``plot_data()["bacon"]``) and negative-weight shares.
+        Estimand ``att_twfe`` (``rate_ratio`` for counts). ``plot_data()["means"]`` holds
+        the treated and comparison groups' mean outcome by period (rates per ``per`` with a
+        denominator) and the treated group's counterfactual: its pre-period mean plus the
+        comparison group's change (for counts, times the comparison group's rate ratio).
+        With staggered adoption (treated units starting at different times) ``did`` issues
+        a :class:`StaggeredAdoptionWarning` and notes it in the warnings and in
+        ``diagnostics["staggered_note"]``; the diagnostics hold the Bacon decomposition
+        (also ``plot_data()["bacon"]``, linear TWFE only) and negative-weight shares.
+
+    Warns
+    -----
+    StaggeredAdoptionWarning
+        When treated units start at different times: TWFE is then biased if the effect
+        differs between adoption cohorts or over time; ``staggered_did`` is not.
     """
     check_choice("inference", inference, INFERENCE)
-    check_choice("family", family, ("gaussian", "poisson"))
-    if family == "poisson" and inference in ("wild", "randomization"):
-        raise DesignError(f"inference='{inference}' is not available with family='poisson'",
+    if family in REFUSED_FAMILIES:
+        why, fix = REFUSED_FAMILIES[family]
+        raise DesignError(f"did does not fit family='{family}': {why}", fix=fix)
+    check_choice("family", family, FAMILIES)
+    count = family in ("poisson", "quasipoisson")
+    if count and inference in ("wild", "randomization"):
+        raise DesignError(f"inference='{inference}' is not available with family='{family}'",
                           fix="use inference='cluster' (or 'auto'), or analyse rates with "
                           "family='gaussian' for the wild cluster bootstrap")
     check_choice("bootstrap weights", weights, ("rademacher", "webb"))
     check_conf_level(conf_level)
     check_choice("ssc", ssc, SSC)
-    check_whole("n_boot", n_boot, 1)
+    check_whole("n_boot", n_boot, 0)
+    if n_boot == 0 and inference in ("wild", "randomization"):
+        raise DesignError(f"inference='{inference}' needs draws, and n_boot is 0",
+                          fix="set n_boot (e.g. 999), or use inference='cluster'")
     covariates = list(covariates or [])
     file = data.attrs.get("source")
     check_panel(data, unit=unit, time=time, outcomes={outcome: "poisson" if denominator
-                                                      or family == "poisson"
-                                                      else "gaussian"},
+                                                      or count else "gaussian"},
                 denominator=denominator, treated=treated, start=start, needs_comparison=True,
                 covariates=covariates, file=file).raise_for_errors()
     codes, axis = parse_periods(data[time], file=file, column=time)
@@ -169,7 +219,7 @@ def did(
     y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
     exposure = pd.to_numeric(data[denominator]).to_numpy(dtype=float) if denominator \
         else np.ones(len(data))
-    if denominator and family == "gaussian":
+    if denominator and not count:
         y = y / exposure * per
     D = pd.to_numeric(data[treated].replace({True: 1, False: 0})).to_numpy(dtype=float)
     if start is not None:
@@ -182,15 +232,27 @@ def did(
     y, D, u, t, clusters, Xc = y[ok], D[ok], u[ok], t[ok], clusters[ok], Xc[ok]
     clusters = pd.factorize(clusters)[0]
     selection = _selection(y, D, u, codes[ok], exposure[ok], axis=axis,
-                           ratio=family == "poisson", what=outcome.replace("_", " "))
+                           ratio=count, what=outcome.replace("_", " "))
     common = dict(outcome=outcome, unit=unit, time=time, treated=treated, start=start,
                   denominator=denominator, per=per, family=family, covariates=covariates,
                   cluster=cluster, inference=inference, weights=weights, n_boot=n_boot,
                   seed=seed, conf_level=conf_level, ssc=ssc)
-    if family == "poisson":
+    labels = axis.labels(np.unique(codes))
+    first = pd.Series(np.where(D > 0, t, _NEVER)).groupby(u).min()
+    n_cohorts = int(first[first < _NEVER].nunique())
+    staggered = n_cohorts > 1
+    frames: dict[str, pd.DataFrame] = {
+        "means": _group_means(y, exposure[ok] if count and denominator else None, u, t,
+                              first, labels=labels, per=per, ratio=count)}
+    note = _staggered_note(n_cohorts, count=count) if staggered else None
+    if note:
+        # stacklevel 3: the caller of did, above the takes_frame wrapper
+        _warnings.warn(f"did: {note}", StaggeredAdoptionWarning, stacklevel=3)
+    if count:
         return _poisson_did(y, D, Xc, u, t, clusters, exposure[ok], conf_level=conf_level,
                             ssc=ssc, scheme=scheme, domain=domain, outcome=outcome,
-                            options=common, selection=selection)
+                            options=common, selection=selection, family=family,
+                            frames=frames, note=note, n_cohorts=n_cohorts)
     Z = within(np.column_stack([y, D, Xc]), u, t)
     yt, Xt = Z[:, 0], Z[:, 1:]
     beta = np.linalg.lstsq(Xt, yt, rcond=None)[0]
@@ -204,6 +266,12 @@ def did(
     method = inference
     if inference == "auto":
         method = "wild" if treated_clusters < 30 else "cluster"
+        if method == "wild" and n_boot == 0:
+            raise DesignError(f"with {treated_clusters} treated clusters (fewer than 30) "
+                              "inference='auto' uses the wild cluster bootstrap, which needs "
+                              "draws, and n_boot is 0",
+                              fix="set n_boot (e.g. 999), or inference='cluster' (whose "
+                                  "intervals tend to be too narrow with few treated clusters)")
     rng = np.random.default_rng(seed)
     alpha = 1 - conf_level
     df = G - 1
@@ -233,10 +301,9 @@ def did(
     if treated_clusters < 30 and method == "cluster":
         warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "
                         "tend to be too narrow; consider inference='wild'.")
-    frames: dict[str, pd.DataFrame] = {}
-    first = pd.Series(np.where(D > 0, t, np.iinfo(np.int64).max)).groupby(u).min()
-    staggered = first[first < np.iinfo(np.int64).max].nunique() > 1
     if staggered:
+        diag.update({"staggered_adoption": True, "adoption_cohorts": n_cohorts,
+                     "staggered_note": note})
         try:
             bacon = bacon_decomposition(y, D, u, t)
         except DesignError as exc:  # a diagnostic: report why, keep the estimate
@@ -245,19 +312,16 @@ def did(
             warnings.append(f"The Goodman-Bacon decomposition was not computed: {exc}")
         forbidden = np.nan
         if bacon is not None:
-            labels = axis.labels(np.unique(codes))
             for col in ("treated_cohort", "control_cohort"):
                 bacon[col] = [labels[c] if c >= 0 else "never" for c in bacon[col]]
             frames["bacon"] = bacon
             forbidden = bacon.loc[bacon["type"] == "later vs earlier treated", "weight"].sum()
         neg = _negative_weights(Z[:, 1], D, u, t)
         diag.update({"bacon_forbidden_weight": float(forbidden), **neg})
-        if forbidden > 0.1 or neg["negative_weight_share"] > 0:
-            share = ("" if np.isnan(forbidden) else f"{forbidden:.0%} of the TWFE weight comes "
-                     "from comparisons with already-treated units and ")
-            warnings.append(f"Staggered adoption: {share}{neg['negative_weight_share']:.0%} of "
-                            "treated cells get negative weight; prefer staggered_did "
-                            "(Callaway-Sant'Anna).")
+        share = ("" if np.isnan(forbidden) else f" {forbidden:.0%} of the TWFE weight comes "
+                 "from comparisons with already-treated units and")
+        warnings.append(f"{note} Here{share} {neg['negative_weight_share']:.0%} of treated "
+                        "cells get negative weight.")
         robust = _heterogeneity_robust(y, u, t, first.to_numpy(), clusters)
         if isinstance(robust, str):
             diag["cs_att_simple_error"] = robust
@@ -329,8 +393,15 @@ def _selection(y, D, u, codes, exposure, *, axis, ratio, what) -> dict[str, Any]
 
 
 def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme, domain,
-                 outcome, options, selection) -> DesignResult:
-    """Poisson TWFE DiD: the treatment's rate ratio with CR1 t(G-1) intervals."""
+                 outcome, options, selection, family, frames, note, n_cohorts
+                 ) -> DesignResult:
+    """Poisson TWFE DiD (PPML): the treatment's rate ratio with CR1 t(G-1) intervals.
+
+    ``"poisson"`` and ``"quasipoisson"`` are the same fit: the cluster-robust covariance
+    does not assume the Poisson variance, so a dispersion factor would change nothing. The
+    Pearson dispersion (chi-squared over residual degrees of freedom, counting every unit
+    and period effect) is reported as a diagnostic.
+    """
     fit = poisson_fe(y, np.column_stack([D, Xc]), u, t, exposure=exposure, clusters=clusters,
                      ssc=ssc)
     b, se = float(fit.beta[0]), float(fit.se[0])
@@ -339,13 +410,27 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme,
     used_D, used_cl = D[fit.used], clusters[fit.used]
     treated_clusters = int(len(np.unique(used_cl[used_D > 0])))
     p = float(2 * stats.t.sf(abs(b) / se, G - 1))
+    y_used = y[fit.used]
+    resid_df = int(fit.used.sum()) - fit.beta.size - (np.unique(u[fit.used]).size
+                                                     + np.unique(t[fit.used]).size - 1)
+    dispersion = (float(np.sum((y_used - fit.mu) ** 2 / fit.mu) / resid_df) if resid_df > 0
+                  else float("nan"))
     diag: dict[str, Any] = {
-        "family": "poisson", "clusters": int(G), "treated_clusters": treated_clusters,
+        "family": family, "method": "Poisson PML with unit and period fixed effects (PPML)",
+        "clusters": int(G), "treated_clusters": treated_clusters,
         "observations": int(fit.used.sum()), "dropped_all_zero_units": int(fit.dropped_units),
         "dropped_all_zero_periods": int(fit.dropped_periods), "iterations": int(fit.iterations),
+        "dispersion": dispersion,
         "inference": f"cluster-robust (CR1{ssc_note(ssc)}), {G} clusters, t({G - 1}), on the "
                      "log scale", "ssc": ssc, **selection}
+    if family == "quasipoisson":
+        diag["se_type"] = ("cluster-robust, which allows for any overdispersion: the same "
+                           "estimate and interval as family='poisson'")
     warnings: list[str] = []
+    if note:
+        diag.update({"staggered_adoption": True, "adoption_cohorts": n_cohorts,
+                     "staggered_note": note})
+        warnings.append(note)
     if treated_clusters < 30:
         warnings.append(f"Only {treated_clusters} treated clusters: cluster-robust intervals "
                         "tend to be too narrow; the wild cluster bootstrap is available for "
@@ -362,7 +447,57 @@ def _poisson_did(y, D, Xc, u, t, clusters, exposure, *, conf_level, ssc, scheme,
         evidence_level=maryland_level(DESIGN, "rate_ratio", diag), diagnostics=diag,
         warnings=tuple(warnings))
     return DesignResult(design=DESIGN, effects=effects_frame([record]), diagnostics=diag,
-                        warnings=tuple(warnings), options=options)
+                        warnings=tuple(warnings), options=options, frames=frames)
+
+
+_NEVER = np.iinfo(np.int64).max  # the first treated period of a unit never treated
+
+
+def _staggered_note(n_cohorts: int, *, count: bool) -> str:
+    """The plain-words note for a panel whose treated units start at different times."""
+    model = "Poisson two-way fixed effects" if count else "Two-way fixed effects (TWFE)"
+    return (f"Staggered adoption: treated units start at {n_cohorts} different times. "
+            f"{model} is biased when the effect differs between adoption cohorts or changes "
+            "over time, because units already treated serve as controls for later ones; "
+            "prefer staggered_did (Callaway-Sant'Anna), which is not.")
+
+
+def _group_means(y, exposure, u, t, first, *, labels, per, ratio) -> pd.DataFrame:
+    """Treated and comparison groups' mean outcome by period, and the counterfactual.
+
+    Treated: units ever treated; comparison: units never treated. With ``exposure`` (counts
+    with a denominator) a group's value is its pooled rate per ``per``; otherwise the mean
+    of its units' values (the outcome or rate the model fits). The counterfactual continues
+    the treated group's mean over the periods before the first start by the comparison
+    group's change from its own mean over those periods: added (linear) or multiplied (for
+    counts, ``ratio``), the parallel-trends path the estimate is measured against.
+    """
+    ever = (first.reindex(u).to_numpy() < _NEVER)
+    first_start = int(first.min()) if (first < _NEVER).any() else int(t.max()) + 1
+    n_t = len(labels)
+    out = {"period": list(labels), "post": np.arange(n_t) >= first_start}
+    for name, rows in (("treated", ever), ("comparison", ~ever)):
+        num = np.bincount(t[rows], weights=y[rows], minlength=n_t)
+        den = (np.bincount(t[rows], weights=exposure[rows], minlength=n_t) / per
+               if exposure is not None else np.bincount(t[rows], minlength=n_t).astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        n_u = int(u.max()) + 1
+        cells = np.unique(t[rows].astype(np.int64) * n_u + u[rows])  # distinct (period, unit)
+        out[f"{name}_units"] = np.bincount(cells // n_u, minlength=n_t)
+    pre = ~out["post"]
+
+    def pre_mean(values: np.ndarray) -> float:
+        kept = values[pre & np.isfinite(values)]
+        return float(kept.mean()) if kept.size else np.nan
+
+    treated_pre, comparison_pre = pre_mean(out["treated"]), pre_mean(out["comparison"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["counterfactual"] = (treated_pre * out["comparison"] / comparison_pre if ratio
+                                 else treated_pre + out["comparison"] - comparison_pre)
+    frame = pd.DataFrame(out)
+    return frame[["period", "post", "treated", "comparison", "counterfactual",
+                  "treated_units", "comparison_units"]]
 
 
 def _heterogeneity_robust(y, u, t, first, clusters):
@@ -371,7 +506,7 @@ def _heterogeneity_robust(y, u, t, first, clusters):
     Cohorts are the first treated period of each unit; never-treated units are the
     controls when there are any, otherwise not-yet-treated units.
     """
-    never = first == np.iinfo(np.int64).max
+    never = first == _NEVER
     cohort = np.where(never, 0, first + 1)  # periods are numbered from 1 here
     frame = pd.DataFrame({"u": u, "t": t + 1, "y": y, "g": cohort[u], "c": clusters})
     control = "never" if never.any() else "notyet"

@@ -233,14 +233,18 @@ def sup_t_critical_value(vcov: np.ndarray, df: float, conf_level: float, n_draws
     conf_level
         Confidence level of the band.
     n_draws
-        Monte Carlo draws (at least 1).
+        Monte Carlo draws; 0 gives no band (NaN), as ``event_study(..., n_boot=0)``.
     rng
         Random number generator.
 
     Returns
     -------
     float
+        The critical value, or NaN when ``n_draws`` is 0.
     """
+    check_whole("n_draws", n_draws, 0)
+    if n_draws == 0:
+        return float("nan")
     se = np.sqrt(np.diag(vcov))
     scale_se = np.where(se > 0, se, 1.0)  # a coefficient without variance draws 0
     corr = vcov / np.outer(scale_se, scale_se)

@@ -937,6 +937,21 @@ class HonestDiDResult:
         """
         return self.table.copy()
 
+    def plot_data(self) -> dict[str, pd.DataFrame]:
+        """The frames a sensitivity plot draws (copies).
+
+        Returns
+        -------
+        dict of DataFrame
+            ``sensitivity``: the robust intervals by restriction value (the columns of
+            :meth:`to_frame`); ``original``: one row, ``estimate``, ``se``, ``ci_low``,
+            ``ci_high`` (the conventional interval, which assumes parallel trends).
+        """
+        low, high = self.conventional_ci
+        original = pd.DataFrame({"estimate": [self.theta_hat], "se": [self.se],
+                                 "ci_low": [low], "ci_high": [high]})
+        return {"sensitivity": self.table.copy(), "original": original}
+
     def sentence(self, restriction: str = "RM", *, claim: str | None = None,
                  digits: int = 2) -> str:
         """Plain-English robustness sentence (see :func:`robustness_sentence`)."""

@@ -361,6 +361,26 @@ class MatchResult:
                 f"treated, {d['n_controls_used']} controls, max |SMD| after "
                 f"{d['max_abs_smd_after']:.3f}>")
 
+    def plot_data(self) -> dict[str, pd.DataFrame]:
+        """The frames a figure of the match draws (copies).
+
+        Returns
+        -------
+        dict of DataFrame
+            ``love``: ``covariate``, ``stage`` (before/after), ``smd`` (the Love plot);
+            ``balance``: the balance table with ``covariate`` as a column; ``pscore``: one
+            row per input row with ``treated`` (0/1), ``pscore`` and ``weight`` (the
+            propensity-score overlap before and after matching or weighting).
+        """
+        treated = (pd.to_numeric(self.data[self.treated], errors="coerce").astype(float)
+                   if self.treated in self.data.columns
+                   else pd.Series(np.nan, index=self.data.index))
+        overlap = pd.DataFrame({"treated": treated.to_numpy(),
+                                "pscore": self.pscore.to_numpy(),
+                                "weight": self.weights.to_numpy()}, index=self.data.index)
+        return {"love": self.love.copy(), "balance": self.balance.reset_index(),
+                "pscore": overlap}
+
     def outcome(self, outcome: str, *, pre: str | Sequence[str] | None = None,
                 family: str = "gaussian", cluster: str | None = None,
                 conf_level: float = 0.95, scheme: str | None = None,

@@ -95,7 +95,8 @@ def staggered_did(
         ``"varying"`` or ``"universal"``.
     n_boot
         Multiplier-bootstrap draws for standard errors and uniform bands (0 for analytic
-        standard errors and pointwise intervals only).
+        standard errors and pointwise intervals only: the band columns of
+        ``plot_data()["att_gt"]`` and ``["event"]`` are then NaN).
     seed
         Seed of the bootstrap.
     cluster

@@ -20,13 +20,24 @@ Outer problem (V)
     coefficients of a regression of every unit's pre-period outcomes on its predictors).
     The better of the two is kept.
 
+Cross-validated V (Abadie, Diamond and Hainmueller, 2015)
+    The pre-period is split into a training and a validation window. ``V`` is searched
+    with the predictors measured in the training window, to minimise the outcome's mean
+    squared prediction error over the validation window; that ``V`` is then held fixed
+    and the donor weights are fitted to the predictors measured in the main window
+    (:func:`fit_synth_cv`). ``V`` then rewards predictors that forecast the outcome out of
+    sample, not those that happen to fit the pre-period best.
+
 Predictors are divided by their standard deviation across all units (treated and donors)
-before either problem, as Synth and pysyncon do, so ``V`` is on a common scale.
+before either problem, as Synth and pysyncon do, so ``V`` is on a common scale (the
+training and the main predictors each by their own).
 
 References
 ----------
 Abadie A, Diamond A, Hainmueller J (2010). Synthetic control methods for comparative case
 studies. J Am Stat Assoc 105:493-505.
+Abadie A, Diamond A, Hainmueller J (2015). Comparative politics and the synthetic control
+method. Am J Polit Sci 59:495-510.
 Abadie A, Diamond A, Hainmueller J (2011). Synth: an R package for synthetic control
 methods in comparative case studies. J Stat Softw 42(13).
 Lawson CL, Hanson RJ (1974). Solving Least Squares Problems. Prentice-Hall.
@@ -41,7 +52,10 @@ from scipy.linalg import lapack
 from scipy.optimize import minimize
 
 __all__ = ["simplex_least_squares", "scale_predictors", "synth_weights",
-           "SynthFit", "fit_synth"]
+           "SynthFit", "fit_synth", "fit_synth_cv", "SEARCHES"]
+
+#: The searches over ``V`` that :func:`fit_synth` runs itself.
+SEARCHES = ("multistart", "nelder-mead")
 
 _gesv = lapack.dgesv
 
@@ -384,3 +398,54 @@ def fit_synth(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray, *,
         raise ValueError(f"unknown search '{search}': use 'multistart' or 'nelder-mead'")
     assert best is not None
     return finish(best[1], best[2], best[3])
+
+
+def fit_synth_cv(X1_train: np.ndarray, X0_train: np.ndarray, Z1_val: np.ndarray,
+                 Z0_val: np.ndarray, X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray,
+                 Z0: np.ndarray, *, search: str = "multistart", random_starts: int = 4,
+                 seed: int = 0) -> tuple[SynthFit, SynthFit]:
+    """Cross-validated ``V`` (Abadie, Diamond and Hainmueller, 2015, section "Results").
+
+    ``V`` is chosen with the *training* predictors to minimise the outcome's mean squared
+    prediction error over the *validation* window; the donor weights are then those
+    that match the *main* predictors under that ``V``.
+
+    Parameters
+    ----------
+    X1_train, X0_train
+        Predictors measured in the training window: treated (length ``k``) and donors
+        (``k x J``).
+    Z1_val, Z0_val
+        Outcomes in the validation window, treated and donors (``T_val x J``).
+    X1, X0
+        The same predictors measured in the main window.
+    Z1, Z0
+        Pre-period outcomes (the main fit's ``loss_v`` is reported on them).
+    search, random_starts, seed
+        The search over ``V`` in the training step (see :func:`fit_synth`).
+
+    Returns
+    -------
+    main, training
+        The main fit (its ``v`` is the training fit's, its ``start`` says
+        ``"cross-validation"``) and the training fit (its ``loss_v`` is the validation
+        mean squared prediction error).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X0 = rng.normal(size=(3, 10)); w = np.r_[0.5, 0.5, np.zeros(8)]
+    >>> Z0 = rng.normal(size=(8, 10))
+    >>> main, train = fit_synth_cv(X0 @ w, X0, Z0[4:] @ w, Z0[4:], X0 @ w, X0, Z0 @ w, Z0)
+    >>> np.round(main.weights[:2], 3).tolist()
+    [0.5, 0.5]
+    """
+    train = fit_synth(X1_train, X0_train, Z1_val, Z0_val, search=search,
+                      random_starts=random_starts, seed=seed)
+    main = fit_synth(X1, X0, Z1, Z0, v=train.v)
+    main = SynthFit(weights=main.weights, v=main.v, loss_v=main.loss_v, loss_w=main.loss_w,
+                    converged=main.converged and train.converged,
+                    outer_converged=train.outer_converged,
+                    start=f"cross-validation ({train.start})",
+                    evaluations=main.evaluations + train.evaluations)
+    return main, train

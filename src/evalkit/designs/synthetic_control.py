@@ -13,6 +13,10 @@ Methods
     *predictors* (period means of the outcome and covariates), with the predictor
     weights ``V`` chosen to track the pre-period outcome (:mod:`.synth_solver`). With
     ``predictors=None`` every pre-period outcome is a predictor, with equal weights.
+    With ``search="cross-validation"``, ``V`` is chosen as Abadie, Diamond and
+    Hainmueller (2015) do: trained on predictors measured in a training window to
+    forecast the outcome in a validation window, then used with the predictors of the
+    main window.
 ``"augmented"``
     The classic fit plus a ridge-regression bias correction for the part of the
     pre-period outcomes it fails to match (Ben-Michael, Feller and Rothstein, 2021);
@@ -25,7 +29,9 @@ Methods
 Inference (classic and augmented)
 ---------------------------------
 * **Placebo in space.** Every donor in turn is treated as if it had adopted the scheme,
-  with the other donors (never the treated unit) as its pool, refitted the same way.
+  with the other donors (never the treated unit) as its pool, refitted the same way: the
+  same search over ``V`` (cross-validated from its own training predictors and
+  validation outcomes under ``search="cross-validation"``), or the same fixed ``v``.
   The statistic is the ratio of post- to pre-period root mean squared prediction error
   (RMSPE); the p-value is the treated unit's rank among all units, divided by their
   number (Abadie et al., 2010). Placebos whose pre-period RMSPE exceeds
@@ -42,6 +48,13 @@ Inference (classic and augmented)
 * **Leave one out.** Refits without each donor that has a non-zero weight; the range
   of average post-period gaps shows whether one donor drives the result.
 
+Checks on ``V``: the donor weights are often not unique in ``V`` (many ``V`` give about
+the same pre-period fit with different donors). A warning is raised when one predictor
+carries more than half of ``V``, and when a second, different way of choosing ``V``
+(Nelder-Mead for the default search, the default search otherwise) moves at least
+``WEIGHT_SHIFT`` of the donor weight to other donors; both ``V`` and both sets of
+weights are kept (``predictors`` and ``weights`` frames) so a report can show them.
+
 Checks: a treated unit outside the donors' range on a predictor or on most pre-period
 outcomes (the convex hull) is warned about; the fit counts as good (``fit_ok``) when the
 pre-period RMSPE is at most 5% of the treated unit's mean pre-period outcome and the
@@ -54,6 +67,8 @@ References
 ----------
 Abadie A, Diamond A, Hainmueller J (2010). Synthetic control methods for comparative case
 studies. J Am Stat Assoc 105:493-505.
+Abadie A, Diamond A, Hainmueller J (2015). Comparative politics and the synthetic control
+method. Am J Polit Sci 59:495-510.
 Abadie A (2021). Using synthetic controls: feasibility, data requirements, and
 methodological aspects. J Econ Lit 59:391-425.
 Firpo S, Possebom V (2018). Synthetic control method: inference, sensitivity analysis and
@@ -81,24 +96,32 @@ from ..inputs import takes_frame
 from ..periods import PeriodAxis, parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._options import check_choice, check_conf_level
-from .synth_solver import SynthFit, fit_synth, simplex_least_squares
+from .synth_solver import SEARCHES, SynthFit, fit_synth, fit_synth_cv, simplex_least_squares
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
 
 DESIGN = "synthetic_control"
 METHODS = ("classic", "augmented", "sdid")
 OPS = ("mean", "median", "sum")
+SEARCH_CHOICES = (*SEARCHES, "cross-validation")
 _ZERO = 1e-3  # weights at or below this count as zero (leave-one-out, the weights table)
+#: One predictor carrying more than this share of V is warned about.
+V_DOMINANCE = 0.5
+#: Half the L1 distance between two sets of donor weights (the share of the synthetic
+#: control that moves to other donors) at or above which they differ materially.
+WEIGHT_SHIFT = 0.2
 
 
 class SyntheticControlResult(DesignResult):
     """A :class:`~evalkit.results.DesignResult` with the donor weights and the p-value.
 
-    Frames: ``path`` (time, treated, synthetic, gap, post), ``weights`` (unit, weight),
-    ``predictors`` (predictor, treated, synthetic, donor_mean, v), and when asked
-    ``placebos`` (unit, time, gap, included), ``rmspe`` (unit, pre_rmspe, post_rmspe,
-    ratio, rank, treated, included), ``loo`` (dropped_unit, time, synthetic, gap) and
-    ``placebo_time`` (time, treated, synthetic, gap, post).
+    Frames: ``path`` (time, treated, synthetic, gap, post), ``weights`` (unit, weight,
+    and ``weight_alternative`` when ``V`` was checked), ``predictors`` (predictor,
+    treated, synthetic, donor_mean, v, and ``v_alternative``; ``training_predictor`` under
+    cross-validation), and when asked ``placebos`` (unit, time, gap, included), ``rmspe``
+    (unit, pre_rmspe, post_rmspe, ratio, rank, treated, included), ``placebo_v`` (unit,
+    predictor, v: each placebo's own ``V``), ``loo`` (dropped_unit, time, synthetic, gap)
+    and ``placebo_time`` (time, treated, synthetic, gap, post).
     """
 
     @property
@@ -217,29 +240,34 @@ def _units(panel: _Panel, treated_unit, donors, method: str) -> tuple[list, list
     return treated, pool
 
 
-def _windows(panel: _Panel, predictors, start_code: int, outcome: str
+def _windows(panel: _Panel, predictors, start_code: int, outcome: str, *,
+             what: str = "predictor", before: str = "the start"
              ) -> list[tuple[str, str, int, int, str]]:
-    """Check the predictor entries: (name, variable, from, to, op) with period codes."""
+    """Check the predictor entries: (name, variable, from, to, op) with period codes.
+
+    Windows must end before ``start_code`` (``before`` names it in messages); ``what``
+    names the entries (``"predictor"`` or ``"training predictor"``).
+    """
     out = []
     lo, hi = int(panel.codes.min()), int(panel.codes.max())
     for i, p in enumerate(predictors, start=1):
         if not isinstance(p, Mapping) or "variable" not in p:
-            raise DesignError(f"predictor {i} must be a mapping with 'variable', 'window' "
+            raise DesignError(f"{what} {i} must be a mapping with 'variable', 'window' "
                               f"and 'op'; got {p!r}",
                               fix='e.g. {"variable": "cigsale", "window": [1975, 1975], '
                                   '"op": "mean"}')
         unknown = set(p) - {"variable", "window", "op"}
         if unknown:
-            raise DesignError(f"predictor {i} has unknown key(s) {', '.join(sorted(unknown))}",
+            raise DesignError(f"{what} {i} has unknown key(s) {', '.join(sorted(unknown))}",
                               fix="use 'variable', 'window' and 'op'")
         var = p["variable"]
         if var not in panel.data.columns:
             guess = nearest(str(var), map(str, panel.data.columns))
-            raise DataError(f"predictor variable '{var}' is not a column", file=panel.file,
+            raise DataError(f"{what} variable '{var}' is not a column", file=panel.file,
                             column=var, fix=f"did you mean '{guess}'?" if guess
                             else "name an existing column")
         op = p.get("op", "mean")
-        check_choice(f"predictor {i} op", op, OPS)
+        check_choice(f"{what} {i} op", op, OPS)
         window = p.get("window")
         if window is None:
             a, b = lo, start_code - 1
@@ -247,31 +275,105 @@ def _windows(panel: _Panel, predictors, start_code: int, outcome: str
             if isinstance(window, (str, int)) or len(window) != 2:
                 window = [window, window] if isinstance(window, (str, int)) else window
             if len(window) != 2:
-                raise DesignError(f"predictor {i} window must be [from, to]",
+                raise DesignError(f"{what} {i} window must be [from, to]",
                                   fix="e.g. window: [1980, 1988]")
-            a = parse_period(window[0], panel.axis, what=f"predictor {i} window start")
-            b = parse_period(window[1], panel.axis, what=f"predictor {i} window end")
+            a = parse_period(window[0], panel.axis, what=f"{what} {i} window start")
+            b = parse_period(window[1], panel.axis, what=f"{what} {i} window end")
         if a > b:
-            raise DesignError(f"predictor {i} ({var}) window runs backwards: "
+            raise DesignError(f"{what} {i} ({var}) window runs backwards: "
                               f"{panel.axis.label(a)} to {panel.axis.label(b)}",
                               fix="give [from, to] with from before to")
         if a < lo or b > hi:
-            raise DataError(f"predictor {i} ({var}) window {panel.axis.label(a)} to "
+            raise DataError(f"{what} {i} ({var}) window {panel.axis.label(a)} to "
                             f"{panel.axis.label(b)} is outside the data "
                             f"({panel.axis.label(lo)} to {panel.axis.label(hi)})",
                             file=panel.file, column=panel.time,
                             fix="choose a window inside the data's periods")
         if b >= start_code:
-            raise DesignError(f"predictor {i} ({var}) window ends at {panel.axis.label(b)}, "
-                              f"on or after the start {panel.axis.label(start_code)}",
-                              fix="predictors must be measured before the scheme started")
-        label = (f"{var} ({op}, {panel.axis.label(a)})" if a == b
-                 else f"{var} ({op}, {panel.axis.label(a)} to {panel.axis.label(b)})")
-        out.append((label, var, a, b, op))
+            raise DesignError(f"{what} {i} ({var}) window ends at {panel.axis.label(b)}, "
+                              f"on or after {before} {panel.axis.label(start_code)}",
+                              fix=f"{what}s must be measured before the scheme started"
+                              if before == "the start" else f"{what}s must be measured "
+                              f"before {before}")
+        out.append((_label(panel, var, a, b, op), var, a, b, op))
     return out
 
 
-def _predictor_matrix(panel: _Panel, windows, units: list) -> np.ndarray:
+def _label(panel: _Panel, var: str, a: int, b: int, op: str) -> str:
+    return (f"{var} ({op}, {panel.axis.label(a)})" if a == b
+            else f"{var} ({op}, {panel.axis.label(a)} to {panel.axis.label(b)})")
+
+
+@dataclass(frozen=True)
+class _CV:
+    """The cross-validation setup: training predictors and validation periods (rows)."""
+
+    X: np.ndarray              # training predictors x units
+    rows: np.ndarray           # row indices of the validation window in Y
+    windows: list              # the training windows, as _windows gives them
+    validation: tuple[str, str]
+
+
+def _cross_validation(panel: _Panel, windows, units: list, start_code: int, T0: int,
+                      validation_window, training_predictors, outcome: str) -> _CV:
+    """Check the validation window and build the training predictors (ADH, 2015).
+
+    Without ``training_predictors``, each predictor's window is moved back by the
+    distance from the validation window's start to the scheme's start, so predictors
+    averaged over the periods just before the start are averaged over the periods just
+    before the validation window.
+    """
+    lo = int(panel.codes.min())
+    if validation_window is None:
+        a, b = int(panel.codes[T0 - T0 // 2]), start_code - 1
+    else:
+        w = validation_window
+        if isinstance(w, (str, int)) or len(w) != 2:
+            raise DesignError(f"validation_window must be [from, to], got {w!r}",
+                              fix="e.g. validation_window: [1981, 1990]")
+        a = parse_period(w[0], panel.axis, what="validation_window start")
+        b = parse_period(w[1], panel.axis, what="validation_window end")
+    if not (lo < a <= b < start_code):
+        raise DesignError(f"validation_window {panel.axis.label(a)} to {panel.axis.label(b)} "
+                          f"must run forwards, after the first period "
+                          f"{panel.axis.label(lo)} and before the start "
+                          f"{panel.axis.label(start_code)}",
+                          fix="choose the later part of the pre-period, leaving earlier "
+                              "periods for the training predictors")
+    if training_predictors is None:
+        shift = start_code - a
+        train = []
+        for i, (_, var, pa, pb, op) in enumerate(windows, start=1):
+            if pa - shift < lo:
+                raise DesignError(
+                    f"predictor {i} ({var}) moved back by {shift} periods for the training "
+                    f"window would start at {panel.axis.label(pa - shift)}, before the data "
+                    f"({panel.axis.label(lo)})",
+                    fix="give training_predictors (one per predictor, measured before the "
+                        "validation window) or a later validation_window")
+            train.append((_label(panel, var, pa - shift, pb - shift, op), var, pa - shift,
+                          pb - shift, op))
+    else:
+        train = _windows(panel, list(training_predictors), a, outcome,
+                         what="training predictor",
+                         before="the validation window's start")
+        if len(train) != len(windows):
+            raise DesignError(f"{len(train)} training predictor(s) for {len(windows)} "
+                              "predictor(s)", fix="give one training predictor per "
+                              "predictor, in the same order")
+    rows = np.flatnonzero((panel.codes >= a) & (panel.codes <= b))
+    fix = ("give training_predictors, one per predictor, with data in their windows (a "
+           "variable measured once may need another variable or window for training)"
+           if training_predictors is None else
+           "choose a window with data for every unit, or drop those units from the donors")
+    return _CV(_predictor_matrix(panel, train, units, what="training predictor", fix=fix),
+               rows, train,
+               (panel.axis.label(a), panel.axis.label(b)))
+
+
+def _predictor_matrix(panel: _Panel, windows, units: list, *, what: str = "predictor",
+                      fix: str = "choose a window with data for every unit, or drop those "
+                                 "units from the donors") -> np.ndarray:
     """Predictors (rows) by units (columns); NaNs ignored within a window, as Synth."""
     rows = []
     for label, var, a, b, op in windows:
@@ -283,10 +385,8 @@ def _predictor_matrix(panel: _Panel, windows, units: list) -> np.ndarray:
         agg = agg.reindex(units)
         if agg.isna().any():
             missing = [str(u) for u in agg.index[agg.isna()]]
-            raise DataError(f"predictor {label} has no values for {len(missing)} unit(s): "
-                            + ", ".join(missing[:8]), file=panel.file, column=var,
-                            fix="choose a window with data for every unit, or drop those "
-                                "units from the donors")
+            raise DataError(f"{what} {label} has no values for {len(missing)} unit(s): "
+                            + ", ".join(missing[:8]), file=panel.file, column=var, fix=fix)
         rows.append(agg.to_numpy(float))
     return np.vstack(rows)
 
@@ -301,16 +401,29 @@ class _Fit:
     v: np.ndarray | None
     fit: SynthFit | None
     lam: float | None = None   # ridge penalty of the augmented fit
+    training: SynthFit | None = None  # the training fit under cross-validation
 
 
 def _fit_one(Y: np.ndarray, X: np.ndarray | None, t: int, pool: np.ndarray, T0: int, *,
              v, search: str, random_starts: int, seed: int, method: str,
-             lam: float | None) -> _Fit:
-    """Fit unit column ``t`` of ``Y`` (periods x units) from the columns ``pool``."""
+             lam: float | None, cv: _CV | None = None) -> _Fit:
+    """Fit unit column ``t`` of ``Y`` (periods x units) from the columns ``pool``.
+
+    Every fit (the treated unit, each placebo, each leave-one-out refit) goes through
+    here, so all choose ``V`` by the same procedure: fixed ``v``, a search, or
+    cross-validation from unit ``t``'s own training predictors and validation outcomes.
+    """
     Z1, Z0 = Y[:T0, t], Y[:T0][:, pool]
+    training = None
     if X is None:  # every pre-period outcome a predictor, equal weights: min pre-MSPE
         w, ok = simplex_least_squares(Z0, Z1)
         fit = None
+    elif search == "cross-validation" and v is None:
+        assert cv is not None
+        fit, training = fit_synth_cv(cv.X[:, t], cv.X[:, pool], Y[cv.rows, t],
+                                     Y[cv.rows][:, pool], X[:, t], X[:, pool], Z1, Z0,
+                                     random_starts=random_starts, seed=seed)
+        w, ok = fit.weights, fit.converged
     else:
         fit = fit_synth(X[:, t], X[:, pool], Z1, Z0, v=v, search=search,
                         random_starts=random_starts, seed=seed)
@@ -324,8 +437,9 @@ def _fit_one(Y: np.ndarray, X: np.ndarray | None, t: int, pool: np.ndarray, T0: 
         from .augmented_synth import ridge_augment
 
         aug = ridge_augment(Y[:, t], Y[:, pool].T, T0, w, lam=lam)
-        return _Fit(aug.weights, aug.synthetic, fit.v if fit else None, fit, aug.lam)
-    return _Fit(w, synthetic, fit.v if fit else None, fit)
+        return _Fit(aug.weights, aug.synthetic, fit.v if fit else None, fit, aug.lam,
+                    training)
+    return _Fit(w, synthetic, fit.v if fit else None, fit, None, training)
 
 
 def _rmspe(gap: np.ndarray, T0: int) -> tuple[float, float]:
@@ -372,6 +486,9 @@ def synthetic_control(
     leave_one_out: bool = True,
     v: Sequence[float] | None = None,
     search: str = "multistart",
+    validation_window: Sequence[Any] | None = None,
+    training_predictors: Sequence[Mapping[str, Any]] | None = None,
+    check_v: bool = True,
     random_starts: int = 4,
     lam: float | None = None,
     seed: int = 0,
@@ -416,8 +533,28 @@ def synthetic_control(
         Refit without each donor with a non-zero weight.
     v
         Fixed predictor weights (skips the search over V).
-    search, random_starts, seed
-        The search over V (see :func:`evalkit.designs.synth_solver.fit_synth`).
+    search
+        How V is chosen: ``"multistart"`` (default) or ``"nelder-mead"`` search for the
+        V whose donor weights best track the pre-period outcome (see
+        :func:`evalkit.designs.synth_solver.fit_synth`); ``"cross-validation"``
+        (Abadie, Diamond and Hainmueller, 2015): V is searched (multistart) with the
+        ``training_predictors`` to minimise the outcome's mean squared prediction error
+        over ``validation_window``, then used with ``predictors``.
+    validation_window
+        ``[from, to]`` for ``search="cross-validation"``: periods before the start over
+        which the training fit's outcome error is minimised (default: the later half of
+        the pre-period).
+    training_predictors
+        For ``search="cross-validation"``: one entry per predictor, in the same form and
+        order, measured before ``validation_window``. Default: each predictor's window
+        moved back by the distance from the validation window's start to ``start``.
+    check_v
+        Refit the treated unit with a second way of choosing V (Nelder-Mead for the
+        default search, the default search otherwise) and warn when the donor weights
+        move materially (half the absolute differences summing to ``WEIGHT_SHIFT`` or
+        more). A predictor carrying more than half of V is warned about either way.
+    random_starts, seed
+        Random starting points of the search over V, and their seed.
     lam
         Ridge penalty for ``"augmented"`` (default: chosen by cross-validation).
     n_jobs
@@ -443,7 +580,7 @@ def synthetic_control(
     """
     file = file or data.attrs.get("source")
     check_choice("method", method, METHODS)
-    check_choice("search", search, ("multistart", "nelder-mead"))
+    check_choice("search", search, SEARCH_CHOICES)
     check_conf_level(conf_level)
     if not (isinstance(pre_rmspe_threshold, (int, float)) and pre_rmspe_threshold > 0):
         raise DesignError(f"pre_rmspe_threshold must be a positive number, got "
@@ -479,12 +616,24 @@ def synthetic_control(
         if X is None or v.shape != (k,) or (v < 0).any() or v.sum() <= 0:
             raise DesignError(f"v must be {k} non-negative numbers, one per predictor",
                               fix="give one weight per predictor, or leave v out")
+    cv = None
+    if search == "cross-validation":
+        if X is None or v is not None:
+            raise DesignError("search='cross-validation' needs predictors and no fixed v",
+                              fix="give predictors (and leave v out), or use "
+                                  "search='multistart'")
+        cv = _cross_validation(panel, windows, units, start_code, T0, validation_window,
+                               training_predictors, outcome)
+    elif validation_window is not None or training_predictors is not None:
+        raise DesignError("validation_window and training_predictors apply only to "
+                          "search='cross-validation'", fix="set search: cross-validation, "
+                          "or leave them out")
     if len(pool) < k:
         warns.append(f"Fewer donors ({len(pool)}) than predictors ({k}): the weights may "
                      "fit the predictors exactly in many ways, and the choice among them is "
                      "arbitrary. Use fewer predictors or more donors.")
     opts = dict(v=v, search=search, random_starts=random_starts, seed=seed, method=method,
-                lam=lam)
+                lam=lam, cv=cv)
     donor_idx = np.arange(1, len(units))
     main = _fit_one(Y, X, 0, donor_idx, T0, **opts)
     gap = Y[:, 0] - main.synthetic
@@ -522,11 +671,19 @@ def synthetic_control(
         if not main.fit.outer_converged:
             warns.append("The search over predictor weights (V) stopped before meeting its "
                          "tolerance; the donor weights are optimal for the V reached.")
+        if main.training is not None:
+            diag.update(validation_window=list(cv.validation),
+                        training_predictors=[w[0] for w in cv.windows],
+                        validation_mspe=main.training.loss_v)
     if X is not None:
         frames["predictors"] = pd.DataFrame({
             "predictor": [w[0] for w in windows], "treated": X[:, 0],
             "synthetic": X[:, 1:] @ (main.fit.weights if main.fit else main.weights),
             "donor_mean": X[:, 1:].mean(axis=1), "v": main.v})
+        if cv is not None:
+            frames["predictors"]["training_predictor"] = [w[0] for w in cv.windows]
+        _check_v(main, Y, X, T0, windows, pool, opts, diag, warns, frames,
+                 compare=check_v and k > 1)
     # convex hull and fit quality
     Zt, Zd = Y[:T0, 0], Y[:T0, 1:]
     outside_pre = float(np.mean((Zt < Zd.min(axis=1)) | (Zt > Zd.max(axis=1))))
@@ -550,9 +707,14 @@ def synthetic_control(
     # placebo in space
     ratios = None
     if placebos:
-        ratios, plac_frame, rm = _placebos(Y, X, T0, labels, pool, pre_rmspe, post_rmspe,
-                                           pre_rmspe_threshold, opts, treated[0], n_jobs)
+        ratios, plac_frame, rm, pv = _placebos(Y, X, T0, labels, pool, pre_rmspe,
+                                               post_rmspe, pre_rmspe_threshold, opts,
+                                               treated[0], n_jobs)
         frames["placebos"], frames["rmspe"] = plac_frame, rm
+        if pv is not None:
+            pv["predictor"] = [windows[i][0] for i in pv["predictor"]]
+            frames["placebo_v"] = pv
+            diag["placebo_v_search"] = diag.get("v_search")
         n = len(pool)
         rank = int(rm.loc[rm["treated"], "rank"].iloc[0])
         inc = rm[rm["included"] & ~rm["treated"]]
@@ -590,6 +752,8 @@ def synthetic_control(
                "horizons": horizons, "pre_rmspe_threshold": pre_rmspe_threshold,
                "placebo_time": placebo_time, "leave_one_out": leave_one_out,
                "v": None if v is None else list(map(float, v)), "search": search,
+               "validation_window": validation_window,
+               "training_predictors": training_predictors, "check_v": check_v,
                "random_starts": random_starts, "lam": lam, "seed": seed,
                "conf_level": conf_level}
     return SyntheticControlResult(design=DESIGN, effects=effects_frame(records),
@@ -597,10 +761,67 @@ def synthetic_control(
                                   frames=frames)
 
 
-def _placebo_gap(args) -> np.ndarray:
-    """One placebo fit (a top-level function, so worker processes can run it)."""
+def _alternative_search(search: str, fixed_v: bool) -> str:
+    """The second way of choosing V that :func:`_check_v` compares with."""
+    return "nelder-mead" if search == "multistart" and not fixed_v else "multistart"
+
+
+def _check_v(main: _Fit, Y, X, T0, windows, pool, opts, diag, warns, frames, *,
+             compare: bool) -> None:
+    """Warn when one predictor dominates V, and when another choice of V moves the weights.
+
+    The donor weights compared are the classic ones (before any ridge correction).
+    """
+    names = [w[0] for w in windows]
+    v = np.asarray(main.v, float)
+    top = int(np.argmax(v))
+    dominant = len(names) > 1 and v[top] > V_DOMINANCE
+    diag.update(v={n: float(x) for n, x in zip(names, v, strict=True)},
+                v_max_share=float(v[top]),
+                v_dominant_predictor=names[top] if dominant else None)
+    if dominant:
+        warns.append(f"One predictor, {names[top]}, carries {v[top]:.0%} of the predictor "
+                     "weights (V): the donors were chosen mainly to match it, and the other "
+                     "predictors barely count. Check that this is a predictor you would "
+                     "choose to match on, or choose V by cross-validation "
+                     "(search='cross-validation').")
+    if not compare:
+        return
+    fixed = diag.get("v_search") == "fixed"
+    alt = _alternative_search(opts["search"], fixed)
+    other = _fit_one(Y, X, 0, np.arange(1, Y.shape[1]), T0,
+                     **dict(opts, v=None, search=alt, cv=None, method="classic"))
+    w_main = main.fit.weights
+    shift = 0.5 * float(np.abs(w_main - other.weights).sum())
+    gap = Y[:T0, 0] - other.synthetic[:T0]
+    order = np.argsort(-other.weights, kind="stable")
+    diag["v_alternative"] = {
+        "search": alt, "weight_shift": shift,
+        "pre_rmspe": float(np.sqrt(np.mean(gap ** 2))),
+        "top_weights": [[str(pool[i]), float(other.weights[i])] for i in order[:5]
+                        if other.weights[i] > _ZERO],
+        "v": {n: float(x) for n, x in zip(names, other.v, strict=True)}}
+    diag["weights_depend_on_v"] = bool(shift >= WEIGHT_SHIFT)
+    by_unit = dict(zip(map(str, pool), other.weights, strict=True))
+    frames["weights"]["weight_alternative"] = [by_unit[str(u)]
+                                               for u in frames["weights"]["unit"]]
+    frames["predictors"]["v_alternative"] = other.v
+    if shift >= WEIGHT_SHIFT:
+        how = "the V given" if fixed else f"the {diag['v_search']} search"
+        warns.append(f"The donor weights are not unique in V: choosing V by the {alt} "
+                     f"search instead of {how} moves {shift:.0%} of the weight to other "
+                     f"donors (pre-period RMSPE {diag['v_alternative']['pre_rmspe']:.3g} "
+                     f"against {diag['pre_rmspe']:.3g}). The estimate rests on one choice "
+                     "among several that fit about as well; report both, or choose V by "
+                     "cross-validation (search='cross-validation').")
+
+
+def _placebo_gap(args) -> tuple[np.ndarray, np.ndarray | None]:
+    """One placebo fit (a top-level function, so worker processes can run it): its gap
+    and its V."""
     Y, X, j, others, T0, opts = args
-    return Y[:, j] - _fit_one(Y, X, j, others, T0, **opts).synthetic
+    f = _fit_one(Y, X, j, others, T0, **opts)
+    return Y[:, j] - f.synthetic, f.v
 
 
 def _one_blas_thread() -> None:
@@ -633,9 +854,11 @@ def _placebos(Y, X, T0, labels, pool, pre_rmspe, post_rmspe, threshold, opts, tr
     n = len(pool)
     tasks = [(Y, X, j, np.array([i for i in range(1, n + 1) if i != j]), T0, opts)
              for j in range(1, n + 1)]
-    gaps = _map(_placebo_gap, tasks, n_jobs)
-    pre = np.array([_rmspe(g, T0)[0] for g in gaps])
-    postr = np.array([_rmspe(g, T0)[1] for g in gaps])
+    out = _map(_placebo_gap, tasks, n_jobs)
+    G = np.column_stack([g for g, _ in out])          # periods x placebos
+    pre = np.sqrt(np.mean(G[:T0] ** 2, axis=0))
+    postr = np.sqrt(np.mean(G[T0:] ** 2, axis=0))
+    vs = [pv for _, pv in out]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(pre > 0, postr / pre, np.inf)
     included = pre <= threshold * pre_rmspe
@@ -650,9 +873,15 @@ def _placebos(Y, X, T0, labels, pool, pre_rmspe, post_rmspe, threshold, opts, tr
                        "included": np.append(True, included)})
     T = len(labels)
     plac = pd.DataFrame({"unit": np.repeat([str(u) for u in pool], T),
-                         "time": np.tile(labels, n), "gap": np.concatenate(gaps),
+                         "time": np.tile(labels, n), "gap": G.T.ravel(),
                          "included": np.repeat(included, T)})
-    return ratio, plac, rm
+    pv = None
+    if vs[0] is not None:
+        k = len(vs[0])
+        pv = pd.DataFrame({"unit": np.repeat([str(u) for u in pool], k),
+                           "predictor": np.tile(np.arange(k), n),
+                           "v": np.concatenate(vs)})
+    return ratio, plac, rm, pv
 
 
 def _leave_one_out(Y, X, T0, labels, pool, weights, opts) -> pd.DataFrame:
@@ -688,6 +917,9 @@ def _placebo_in_time(panel, Y, units, windows, placebo_time, start_code, T0, lab
         if kept:
             Xp = _predictor_matrix(panel, kept, units)
     popts = dict(opts, v=None) if windows is None or len(kept) != len(windows) else opts
+    if opts["search"] == "cross-validation":
+        # The validation outcomes lie after the backdated start: search V afresh instead.
+        popts = dict(popts, search="multistart", cv=None)
     f = _fit_one(Yp, Xp, 0, np.arange(1, len(units)), T0f, **popts)
     gap = Yp[:, 0] - f.synthetic
     pre, post = _rmspe(gap, T0f)
@@ -696,7 +928,8 @@ def _placebo_in_time(panel, Y, units, windows, placebo_time, start_code, T0, lab
     info = {"start": panel.axis.label(fake), "pre_rmspe": pre, "post_rmspe": post,
             "gap_mean": float(gap[T0f:].mean()),
             "predictors_used": [w[0] for w in kept] if windows is not None
-            else "every pre-period outcome"}
+            else "every pre-period outcome",
+            "v_search": "fixed" if popts["v"] is not None else popts["search"]}
     return frame, info
 
 

@@ -65,6 +65,7 @@ from scipy.special import ndtr, ndtri
 
 from ..designs._options import check_choice, check_conf_level, check_whole
 from ..errors import DataError, DesignError
+from ..inputs import listlike, takes_frame
 
 __all__ = ["BootstrapCI", "bootstrap_ci", "METHODS", "STATISTICS"]
 
@@ -393,6 +394,7 @@ def _statistic_function(statistic: str, n_groups: int) -> Callable[[np.ndarray],
     return lambda m: m[..., 1, 0] / m[..., 0, 0]
 
 
+@takes_frame(also=(listlike, "a column of values (a Series, an array or a list)"))
 def bootstrap_ci(data: Any, statistic: str | Callable[..., Any] = "mean", *,
                  groups: Any = None, reference: Any = None, n_resamples: int = 2000,
                  method: str = "bca", conf_level: float = 0.95, seed: Seed = None,

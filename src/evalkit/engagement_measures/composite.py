@@ -38,6 +38,7 @@ from scipy import stats
 
 from ..designs._options import check_choice, check_whole
 from ..errors import DataError, DesignError
+from ..inputs import takes_frame
 from .indices import EngagementResult, need_columns
 
 __all__ = ["composite_index", "weight_sensitivity", "CompositeResult", "WeightSensitivity",
@@ -202,11 +203,20 @@ def _scale(X: np.ndarray, dirs: np.ndarray, scaling: str) -> tuple[np.ndarray, l
     return S, list(np.flatnonzero(constant))
 
 
+_EXPECTS = "a pandas DataFrame (one row per unit) or an engagement result"
+
+
+def _is_result(value: Any) -> bool:
+    """An :class:`~evalkit.engagement_measures.EngagementResult` (its ``by_unit`` is used)."""
+    return isinstance(value, EngagementResult)
+
+
 def _ranks(composite: np.ndarray) -> np.ndarray:
     """Rank 1 for the highest; ties share the best rank ("min"). Works on 2-D (by row)."""
     return stats.rankdata(-np.round(composite, 12), method="min", axis=-1).astype(int)
 
 
+@takes_frame(also=(_is_result, _EXPECTS))
 def composite_index(by_unit_frame: pd.DataFrame | EngagementResult, *,
                     measures: Mapping[str, float], direction: Mapping[str, str] | None = None,
                     scaling: str = "rank", unit: str | None = "practice",
@@ -273,6 +283,7 @@ def composite_index(by_unit_frame: pd.DataFrame | EngagementResult, *,
                            warnings=warns)
 
 
+@takes_frame(also=(_is_result, _EXPECTS))
 def weight_sensitivity(by_unit_frame: pd.DataFrame | EngagementResult, *,
                        measures: Mapping[str, float],
                        direction: Mapping[str, str] | None = None, scaling: str = "rank",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DesignError
+from ..inputs import listlike, takes_frame
 from .prepare import prepare
 from .result import SPCResult, build, check_improvement
 from .rules import detect
@@ -89,10 +90,12 @@ def xmr_limits(y: np.ndarray, seg: np.ndarray, n_segments: int, base: np.ndarray
     return mean, mr_bar, mr, valid
 
 
+@takes_frame(also=(listlike, "a pandas DataFrame or a list of numbers"))
 def xmr(data: pd.DataFrame | Sequence[float] | np.ndarray | pd.Series, *,
-        value: str | None = None, time: str | None = None, group: str | None = None,
-        rebase: Any = None, fix_after: int | None = None, screen_outliers: bool = True,
-        improvement: str | None = None, target: float | Mapping[Any, float] | None = None,
+        value: str | None = None, time: str | Sequence[Any] | None = None,
+        group: str | None = None, rebase: Any = None, fix_after: int | None = None,
+        screen_outliers: bool = True, improvement: str | Mapping[Any, str] | None = None,
+        target: float | Mapping[Any, float] | None = None,
         file: str | None = None) -> SPCResult:
     """An XmR chart with the Making Data Count rules, for one series or many groups.
 
@@ -120,8 +123,8 @@ def xmr(data: pd.DataFrame | Sequence[float] | np.ndarray | pd.Series, *,
         Screen moving ranges of 3.267 x MR-bar or more out of MR-bar (the default, as
         NHSRplotthedots). ``False`` gives the Making Data Count Excel tools' limits.
     improvement
-        ``"increase"`` if higher values are better, ``"decrease"`` if lower are, or
-        None: special-cause points are then "neither".
+        ``"increase"`` if higher values are better, ``"decrease"`` if lower are (or
+        ``{group: direction}``), or None: special-cause points are then "neither".
     target
         A number (or ``{group: number}``) for the assurance class of each phase.
     file

@@ -127,6 +127,7 @@ from scipy import optimize, stats
 from ..contract import nearest
 from ..designs._options import check_choice, check_conf_level
 from ..errors import DataError, DesignError
+from ..inputs import listlike, takes_frame
 from ..results import DOMAINS, DesignResult, EffectRecord, effects_frame
 
 __all__ = ["meta_analysis", "MetaResult", "ModelFit", "fit_model", "estimate_tau2",
@@ -681,6 +682,8 @@ def _evidence(data: pd.DataFrame, file: str | None) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- the design
+@takes_frame(also=(lambda v: isinstance(v, DesignResult) or listlike(v),
+                    "a pandas DataFrame, a result or a list of effect records or results"))
 def meta_analysis(data, *, estimate: str = "estimate", se: str | None = None,
                   variance: str | None = None, method: str = "reml", hksj: bool = False,
                   hksj_floor: bool = False, moderators: str | Sequence[str] | None = None,
