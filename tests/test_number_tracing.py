@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,25 @@ def test_every_number_in_the_comparative_synthesis_traces(outputs, tmp_path):
     candidates = Candidates(values + list(_numbers(record)))
     missing = untraced(html, candidates)
     assert not missing, "\n".join(f"{s.text!r}: ...{s.context}..." for s in missing)
+
+
+#: What raw values and code look like when they reach a reader (issue 23.3).
+RAW = {
+    "hyphen for a minus sign": r"(?<![\w\-–−])-\d",
+    "scientific notation": r"\d(?:\.\d+)?e[+\-]?\d+",
+    "a plural hedged as (s)": r"\w\(s\)",
+    "a code name": r"\b[a-z]+(?:_[a-z0-9]+)+\b(?!\.(?:csv|parquet|xlsx|yaml|json))",
+    "a p-value of zero": r"\bp = 0\.0+\b",
+}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_no_raw_value_or_code_name_reaches_the_reader(outputs, scheme):
+    """Numbers are formatted (true minus signs, no 1.42e+03, p < 0.001) and words are
+    words (no att_did, no unit(s)) everywhere a reader looks: text, tables, alt texts."""
+    html = (outputs / "reports" / scheme / "evidence-summary.html").read_text("utf-8")
+    text = reader_text(html)
+    found = {what: sorted({m.group() for m in re.finditer(pattern, text)})
+             for what, pattern in RAW.items()}
+    found = {k: v for k, v in found.items() if v}
+    assert not found, found
