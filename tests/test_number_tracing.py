@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 
 import pytest
-from number_trace import Candidates, numbers_in as _numbers, reader_text, shown_numbers, untraced
+from number_trace import Candidates, reader_text, shown_numbers, untraced
+from number_trace import numbers_in as _numbers
 
 from conftest import ROOT, SYNTHETIC
 
