@@ -53,6 +53,55 @@ def test_matrix_has_every_scheme_and_domain_in_words(report):
     assert re.search(r"(better|worse|no clear change), (high|moderate|low|very low)", table)
 
 
+def test_matrix_rates_each_finding_as_its_evidence_summary_does(report):
+    """Issue 23.2: the matrix rated engagement "better, very low" for every scheme while
+    every evidence summary says engagement is descriptive and not rated. Each cell's
+    certainty is now the summary's own word for the same domain."""
+    from evalkit.reporting_summary import evidence_summary
+
+    frame = report.matrix_frame().set_index("scheme")
+    domains = {"Engagement": "Engagement", "Outcomes": "Population health outcomes",
+               "Costs": "Cost per capita", "Staff experience": "Staff experience"}
+    checked = 0
+    for scheme, ev in report.schemes.evaluations.items():
+        table = evidence_summary(ev).table
+        for column, domain in domains.items():
+            rows = table[(table["domain"] == domain) & table["outcome"].notna()]
+            cell = frame.loc[scheme].get(column)
+            if rows.empty:
+                assert not isinstance(cell, tuple)
+                continue
+            word = rows.iloc[0]["certainty"]
+            assert cell[1] == (word if isinstance(word, str) else "not rated"), (scheme,
+                                                                                  column)
+            checked += 1
+        assert frame.loc[scheme, "Engagement"][:2] == ("descriptive", "not rated")
+    assert checked >= 8
+    assert "■ described, not rated" in report.matrix_markdown()
+
+
+def test_synthesis_and_summaries_agree_on_every_category(report):
+    """A category (certainty word, economic verdict, rated or not) never differs between a
+    scheme's evidence summary and the comparative synthesis (issue 23.2)."""
+    from evalkit.economics.wording import classify_result
+    from evalkit.reporting_summary import evidence_summary
+
+    cert = report.certainty.table.set_index(["scheme", "outcome"])
+    econ = report.economic_markdown()
+    compared = 0
+    for scheme, ev in report.schemes.evaluations.items():
+        table = evidence_summary(ev).table
+        for row in table[table["certainty"].notna() & (table["design"] != "likert_change")
+                         ].itertuples():
+            assert cert.loc[(scheme, row.outcome), "certainty"] == row.certainty, (
+                scheme, row.outcome)
+            compared += 1
+        res = next((r for a, r in ev.results if a.design == "economic"), None)
+        if res is not None:
+            assert classify_result(res).label() in econ
+    assert compared >= 8
+
+
 def test_certainty_table_carries_the_findings(report):
     text = report.certainty_markdown()
     t = report.certainty.table
@@ -73,7 +122,7 @@ def test_counts_follow_the_evidence_summaries_rule(report):
         assert cells == [never, len(bu) - never]
         total = int(bu["referrals"].sum())
         assert shown.loc[scheme, "referrals in the first year"] == (
-            "*" if 1 <= total <= 7 else total)
+            "*" if 1 <= total <= 7 else f"{total:,}")
     text = report.disclosure_markdown()
     assert "NHS HES" in text and "Counts of organisations" in text
     assert "disclosure" in report.provenance_markdown()

@@ -191,7 +191,8 @@ def test_failed_run_leaves_no_partial_panel(tmp_path):
     with pytest.raises(RecordsError):
         aggregate(case, out=out)
     assert out.read_bytes() == before
-    assert sorted(p.name for p in out.parent.iterdir()) == ["panel.csv", "panel_report.json"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [".evalkit-manifest.json",
+                                                            "panel.csv", "panel_report.json"]
 
 
 def test_write_failure_midway_replaces_nothing(tmp_path, monkeypatch):

@@ -192,7 +192,8 @@ def cmd_aggregate(args) -> int:
     from .records import aggregate_command
 
     return aggregate_command(args.spec, out=args.out, engine=args.engine,
-                             memory_limit=args.memory_limit, progress=not args.quiet)
+                             memory_limit=args.memory_limit, progress=not args.quiet,
+                             force=args.force)
 
 
 def cmd_compare(args) -> int:
@@ -294,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="where to write the panel and tables")
     s.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
     s.add_argument("--memory-limit", default="4GB", help="DuckDB's memory limit")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite files at --out that evalkit did not write")
     s.set_defaults(func=cmd_aggregate)
 
     s = sub.add_parser("compare", help="render the comparative synthesis across schemes")

@@ -35,6 +35,7 @@ from pathlib import Path
 from .errors import EvalkitError
 
 __all__ = ["MANIFEST", "replace_folder", "check_folder", "write_file", "check_file",
+           "check_replace", "record_files",
            "publish_folder", "folder_files", "nested_sets",
            "read_manifest", "clean_stale", "pid_alive", "sha256"]
 
@@ -430,3 +431,37 @@ def check_file(folder: str | Path, name: str, data: bytes, *, force: bool = Fals
             "not overwrite it", file=str(target),
             fix="move it out, choose another folder, or pass --force to overwrite it")
     return True
+
+
+def check_replace(folder: str | Path, names, *, force: bool = False) -> None:
+    """Refuse, before any work, to replace a file in ``folder`` that evalkit did not write.
+
+    For files written beside a user's own (``evalkit aggregate --out panel.parquet``): a
+    name that exists must be listed unchanged in the folder's manifest, unless ``force``.
+
+    Raises
+    ------
+    EvalkitError
+        Naming the first such file, with the fix.
+    """
+    folder = Path(folder)
+    listed = read_manifest(folder) or {}
+    for name in names:
+        target = folder / name
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise EvalkitError("is a folder or a link where evalkit would write a file",
+                               file=str(target), fix="move it, or choose another file name")
+        if target.exists() and not force and sha256(target) != listed.get(name):
+            raise EvalkitError(
+                "this file is not one evalkit wrote (or it was changed since), so evalkit "
+                "will not overwrite it", file=str(target),
+                fix="move it out, choose another file name, or pass --force to overwrite it")
+
+
+def record_files(folder: str | Path, names) -> None:
+    """List files evalkit has just written in ``folder``'s manifest (see
+    :func:`check_replace`)."""
+    folder = Path(folder)
+    listed = read_manifest(folder) or {}
+    listed.update({name: sha256(folder / name) for name in names})
+    _write_manifest(folder, listed)

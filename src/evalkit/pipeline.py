@@ -22,6 +22,7 @@ import pandas as pd
 from .check import check_analysis
 from .data_sources import read_source
 from .designs import DESIGNS
+from .engagement_published import engagement_tables, published_frames
 from .errors import DesignError, EvalkitError
 from .output_folder import check_folder, replace_folder
 from .provenance import collect, display_path, file_sha256
@@ -100,7 +101,8 @@ class Evaluation:
             "inputs": input_hashes(self.spec),
             "analyses": [
                 {"design": a.design, "data": a.data, "outcome": a.outcome, "label": a.label,
-                 "options": jsonable(dict(a.options)), "warnings": list(r.warnings)}
+                 "options": jsonable(dict(a.options)), "warnings": list(r.warnings),
+                 **published_frames(a.design, r)}
                 for a, r in self.results
             ],
             "effects": [jsonable(rec) for rec in
@@ -109,6 +111,7 @@ class Evaluation:
         if self.engagement is not None:
             doc["engagement_effects"] = [jsonable(rec) for rec in
                                          self.published_effects(True).to_dict(orient="records")]
+            doc["engagement_tables"] = engagement_tables(self.engagement)
         return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def figures(self):

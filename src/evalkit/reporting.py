@@ -92,7 +92,11 @@ ESTIMAND_NAMES = {"before_after": "Before/after",
                   "difference_in_means": "Matched: difference in means after",
                   "difference_in_proportions": "Matched: difference in proportions after",
                   "gap_mean": "Synthetic control: average gap after the start",
-                  "att_sdid": "Synthetic DiD: effect on the treated"}
+                  "att_sdid": "Synthetic DiD: effect on the treated",
+                  "resource_cost_change": "Economic evaluation: change in resource-use cost",
+                  "incremental_cost": "Economic evaluation: incremental cost",
+                  "incremental_effect": "Economic evaluation: QALYs gained",
+                  "activity_change": "Economic evaluation: change in activity"}
 DESIGN_NAMES = {"prepost": "Uncontrolled before/after comparison",
                 "its": "Interrupted time series",
                 "staggered_did": "Difference-in-differences for staggered adoption "
@@ -548,7 +552,7 @@ class ReportContext:
         people = {(a.outcome, a.design): people_analysis(self.evaluation, a)
                   for a, _ in self.evaluation.results}
         rows = []
-        for _, r in headline_effects(self.evaluation.effects).iterrows():
+        for _, r in self._table_effects().iterrows():
             show = self._show(people.get((r["outcome"], r["design"]), False))
             rows.append({
                 "Outcome": self.label(r["outcome"]),
@@ -559,6 +563,19 @@ class ReportContext:
                 "Maryland level": int(r["evidence_level"]),
             })
         return pd.DataFrame(rows)
+
+    def _table_effects(self) -> pd.DataFrame:
+        """The headline estimands, and every record that page 1 leads with, so that each
+        effect in the summary can be found in the effects table (issue 23.2)."""
+        eff = self.evaluation.effects
+        shown = headline_effects(eff)
+        led = self.findings_summary.table.dropna(subset=["design", "estimand"])
+        keys = set(zip(shown["outcome"], shown["design"], shown["estimand"], strict=True))
+        extra = [i for i, (o, d, e) in enumerate(zip(eff["outcome"], eff["design"],
+                                                       eff["estimand"], strict=True))
+                 if (o, d, e) not in keys and ((led["outcome"] == o) & (led["design"] == d)
+                                               & (led["estimand"] == e)).any()]
+        return pd.concat([shown, eff.iloc[extra]]) if extra else shown
 
     def effects_table(self) -> str:
         """The headline table as Markdown."""
@@ -755,16 +772,21 @@ class ReportContext:
         m = d.get("group_means")
         did = res.effects[res.effects["estimand"] == "att_did"]
         if m and len(did):
-            raw = m["treated_post"] - m["treated_pre"]
-            comp = m["comparison_post"] - m["comparison_pre"]
+            raw, comp = m["treated_change"], m["comparison_change"]
+            # the changes in the precision of the means they are the difference of
+            big = max(abs(m["treated_pre"]), abs(m["treated_post"])) >= 100
+
+            def change(v: float) -> str:
+                return format_number(v, "+,.0f") if big else _num(v, sign=True)
+
             text.append(
                 f"\n\n**Regression to the mean.** Enrolled units were chosen when their use "
                 f"was high. {md_text(label)} among the matched enrolled units went from "
                 f"{_num(m['treated_pre'])} before enrolment to {_num(m['treated_post'])} "
-                f"after, a change of {_num(raw, sign=True)}: that is what an uncontrolled "
+                f"after, a change of {change(raw)}: that is what an uncontrolled "
                 f"before/after comparison would report as the scheme's effect. The matched "
                 f"comparison units, who had the same history but were not enrolled, changed "
-                f"by {_num(comp, sign=True)} over the same time, because high use tends to "
+                f"by {change(comp)} over the same time, because high use tends to "
                 f"fall back towards the average by itself. The difference between the two "
                 f"changes is the matched difference-in-differences estimate of the effect: "
                 f"{format_effect(did.iloc[0])}.")
@@ -1087,9 +1109,13 @@ class ReportContext:
         if len(lim) > 1 and lim[["mean", "lower", "upper"]].notna().all(axis=None):
             a, b = lim.iloc[0], lim.iloc[-1]
             text[0] += (f" with separate limits before and after the start: the mean was "
-                        f"{a['mean']:.3g}{unit} before (process limits {a['lower']:.3g} to "
-                        f"{a['upper']:.3g}) and {b['mean']:.3g}{unit} after "
-                        f"({b['lower']:.3g} to {b['upper']:.3g}).")
+                        f"{format_number(a['mean'], '.4g')}{unit} over the whole period before "
+                        f"(process limits {format_number(a['lower'], '.4g')} to "
+                        f"{format_number(a['upper'], '.4g')}) and "
+                        f"{format_number(b['mean'], '.4g')}{unit} after "
+                        f"({format_number(b['lower'], '.4g')} to "
+                        f"{format_number(b['upper'], '.4g')}).")
+            text.append(self._windows_against_phases(prof.outcome, a["mean"], unit))
         else:
             text[0] += "."
         text.append(md_text(prof.outcome_spc.overview["sentence"].iloc[0])
@@ -1099,6 +1125,30 @@ class ReportContext:
                     "time can all move it, which is why the designs below compare the "
                     "scheme's units with others.")
         return " ".join(t for t in text if t) + "\n"
+
+    def _windows_against_phases(self, outcome: str, mean_before: float, unit: str) -> str:
+        """How the before/after's windows sit against the chart's long-run mean: the
+        sentence that reconciles "the mean hardly moved" with "x% lower" (issue 23.2)."""
+        for analysis, res in self.evaluation.results:
+            if analysis.outcome != outcome or analysis.design != "prepost":
+                continue
+            d = res.effects.iloc[0]["diagnostics"]
+            if not {"baseline_rate", "followup_rate"} <= set(d):
+                return ""
+            base, follow = d["baseline_rate"], d["followup_rate"]
+            n_base = analysis.options.get("baseline_periods")
+            n_follow = analysis.options.get("followup_periods")
+            windows = (f"the {n_base} months before the start and the {n_follow} after"
+                       if n_base and n_follow else "a window either side of the start")
+            text = (f"The before/after comparison in @tbl-effects uses only {windows}: "
+                    f"{format_number(base, '.4g')}{unit} before and "
+                    f"{format_number(follow, '.4g')}{unit} after.")
+            if base > mean_before:
+                text += (" That baseline was above the long-run mean before the start, so "
+                         "part of the fall it shows is a return towards the usual level "
+                         "(regression to the mean), not the scheme.")
+            return text
+        return ""
 
     def engagement_rows(self) -> list[dict]:
         """Engagement and staff-experience effects for the cost-consequence table."""

@@ -35,6 +35,7 @@ from .reporting import (
     synthetic_notice_markdown,
 )
 from .reporting_disclosure import ORGANISATION_NOTE
+from .reporting_summary import ENGAGEMENT, evidence_summary
 from .synthesis import meta_analysis
 
 __all__ = ["ComparativeContext", "load_comparison", "DOMAINS", "CHECKLIST"]
@@ -65,9 +66,14 @@ CHECKLIST = (
      "What this means; provenance appendix"),
 )
 
-_ARROWS = {"improved": "▲ better", "worsened": "▼ worse", "no clear change": "● no clear change"}
-_FILL = {"improved": NHS_BLUE, "worsened": ANALYSIS_FUNCTION[3], "no clear change": NHS_PALE_GREY}
-_ALPHA = {"high": 1.0, "moderate": 0.75, "low": 0.5, "very low": 0.3}
+#: Each matrix column and the evidence-summary domain its cell is read from.
+_MATRIX_DOMAINS = {"Engagement": ENGAGEMENT, "Outcomes": "Population health outcomes",
+                   "Costs": "Cost per capita", "Staff experience": "Staff experience"}
+_ARROWS = {"improved": "▲ better", "worsened": "▼ worse", "no clear change": "● no clear change",
+           "descriptive": "■ described"}
+_FILL = {"improved": NHS_BLUE, "worsened": ANALYSIS_FUNCTION[3], "no clear change": NHS_PALE_GREY,
+         "descriptive": NHS_PALE_GREY}
+_ALPHA = {"high": 1.0, "moderate": 0.75, "low": 0.5, "very low": 0.3, "not rated": 0.3}
 
 
 def _lower(label: str) -> str:
@@ -161,6 +167,36 @@ class ComparativeContext:
                   for o in ev.spec.outcomes}
         return findings(self.certainty, labels=labels)
 
+    def results_record(self) -> dict:
+        """The synthesis's own results, as JSON-ready records: each pooled meta-analysis
+        (effects, prediction interval, heterogeneity), the meta-regression, the certainty
+        table and the summary matrix. With the schemes' ``results.json`` files, these are
+        where every number the comparative report shows comes from."""
+        from .results import jsonable
+
+        def records(frame: pd.DataFrame) -> list:
+            return [jsonable(r) for r in frame.to_dict(orient="records")]
+
+        meta = {}
+        for outcome, m in self.meta.items():
+            lo, hi = m.prediction_interval
+            meta[outcome] = {"effects": records(m.effects), "prediction_interval": [lo, hi],
+                             "i2": m.i2, "tau2": m.tau2, "q": m.q, "q_df": m.q_df,
+                             "q_p": m.q_p, "k": m.k}
+        reg = self.meta_regression
+        matrix = self.matrix_frame()
+        return jsonable({
+            "schemes": list(self.schemes.evaluations),
+            "meta_analysis": meta,
+            "meta_regression": records(reg.effects) if reg is not None else None,
+            "certainty": records(self.certainty.table.drop(columns=["reasons"],
+                                                           errors="ignore")),
+            "matrix": [{"scheme": r["scheme"], **{d: list(r[d]) for d in DOMAINS
+                                                  if isinstance(r.get(d), tuple)}}
+                       for r in matrix.to_dict(orient="records")],
+            "counts": records(self.disclosure_frame().table),
+        })
+
     # -- sections -----------------------------------------------------------------------
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
@@ -208,40 +244,45 @@ class ComparativeContext:
                           ""])
 
     def matrix_frame(self) -> pd.DataFrame:
-        """Schemes x domains: direction and certainty of each scheme's headline finding."""
-        cert = self.certainty.table.set_index(["scheme", "outcome"])
+        """Schemes x domains: direction and certainty of each scheme's headline finding.
+
+        Every cell is read from the scheme's own evidence summary
+        (:func:`~evalkit.reporting_summary.evidence_summary`), so the matrix can never rate
+        or word a finding differently from the summary: the same headline record, the same
+        certainty, and "not rated" where the summary does not rate (engagement is
+        descriptive).
+        """
         rows = []
         for s, ev in self.schemes.evaluations.items():
-            spec = ev.spec
-            headline = next((o for o in spec.outcomes if spec.outcomes[o].get("domain")
-                             == "outcome" and (s, o) in cert.index), None)
-            cells = {"scheme": s}
-            if headline is not None:
-                c = cert.loc[(s, headline)]
-                rec = self._record(s, c)
-                cells["Outcomes"] = (_direction(rec, spec.outcomes[headline].get("better")),
-                                     c["certainty"], self.label(headline))
-            econ = next((r for a, r in ev.results if a.design == "economic"), None)
-            if econ is not None and (s, "cost") in cert.index:
-                inc = econ.effects.set_index("estimand").loc["incremental_cost"]
-                cells["Costs"] = (_direction(inc, "lower"), cert.loc[(s, "cost"), "certainty"],
-                                  classify_result(econ).verdict)
-            prof = ev.engagement
-            if prof is not None:
-                share = prof.effects.set_index("estimand")["estimate"].get("share_referring")
-                cells["Engagement"] = ("improved" if share is not None and share >= 90 else
-                                       "no clear change", "very low",
-                                       f"{share:.0f}% of practices referring")
-                if prof.survey_change:
-                    ors = pd.concat([r.effects for r in prof.survey_change.values()])
-                    better = int(((ors["ci_low"] > 1)).sum())
-                    worse = int(((ors["ci_high"] < 1)).sum())
-                    cells["Staff experience"] = (
-                        "improved" if better > worse else "worsened" if worse > better
-                        else "no clear change", "very low",
-                        f"{better} of {len(ors)} statements better")
+            table = evidence_summary(ev).table
+            cells: dict = {"scheme": s}
+            for dom, summary_domain in _MATRIX_DOMAINS.items():
+                hit = table[(table["domain"] == summary_domain) & table["outcome"].notna()]
+                if hit.empty:
+                    continue
+                cells[dom] = self._matrix_cell(ev, hit.iloc[0])
             rows.append(cells)
         return pd.DataFrame(rows)
+
+    def _matrix_cell(self, ev, row: pd.Series) -> tuple[str, str, str]:
+        """(direction, certainty, note) for one finding of an evidence summary."""
+        certainty = row["certainty"] if isinstance(row["certainty"], str) else "not rated"
+        if row["design"] == "engagement":
+            return "descriptive", certainty, f"{row['effect']} of practices referring"
+        if row["design"] == "likert_change":
+            ors = pd.concat([r.effects for r in ev.engagement.survey_change.values()])
+            better, worse = int((ors["ci_low"] > 1).sum()), int((ors["ci_high"] < 1).sum())
+            direction = ("improved" if better > worse else "worsened" if worse > better
+                         else "no clear change")
+            return direction, certainty, f"{better} of {len(ors)} statements better"
+        eff = ev.effects
+        rec = eff[(eff["outcome"] == row["outcome"]) & (eff["design"] == row["design"])
+                  & (eff["estimand"] == row["estimand"])].iloc[0]
+        if row["design"] == "economic":
+            econ = next(r for a, r in ev.results if a.design == "economic")
+            return _direction(rec, "lower"), certainty, classify_result(econ).verdict
+        better = ev.spec.outcomes.get(row["outcome"], {}).get("better")
+        return _direction(rec, better), certainty, self.label(row["outcome"])
 
     def _record(self, scheme: str, certainty_row: pd.Series) -> pd.Series:
         eff = self.schemes.evaluations[scheme].effects
@@ -287,8 +328,8 @@ class ComparativeContext:
                         else "not measured" for c in frame.get(dom, [None] * len(frame))]
         return "\n".join([_md_table(tab), "",
                           ": Summary matrix: direction of each scheme's headline finding by "
-                          "domain, with its certainty (engagement: 90% or more of practices "
-                          "referring counts as high) {#tbl-matrix}", ""])
+                          "domain, with its certainty as each scheme's evidence summary rates it "
+                          "(engagement is described, not rated) {#tbl-matrix}", ""])
 
     def forest_figure(self, outcome: str):
         """The forest plot of one common outcome, grouped by design strength, or None."""
@@ -412,8 +453,11 @@ class ComparativeContext:
                          "units referring": int(len(bu) - never), "units": int(len(bu)),
                          "referrals in the first year": int(bu["referrals"].sum())})
         frame = pd.DataFrame(rows)
-        return suppress(frame, count_columns=["referrals in the first year"],
-                        rules=self.rules)
+        res = suppress(frame, count_columns=["referrals in the first year"], rules=self.rules)
+        col = res.table["referrals in the first year"]
+        res.table["referrals in the first year"] = [f"{v:,}" if isinstance(v, (int, np.integer))
+                                                    else v for v in col]
+        return res
 
     def disclosure_markdown(self) -> str:
         """The counts table after suppression, and the rules applied."""

@@ -363,3 +363,49 @@ def test_killed_report_leaves_the_old_or_the_new_set_and_no_debris(tmp_path):
     assert titles[1] in html.read_text()
     time.sleep(2)  # a killed run's kernel notices its parent is gone and exits
     _no_debris(out, tmpdir)
+
+
+def test_generate_records_never_deletes_a_users_file(tmp_path):
+    """generate_records(overwrite=True), the default, used to rmtree the folder it was
+    given: a folder holding a user's file is now refused, and with force the file is
+    kept while the records are replaced."""
+    from evalkit.errors import EvalkitError
+    from evalkit.records.generate import generate_records
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(EvalkitError, match="notes.txt"):
+        generate_records(folder, patients=200, months=3, seed=1)
+    assert (folder / "notes.txt").read_text() == "mine"
+    gen = generate_records(folder, patients=200, months=3, seed=1, force=True)
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert (folder / "records.yaml").is_file() and gen.spec is not None
+    again = generate_records(folder, patients=200, months=3, seed=2, force=True)
+    assert (folder / "notes.txt").read_text() == "mine" and again.rows
+
+
+def test_aggregate_never_overwrites_a_users_file(tmp_path, capsys):
+    """`evalkit aggregate --out FILE` replaced FILE whatever it was. A file evalkit did
+    not write is now refused before any work (exit 2, one line naming it); evalkit's own
+    output is replaced on a rerun, and --force overwrites."""
+    from evalkit.cli import main
+    from evalkit.records.generate import generate_records
+
+    gen = generate_records(tmp_path / "records", patients=300, months=4, seed=2)
+    target = tmp_path / "panel.parquet"
+    target.write_bytes(b"my own panel")
+    code = main(["--quiet", "aggregate", str(gen.folder / "records.yaml"), "--out",
+                 str(target)])
+    err = capsys.readouterr().err
+    assert code == 2 and "panel.parquet" in err and "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    assert target.read_bytes() == b"my own panel"
+    other = tmp_path / "ours.parquet"
+    assert main(["--quiet", "aggregate", str(gen.folder / "records.yaml"), "--out",
+                 str(other)]) == 0
+    assert main(["--quiet", "aggregate", str(gen.folder / "records.yaml"), "--out",
+                 str(other)]) == 0  # its own output: replaced on a rerun
+    assert main(["--quiet", "aggregate", str(gen.folder / "records.yaml"), "--out",
+                 str(target), "--force"]) == 0
+    assert target.read_bytes() != b"my own panel"

@@ -453,6 +453,9 @@ class MatchResult:
                 f"{g}_{when}": float(np.average(v[m], weights=w[m]))
                 for g, m in (("treated", t), ("comparison", ~t))
                 for when, v in (("pre", base), ("post", y))}
+            gm = diag["group_means"]
+            gm.update({f"{g}_change": gm[f"{g}_post"] - gm[f"{g}_pre"]
+                       for g in ("treated", "comparison")})
             if se_pre > 0 and abs(b_pre) > 1.96 * se_pre:
                 warns.append(f"After {self.method} the groups still differ at baseline (mean "
                              f"of {', '.join(pre_cols)}: treated minus comparison {b_pre:.3g}, "

@@ -480,6 +480,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         ce_draws = pd.DataFrame({"replicate": np.arange(1, n_resamples + 1),
                                  "inc_cost": inc_cost_draws, "inc_effect": e_draws})
         frames["ce_draws"] = ce_draws
+        gains = e_draws > 0  # the plane's quadrants, as shares of the replicates
+        diag["share_saving_gaining"] = float(np.mean(gains & (inc_cost_draws <= 0)))
+        diag["share_costing_gaining"] = float(np.mean(gains & (inc_cost_draws > 0)))
         curve = ceac(ce_draws, wtp=sorted(set(WTP_GRID) | set(wtp_arr)))
         frames["ceac"] = curve[curve["strategy"] == "scheme"].reset_index(drop=True)
         frames["evpi"] = evpi(ce_draws, wtp=wtp_arr)

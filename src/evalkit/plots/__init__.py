@@ -5,6 +5,7 @@ figure shows, for reports and accessibility.
 """
 
 from .did import bacon_plot, cohort_trajectories_plot, event_study_plot
+from .display import show
 from .economics import ce_plane_plot, ceac_plot, tornado_plot
 from .effects import effects_plot
 from .engagement import (
@@ -30,4 +31,4 @@ __all__ = ["effects_plot", "its_plot", "prepost_plot", "event_study_plot",
            "spc_plot", "spc_facets", "funnel_plot", "referral_share_plot", "lorenz_plot",
            "mdt_attendance_plot", "likert_plot", "dose_response_plot", "maturity_radar",
            "forest_plot", "bubble_plot", "effect_funnel_plot",
-           "NHS_BLUE", "ANALYSIS_FUNCTION"]
+           "NHS_BLUE", "ANALYSIS_FUNCTION", "show"]

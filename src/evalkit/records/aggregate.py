@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ..contract import Problem, check_panel
 from ..errors import DesignError, EvalkitError
+from ..output_folder import check_replace, record_files
 from .checks import (
     RecordsError,
     RecordsReport,
@@ -276,7 +277,7 @@ def aggregate(spec: str | Path | Mapping[str, Any] | RecordsSpec, *,
               engine: str | Engine = "duckdb", out: str | Path | None = None,
               memory_limit: str | int = "4GB", temp_directory: str | Path | None = None,
               threads: int | None = None, spark: Any = None, progress: bool = False,
-              check: bool = True) -> RecordsResult:
+              check: bool = True, force: bool = False) -> RecordsResult:
     """Aggregate patient-level records into a practice-month panel.
 
     Parameters
@@ -303,6 +304,9 @@ def aggregate(spec: str | Path | Mapping[str, Any] | RecordsSpec, *,
         Show a progress bar over the measures.
     check
         Run the bad-input checks first (recommended).
+    force
+        Overwrite files at ``out`` that evalkit did not write (by default such a file
+        stops the run before any work; see :func:`evalkit.output_folder.check_replace`).
 
     Returns
     -------
@@ -330,6 +334,9 @@ def aggregate(spec: str | Path | Mapping[str, Any] | RecordsSpec, *,
     if target is not None and target.suffix.lower() not in OUT_FORMATS:
         raise DesignError(f"cannot write a panel to '{target.name}'",
                           fix="give a .parquet or .csv file for out")
+    if target is not None:  # refused before the work, not after it
+        check_replace(target.parent, [target.name, f"{target.stem}_report.json"],
+                      force=force)
     eng, owned = make_engine(engine, memory_limit=memory_limit, temp_directory=temp_directory,
                              threads=threads, spark=spark)
     t0 = time.perf_counter()
@@ -341,7 +348,7 @@ def aggregate(spec: str | Path | Mapping[str, Any] | RecordsSpec, *,
             eng.close()
     result = RecordsResult(panel, tables, report, eng.name, plan, time.perf_counter() - t0)
     if target is not None:
-        write_outputs(result, target)
+        write_outputs(result, target, force=force)
     return result
 
 
@@ -352,11 +359,14 @@ def _write(frame: pd.DataFrame, path: Path, suffix: str) -> None:
         frame.to_parquet(path, index=False)
 
 
-def write_outputs(result: RecordsResult, out: str | Path) -> list[Path]:
+def write_outputs(result: RecordsResult, out: str | Path, *, force: bool = False
+                  ) -> list[Path]:
     """Write the panel, its tables and the report beside each other, all or nothing.
 
     Each file is written to a temporary name in the same folder; only when all are
-    written are they moved into place with :func:`os.replace`.
+    written are they moved into place with :func:`os.replace`. A file of those names that
+    evalkit did not write (the folder's manifest, :mod:`evalkit.output_folder`) is not
+    replaced unless ``force``; the files written are listed in the manifest.
     """
     out = Path(out)
     suffix = out.suffix.lower()
@@ -373,6 +383,7 @@ def write_outputs(result: RecordsResult, out: str | Path) -> list[Path]:
     targets += [(out.with_name(f"{out.stem}_{name}{suffix}"), frame)
                 for name, frame in result.tables.items()]
     targets.append((out.with_name(f"{out.stem}_report.json"), report))
+    check_replace(out.parent, [t.name for t, _ in targets], force=force)
     token = uuid.uuid4().hex[:8]
     written: list[tuple[Path, Path]] = []
     try:
@@ -389,12 +400,13 @@ def write_outputs(result: RecordsResult, out: str | Path) -> list[Path]:
         for tmp, _ in written:
             tmp.unlink(missing_ok=True)
         raise
+    record_files(out.parent, [t.name for _, t in written])
     return [t for _, t in written]
 
 
 def aggregate_command(spec_path: str | Path, out: str | Path | None = None,
                       engine: str = "duckdb", memory_limit: str = "4GB",
-                      progress: bool = True) -> int:
+                      progress: bool = True, force: bool = False) -> int:
     """``evalkit aggregate SPEC``: print one line per problem; return the exit code.
 
     Returns 0 when the panel was written (warnings may have been printed) and 2 when a
@@ -407,7 +419,7 @@ def aggregate_command(spec_path: str | Path, out: str | Path | None = None,
         target = Path(out) if out is not None else (
             spec.out or Path("output") / f"{Path(spec_path).stem}.parquet")
         result = aggregate(spec, engine=engine, out=target, memory_limit=memory_limit,
-                           progress=progress)
+                           progress=progress, force=force)
     except RecordsError as err:
         for p in err.problems:
             print(f"evalkit: {p}", file=sys.stderr)

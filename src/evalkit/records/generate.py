@@ -51,7 +51,6 @@ Following a case study (``like=``)
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ import pandas as pd
 import yaml
 
 from ..errors import DesignError
+from ..output_folder import replace_folder
 from .measures import DEFAULT_AGE_BANDS, RecordsSpec, band_labels, parse_month, records_spec
 
 __all__ = ["GeneratedRecords", "generate_records", "standard_measures", "RATES",
@@ -554,14 +554,16 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
                      practices: int | None = None, start: str = "2019-04", months: int = 24,
                      census_day: int = 15, seed: int = 1, chunk: int = 500_000,
                      file_format: str = "parquet", overwrite: bool = True,
-                     progress: bool = False,
+                     force: bool = False, progress: bool = False,
                      like: str | Path | pd.DataFrame | None = None) -> GeneratedRecords:
     """Write synthetic patient-level records and return their panel-level truth.
 
     Parameters
     ----------
     folder
-        Where to write (created; replaced when ``overwrite``).
+        Where to write (created, or replaced as a whole when ``overwrite``: see
+        :mod:`evalkit.output_folder`; a folder holding files evalkit did not write is
+        refused, and nothing evalkit did not write is ever deleted).
     patients
         People in the population.
     events
@@ -580,7 +582,9 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     file_format
         ``"parquet"`` or ``"csv"``.
     overwrite
-        Replace an existing folder.
+        Replace an existing records folder that evalkit wrote.
+    force
+        Replace it even if it holds other files (they are kept, not deleted).
     progress
         Show a progress bar over chunks.
     like
@@ -600,19 +604,31 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     >>> gen = generate_records("demo-records", patients=1_000, seed=3)  # doctest: +SKIP
     >>> gen.truth[["practice", "month", "list_size"]].head(2)  # doctest: +SKIP
     """
-    from tqdm import tqdm
-
     if file_format not in ("parquet", "csv"):
         raise DesignError(f"file_format must be parquet or csv, not {file_format!r}",
                           fix="use file_format='parquet'")
     if patients < 1 or months < 1:
         raise DesignError("patients and months must be at least 1", fix="e.g. patients=1000")
     folder = Path(folder)
-    if folder.exists():
-        if not overwrite:
-            raise DesignError("the folder exists", file=str(folder), fix="pass overwrite=True")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    if folder.exists() and not overwrite:
+        raise DesignError("the folder exists", file=str(folder), fix="pass overwrite=True")
+    with replace_folder(folder, force=force, what="records folder") as staging:
+        generated = _generate(staging, folder, patients=patients, events=events,
+                              practices=practices, start=start, months=months,
+                              census_day=census_day, seed=seed, chunk=chunk,
+                              file_format=file_format, progress=progress, like=like)
+    truth, codes, unattributed, rows, period = generated
+    spec_dict = _spec_dict(folder, file_format, period, census_day)
+    spec = records_spec(spec_dict, base=folder, file=str(folder / "records.yaml"))
+    return GeneratedRecords(folder, spec, _truth_panel(truth, codes, spec),
+                            MappingProxyType(unattributed), MappingProxyType(rows))
+
+
+def _generate(staging: Path, folder: Path, *, patients, events, practices, start, months,
+              census_day, seed, chunk, file_format, progress, like):
+    """Write the records into ``staging`` (published as ``folder``)."""
+    from tqdm import tqdm
+
     case = _case_panel(like) if like is not None else None
     if case is not None:
         codes = np.array(sorted(case["practice"].astype(str).unique()))
@@ -645,7 +661,7 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
            "census_day": census_day, "age_bands": DEFAULT_AGE_BANDS,
            "scale": 1.0 if events is None else events / _expected_events(patients, months)}
     truth = _Truth(n_pr, month_list, census_day)
-    writer = _Writer(folder, file_format)
+    writer = _Writer(staging, file_format)
     counters: dict[str, int] = {}
     starts = list(range(0, patients, chunk))
     seeds = root.spawn(len(starts) + 1)[1:]
@@ -657,12 +673,9 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     finally:
         writer.close()
     spec_dict = _spec_dict(folder, file_format, period, census_day)
-    (folder / "records.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False),
-                                         encoding="utf-8")
-    spec = records_spec(spec_dict, base=folder, file=str(folder / "records.yaml"))
-    return GeneratedRecords(folder, spec, _truth_panel(truth, ctx["codes"], spec),
-                            MappingProxyType(dict(truth.unattributed)),
-                            MappingProxyType(dict(writer.rows)))
+    (staging / "records.yaml").write_text(yaml.safe_dump(spec_dict, sort_keys=False),
+                                          encoding="utf-8")
+    return truth, ctx["codes"], dict(truth.unattributed), dict(writer.rows), period
 
 
 def _case_panel(like: str | Path | pd.DataFrame) -> pd.DataFrame:
