@@ -167,15 +167,15 @@ class Advice:
         return self.summary()
 
 
-def _selection(t: Table, start: str | None) -> SelectionCheck | None:
-    """Selection at a peak in the panel's first count outcome, or None."""
+def _selection(t: Table, start: str | None) -> tuple[SelectionCheck | None, str]:
+    """Selection at a peak, checked on each outcome of the panel: the clearest rise (and
+    the outcome's name), or None."""
     if start is None or not t.outcomes or not t.treated or not t.treated.value:
-        return None
-    o = next((o for o in t.outcomes if o.family != "gaussian"), t.outcomes[0])
+        return None, ""
     periods = t.frame[t.time.value].astype(str)
     labels = np.sort(pd.unique(periods))
     if start not in set(labels):
-        return None
+        return None, ""
     code = pd.Series(np.arange(len(labels)), index=labels)
     ever = t.units(t.treated.value)
     treated = t.frame[t.unit.value].map(ever == 1).to_numpy(bool)
@@ -183,14 +183,20 @@ def _selection(t: Table, start: str | None) -> SelectionCheck | None:
     if t.comparison is not None:
         comp = t.frame[t.unit.value].map(t.units(t.comparison.value) == 1).to_numpy(bool)
         keep = treated | comp
-    ratio = o.family != "gaussian"
     f = t.frame[keep]
-    return selection_at_peak(
-        f[o.name], unit=f[t.unit.value], period=code[periods[keep]].to_numpy(),
-        treated=treated[keep], start=int(code[start]),
-        denominator=f[o.denominator] if ratio and o.denominator else None,
-        scale="ratio" if ratio else "difference",
-        label=lambda k: str(labels[k]) if 0 <= k < len(labels) else str(k))
+    best: tuple[SelectionCheck | None, str] = (None, "")
+    for o in t.outcomes:
+        ratio = o.family != "gaussian"
+        chk = selection_at_peak(
+            f[o.name], unit=f[t.unit.value], period=code[periods[keep]].to_numpy(),
+            treated=treated[keep], start=int(code[start]),
+            denominator=f[o.denominator] if ratio and o.denominator else None,
+            scale="ratio" if ratio else "difference",
+            label=lambda k: str(labels[k]) if 0 <= k < len(labels) else str(k))
+        if chk is not None and (best[0] is None or (chk.fired, chk.z) > (best[0].fired,
+                                                                          best[0].z)):
+            best = (chk, o.name)
+    return best
 
 
 def _pre_periods(t: Table, start: str | None) -> int:
@@ -244,16 +250,16 @@ def design_options(shape: Shape) -> list[DesignOption]:
         opts["prepost"] = DesignOption("prepost", pre >= 1,
                                        [f"{n_t} scheme {panel.unit.value}s with {before}"],
                                        panel.name)
-        sel = _selection(panel, start if not staggered else None)
+        sel, what = _selection(panel, start if not staggered else None)
         for key in ("its_controlled", "did", "prepost", "its"):
             if sel is not None:
                 opts[key].selection = sel
             if sel is not None and sel.fired:
                 opts[key].threats_checked.append("checked on the data: " + sel.describe(
-                    "outcome"))
+                    f"'{what}'"))
         if sel is not None and not sel.fired:
             opts["its_controlled"].facts.append(
-                f"no sign of selection at a peak (z = {sel.z:.1f} from "
+                f"no sign of selection at a peak (largest z = {sel.z:.1f}, '{what}', from "
                 f"{sel.reference_window[0]} to {sel.baseline_window[1]})")
     else:
         why = ("no panel with a treated flag" if panel is None or not panel.treated

@@ -294,9 +294,9 @@ def spec_text(shape: Shape, scheme: str, *, folder: Path, advice: Advice,
         w.raw("engagement:")
         for k, v in eng.items():
             w.kv(k, v, 2)
-        w.kv("panel", panel.name, 2)
-        w.kv("unit", panel.unit.value, 2)
-        w.kv("time", panel.time.value, 2)
+        w.kv("panel", panel.name, 2, "the main panel: the one with most scheme units")
+        w.kv("unit", panel.unit.value, 2, panel.unit.why)
+        w.kv("time", panel.time.value, 2, panel.time.why)
         w.kv("start", shape.start.value, 2, shape.start.why)
     costs = shape.table("patient_costs") + shape.table("scheme_costs")
     if costs:
