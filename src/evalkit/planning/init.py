@@ -272,7 +272,6 @@ def spec_text(shape: Shape, scheme: str, *, folder: Path, advice: Advice,
         w.raw(f"  {key(t.name)}:")
         w.kv("path", paths[t.name], 4)
         w.kv("kind", t.kind, 4, t.why)
-    used_placeholder = len(w.lines)
     body = _Writer()
     used = _analyses(body, shape, options)
     names = {}
@@ -303,7 +302,6 @@ def spec_text(shape: Shape, scheme: str, *, folder: Path, advice: Advice,
         w.c("TODO: cost data found (" + ", ".join(t.name for t in costs) + "). An economic "
             "evaluation (design: economic) needs the number of patients served, the price "
             "year and the cost of the activity avoided: see docs/spec.md")
-    del used_placeholder
     return "\n".join(w.lines) + "\n"
 
 

@@ -422,8 +422,6 @@ def read_shape(items: list[str | Path], *, unit: str | None = None, time: str | 
                   and t.n_units >= 3]
     main = [t for t in panels if t not in localities]
     panel = max(main, key=lambda t: (t.n_treated, len(t.frame))) if main else None
-    if panel is None and localities:
-        panel = None
     if panel is not None and any(given.values()):  # explicit flags: decide the panel again
         tm = _time(panel.frame, time) if time else panel.time
         un = _unit(panel.frame, tm.value, unit) if unit else panel.unit
