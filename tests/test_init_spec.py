@@ -182,3 +182,51 @@ def test_hostile_column_name_stays_a_name(tmp_path):
     spec = ek.load_spec(folder / "spec.yaml")
     assert {a.outcome for a in spec.analyses} == {"emergency_admissions", HOSTILE}
     assert result.check_error is None
+
+
+def test_parquet_and_excel_data(tmp_path):
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    pd.read_csv(ROOT / "dementia-service" / "panel.csv").to_parquet(folder / "panel.parquet")
+    pd.read_csv(ROOT / "dementia-service" / "referrals.csv").to_excel(
+        folder / "referrals.xlsx", index=False)
+    result = ek.init(folder)
+    assert result.ok, result.summary()
+    spec = ek.load_spec(folder / "spec.yaml")
+    assert spec.data["panel"].path.name == "panel.parquet"
+    assert spec.data["referrals"].kind == "referrals"
+    assert spec.analyses[0].options["start"] == "2019-10"  # the referrals' first month
+
+
+def test_patient_level_records_through_a_records_spec(tmp_path):
+    """A records spec is aggregated to the panel; a practice table joined as attributes."""
+    from evalkit.records import generate_records
+
+    generate_records(tmp_path / "records", patients=6_000, like=ROOT / "virtual-wards",
+                     seed=11)
+    case = pd.read_csv(ROOT / "virtual-wards" / "panel.csv")
+    case.groupby("practice")[["treated", "comparison", "imd_score"]].first().reset_index(
+    ).to_csv(tmp_path / "practices.csv", index=False)
+    result = ek.init([tmp_path / "records" / "records.yaml", tmp_path / "practices.csv"],
+                     out=tmp_path, start="2019-10")
+    assert result.ok, result.summary()
+    raw = yaml.safe_load((tmp_path / "spec.yaml").read_text(encoding="utf-8"))
+    assert raw["data"] == {"records": {"path": "records/records.yaml", "kind": "records",
+                                       "attributes": "practices.csv"}}
+    outcomes = raw["outcomes"]
+    # a sub-group's count is a rate of the sub-group's list size, not a share of all
+    assert outcomes["emergency_admissions_65plus"]["denominator"] == "list_size_65plus"
+    assert "list_size_65plus" not in outcomes
+    assert not any("_age_" in name for name in outcomes)
+    assert raw["analyses"][0]["design"] == "its"
+
+
+def test_flags_need_a_panel_and_a_real_cohort_column(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("a,b\nx,1\ny,2\n", encoding="utf-8")
+    assert main(["init", str(tmp_path / "t.csv"), "--treated", "b"]) == 2
+    assert "no file is one" in capsys.readouterr().err
+    folder = _copy_data("dementia-service", tmp_path / "d")
+    assert main(["init", str(folder), "--cohort", "list_size"]) == 2
+    err = capsys.readouterr().err
+    assert "--cohort names column 'list_size', which changes within a 'practice'" in err
+    assert not (folder / "spec.yaml").exists()

@@ -199,6 +199,20 @@ def _selection(t: Table, start: str | None) -> tuple[SelectionCheck | None, str]
     return best
 
 
+def _why_not(n_c: int, pre: int, staggered: bool, start: str | None) -> str:
+    """Why a single-start comparative design is not possible ('' if it is)."""
+    if staggered:
+        return (": the units start at different times, so a single-start design would mix "
+                "the waves (use staggered DiD, or give --treated and --start for one wave)")
+    if start is None:
+        return ": the start is not known (give --start)"
+    if n_c < 2:
+        return ": fewer than two comparison units"
+    if pre < 8:
+        return ": fewer than 8 periods before the start"
+    return ""
+
+
 def _pre_periods(t: Table, start: str | None) -> int:
     if start is None:
         return 0
@@ -235,18 +249,19 @@ def design_options(shape: Shape) -> list[DesignOption]:
                 "every scheme unit starts at the same time: a single start, so there are no "
                 "waves to compare"], panel.name)
         ok = n_c >= 2 and pre >= 8 and not staggered and start is not None
+        why_not = _why_not(n_c, pre, staggered, start)
         opts["its_controlled"] = DesignOption("its_controlled", ok and panel.comparison
                                               is not None,
                                               [f"{who} with {before}"
                                                + (": controlled ITS and DiD are possible"
-                                                  if ok else "")], panel.name)
+                                                  if ok else why_not)], panel.name)
         if ok and panel.comparison is None:
             opts["its_controlled"].facts.append("no 0/1 comparison column: add one flagging "
                                                 "the comparison units")
-        opts["did"] = DesignOption("did", ok, [f"{who} with {before}"], panel.name)
-        opts["its"] = DesignOption("its", pre >= 8 and start is not None,
+        opts["did"] = DesignOption("did", ok, [f"{who} with {before}" + why_not], panel.name)
+        opts["its"] = DesignOption("its", pre >= 8 and start is not None and not staggered,
                                    [f"{before} (at least 8 are needed; 24 monthly points are "
-                                    "better)"], panel.name)
+                                    "better)" + (why_not if staggered else "")], panel.name)
         opts["prepost"] = DesignOption("prepost", pre >= 1,
                                        [f"{n_t} scheme {panel.unit.value}s with {before}"],
                                        panel.name)
@@ -258,8 +273,9 @@ def design_options(shape: Shape) -> list[DesignOption]:
                 opts[key].threats_checked.append("checked on the data: " + sel.describe(
                     f"'{what}'"))
         if sel is not None and not sel.fired:
+            z = 0.0 if abs(sel.z) < 0.05 else sel.z
             opts["its_controlled"].facts.append(
-                f"no sign of selection at a peak (largest z = {sel.z:.1f}, '{what}', from "
+                f"no sign of selection at a peak (largest z = {z:.1f}, '{what}', from "
                 f"{sel.reference_window[0]} to {sel.baseline_window[1]})")
     else:
         why = ("no panel with a treated flag" if panel is None or not panel.treated
@@ -292,8 +308,15 @@ def design_options(shape: Shape) -> list[DesignOption]:
     ordered = [opts[k] for k in PREFERENCE]
     possible = [o for o in ordered if o.possible]
     for i, o in enumerate(possible):
-        o.role = "primary" if i == 0 else ("secondary" if o.key not in ("prepost",) or
-                                           len(possible) < 3 else "possible")
+        o.role = "primary" if i == 0 else "possible"
+    # triangulation: other designs of level 3 or more; a single-group ITS only when no
+    # controlled design of the same panel is possible (it adds nothing beside one)
+    controlled = opts["its_controlled"].possible or opts["did"].possible
+    for o in possible[1:]:
+        if o.level >= 3 and not (o.key == "its" and controlled):
+            o.role = "secondary"
+    if possible and possible[0].key != "prepost" and len(possible) == 1:
+        possible[0].facts.append("no second design to triangulate with")
     return ordered
 
 

@@ -269,8 +269,18 @@ def spec_text(shape: Shape, scheme: str, *, folder: Path, advice: Advice,
         if t.kind == "unknown":
             w.c(f"TODO: '{paths[t.name]}': {t.why}", 2)
             continue
+        if t.kind == "attributes":
+            continue  # joined onto a records panel (below)
         w.raw(f"  {key(t.name)}:")
         w.kv("path", paths[t.name], 4)
+        if t.records:
+            w.kv("kind", "records", 4, f"a records spec (docs/records.md); {t.why}")
+            if t.attributes is not None:
+                w.kv("attributes", paths[t.attributes.name], 4, t.attributes.why)
+            else:
+                w.c("TODO: add 'attributes: practices.csv', a table with one row per "
+                    "practice saying which are in the scheme (treated) and the comparison", 4)
+            continue
         w.kv("kind", t.kind, 4, t.why)
     body = _Writer()
     used = _analyses(body, shape, options)
@@ -382,6 +392,11 @@ def init(data: str | Path | list[str | Path], *, out: str | Path | None = None,
         try:
             paths[t.name] = src.relative_to(folder_abs).as_posix()
         except ValueError:
+            if t.records:
+                raise EvalkitError("a records spec must be inside the evaluation folder (the "
+                                   "files it reads are not copied)", file=str(t.path),
+                                   fix="choose --out so that the records spec is inside it"
+                                   ) from None
             paths[t.name] = src.name
             if src.name in copies or (folder_abs / src.name).resolve() == src:
                 raise EvalkitError("two data files have the same name", file=str(t.path),

@@ -40,6 +40,7 @@ LOWER_BETTER = re.compile(r"admission|bed_day|attendance|cost|death(?!s_at_home)
                           r"ae_|a_e|emergency|waiting|wait_", re.I)
 HIGHER_BETTER = re.compile(r"experience|continuity|qaly|at_home|satisfaction|quality|"
                            r"uptake|coverage", re.I)
+AGE_BAND = re.compile(r"_age_(\d+_\d+|\d+_plus|unknown)$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 PERIOD_SUFFIX = re.compile(r"^(?P<stem>.+?)_(?:y|yr|year|m|q|t|p)?(?P<k>\d+)$")
 # Engagement and cost tables, recognised by their columns (docs/data-contract.md).
@@ -99,6 +100,10 @@ class Table:
     outcomes: list[Outcome] = field(default_factory=list)
     covariates: list[str] = field(default_factory=list)
     pre: dict[str, list[str]] = field(default_factory=dict)
+    #: a records spec (docs/records.md) aggregated to a panel, and the practice-level
+    #: table joined onto it
+    records: bool = False
+    attributes: Table | None = None
 
     def units(self, flag: str | None) -> pd.Series:
         """Each unit's maximum of a 0/1 column (whether it is ever flagged)."""
@@ -161,6 +166,9 @@ def data_files(items: list[str | Path]) -> list[Path]:
             out += found
         elif not p.exists():
             raise DataError("file or folder not found", file=str(p), fix="check the path")
+        elif p.suffix.lower() in (".yaml", ".yml") and p.name in ("spec.yaml", "spec.yml"):
+            raise DataError("is an evaluation spec, not data", file=str(p),
+                            fix="give the data files (or 'evalkit advise' the spec)")
         else:
             out.append(p)
     if not out:
@@ -253,24 +261,34 @@ def _outcomes(frame: pd.DataFrame, t: Table, exclude: set[str]) -> None:
         s = frame[c]
         if c in exclude or not pd.api.types.is_numeric_dtype(s) or _binary(s):
             continue
+        if AGE_BAND.search(c):  # a breakdown of another measure (records' by_age_band)
+            continue
         if _constant_within(frame, unit, c) or COVARIATE_PATTERN.search(c):
             t.covariates.append(c)
             continue
         whole = bool(np.all(np.mod(s.dropna().to_numpy(float), 1) == 0)) and s.min() >= 0
         (counts if whole else rest).append(c)
     den = _pick(counts, DENOMINATOR_NAMES)
-    used = {den} if den else set()
-    for c in counts:  # a count named after another count (deaths_at_home: deaths)
-        parent = next((p for p in counts if p != c and c.startswith(p + "_")), None)
-        if parent is not None:
-            used.add(parent)
+    # sub-populations of the denominator (list_size_65plus) are denominators too
+    dens = {c for c in counts if den and (c == den or c.startswith(den + "_"))}
     for c in counts:
-        if c in used:
+        if c in dens:
             continue
-        parent = next((p for p in counts if p != c and c.startswith(p + "_")), None)
-        if parent is not None and bool((frame[c] <= frame[parent]).all()):
+        parent = next((p for p in counts if p != c and p not in dens
+                       and c.startswith(p + "_")), None)
+        suffix = c[len(parent) + 1:] if parent else ""
+        own = f"{den}_{suffix}" if parent and den and f"{den}_{suffix}" in dens else None
+        if own is None and den:  # a measure of a sub-population: emergency_admissions_65plus
+            own = next((d for d in dens if d != den and c.endswith(d[len(den):])), None)
+        positive = parent is not None and bool((frame[parent] > 0).all())
+        if own is not None:
+            o = Outcome(c, "quasipoisson", own, None, f"whole numbers (counts) per '{own}', "
+                        "the population of the same sub-group (quasi-Poisson)")
+        elif parent is not None and re.match(r"^(at|in)_", suffix) and positive and \
+                bool((frame[c] <= frame[parent]).all()):
             o = Outcome(c, "binomial", parent, None, f"whole numbers never above '{parent}', "
-                        f"whose name it extends: a share of '{parent}' (binomial)")
+                        f"whose name it extends with a place ('{suffix}'): a share of "
+                        f"'{parent}' (binomial)")
         elif den is not None:
             o = Outcome(c, "quasipoisson", den, None, f"whole numbers (counts) per '{den}', "
                         "which is named like a population: a rate (quasi-Poisson, which allows "
@@ -280,6 +298,8 @@ def _outcomes(frame: pd.DataFrame, t: Table, exclude: set[str]) -> None:
                         "population column was found (quasi-Poisson); TODO: add a denominator "
                         "if the units differ in size")
         t.outcomes.append(o)
+    shares = {o.denominator for o in t.outcomes if o.family == "binomial"}
+    t.outcomes = [o for o in t.outcomes if o.name not in shares]  # deaths: the share's base
     for c in rest:
         t.outcomes.append(Outcome(c, "gaussian", None, None, "numbers with fractions that change "
                                   "over time (a continuous measure: gaussian)"))
@@ -317,6 +337,12 @@ def _panel(t: Table, given: dict[str, Any]) -> None:
                               "group's flag")
     coh = given.get("cohort") or _pick([c for c in cols if c not in binary and c != unit
                                         and c != t.time.value], COHORT_NAMES)
+    if given.get("cohort") and (coh not in cols or not _constant_within(frame, unit, coh)):
+        raise DataError(f"--cohort names column '{coh}', which "
+                        + ("the table does not have" if coh not in cols else
+                           f"changes within a '{unit}'"), file=str(t.path), column=coh,
+                        fix="name the column giving each unit's start period (the same in "
+                            "every row of the unit; 0 for never)")
     if coh is not None and _constant_within(frame, unit, coh):
         t.cohort = Choice(coh, "given on the command line (--cohort)" if given.get("cohort")
                           else f"'{coh}' is named like the start of each unit's cohort and is "
@@ -392,16 +418,20 @@ def read_shape(items: list[str | Path], *, unit: str | None = None, time: str | 
     taken: set[str] = set()
     tables: list[Table] = []
     for path in data_files(items):
+        if path.suffix.lower() in (".yaml", ".yml"):
+            tables.append(_records(path, taken))
+            continue
         frame = read(path)
         frame.columns = [str(c) for c in frame.columns]
         kind, why = _classify(frame)
         tables.append(Table(_name(path, taken), path, frame, kind or "", why))
+    _join_attributes(tables)
     # panels: a unit and a time that together identify the rows
     for t in tables:
         if t.kind:
             continue
-        tm = _time(t.frame, None)
-        un = _unit(t.frame, tm.value if tm else None, None) if tm else None
+        tm = _time(t.frame, time if time in t.frame else None)
+        un = _unit(t.frame, tm.value, unit if unit in t.frame else None) if tm else None
         if tm is not None and un is not None and t.frame[un.value].nunique() < len(t.frame):
             t.kind, t.why, t.time, t.unit = "panel", (
                 f"each row is one '{un.value}' in one '{tm.value}'"), tm, un
@@ -429,6 +459,12 @@ def read_shape(items: list[str | Path], *, unit: str | None = None, time: str | 
         _panel(fresh, given)
         tables[tables.index(panel)] = fresh
         panel = fresh
+    if panel is None and not localities and (unit or time or treated or cohort):
+        raise DataError("--unit, --time, --treated and --cohort name columns of a panel, and "
+                        "no file is one (one row per unit per period)",
+                        file=str(tables[0].path),
+                        fix="check the files, and that --unit and --time name the columns "
+                            "that together identify each row")
     for t in tables:
         if t.kind == "cohort":
             _cohort_table(t, given)
@@ -436,6 +472,33 @@ def read_shape(items: list[str | Path], *, unit: str | None = None, time: str | 
     start_choice, starts = _start(panel, localities, tables, start)
     return Shape(tables, start_choice, panel, localities[0] if localities else None,
                  cohorts[0] if cohorts else None, starts)
+
+
+def _records(path: Path, taken: set[str]) -> Table:
+    """The practice-month panel a records spec aggregates to (docs/records.md)."""
+    from ..records import aggregate
+
+    frame = aggregate(path, progress=False).panel
+    frame.attrs["source"] = str(path)
+    return Table(_name(path, taken), path, frame, "", "", records=True)
+
+
+def _join_attributes(tables: list[Table]) -> None:
+    """Join a practice-level table (one row per practice, with a 0/1 column) onto each
+    records panel: patient-level records do not say which practices are in the scheme."""
+    from ..data_sources import _with_attributes
+
+    for t in [t for t in tables if t.records]:
+        found = [a for a in tables if not a.records and not a.kind and "practice" in a.frame
+                 and not a.frame["practice"].duplicated().any()
+                 and any(_binary(a.frame[c]) for c in a.frame)]
+        if len(found) == 1:
+            a = found[0]
+            t.frame = _with_attributes(t.frame, a.path)
+            t.attributes = a
+            a.kind = "attributes"
+            a.why = (f"one row per practice with 0/1 columns: joined onto the panel of "
+                     f"'{t.name}' as its attributes")
 
 
 def _start(panel: Table | None, localities: list[Table], tables: list[Table],
