@@ -230,3 +230,26 @@ def test_flags_need_a_panel_and_a_real_cohort_column(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--cohort names column 'list_size', which changes within a 'practice'" in err
     assert not (folder / "spec.yaml").exists()
+
+
+@pytest.mark.parametrize("text", [HOSTILE, "a: b", "- x", "#x", "'q'", '"', "\\", "&a *a",
+                                  "!!python/object/apply:os.system", "x\x85y\u2029z\x00",
+                                  "\ufeffbom", "é ☃ \U0001f600", "null", "yes", "1e3", ""])
+def test_yaml_text_cannot_inject(text):
+    from evalkit.planning.yaml_text import comment, scalar
+
+    doc = f"k: {scalar(text)}  {comment(text)}\n{comment(text)}\nz: 1\n"
+    assert yaml.safe_load(doc) == {"k": text, "z": 1}
+
+
+def test_hostile_unit_name_in_the_readme_is_text(tmp_path):
+    panel = pd.read_csv(ROOT / "dementia-service" / "panel.csv").rename(
+        columns={"practice": "[x](javascript:alert(1))<b>"})
+    folder = tmp_path / "h"
+    folder.mkdir()
+    panel.to_csv(folder / "panel.csv", index=False)
+    result = ek.init(folder, start="2019-10")
+    assert result.ok, result.summary()
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "[x](javascript" not in readme and "<b>" not in readme
+    assert "\\[x\\](javascript:alert(1))\\<b\\>" in readme
