@@ -252,7 +252,8 @@ def _planning_parsers(sub) -> None:
                             "commented spec.yaml and README, then check"),
                            ("advise", "list the designs your data (or spec) support")):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("data", nargs="+", help="data files (CSV, Excel, Parquet) or a folder"
+        s.add_argument("data", nargs="+", help="data files (CSV, Excel, Parquet; a records "
+                       "spec with a practice table for patient-level records) or a folder"
                        + ("" if name == "init" else ", or a spec.yaml"))
         if name == "init":
             s.add_argument("--out", default=None, help="the evaluation folder (default: the "

@@ -333,7 +333,7 @@ def _readme(scheme: str, folder: Path, shape: Shape, advice: Advice, todos: list
         lines.append("No design could be set up yet; see the TODOs.")
     if todos:
         lines += ["", "## To do", ""] + [f"- {md_text(t)}" for t in todos]
-    lines += ["", "## Next steps", "", "```sh",
+    lines += ["", "## Next steps", "", "From this folder:", "", "```sh",
               "evalkit advise spec.yaml       # the designs these data support, and why",
               "evalkit check .                # the data against the spec",
               "evalkit run spec.yaml --out results",

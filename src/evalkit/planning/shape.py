@@ -214,7 +214,8 @@ def _time(frame: pd.DataFrame, given: str | None) -> Choice | None:
         return Choice(given, "given on the command line (--time)", given=True)
     for c in cols:
         s = frame[c]
-        if s.dtype == object and s.astype(str).str.match(MONTH).all():
+        if (s.dtype == object or pd.api.types.is_string_dtype(s)) and \
+                s.astype(str).str.match(MONTH).all():
             return Choice(c, f"'{c}' holds months written YYYY-MM")
     c = _pick(cols, TIME_NAMES)
     if c is not None:
