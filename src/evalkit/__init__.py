@@ -42,6 +42,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "finding": (".findings", "finding"),
     "findings": (".findings", "findings"),
     "read": (".io", "read"),
+    "init": (".planning", "init"),
+    "advise": (".planning", "advise"),
     "Evaluation": (".pipeline", "Evaluation"),
     "run_spec": (".pipeline", "run_spec"),
     "aggregate_records": (".records", "aggregate"),
@@ -116,6 +118,7 @@ __all__ = [
     "rate_certainty", "triangulate", "finding", "findings", "suppress", "DisclosureRules",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
+    "init", "advise",
     # results, plots and errors
     "DesignResult", "EffectRecord", "plots", "EvalkitError", "DataError", "SpecError",
     "DesignError", "__version__",

@@ -226,6 +226,46 @@ def cmd_compare(args) -> int:
     return _print_statuses([status], failures)
 
 
+def cmd_init(args) -> int:
+    """Plan an evaluation from the user's data: a commented spec.yaml and a README."""
+    from .planning import init
+
+    result = init(args.data, out=args.out, unit=args.unit, time=args.time,
+                  treated=args.treated, start=args.start, cohort=args.cohort)
+    print(result.summary())
+    for report in result.reports:
+        print(report)
+    return 0 if result.ok else 2
+
+
+def cmd_advise(args) -> int:
+    """List the designs the data (or a spec's data) support, and recommend one."""
+    from .planning import advise
+
+    print(advise(args.data, unit=args.unit, time=args.time, treated=args.treated,
+                 start=args.start, cohort=args.cohort).summary())
+    return 0
+
+
+def _planning_parsers(sub) -> None:
+    """The ``init`` and ``advise`` subcommands (explicit columns override every guess)."""
+    for name, helptext in (("init", "plan an evaluation from your own data files: write a "
+                            "commented spec.yaml and README, then check"),
+                           ("advise", "list the designs your data (or spec) support")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("data", nargs="+", help="data files (CSV, Excel, Parquet; a records "
+                       "spec with a practice table for patient-level records) or a folder"
+                       + ("" if name == "init" else ", or a spec.yaml"))
+        if name == "init":
+            s.add_argument("--out", default=None, help="the evaluation folder (default: the "
+                           "data's folder); files are never overwritten")
+        for flag in ("unit", "time", "treated", "cohort"):
+            s.add_argument(f"--{flag}", default=None, help=f"the {flag} column (overrides "
+                           "the guess)")
+        s.add_argument("--start", default=None, help="the start period, e.g. 2019-10")
+        s.set_defaults(func=cmd_init if name == "init" else cmd_advise)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are :class:`EvalkitError` (one line, exit code 2)."""
 
@@ -309,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="render even when the inputs are unchanged; " + _FORCE_OUT)
     s.set_defaults(func=cmd_compare)
+    _planning_parsers(sub)
     return p
 
 
