@@ -107,6 +107,9 @@ CLAIMS: dict[str, list[Claim]] = {
               lambda o: o.number(r"(\d+) federations") == 8),
     ],
     "04-synthetic-control.ipynb": [
+        Claim(r"warns when a fifth or more of the weight moves \(here it does",
+              lambda o: "not unique in V" in o.text
+              and o.number(r"moves (\d+)% of the weight") >= 20),
         Claim(r"thirty other localities did not",
               lambda o: o.number(r"^(\d+) localities") == 31),
         Claim(r"the only one of 31 whose post-start gap is this large",
