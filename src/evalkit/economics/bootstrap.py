@@ -40,10 +40,12 @@ Clusters (``cluster=``)
     resampling patients one by one understates the variance (by about the design effect
     ``1 + (m - 1) ICC`` for ``m`` patients per practice). With ``cluster`` the bootstrap
     resamples whole practices instead: each practice's sums and patient counts per group
-    are formed once, the practices are split into resampling strata by the groups they
-    hold (practices of one arm only, of the other only, of both: with arms in separate
-    practices this is stratification by arm), and each replicate draws, in every stratum
-    of ``a`` practices, ``a - 1`` of them with replacement as multinomial counts. A
+    are formed once; the practices are split into two resampling strata, those holding
+    the comparison group (the scheme's practices, which may hold reference patients too)
+    and the rest (with arms in separate practices this is stratification by arm; where
+    every practice holds both groups, or one practice alone would make a stratum, all
+    are resampled together); and each replicate draws, in every stratum of ``a``
+    practices, ``a - 1`` of them with replacement as multinomial counts. A
     replicate's group mean is ``sum_c w_c S_gc / sum_c w_c N_gc``: one matrix product of
     the counts ``(B, C)`` with the cluster sums, with no Python loop over replicates.
     Drawing ``a - 1`` rather than ``a`` makes the bootstrap variance of a mean equal the
@@ -312,7 +314,8 @@ class _ClusterCells:
 
     ``sums[c, g]`` is the column sums (k,) of group ``g``'s values in cluster ``c`` and
     ``sizes[c, g]`` their number; ``strata`` lists the clusters of each resampling
-    stratum (clusters holding the same groups), in order of first appearance.
+    stratum (clusters holding the last group, and the rest), in order of first
+    appearance.
     """
 
     sums: np.ndarray
@@ -355,18 +358,18 @@ def _cluster_cells(values: np.ndarray, group_codes: np.ndarray, labels: Sequence
     sums = np.stack([np.bincount(cell, weights=values[:, j], minlength=n_c * n_g)
                      for j in range(values.shape[1])], axis=-1).reshape(n_c, n_g, -1)
     sizes = np.bincount(cell, minlength=n_c * n_g).reshape(n_c, n_g).astype(float)
-    key = (sizes > 0) @ (1 << np.arange(n_g))
-    strata = tuple(np.flatnonzero(key == v) for v in pd.unique(key))
-    for members in strata:
-        if members.size < 2:
-            held = [str(labels[g]) for g in range(n_g) if sizes[members[0], g] > 0]
-            raise DesignError(
-                f"only one {name} ({names[members[0]]}) holds {' and '.join(held)} "
-                f"{'alone' if len(held) < n_g else 'together'}; the cluster bootstrap "
-                "resamples clusters within each kind and needs at least 2 of each kind",
-                column=name, fix=f"merge that {name} with a similar one, or drop "
-                                 f"{name}= to resample patients (intervals then ignore "
-                                 "clustering)")
+    # Kinds of cluster: those holding the last group (the scheme's practices, or the
+    # comparison arm's when arms are in separate practices) and the rest.
+    key = sizes[:, -1] > 0
+    strata = [np.flatnonzero(key == v) for v in pd.unique(key)]
+    if len(strata) == 2 and min(m.size for m in strata) == 1:
+        strata = [np.arange(n_c)]  # one stray practice: resample all practices together
+    if n_c < 2:
+        raise DesignError(f"there is only one {name} ({names[0]}); the cluster bootstrap "
+                          f"needs at least 2", column=name,
+                          fix=f"drop {name}= to resample patients (intervals then ignore "
+                              "clustering)")
+    strata = tuple(strata)
     return _ClusterCells(sums, sizes, strata, tuple(labels), tuple(names))
 
 
@@ -382,9 +385,15 @@ def _cluster_counts(strata: Sequence[np.ndarray], n_clusters: int, n_resamples: 
 
 
 def _weighted_means(counts: np.ndarray, sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Group means ``(..., G, k)`` of clusters weighted by ``counts`` (..., C)."""
-    n_c, n_g, k = sums.shape
-    total = (counts @ sums.reshape(n_c, n_g * k)).reshape(*counts.shape[:-1], n_g, k)
+    """Group means ``(..., G, k)`` of clusters weighted by ``counts`` (..., C).
+
+    ``sums`` is ``(C, G, k)``, or ``(R, C, G, k)`` for ``R`` data sets of one cluster
+    structure (``sizes`` ``(C, G)``) with counts ``(R, B, C)``: a coverage study runs
+    all its replications in one product.
+    """
+    *lead, n_c, n_g, k = sums.shape
+    flat = sums.reshape(*lead, n_c, n_g * k)
+    total = (counts @ flat).reshape(*counts.shape[:-1], n_g, k)
     n = counts @ sizes
     with np.errstate(divide="ignore", invalid="ignore"):
         return total / n[..., None]
