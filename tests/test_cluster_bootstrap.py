@@ -278,6 +278,16 @@ def test_economic_falls_back_to_patients_when_they_move_practice():
         economic(d, comparison="did", cluster="practice", seed=4, **KW)
 
 
+def test_the_report_says_practices_were_resampled():
+    from evalkit.reporting import _how_economic
+
+    d = {"comparison": "did", "n_enrolled": 400, "patients_served": 1970,
+         "n_resamples": 2000, "cluster": "practice"}
+    assert "2,000 bootstrap replicates, practices resampled whole" in _how_economic(None, d)
+    assert "resampled" not in _how_economic(None, {**d, "cluster": None})
+    assert "clusters resampled whole" in _how_economic(None, {**d, "cluster": "<b>x</b>"})
+
+
 # --------------------------------------------------------------------------- synthetic
 
 
