@@ -331,14 +331,17 @@ def coverage_module():
 
 @pytest.mark.slow
 def test_cluster_bootstrap_covers_and_the_patient_bootstrap_does_not(coverage_module):
-    """30 practices per arm, ICC 0.10, 600 replications (Monte Carlo SE about 0.9 points):
-    the cluster bootstrap covers the cost difference, QALYs gained and INMB in 92-98% of
-    replications (93-97% widened by one SE); resampling patients covers under 90%."""
-    rows = coverage_module.cluster_coverage(30, 0.10, 600, n_boot=800, seed=11,
-                                            patient_reps=300)
+    """30 practices per arm, ICC 0.10: over 1,000 replications the cluster bootstrap
+    covers the cost difference, QALYs gained and INMB in 93-97% of them, allowing two
+    Monte Carlo SEs (0.7 points each) either side; resampling patients (200
+    replications) covers under 90%. The full table is docs/cost-coverage.md."""
+    reps = 1000
+    rows = coverage_module.cluster_coverage(30, 0.10, reps, n_boot=1000, seed=11,
+                                            patient_reps=200)
     table = coverage_module.cluster_summary(rows).set_index(["estimand", "method"])
+    mc_se = np.sqrt(0.95 * 0.05 / reps)
     for est in ("cost difference", "QALYs gained", "INMB at 20,000"):
         cluster = table.loc[(est, "practices resampled (cluster bootstrap)"), "coverage"]
         patients = table.loc[(est, "patients resampled (before)"), "coverage"]
-        assert 0.92 <= cluster <= 0.98, (est, cluster)
+        assert 0.93 - 2 * mc_se <= cluster <= 0.97 + 2 * mc_se, (est, cluster)
         assert patients < 0.90 and patients < cluster - 0.05, (est, patients)
