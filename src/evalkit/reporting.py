@@ -272,7 +272,9 @@ def _how_economic(first: pd.Series, d: dict, show=_plain_count) -> str:
               if d.get("n_matched_pairs") else "")
            + f"; scheme cost spread over {show(d['patients_served'], 'patients served')} "
              "patients a year; "
-           f"{d['n_resamples']:,} bootstrap replicates")
+           f"{d['n_resamples']:,} bootstrap replicates"
+           + ({"practice": ", practices resampled whole", "area": ", areas resampled whole",
+               None: ""}.get(d.get("cluster"), ", clusters resampled whole")))
     if d["comparison"] == "matched":
         how += (f"; largest |SMD| after matching {d['max_abs_smd_after']:.3f} ("
                 + ("balanced" if d.get("balance_ok") else "not balanced: level held at 3")

@@ -35,6 +35,32 @@ Strata
     ``sum_s (n_s / n) mean_s`` (equal to the pooled mean of every resample). Its jackknife
     deletes one observation from one stratum, keeping the weights ``n_s / n`` fixed.
 
+Clusters (``cluster=``)
+    Where patients are nested in practices, outcomes correlate within a practice and
+    resampling patients one by one understates the variance (by about the design effect
+    ``1 + (m - 1) ICC`` for ``m`` patients per practice). With ``cluster`` the bootstrap
+    resamples whole practices instead: each practice's sums and patient counts per group
+    are formed once; the practices are split into two resampling strata, those holding
+    the comparison group (the scheme's practices, which may hold reference patients too)
+    and the rest (with arms in separate practices this is stratification by arm; where
+    every practice holds both groups, or one practice alone would make a stratum, all
+    are resampled together); and each replicate draws, in every stratum of ``a``
+    practices, ``a - 1`` of them with replacement as multinomial counts. A
+    replicate's group mean is ``sum_c w_c S_gc / sum_c w_c N_gc``: one matrix product of
+    the counts ``(B, C)`` with the cluster sums, with no Python loop over replicates.
+    Drawing ``a - 1`` rather than ``a`` makes the bootstrap variance of a mean equal the
+    usual unbiased between-cluster estimate ``s_b^2 / a`` (equal cluster sizes; its
+    linearised ratio form otherwise), where drawing ``a`` gives ``(a - 1) / a`` of it
+    (McCarthy and Snowden, 1985; Rao and Wu, 1988). This is Davison and Hinkley's (1997,
+    section 3.8) first strategy, clusters resampled and kept whole; their second,
+    the two-stage bootstrap that also resamples patients within each drawn practice,
+    counts the within-practice variance twice unless its residuals are shrunk (Ng, Grieve
+    and Carpenter, 2013), and the cost-effectiveness quantities here (differences of mean
+    cost and effect, net benefit) need only the between-practice variance of the
+    practices' sums, which the one-stage bootstrap gets right. ``docs/cost-coverage.md``
+    has the coverage study. The BCa jackknife leaves out one practice at a time; the
+    statistic is the pooled mean, ``S_g / N_g``.
+
 p-values
     The two-sided p-value is the smallest ``1 - conf_level`` at which the interval
     (of the chosen method) excludes the null value, found by inverting the method's
@@ -45,6 +71,12 @@ References
 Efron B, Tibshirani RJ. *An Introduction to the Bootstrap*. Chapman & Hall; 1993.
 Davison AC, Hinkley DV. *Bootstrap Methods and their Application*. Cambridge University
 Press; 1997 (stratified resampling).
+McCarthy PJ, Snowden CB. *The bootstrap and finite population sampling*. Vital and Health
+Statistics 2(95). National Center for Health Statistics; 1985.
+Rao JNK, Wu CFJ. Resampling inference with complex survey data. *J Am Stat Assoc*
+1988;83:231-241.
+Ng ES-W, Grieve R, Carpenter JR. Two-stage nonparametric bootstrap sampling with
+shrinkage correction for clustered data. *Stata Journal* 2013;13:141-164.
 Barber JA, Thompson SG. Analysis of cost data in randomized trials: an application of
 the non-parametric bootstrap. *Statistics in Medicine* 2000;19:3219-3236.
 Mihaylova B, Briggs A, O'Hagan A, Thompson SG. Review of statistical methods for analysing
@@ -56,7 +88,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +139,9 @@ class BootstrapCI:
         The null value of the p-value (0 for a difference, 1 for a ratio).
     warnings
         Plain-words warnings (e.g. a degenerate BCa interval).
+    n_clusters
+        With ``cluster``: the number of clusters (practices) holding each group, in
+        order; empty when patients were resampled one by one.
     """
 
     estimate: float
@@ -125,6 +160,7 @@ class BootstrapCI:
     distribution: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     null: float = 0.0
     warnings: tuple[str, ...] = ()
+    n_clusters: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Everything but the replicates, as plain values."""
@@ -133,7 +169,8 @@ class BootstrapCI:
                 "method": self.method, "statistic": self.statistic,
                 "n_resamples": self.n_resamples, "n": list(self.n),
                 "groups": [str(g) for g in self.groups], "z0": self.z0,
-                "acceleration": self.acceleration, "warnings": list(self.warnings)}
+                "acceleration": self.acceleration, "warnings": list(self.warnings),
+                "n_clusters": list(self.n_clusters)}
 
 
 # --------------------------------------------------------------------------- samples
@@ -269,6 +306,122 @@ def _jackknife_means(cells: _Cells) -> list[np.ndarray]:
     return out
 
 
+# --------------------------------------------------------------------------- clusters
+
+
+@dataclass(frozen=True)
+class _ClusterCells:
+    """The data summed by cluster (practice) and group, for the cluster bootstrap.
+
+    ``sums[c, g]`` is the column sums (k,) of group ``g``'s values in cluster ``c`` and
+    ``sizes[c, g]`` their number; ``strata`` lists the clusters of each resampling
+    stratum (clusters holding the last group, and the rest), in order of first
+    appearance.
+    """
+
+    sums: np.ndarray
+    sizes: np.ndarray
+    strata: tuple[np.ndarray, ...]
+    labels: tuple[Any, ...]
+    names: tuple[Any, ...]
+
+    @property
+    def n_group(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.sizes.sum(axis=0))
+
+    @property
+    def n_clusters(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in (self.sizes > 0).sum(axis=0))
+
+
+def _cluster_codes(cluster: Any, n: int, name: str = "cluster", file: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (order of first appearance) and labels of a cluster column."""
+    labels = pd.Series(np.asarray(cluster, dtype=object).ravel())
+    if labels.size != n:
+        raise DesignError(f"{name} has {labels.size} values for {n} data values",
+                          fix="give one cluster (practice) per value")
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        raise DataError(f"{name} is missing", file=file, column=name,
+                        rows=[int(i) + 2 for i in np.flatnonzero(missing)],
+                        fix="give every patient's practice, or drop the rows")
+    codes, uniques = pd.factorize(labels.astype(str))
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def _cluster_cells(values: np.ndarray, group_codes: np.ndarray, labels: Sequence[Any],
+                   cluster_codes: np.ndarray, names: np.ndarray, *,
+                   name: str = "cluster") -> _ClusterCells:
+    """Sum ``values`` (n, k) by cluster and group, and stratify the clusters."""
+    n_g, n_c = len(labels), int(cluster_codes.max()) + 1
+    cell = cluster_codes * n_g + group_codes
+    sums = np.stack([np.bincount(cell, weights=values[:, j], minlength=n_c * n_g)
+                     for j in range(values.shape[1])], axis=-1).reshape(n_c, n_g, -1)
+    sizes = np.bincount(cell, minlength=n_c * n_g).reshape(n_c, n_g).astype(float)
+    # Kinds of cluster: those holding the last group (the scheme's practices, or the
+    # comparison arm's when arms are in separate practices) and the rest.
+    key = sizes[:, -1] > 0
+    strata = [np.flatnonzero(key == v) for v in pd.unique(key)]
+    if len(strata) == 2 and min(m.size for m in strata) == 1:
+        strata = [np.arange(n_c)]  # one stray practice: resample all practices together
+    if n_c < 2:
+        raise DesignError(f"there is only one {name} ({names[0]}); the cluster bootstrap "
+                          f"needs at least 2", column=name,
+                          fix=f"drop {name}= to resample patients (intervals then ignore "
+                              "clustering)")
+    strata = tuple(strata)
+    return _ClusterCells(sums, sizes, strata, tuple(labels), tuple(names))
+
+
+def _cluster_counts(strata: Sequence[np.ndarray], n_clusters: int, n_resamples: int,
+                    rng: np.random.Generator, batch: tuple[int, ...] = ()) -> np.ndarray:
+    """Multinomial counts ``(*batch, B, C)``: ``a - 1`` draws from each stratum of ``a``."""
+    out = np.zeros((*batch, n_resamples, n_clusters))
+    for members in strata:
+        a = members.size
+        out[..., members] = rng.multinomial(a - 1, np.full(a, 1.0 / a),
+                                            size=(*batch, n_resamples))
+    return out
+
+
+def _weighted_means(counts: np.ndarray, sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Group means ``(..., G, k)`` of clusters weighted by ``counts`` (..., C).
+
+    ``sums`` is ``(C, G, k)``, or ``(R, C, G, k)`` for ``R`` data sets of one cluster
+    structure (``sizes`` ``(C, G)``) with counts ``(R, B, C)``: a coverage study runs
+    all its replications in one product.
+    """
+    *lead, n_c, n_g, k = sums.shape
+    flat = sums.reshape(*lead, n_c, n_g * k)
+    total = (counts @ flat).reshape(*counts.shape[:-1], n_g, k)
+    n = counts @ sizes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / n[..., None]
+
+
+def _cluster_group_means(cells: _ClusterCells) -> np.ndarray:
+    """Pooled group means (G, k)."""
+    return _weighted_means(np.ones(cells.sums.shape[0]), cells.sums, cells.sizes)
+
+
+def _cluster_resampled_means(cells: _ClusterCells, n_resamples: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """Group means of each cluster-bootstrap replicate, shape (B, G, k)."""
+    counts = _cluster_counts(cells.strata, cells.sums.shape[0], n_resamples, rng)
+    return _weighted_means(counts, cells.sums, cells.sizes)
+
+
+def _cluster_jackknife_means(cells: _ClusterCells) -> list[np.ndarray]:
+    """Per stratum, the group means with one of its clusters left out: (a_j, G, k)."""
+    total, n = cells.sums.sum(axis=0), cells.sizes.sum(axis=0)
+    out = []
+    for members in cells.strata:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append((total - cells.sums[members]) / (n - cells.sizes[members])[..., None])
+    return out
+
+
 # --------------------------------------------------------------------------- intervals
 
 
@@ -398,7 +551,7 @@ def _statistic_function(statistic: str, n_groups: int) -> Callable[[np.ndarray],
 def bootstrap_ci(data: Any, statistic: str | Callable[..., Any] = "mean", *,
                  groups: Any = None, reference: Any = None, n_resamples: int = 2000,
                  method: str = "bca", conf_level: float = 0.95, seed: Seed = None,
-                 strata: Any = None) -> BootstrapCI:
+                 strata: Any = None, cluster: Any = None) -> BootstrapCI:
     """Bootstrap confidence interval for a mean, or a difference or ratio of two means.
 
     Parameters
@@ -427,6 +580,12 @@ def bootstrap_ci(data: Any, statistic: str | Callable[..., Any] = "mean", *,
     strata
         A label per value; resampling is also within strata (e.g. practice), and the
         statistic uses stratified means (weights fixed at the strata's shares).
+    cluster
+        A label per value naming its cluster (e.g. the patient's practice). Whole
+        clusters are resampled, ``a - 1`` of each kind of ``a`` (see the module notes),
+        so intervals allow for outcomes that correlate within a practice; give it
+        whenever patients are nested in practices. Named statistics only; not with
+        ``strata``.
 
     Returns
     -------
@@ -471,6 +630,15 @@ def bootstrap_ci(data: Any, statistic: str | Callable[..., Any] = "mean", *,
         small = labels[int(np.argmin(sizes))]
         raise DesignError(f"group '{small}' has {min(sizes)} value(s); the bootstrap needs at "
                           "least 2 in each group", fix="check the group labels")
+    if cluster is not None:
+        if callable(statistic) or strata is not None:
+            raise DesignError("cluster= works with the named statistics and without strata",
+                              fix="use statistic='mean' or 'ratio_of_means' and drop strata")
+        c_codes, c_names = _cluster_codes(cluster, values.size)
+        ccells = _cluster_cells(values[:, None], codes, labels, c_codes, c_names)
+        return _cluster_bootstrap(ccells, statistic, grouped=groups is not None,
+                                  n_resamples=n_resamples, method=method,
+                                  conf_level=conf_level, rng=_rng(seed))
     cells = _make_cells(values[:, None], codes, labels, strata_arr)
     rng = _rng(seed)
     if callable(statistic):
@@ -487,6 +655,23 @@ def bootstrap_ci(data: Any, statistic: str | Callable[..., Any] = "mean", *,
         name = "difference_in_means"
     return _summarise(theta, reps, loo, method=method, conf_level=conf_level, null=null,
                       statistic=name, n=sizes, labels=labels)
+
+
+def _cluster_bootstrap(cells: _ClusterCells, statistic: str, *, grouped: bool,
+                       n_resamples: int, method: str, conf_level: float,
+                       rng: np.random.Generator) -> BootstrapCI:
+    """:func:`bootstrap_ci` with whole clusters resampled (named statistics)."""
+    f = _statistic_function(statistic, len(cells.labels))
+    null = 1.0 if statistic == "ratio_of_means" else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reps = np.asarray(f(_cluster_resampled_means(cells, n_resamples, rng)), dtype=float)
+        theta = float(f(_cluster_group_means(cells)))
+        loo = [np.asarray(f(m), dtype=float) for m in _cluster_jackknife_means(cells)] \
+            if method == "bca" else None
+    name = "difference_in_means" if grouped and statistic == "mean" else statistic
+    res = _summarise(theta, reps, loo, method=method, conf_level=conf_level, null=null,
+                     statistic=name, n=cells.n_group, labels=cells.labels)
+    return replace(res, n_clusters=cells.n_clusters)
 
 
 def _vectorised(statistic: Callable[..., Any]) -> bool:

@@ -59,7 +59,17 @@ from ..contract import nearest
 from ..designs._options import check_whole
 from ..errors import DataError, DesignError, format_rows
 from ..inputs import takes_frame
-from .bootstrap import Seed, _check_values, _group_codes, _make_cells, _resampled_means, _rng
+from .bootstrap import (
+    Seed,
+    _check_values,
+    _cluster_cells,
+    _cluster_codes,
+    _cluster_resampled_means,
+    _group_codes,
+    _make_cells,
+    _resampled_means,
+    _rng,
+)
 
 __all__ = ["NICE_WTP", "WTP_GRID", "icer", "incremental", "nmb", "ceac", "evpi",
            "draws_matrix", "ce_bootstrap"]
@@ -475,12 +485,16 @@ def evpi(draws: pd.DataFrame, *, wtp: Any = NICE_WTP, population: float | None =
 @takes_frame
 def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
                  reference: Any = None, n_resamples: int = 2000, seed: Seed = None,
-                 strata: str | None = None, file: str | None = None) -> pd.DataFrame:
+                 strata: str | None = None, cluster: str | None = None,
+                 file: str | None = None) -> pd.DataFrame:
     """Bootstrap replicates of the incremental cost and effect between two arms.
 
     Patients are resampled with replacement within each arm (and stratum), keeping each
     patient's cost and effect together, so the replicates carry their correlation
-    (Briggs, Wonderling and Mooney, 1997). The result feeds the cost-effectiveness plane,
+    (Briggs, Wonderling and Mooney, 1997). With ``cluster`` (the patients' practice)
+    whole practices are resampled instead, within the kinds of practice the arms make
+    (see :mod:`evalkit.economics.bootstrap`), keeping each practice's costs and effects
+    together. The result feeds the cost-effectiveness plane,
     :func:`ceac`, :func:`nmb` and :func:`evpi`.
 
     Parameters
@@ -496,12 +510,16 @@ def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
         Replicates and the seed of the random generator.
     strata
         Resample within strata as well as arms.
+    cluster
+        The practice (cluster) column when patients are nested in practices: practices
+        are resampled whole. Not with ``strata``.
 
     Returns
     -------
     pandas.DataFrame
         ``replicate, inc_cost, inc_effect``; ``attrs`` hold the observed ``inc_cost``,
-        ``inc_effect``, the ``groups`` (reference first) and ``n`` per arm.
+        ``inc_effect``, the ``groups`` (reference first), ``n`` per arm and, with
+        ``cluster``, ``n_clusters`` (practices holding each arm).
 
     References
     ----------
@@ -517,17 +535,29 @@ def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
         _column(data, name, what, file)
     if strata is not None:
         _column(data, strata, "strata", file)
+    if cluster is not None:
+        _column(data, cluster, "cluster", file)
+        if strata is not None:
+            raise DesignError("give strata or cluster, not both",
+                              fix="with practices, drop strata (arms are kept apart anyway)")
     values = np.c_[_check_values(data[cost], cost), _check_values(data[effect], effect)]
     codes, labels = _group_codes(data[group].to_numpy(), len(data), reference)
-    cells = _make_cells(values, codes, labels,
-                        None if strata is None else data[strata].to_numpy())
     observed = np.array([values[codes == g].mean(axis=0) for g in (0, 1)])
-    means = _resampled_means(cells, n_resamples, _rng(seed))   # (B, 2, 2)
+    extra: dict[str, Any] = {}
+    if cluster is None:
+        cells = _make_cells(values, codes, labels,
+                            None if strata is None else data[strata].to_numpy())
+        means = _resampled_means(cells, n_resamples, _rng(seed))   # (B, 2, 2)
+    else:
+        c_codes, c_names = _cluster_codes(data[cluster], len(data), cluster, file)
+        ccells = _cluster_cells(values, codes, labels, c_codes, c_names, name=cluster)
+        means = _cluster_resampled_means(ccells, n_resamples, _rng(seed))
+        extra["n_clusters"] = list(ccells.n_clusters)
     out = pd.DataFrame({"replicate": np.arange(1, n_resamples + 1),
                         "inc_cost": means[:, 1, 0] - means[:, 0, 0],
                         "inc_effect": means[:, 1, 1] - means[:, 0, 1]})
     out.attrs.update(inc_cost=float(observed[1, 0] - observed[0, 0]),
                      inc_effect=float(observed[1, 1] - observed[0, 1]),
                      groups=[str(x) for x in labels],
-                     n=[int((codes == g).sum()) for g in (0, 1)])
+                     n=[int((codes == g).sum()) for g in (0, 1)], **extra)
     return out

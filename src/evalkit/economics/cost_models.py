@@ -82,6 +82,12 @@ from .bootstrap import (
     METHODS,
     BootstrapCI,
     Seed,
+    _cluster_cells,
+    _cluster_codes,
+    _cluster_counts,
+    _cluster_group_means,
+    _cluster_jackknife_means,
+    _cluster_resampled_means,
     _group_means,
     _index_blocks,
     _jackknife_means,
@@ -117,6 +123,7 @@ class _Data:
     periods: tuple[int, int]
     comparison: str                  # "arms" or "before_after"
     warnings: list[str] = field(default_factory=list)
+    practice: np.ndarray | None = None   # practice (cluster) of each row, when given
 
     def part(self, g: int) -> np.ndarray:
         return self.y[self.arm == g]
@@ -141,8 +148,10 @@ def _as_list(value: Any) -> list[str]:
 
 def _prepare(data: pd.DataFrame, *, cost: str, group: str | None, time: str | None,
              before: Any, after: Any, unit: str | None, reference: Any,
-             covariates: Sequence[str], savings: bool, model: str, file: str | None) -> _Data:
-    for name, what in ((cost, "cost"), (group, "group"), (time, "time"), (unit, "unit")):
+             covariates: Sequence[str], savings: bool, model: str, file: str | None,
+             cluster: str | None = None) -> _Data:
+    for name, what in ((cost, "cost"), (group, "group"), (time, "time"), (unit, "unit"),
+                       (cluster, "cluster")):
         _need_column(data, name, what, file)
     for c in covariates:
         _need_column(data, c, "covariate", file)
@@ -231,6 +240,13 @@ def _prepare(data: pd.DataFrame, *, cost: str, group: str | None, time: str | No
         arm = window[keep]
         labels_t = ("before", "after")
     X, names = _covariates(sub, covariates, pos, file)
+    practice = None
+    if cluster is not None:
+        pmiss = sub[cluster].isna().to_numpy()
+        if pmiss.any():
+            raise DataError("cluster (practice) is missing", file=file, column=cluster,
+                            rows=_rows(pos, pmiss), fix="give every row's practice, or drop it")
+        practice = sub[cluster].astype(str).to_numpy()
     warnings: list[str] = []
     if comparison == "arms" and reference is None and not all(
             isinstance(v, (bool, int, np.integer, np.bool_)) for v in labels_t):
@@ -241,13 +257,13 @@ def _prepare(data: pd.DataFrame, *, cost: str, group: str | None, time: str | No
         if comparison == "before_after":
             warnings.append("No unit given: rows before and after are treated as independent "
                             "patients; give unit= to pair each patient with themselves.")
-        cluster = np.arange(y.size)
-        return _Data(y[np.argsort(arm, kind="stable")], np.sort(arm, kind="stable"), labels_t,
-                     False, cluster, X[np.argsort(arm, kind="stable")], names, int(y.size),
-                     periods, comparison, warnings)
+        order = np.argsort(arm, kind="stable")
+        return _Data(y[order], arm[order], labels_t, False, np.arange(y.size), X[order], names,
+                     int(y.size), periods, comparison, warnings,
+                     None if practice is None else practice[order])
     return _by_unit(sub, y, arm, X, names, unit=unit, labels=labels_t, pos=pos,
                     comparison=comparison, time=time, periods=periods, file=file,
-                    warnings=warnings)
+                    warnings=warnings, practice=practice, cluster=cluster)
 
 
 def _covariates(sub: pd.DataFrame, covariates: Sequence[str], pos: np.ndarray,
@@ -271,13 +287,22 @@ def _covariates(sub: pd.DataFrame, covariates: Sequence[str], pos: np.ndarray,
 
 
 def _by_unit(sub, y, arm, X, names, *, unit, labels, pos, comparison, time, periods, file,
-             warnings) -> _Data:
+             warnings, practice=None, cluster=None) -> _Data:
     """One value per unit (arms) or per unit and window (before/after)."""
     units = sub[unit].astype(str).to_numpy()
     umiss = sub[unit].isna().to_numpy()
     if umiss.any():
         raise DataError("unit is missing", file=file, column=unit, rows=_rows(pos, umiss),
                         fix="identify every row's unit, or drop it")
+    of_unit = None
+    if practice is not None:
+        spread = pd.Series(practice).groupby(units).nunique()
+        moved = pd.Series(units).map(spread).to_numpy() > 1
+        if moved.any():
+            raise DataError("a unit belongs to more than one cluster (practice)", file=file,
+                            column=cluster, rows=_rows(pos, moved),
+                            fix="give each patient one practice, e.g. at enrolment")
+        of_unit = pd.Series(practice).groupby(units).first()
     frame = pd.DataFrame({"u": units, "arm": arm, "y": y})
     if comparison == "arms":
         arms_per_unit = frame.groupby("u")["arm"].nunique()
@@ -305,7 +330,7 @@ def _by_unit(sub, y, arm, X, names, *, unit, labels, pos, comparison, time, peri
             np.empty((len(agg), 0))
         return _Data(agg["y"].to_numpy(dtype=float), agg["arm"].to_numpy(dtype=int), labels,
                      False, np.arange(len(agg)), Xu, names, int(len(agg)), periods, comparison,
-                     warnings)
+                     warnings, None if of_unit is None else of_unit.loc[agg["u"]].to_numpy())
     wide = agg.pivot(index="u", columns="arm", values="y").reindex(pd.unique(agg["u"]))
     both = wide.dropna()
     dropped = len(wide) - len(both)
@@ -319,7 +344,8 @@ def _by_unit(sub, y, arm, X, names, *, unit, labels, pos, comparison, time, peri
     Xu = first.loc[both.index].to_numpy(dtype=float) if X.shape[1] else np.empty((n, 0))
     return _Data(np.concatenate([both[0].to_numpy(), both[1].to_numpy()]),
                  np.repeat([0, 1], n), labels, True, np.tile(np.arange(n), 2),
-                 np.vstack([Xu, Xu]), names, n, periods, comparison, warnings)
+                 np.vstack([Xu, Xu]), names, n, periods, comparison, warnings,
+                 None if of_unit is None else np.tile(of_unit.loc[both.index].to_numpy(), 2))
 
 
 # --------------------------------------------------------------------------- summaries
@@ -391,9 +417,20 @@ def _bootstrap_model(d: _Data, *, population, per, n_resamples, method, conf_lev
         c1 = sizes[1] * per / population[str(d.labels[1])]
         funcs[f"cost_per_{per:g}_difference"] = (lambda m: c1 * pick[1](m) - c0 * pick[0](m),
                                                  0.0)
-    reps = _resampled_means(cells, n_resamples, rng)
-    full = _group_means(cells)
-    loo = _jackknife_means(cells) if method == "bca" else None
+    if d.practice is not None:
+        n = d.n_units
+        values, codes, labels = (np.column_stack([d.y[:n], d.y[n:]]), np.zeros(n, dtype=int),
+                                 ("patients",)) if d.paired else (d.y[:, None], d.arm, d.labels)
+        practice = d.practice[:n] if d.paired else d.practice
+        ccells = _cluster_cells(values, codes, labels, *_cluster_codes(practice, len(practice)),
+                                name="practice")
+        reps = _cluster_resampled_means(ccells, n_resamples, rng)
+        full = _cluster_group_means(ccells)
+        loo = _cluster_jackknife_means(ccells) if method == "bca" else None
+    else:
+        reps = _resampled_means(cells, n_resamples, rng)
+        full = _group_means(cells)
+        loo = _jackknife_means(cells) if method == "bca" else None
     out = {}
     for name, (f, null) in funcs.items():
         theta_loo = [np.asarray(f(m), dtype=float) for m in loo] if loo is not None else None
@@ -418,6 +455,9 @@ def _gamma_fit(d: _Data):
 
     family = sm.families.Gamma(sm.families.links.Log())
     model = sm.GLM(d.y, _design(d), family=family)
+    if d.practice is not None:
+        return model.fit(cov_type="cluster",
+                         cov_kwds={"groups": pd.factorize(d.practice)[0]})
     if d.paired:
         return model.fit(cov_type="cluster", cov_kwds={"groups": d.cluster})
     return model.fit(cov_type="HC0")
@@ -442,7 +482,8 @@ def _gamma_model(d: _Data, conf_level: float) -> tuple[dict[str, tuple], dict[st
                            float(np.exp(b + z * se_b)), float(2 * stats.norm.sf(abs(b) / se_b))),
     }
     diag = {"glm_scale": float(fit.scale), "converged": bool(fit.converged),
-            "se_type": "cluster-robust by unit" if d.paired else "robust (HC0 sandwich)",
+            "se_type": "cluster-robust by practice" if d.practice is not None else
+            "cluster-robust by unit" if d.paired else "robust (HC0 sandwich)",
             "interval": "normal (Wald); difference by recycled predictions and the delta "
                         "method", "coefficients": dict(zip(_names(d), beta.tolist(),
                                                             strict=True))}
@@ -474,10 +515,30 @@ def _ols_model(d: _Data, conf_level: float) -> tuple[dict[str, tuple], dict[str,
             va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
             df = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
         how = "OLS with HC2 SE (Welch's t interval when there are no covariates)"
+    if d.practice is not None:
+        est, se, df, how = _ols_clustered(d)
     q = stats.t.ppf(0.5 + conf_level / 2, df)
     p = float(2 * stats.t.sf(abs(est) / se, df))
     return ({"mean_difference": (est, se, est - q * se, est + q * se, p)},
             {"se_type": how, "df": df, "interval": "t"})
+
+
+def _ols_clustered(d: _Data) -> tuple[float, float, float, str]:
+    """The OLS difference with a CR1 cluster-robust SE by practice and G - 1 df."""
+    from ..designs.cluster_se import cluster_vcov
+
+    if d.paired:
+        n = d.n_units
+        y, X = d.y[n:] - d.y[:n], np.column_stack([np.ones(n), d.X[:n] - d.X[:n].mean(axis=0)])
+        practice, col = d.practice[:n], 0
+    else:
+        y, X, practice, col = d.y, _design(d), d.practice, 1
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    codes = pd.factorize(practice)[0]
+    V = cluster_vcov(X, y - X @ beta, codes, dof=X.shape[1])
+    g = int(codes.max()) + 1
+    return (float(beta[col]), float(np.sqrt(V[col, col])), float(g - 1),
+            f"OLS with CR1 SE clustered by practice ({g} practices, t with {g - 1} df)")
 
 
 # ----- two-part model: frequency-weighted IRLS for many weight vectors at once
@@ -612,6 +673,14 @@ def _weighted_replicates(d: _Data, n_resamples: int, rng: np.random.Generator, e
     Draws exactly the indices the bootstrap model draws (cell by cell, all resamples of a
     cell in one stream), counts them per cluster, and refits in blocks of resamples.
     """
+    if d.practice is not None:
+        codes, strata = _practice_strata(d)
+        counts = _cluster_counts(strata, int(codes.max()) + 1, n_resamples, rng)
+        rows = max(1, _IRLS_BLOCK // d.y.size)
+        out = np.empty((n_resamples, 2))
+        for start in range(0, n_resamples, rows):
+            out[start:start + rows] = estimate(counts[start:start + rows][:, codes])
+        return out
     cells = _cells_of_rows(d)
     n_clusters = int(d.cluster.max()) + 1
     counts = np.zeros((n_resamples, n_clusters), dtype=np.uint16)
@@ -632,16 +701,27 @@ def _weighted_replicates(d: _Data, n_resamples: int, rng: np.random.Generator, e
     return out
 
 
+def _practice_strata(d: _Data) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Each row's practice code and the practices' resampling strata (kinds of practice)."""
+    codes, names = _cluster_codes(d.practice, d.practice.size, "practice")
+    arm = np.zeros(d.y.size, dtype=int) if d.paired else d.arm
+    labels = ("patients",) if d.paired else d.labels
+    cells = _cluster_cells(d.y[:, None], arm, labels, codes, names, name="practice")
+    return codes, cells.strata
+
+
 def _jackknife_replicates(d: _Data, estimate) -> list[np.ndarray]:
     """Estimates with each cluster left out in turn, per resampling cell: [(n_j, 2)]."""
     out = []
     rows = max(1, _IRLS_BLOCK // d.y.size)
-    for members in _cells_of_rows(d):
+    cluster, cells = (d.cluster, _cells_of_rows(d)) if d.practice is None else \
+        _practice_strata(d)
+    for members in cells:
         parts = []
         for start in range(0, members.size, rows):
             drop = members[start:start + rows]
             W = np.ones((drop.size, d.y.size))
-            W[d.cluster[None, :] == drop[:, None]] = 0.0
+            W[cluster[None, :] == drop[:, None]] = 0.0
             parts.append(estimate(W))
         out.append(np.concatenate(parts))
     return out
@@ -709,6 +789,7 @@ def cost_compare(
     seed: Seed = None,
     conf_level: float = 0.95,
     savings: bool = False,
+    cluster: str | None = None,
     scheme: str | None = None,
     file: str | None = None,
 ) -> DesignResult:
@@ -751,6 +832,14 @@ def cost_compare(
         Confidence level.
     savings
         Allow negative costs (net savings); only ``bootstrap`` and ``ols`` accept them.
+    cluster
+        The practice column, where patients are nested in practices (each patient, or
+        ``unit``, in one practice). Every model then allows for costs that correlate
+        within a practice: the bootstrap and two-part models resample whole practices
+        (:mod:`evalkit.economics.bootstrap`), ``ols`` uses a CR1 cluster-robust SE with
+        a t interval on (practices - 1) df and ``gamma`` a cluster-robust sandwich. Give
+        it whenever patients come from practices: without it the intervals are too
+        narrow by about the design effect ``1 + (m - 1) ICC`` (``docs/cost-coverage.md``).
     scheme, file
         Labels for the effect records and error messages (``file`` defaults to
         ``data.attrs["source"]``).
@@ -798,7 +887,7 @@ def cost_compare(
     file = file or data.attrs.get("source")
     d = _prepare(data, cost=cost, group=group, time=time, before=before, after=after,
                  unit=unit, reference=reference, covariates=covariates, savings=savings,
-                 model=model, file=file)
+                 model=model, file=file, cluster=cluster)
     for g in (0, 1):
         if d.part(g).size < 2:
             raise DesignError(f"'{d.labels[g]}' has {d.part(g).size} patient(s); at least 2 are "
@@ -810,6 +899,8 @@ def cost_compare(
         "comparison": d.comparison, "paired": d.paired, "model": model,
         "adjusted": bool(covariates) and model != "bootstrap", "covariates": covariates,
         "reference": str(d.labels[0]), "comparison_label": str(d.labels[1]),
+        "cluster": cluster, "n_clusters": None if d.practice is None else
+        int(np.unique(d.practice).size),
         "n": {r["arm"]: r["n"] for r in arms.to_dict("records")},
         "mean": {r["arm"]: r["mean"] for r in arms.to_dict("records")},
         "share_zero": {r["arm"]: r["share_zero"] for r in arms.to_dict("records")},
@@ -876,7 +967,8 @@ def cost_compare(
     options = dict(cost=cost, group=group, time=time, before=before, after=after, unit=unit,
                    reference=reference, per=per if pop is not None else None,
                    population=population, model=model, method=method, covariates=covariates,
-                   n_resamples=n_resamples, seed=seed, conf_level=conf_level, savings=savings)
+                   n_resamples=n_resamples, seed=seed, conf_level=conf_level, savings=savings,
+                   cluster=cluster)
     return DesignResult(design=DESIGN, effects=effects_frame(records),
                         diagnostics={"arms": arms.to_dict("records"), **{
                             k: diag[k] for k in ("comparison", "paired", "model", "adjusted")}},

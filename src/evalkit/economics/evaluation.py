@@ -24,7 +24,13 @@ served:
 
 Uncertainty is by the non-parametric bootstrap (percentile intervals), resampling
 patients within arms (or matched pairs) and keeping each patient's cost and effect
-together, so the cost-effectiveness plane shows their correlation. The scheme's cost is
+together, so the cost-effectiveness plane shows their correlation. Where patients are
+nested in practices (``cluster``; by default the data's ``practice`` or ``area`` column
+when every patient belongs to one), whole practices are resampled instead, within the
+kinds of practice the arms make (scheme practices, which hold enrolled and other
+patients, and the rest), so the intervals allow for costs and effects that correlate
+within a practice (see :mod:`evalkit.economics.bootstrap` and ``docs/cost-coverage.md``).
+Matched pairs go with the enrolled patient's practice. The scheme's cost is
 treated as known there, and varied in two sensitivity analyses:
 
 - one-way (frame ``one_way``, a tornado diagram): the incremental net monetary benefit at
@@ -64,7 +70,15 @@ from ..evidence import maryland_level
 from ..inputs import takes_frame
 from ..narrative import format_gbp as gbp
 from ..results import DesignResult, EffectRecord, effects_frame
-from .bootstrap import Seed, _make_cells, _resampled_means, _rng
+from .bootstrap import (
+    Seed,
+    _cluster_cells,
+    _cluster_codes,
+    _cluster_resampled_means,
+    _make_cells,
+    _resampled_means,
+    _rng,
+)
 from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
 from .costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
 from .net_cost import net_cost
@@ -134,11 +148,67 @@ def _wide(data: pd.DataFrame, *, patient: str, time: str, treated: str, cost: st
     return wide
 
 
+AUTO_CLUSTERS = ("practice", "area")
+
+
+def _practices(data: pd.DataFrame, wide: pd.DataFrame, *, patient: str, cluster: str | None,
+               file: str | None) -> tuple[str | None, np.ndarray | None, str]:
+    """The cluster column and each patient's cluster (in ``wide``'s order), or None.
+
+    ``cluster="auto"`` takes the first of :data:`AUTO_CLUSTERS` in the data in which every
+    patient has one value; a named column must be so. The third value says why.
+    """
+    if cluster is None or str(cluster).lower() == "none":
+        return None, None, "patients resampled (cluster: none)"
+    auto = str(cluster) == "auto"
+    names = [c for c in AUTO_CLUSTERS if c in data.columns] if auto else [str(cluster)]
+    if not auto:
+        _column(data, names[0], "cluster", file)
+    for name in names:
+        per = data.groupby(patient, sort=False)[name]
+        spread = per.nunique(dropna=False)
+        if (spread > 1).any():
+            if auto:
+                continue
+            bad = spread.index[spread > 1][:3]
+            raise DataError(f"patients are not nested in '{name}': some belong to more than "
+                            f"one (e.g. {', '.join(map(str, bad))})", file=file, column=name,
+                            fix="give each patient one practice (e.g. at enrolment), or set "
+                                "cluster: none")
+        labels = per.first().reindex(wide.index)
+        if labels.isna().any():
+            raise DataError(f"'{name}' is missing for some patients (e.g. "
+                            f"{', '.join(map(str, labels.index[labels.isna()][:3]))})",
+                            file=file, column=name,
+                            fix="give every patient's practice, or set cluster: none")
+        return name, labels.astype(str).to_numpy(), f"practices resampled ({name})"
+    if auto and names:
+        return None, None, (f"patients resampled: they move between {names[0]}s, so no "
+                            "practice holds a patient's whole record")
+    return None, None, "patients resampled (no practice column)"
+
+
+def _draw(x: np.ndarray, codes: np.ndarray, labels: tuple, practice: np.ndarray | None,
+          name: str | None, n_resamples: int, rng: np.random.Generator
+          ) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Group means of each replicate (B, G, k): patients, or whole practices, resampled."""
+    if practice is None:
+        cells = _make_cells(x, codes, labels, None)
+        return _resampled_means(cells, n_resamples, rng), ()
+    c_codes, c_names = _cluster_codes(practice, len(practice), name or "cluster")
+    ccells = _cluster_cells(x, codes, labels, c_codes, c_names, name=name or "cluster")
+    return _cluster_resampled_means(ccells, n_resamples, rng), ccells.n_clusters
+
+
 def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, comparison: str,
                       *, pre_cols: list[str], caliper: float, n_resamples: int,
-                      rng: np.random.Generator, file: str | None
+                      rng: np.random.Generator, file: str | None,
+                      practice: np.ndarray | None = None, cluster: str | None = None
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[str]]:
-    """Point estimate and bootstrap draws of the change caused, for each d column."""
+    """Point estimate and bootstrap draws of the change caused, for each d column.
+
+    ``practice`` (one label per row of ``wide``) resamples whole practices.
+    """
     t = wide[treated].to_numpy()
     D = wide[d_cols].to_numpy(dtype=float)
     diag: dict[str, Any] = {"comparison": comparison, "n_enrolled": int(t.sum())}
@@ -148,19 +218,23 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
                         fix="mark enrolled patients 1")
     if comparison == "before_after":
         x = D[t == 1]
-        cells = _make_cells(x, np.zeros(len(x), int), ("enrolled",), None)
         point = x.mean(axis=0)
-        draws = _resampled_means(cells, n_resamples, rng)[:, 0, :]
-        return point, draws, diag, warnings
+        means, n_cl = _draw(x, np.zeros(len(x), int), ("enrolled",),
+                            None if practice is None else practice[t == 1], cluster,
+                            n_resamples, rng)
+        if n_cl:
+            diag["n_clusters"] = {"enrolled": n_cl[0]}
+        return point, means[:, 0, :], diag, warnings
     if (t == 0).sum() == 0:
         raise DataError("there are no patients outside the scheme to compare with",
                         file=file, column=treated,
                         fix="use comparison: before_after, or add comparison patients")
     if comparison == "did":
-        cells = _make_cells(D, t, (0, 1), None)
         point = D[t == 1].mean(axis=0) - D[t == 0].mean(axis=0)
-        m = _resampled_means(cells, n_resamples, rng)
+        m, n_cl = _draw(D, t, (0, 1), practice, cluster, n_resamples, rng)
         diag["n_comparison"] = int((t == 0).sum())
+        if n_cl:
+            diag["n_clusters"] = {"comparison": n_cl[0], "enrolled": n_cl[1]}
         return point, m[:, 1, :] - m[:, 0, :], diag, warnings
     from ..designs.matching import match
 
@@ -171,9 +245,12 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
     tr = frame.index.get_indexer(pairs["treated"])
     co = frame.index.get_indexer(pairs["control"])
     x = D[tr] - D[co]
-    cells = _make_cells(x, np.zeros(len(x), int), ("pairs",), None)
     point = x.mean(axis=0)
-    draws = _resampled_means(cells, n_resamples, rng)[:, 0, :]
+    means, n_cl = _draw(x, np.zeros(len(x), int), ("pairs",),
+                        None if practice is None else practice[tr], cluster, n_resamples, rng)
+    draws = means[:, 0, :]
+    if n_cl:
+        diag["n_clusters"] = {"enrolled": n_cl[0]}
     diag.update(n_matched_pairs=int(len(pairs)), balance_ok=bool(m.diagnostics["balance_ok"]),
                 max_abs_smd_after=float(m.diagnostics["max_abs_smd_after"]),
                 matched_on=list(pre_cols))
@@ -301,7 +378,7 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
              activity_label: str | None = None, n_resamples: int = 2000,
              conf_level: float = 0.95, seed: Seed = 20260601,
              scheme_cost_range: float = 0.25, scheme_cost_se: float = 0.2,
-             file: str | None = None) -> DesignResult:
+             cluster: str | None = "auto", file: str | None = None) -> DesignResult:
     """Economic evaluation of a scheme per patient served: costs, savings and value.
 
     Parameters
@@ -348,6 +425,12 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
     scheme_cost_range, scheme_cost_se
         The one-way range (a fraction either side) and the PSA's relative standard error
         of the scheme's cost per patient.
+    cluster
+        The practice column patients are nested in: the bootstrap (and so the PSA, which
+        pairs with its replicates) resamples whole practices. ``"auto"`` (default) uses
+        ``practice`` (else ``area``) when the data have it and every patient belongs to
+        one; ``None`` resamples patients one by one, which understates uncertainty when
+        costs or effects correlate within practices.
 
     Returns
     -------
@@ -418,10 +501,13 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         for col in match_on:
             wide[col] = extra[col].reindex(wide.index).to_numpy()
         pre_cols = [*match_on, *pre_cols]
+    cluster_col, practice, resampled = _practices(data, wide, patient=patient,
+                                                  cluster=cluster, file=file)
     rng = _rng(seed)
     point, draws, diag, warnings = _comparison_draws(
         wide, d_cols, treated, comparison, pre_cols=pre_cols, caliper=caliper,
-        n_resamples=n_resamples, rng=rng, file=file)
+        n_resamples=n_resamples, rng=rng, file=file, practice=practice, cluster=cluster_col)
+    diag.update(cluster=cluster_col, resampled=resampled)
     if comparison != "before_after":
         diag.update(_selection(wide, treated, [outcome] + ([effect] if effect else []), pre,
                                labels=(outcome, effect_label)))
@@ -442,7 +528,9 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
                 scheme_setup=sc.setup, patients_served=float(patients_served), years=years,
                 discount_rate=discount_rate, price_year=price_year, n_resamples=n_resamples,
                 seed=seed if isinstance(seed, (int, np.integer)) else None,
-                interval="bootstrap percentile", before=before, after=after,
+                interval="bootstrap percentile"
+                + (f", {cluster_col}s resampled whole" if cluster_col else ""),
+                before=before, after=after,
                 evidence_level=level)
     nc = net_cost(per_patient, -draws[:, 0], unit_cost=unit_cost_avoided,
                   activity_avoided=None if activity is None else -draws[:, -1],
@@ -531,7 +619,7 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
                "discount_rate": discount_rate, "price_year": price_year,
                "activity": activity, "activity_label": activity_label,
                "unit_cost_avoided": unit_cost_avoided, "scheme_cost_range": scheme_cost_range,
-               "scheme_cost_se": scheme_cost_se}
+               "scheme_cost_se": scheme_cost_se, "cluster": cluster_col}
     return DesignResult(DESIGN, effects_frame(records), diagnostics=diag,
                         warnings=tuple(warnings) + tuple(sc.warnings), options=options,
                         frames=frames)

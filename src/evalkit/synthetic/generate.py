@@ -486,6 +486,15 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
     enrolled = np.zeros(n, dtype=bool)
     enrolled[enrolled_idx] = True
     practice = np.where(enrolled, rng.choice(scheme_units, n), rng.choice(units["unit"], n))
+    # Practice effects (schemes with practice_sd only, from their own stream, so that the
+    # selection above and every other scheme are unchanged): a practice-year multiplier of
+    # resource use and a shift in utility, in force after patients are chosen.
+    cost_mult = qaly_shift = None
+    if any(s.practice_sd):
+        at = pd.Index(units["unit"]).get_indexer(practice)
+        cost_mult, qaly_shift = (x[at] for x in _practice_effects(
+            np.random.default_rng(s.seed + 7937), len(units), s.practice_sd))
+        intensity = intensity * cost_mult
     hospital = np.ones((n, 3))
     hospital[enrolled, 2] = s.patient_cost_effect
     community = np.ones((n, 3))
@@ -519,6 +528,8 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
     # with frailty and with a costly year; the scheme adds qaly_gain in year 3.
     qrng = np.random.default_rng(s.seed + 7933)
     utility = 0.78 - 0.09 * frailty[:, None] - 0.06 * shock + qrng.normal(0, 0.07, (n, 3))
+    if qaly_shift is not None:
+        utility = utility + qaly_shift
     gain = np.zeros((n, 3))
     gain[enrolled, 2] = s.qaly_gain
     qaly = np.clip(utility + gain, -0.3, 1.0)
@@ -541,7 +552,81 @@ def _patient_costs(rng, s: SchemeDef, units, in_scheme, unit_name):
                      "scale": "difference", "value": round(qaly_diff, 4), "window": ["3", "3"],
                      "estimand": "mean QALY gain per enrolled patient in the year after "
                                  "enrolment, scheme against no scheme"}]
+    if any(s.practice_sd):
+        truth[0]["practice_icc"] = practice_icc(s.practice_sd, s.seed)
     return frame, truth, (frailty, np.log(intensity[:, 1]))
+
+
+#: Persistent share of a practice effect's variance (the rest is new each year), and the
+#: correlation of the cost and utility effects (a costly practice-year is a worse one).
+PRACTICE_PERSISTENT, PRACTICE_COST_QALY_CORR = 0.3, -0.5
+
+
+def _practice_effects(rng: np.random.Generator, n_units: int, sd: tuple[float, float]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Practice-year effects (n_units, 3): a resource-use multiplier (lognormal, mean 1,
+    log-SD ``sd[0]``) and a utility shift (normal, SD ``sd[1]``), each with 30% of its
+    variance persistent and the rest new each year, correlated -0.5 between cost and
+    utility."""
+    z = rng.standard_normal((2, n_units, 1))
+    w = rng.standard_normal((2, n_units, 3))
+    f, r = PRACTICE_PERSISTENT, PRACTICE_COST_QALY_CORR
+    cost = np.sqrt(f) * z[0] + np.sqrt(1 - f) * w[0]
+    other = np.sqrt(f) * z[1] + np.sqrt(1 - f) * w[1]
+    qaly = r * cost + np.sqrt(1 - r * r) * other
+    return np.exp(sd[0] * cost - sd[0] ** 2 / 2), sd[1] * qaly
+
+
+def practice_icc(sd: tuple[float, float], seed: int, n_practices: int = 4000,
+                 per_practice: int = 50) -> dict:
+    """The practice-level intraclass correlations the generator builds in, by simulation.
+
+    ``n_practices x per_practice`` patients of the comparison population (no scheme) are
+    drawn from the same resource-use and utility model with the practice effects of
+    ``sd``; the one-way ANOVA ICC of the cost and QALYs in a year (year 3) and of their
+    change from year 2 to year 3 (what the economic analysis compares) are its truth,
+    to about +-0.005 (Monte Carlo).
+    """
+    rng = np.random.default_rng(seed + 7939)
+    n = n_practices * per_practice
+    frailty = rng.normal(0, 0.7, n)
+    shock = rng.normal(0, 0.6, (n, 3))
+    mult, shift = _practice_effects(rng, n_practices, sd)
+    at = np.repeat(np.arange(n_practices), per_practice)
+    intensity = np.exp(frailty[:, None] + shock - 0.6**2 / 2 - 0.7**2 / 2) * mult[at]
+    cost = _resource_cost(rng, intensity, (n, 3))
+    utility = 0.78 - 0.09 * frailty[:, None] - 0.06 * shock + rng.normal(0, 0.07, (n, 3))
+    qaly = np.clip(utility + shift[at], -0.3, 1.0)
+
+    def icc(x: np.ndarray) -> float:
+        groups = x.reshape(n_practices, per_practice)
+        within = groups.var(axis=1, ddof=1).mean()
+        between = groups.mean(axis=1).var(ddof=1) - within / per_practice
+        return round(float(between / (between + within)), 3)
+
+    return {"cost": icc(cost[:, 2]), "qaly": icc(qaly[:, 2]),
+            "cost_change": icc(cost[:, 2] - cost[:, 1]),
+            "qaly_change": icc(qaly[:, 2] - qaly[:, 1]),
+            "practice_sd": list(sd),
+            "note": "intraclass correlation within practices of patients' cost and QALYs in "
+                    "a year and of their change from the year before enrolment to the year "
+                    "after; patients in one practice share a practice-year effect, so "
+                    "intervals must resample practices, not patients"}
+
+
+def _resource_cost(rng: np.random.Generator, intensity: np.ndarray, shape: tuple) -> np.ndarray:
+    """Cost of the resource use of patients of ``intensity`` without a scheme (for
+    :func:`practice_icc`; the same model as :func:`_patient_costs`)."""
+    base = {"gp_consultations": 6.0, "ae_attendances": 0.5, "nonelective_admissions": 0.3,
+            "community_contacts": 4.0}
+    counts = {k: rng.poisson(b * intensity) for k, b in base.items()}
+    adm = counts["nonelective_admissions"]
+    counts["bed_days"] = np.where(adm > 0, rng.negative_binomial(np.maximum(adm, 1) * 1.5,
+                                                                 1.5 / (1.5 + 7)), 0)
+    care = rng.random(shape) < 0.25 * np.minimum(intensity, 3)
+    counts["social_care_hours"] = np.where(care, rng.gamma(2.0, 60.0, shape), 0.0).round(1)
+    no_contact = rng.random(shape) < 0.12
+    return sum(UNIT_COSTS[k] * np.where(no_contact, 0, v) for k, v in counts.items())
 
 
 def _scheme_costs(s: SchemeDef) -> pd.DataFrame:

@@ -57,6 +57,9 @@ class SchemeDef:
     #: Change in the chance that an enrolled patient's GP consultation is with their usual
     #: GP, in the year after enrolment (truth for the continuity indices).
     continuity_change: float = 0.0
+    #: Practice-level effects on patients (log-SD of a practice-year multiplier of resource
+    #: use, SD of a practice-year shift in utility); (0, 0): none, patients independent.
+    practice_sd: tuple[float, float] = (0.0, 0.0)
     waves: dict[str, str] = field(default_factory=dict)
     localities: int = 0
     patient_cohort: bool = False
@@ -105,7 +108,8 @@ SCHEMES: tuple[SchemeDef, ...] = (
         unit_kind="practice", n_units=70, n_treated=25, start="2019-10", selection="random",
         effects={"emergency_admissions": 1.00, "bed_days": 0.98},
         engagement_mean=0.5, patient_cost_effect=1.0, community_uplift=1.4,
-        qaly_gain=0.02, cost_per_patient=350, continuity_change=0.05, seed=103,
+        qaly_gain=0.02, cost_per_patient=350, continuity_change=0.05,
+        practice_sd=(0.55, 0.027), seed=103,
     ),
     SchemeDef(
         name="mental-health-primary-care",

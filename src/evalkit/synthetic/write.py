@@ -226,7 +226,11 @@ def _readme(cs: CaseStudy) -> str:
         "Skewed and zero-inflated. `qaly`: quality-adjusted life years in that year (a "
         "utility between -0.3 and 1). The 1,600 patients are a sample: the spec's economic "
         "analysis divides the scheme's cost by the patients it serves in a year "
-        "(`patients_served`).",
+        "(`patients_served`)."
+        + (" Patients of one practice share a practice-year effect on resource use and "
+           "quality of life (intraclass correlations in `truth.json`, `practice_icc`), so "
+           "intervals must resample practices, as the economic analysis does by default."
+           if any(s.practice_sd) else ""),
         "- `scheme_costs.csv`: the scheme's staffing (whole-time equivalents, illustrative "
         "salaries, on-cost and overhead rates) and set-up costs.",
         f"- `care_plans.csv`: by scheme {unit} and month from the start, patients due a care "
