@@ -128,6 +128,7 @@ from .errors import DataError, DesignError
 from .evidence import maryland_level
 from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
+from .selection_check import ROBUST_VARIANT, selection_concern, window_text
 
 __all__ = ["CERTAINTY_LEVELS", "COMPARATIVE_DESIGNS", "START_LEVELS", "DEFAULT_RATIO_MID",
            "I2_THRESHOLD",
@@ -274,12 +275,53 @@ def _pool(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[pref] if any(pref) else rows
 
 
+def _waves(diag: Mapping[str, Any]) -> int:
+    cohorts = diag.get("cohorts")
+    return len(cohorts) if isinstance(cohorts, (list, tuple)) else 0
+
+
+def _tier(r: pd.Series) -> int:
+    """How well a record's design suits the data and meets its threats (higher leads; see
+    "Choice of the headline record" in the module notes)."""
+    if int(r["evidence_level"]) <= 2:
+        return 0
+    d = r["diagnostics"]
+    if _is_comparative(r) and selection_concern(d) is not None:
+        return 3 if d.get("variant") == ROBUST_VARIANT else 1
+    pretrend = d.get("pretrend_p")
+    if r["design"] == "staggered_did" and _waves(d) >= 2 and (
+            _missing(pretrend) or float(pretrend) >= 0.05):
+        return 3
+    if r["design"] == "synthetic_control" and d.get("fit_ok"):
+        return 3
+    return 2
+
+
+def _why_lead(rec: pd.Series, n_rec: int) -> str:
+    """Why a headline record leads, in words."""
+    tier, level, d = _tier(rec), int(rec["evidence_level"]), rec["diagnostics"]
+    if tier == 3 and d.get("variant") == ROBUST_VARIANT:
+        return ("the scheme's units were chosen at a peak, and this variant of the "
+                f"{design_name(rec['design'])} leaves {_window(d.get('variant_window'))} out "
+                "of the pre-period")
+    if tier == 3 and rec["design"] == "staggered_did":
+        return (f"the scheme was rolled out in {_number_word(_waves(d))} waves, and the "
+                "staggered difference-in-differences compares each wave with units not in "
+                "the scheme at the same calendar time")
+    if tier == 3:
+        return ("the synthetic control is built to track the treated units before the "
+                "start, and does")
+    return f"the highest Maryland level ({level}) of the {n_rec} record(s) for this outcome"
+
+
 def _best(rows: pd.DataFrame) -> pd.Series:
-    """Highest Maryland level, then records with an interval, then preferred estimand."""
+    """The design that best suits the data and meets its threats (:func:`_tier`), then the
+    highest Maryland level, then records with an interval, then preferred estimand."""
     def key(r: pd.Series) -> tuple:
         p = _preference(r["design"], r["estimand"])
         no_ci = _missing(r["ci_low"]) or _missing(r["ci_high"])
-        return (-int(r["evidence_level"]), no_ci, 99 if p is None else p, r["_position"])
+        return (-_tier(r), -int(r["evidence_level"]), no_ci, 99 if p is None else p,
+                r["_position"])
     keys = [key(r) for _, r in rows.iterrows()]
     return rows.iloc[min(range(len(keys)), key=keys.__getitem__)]
 
@@ -548,38 +590,49 @@ COMPARATIVE_DESIGNS = ("its", "did", "staggered_did", "event_study", "matched",
                        "synthetic_control", "economic")
 
 
-def _selection_at_peak(rec: pd.Series, rows: pd.DataFrame | None) -> str | None:
-    """Why a comparative headline is at risk from units chosen at a peak, or None."""
+def _selection_at_peak(rec: pd.Series) -> str | None:
+    """Why a comparative headline is at risk from units chosen at a peak, or None: judged
+    by the record's own diagnostics (its design's check, or the spec's declaration that the
+    scheme chose its units for high values), never by another design's."""
     diag = rec["diagnostics"]
-    if rec["design"] not in COMPARATIVE_DESIGNS or (
-            rec["design"] == "its" and not diag.get("controlled", False)) or (
-            rec["design"] == "economic" and diag.get("comparison") == "before_after"):
+    if not _is_comparative(rec):
+        return None
+    concern = selection_concern(diag)
+    if concern is None:
         return None
     what = design_name(rec["design"])
-    if bool(diag.get("selection_at_peak", False)):
+    if concern == "fired":
         reason = str(diag.get("selection_reason") or "the scheme's units rose above the "
                      "comparison just before the start")
-        return f"selection at a peak: {reason} (in the {what})"
-    if rows is None:
-        return None
-    for d, design in zip(rows["diagnostics"], rows["design"], strict=True):
-        if design == "prepost" and bool(d.get("rtm_selected_on_baseline", False)):
-            how = ("the before/after analysis of this outcome found them rising into their "
-                   f"baseline (z = {float(d.get('rtm_selection_z', np.nan)):.1f})"
-                   if d.get("rtm_detected") else "the spec says so")
-            return (f"selection at a peak: the scheme's units were chosen for high values "
-                    f"before the start ({how}), and the {what} compares them with units "
-                    "that were not, so their return towards their usual level counts as an "
-                    "effect")
-    return None
+        text = f"selection at a peak: {reason} (in the {what})"
+    else:
+        text = ("selection at a peak: the spec says the scheme chose its units for high "
+                f"values before the start, and the {what} compares them with units that "
+                "were not chosen, so their return towards their usual level can count as an "
+                "effect")
+    if diag.get("variant") == ROBUST_VARIANT:
+        text += (f"; this estimate leaves {_window(diag.get('variant_window'))} out of the "
+                 "pre-period, which removes the peak itself but not the return towards the "
+                 "usual level that may continue after the start")
+    return text
 
 
-def _risk_of_bias(rec: pd.Series, rows: pd.DataFrame | None = None
-                  ) -> tuple[list[str], list[str]]:
+def _window(w: Any) -> str:
+    return window_text(w)
+
+
+def _is_comparative(rec: pd.Series) -> bool:
+    diag = rec["diagnostics"]
+    return rec["design"] in COMPARATIVE_DESIGNS and not (
+        rec["design"] == "its" and not diag.get("controlled", False)) and not (
+        rec["design"] == "economic" and diag.get("comparison") == "before_after")
+
+
+def _risk_of_bias(rec: pd.Series) -> tuple[list[str], list[str]]:
     """Problems that rate down, and notes on problems already counted in the level."""
     diag = rec["diagnostics"]
     problems, notes = [], []
-    peak = _selection_at_peak(rec, rows)
+    peak = _selection_at_peak(rec)
     if peak is not None:
         problems.append(peak)
     for key, failed, passing, words in _BIAS_CHECKS:
@@ -823,7 +876,7 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         start = starts[level]
         downgrades, why, notes = [], [], []
 
-        problems, bias_notes = _risk_of_bias(rec, sub)
+        problems, bias_notes = _risk_of_bias(rec)
         notes.extend(bias_notes)
         unmeasured = _unmeasured(rec)
         if unmeasured:
@@ -875,8 +928,7 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         parts.append(f"Certainty: {certainty}.")
         n_rec = len(sub)
         others = [d for d in dict.fromkeys(sub["design"]) if d != rec["design"]]
-        chosen = (f"{rec['design']} {rec['estimand']}: the highest Maryland level ({level}) "
-                  f"of the {n_rec} record(s) for this outcome"
+        chosen = (f"{rec['design']} {rec['estimand']}: {_why_lead(rec, n_rec)}"
                   + (f"; other designs: {', '.join(others)}" if others else ""))
         rows.append({"scheme": scheme, "outcome": outcome, "design": rec["design"],
                      "estimand": rec["estimand"], "evidence_level": level,

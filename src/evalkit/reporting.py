@@ -72,6 +72,7 @@ from .reporting_summary import (
     scheme_characteristics,
 )
 from .results import headline_effects
+from .selection_check import variant_words
 from .spec import SCHEME_NAME
 
 __all__ = ["ReportContext", "load_report", "known_schemes", "project_root", "render_reports",
@@ -551,7 +552,9 @@ class ReportContext:
             show = self._show(people.get((r["outcome"], r["design"]), False))
             rows.append({
                 "Outcome": self.label(r["outcome"]),
-                "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"]),
+                "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"])
+                + (f" ({variant_words(r['diagnostics'])})"
+                   if variant_words(r["diagnostics"]) else ""),
                 "Effect (95% CI)": format_effect(r),
                 "p": format_p(r["p_value"]) if pd.notna(r["p_value"]) else "",
                 "Units": show(r["n_units"], "units compared"),

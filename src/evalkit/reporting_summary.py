@@ -43,6 +43,7 @@ from .errors import DataError
 from .findings import finding
 from .markdown_text import md_text
 from .narrative import format_effect, format_gbp, p_text
+from .selection_check import variant_words, window_text
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
            "scheme_characteristics", "scheme_sentences", "design_phrase", "certainty_why",
@@ -459,7 +460,7 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
         label = spec.outcome_label(outcome)
         text = finding(rec, row["certainty"], label=label, consistent_designs=tri,
                        units=_units(spec, outcome, rec))
-        text += _design_sentence(row, rec)
+        text += _design_sentence(row, rec) + _lead_sentence(evaluation, row, rec)
         domain = quadruple_aim_domain(outcome, entry)
         if rec["design"] == "economic" and domain == "Cost per capita":
             text += _net_cost(evaluation)
@@ -475,6 +476,26 @@ def _design_sentence(row: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
     phrase = design_phrase(rec)
     return (f" {phrase[0].upper()}{phrase[1:]} (Maryland level {int(rec['evidence_level'])}):"
             f" {certainty_why(row, rec)}.")
+
+
+def _lead_sentence(evaluation, row: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
+    """Why the headline design leads where a rule other than the Maryland level chose it,
+    and, for a variant robust to selection at a peak, the estimate as designed beside it."""
+    d = rec.get("diagnostics") or {}
+    if variant_words(d):
+        eff = evaluation.effects
+        same = eff[(eff["outcome"] == rec["outcome"]) & (eff["design"] == rec["design"])
+                   & (eff["estimand"] == rec["estimand"])]
+        main = [r for _, r in same.iterrows() if not variant_words(r["diagnostics"])]
+        span = window_text(d.get("variant_window"))
+        lead = (f" It leads because the units were chosen at a peak: it leaves {span} out of "
+                "the pre-period")
+        return lead + (f"; as designed, with it in: {format_effect(main[0])}." if main
+                       else ".")
+    if rec.get("design") == "staggered_did" and "rolled out in" in str(row.get("chosen")):
+        return (" It leads because the scheme was rolled out in waves: each wave is compared "
+                "with units outside the scheme at the same time.")
+    return ""
 
 
 def _net_cost(evaluation) -> str:
