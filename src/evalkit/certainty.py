@@ -44,11 +44,14 @@ Rating down (one level per domain)
         for an uncontrolled before/after, units chosen for high baseline values
         (``rtm_selected_on_baseline``: regression to the mean). For a comparative design
         (:data:`COMPARATIVE_DESIGNS`: controlled ITS, DiD, matching, synthetic control, the
-        economic evaluation against a comparison), units chosen at a peak: the design's
-        selection-at-a-peak check fired (``selection_at_peak``, see
-        :mod:`evalkit.selection_check`), or a before/after of the same scheme and outcome
-        says the units were chosen for high baseline values (declared in the spec or
-        detected). A comparison group, or matching on the observed pre-period values,
+        economic evaluation against a comparison), units chosen at a peak, judged by the
+        record's own diagnostics: the design's selection-at-a-peak check fired
+        (``selection_at_peak``, see :mod:`evalkit.selection_check`), or the spec declares
+        that the scheme chose its units for high values (``selection_declared``, which
+        :func:`evalkit.run_spec` records on the comparative designs' records of that data
+        table). A before/after's ``rtm_selected_on_baseline`` (the spec's declaration, or
+        its own test against the whole population) does not rate another design down. A
+        comparison group, or matching on the observed pre-period values,
         does not remove the fall back from a peak (Daw and Hatfield, 2018); the
         synthetic schemes' truth recovery (``docs/truth-recovery.md``) shows such
         headlines missing the truth by three to four standard errors. A failure that already
@@ -69,13 +72,31 @@ Rating down (one level per domain)
         Handbook, section 10.10.2) from a meta-analysis, passed as ``pooled_i2``.
 
 Choice of the headline record
-    One record per scheme and outcome is rated: among the headline estimands
-    (:data:`PREFERRED_ESTIMANDS`: :data:`evalkit.results.HEADLINE_ESTIMANDS`, and for
-    the economic evaluation the change in the cost of care, which the other designs
-    estimate too, then the net cost, the effect and the activity), the one with the
-    highest Maryland level; ties go to a record with an interval, then to the design's
-    first headline estimand, then to the first record. Batch rows are left out. The
-    ``chosen`` column says which and why.
+    One record per scheme and outcome is rated: the strongest design that suits the data.
+    Among the headline estimands (:data:`PREFERRED_ESTIMANDS`:
+    :data:`evalkit.results.HEADLINE_ESTIMANDS`, and for the economic evaluation the change
+    in the cost of care, which the other designs estimate too, then the net cost, the
+    effect and the activity), records are ranked first by how well the design meets the
+    threats the data pose (a tier), then by Maryland level; ties go to a record with an
+    interval, then to the design's first headline estimand, then to the first record.
+    The tiers, highest first:
+
+    3. a design made for the data's shape whose checks pass: the staggered
+       difference-in-differences of a roll-out in two or more waves (its pre-adoption
+       test not rejected), a synthetic control that tracks the treated units before the
+       start (``fit_ok``), and the variant robust to selection at a peak
+       (:mod:`evalkit.selection_robust`) of a comparative design whose units were chosen
+       at a peak;
+    2. any other design at Maryland level 3 or more;
+    1. a comparative design whose units were chosen at a peak, as designed (its robust
+       variant, where there is one, leads instead);
+    0. before/after and cross-sectional comparisons (Maryland level 1 or 2).
+
+    A staggered roll-out's headline is therefore its staggered DiD even where a controlled
+    ITS of the first wave reaches a higher Maryland level: it uses every wave and compares
+    each with units outside the scheme at the same calendar time. The other designs stay
+    beside it, and :func:`triangulate` says whether they agree. Batch rows are left out.
+    The ``chosen`` column says which record leads and why. See docs/design-choice.md.
 
 References
 ----------

@@ -68,6 +68,7 @@ from .reporting_summary import (
     EvidenceSummary,
     auto_widths,
     evidence_summary,
+    headline_choice_markdown,
     pipe_table,
     scheme_characteristics,
 )
@@ -540,6 +541,9 @@ class ReportContext:
         levels = sorted(set(self.evaluation.effects["evidence_level"]))
         out.append("")
         out.append("**Strength of evidence.** " + " ".join(LEVEL_TEXT[lv] for lv in levels))
+        out.append("")
+        out.append(headline_choice_markdown(self.findings_summary.certainty,
+                                            {o: self.label(o) for o in self.spec.outcomes}))
         return "\n".join(out) + "\n"
 
     def effects_frame(self) -> pd.DataFrame:

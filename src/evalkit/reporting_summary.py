@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .certainty import CertaintyResult, rate_certainty
+from .certainty import CertaintyResult, design_name, rate_certainty
 from .errors import DataError
 from .findings import finding
 from .markdown_text import md_text
@@ -47,7 +47,8 @@ from .selection_check import variant_words, window_text
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
            "scheme_characteristics", "scheme_sentences", "design_phrase", "certainty_why",
-           "EvidenceSummary", "evidence_summary", "pipe_table", "auto_widths", "PAGE_CHARACTERS"]
+           "EvidenceSummary", "evidence_summary", "pipe_table", "auto_widths", "PAGE_CHARACTERS",
+           "HEADLINE_RULE", "headline_choice_markdown"]
 
 #: The Quadruple Aim's domains, in the order the summary shows them.
 QUADRUPLE_AIM = ("Patient experience", "Population health outcomes", "Cost per capita",
@@ -496,6 +497,37 @@ def _lead_sentence(evaluation, row: Mapping[str, Any], rec: Mapping[str, Any]) -
         return (" It leads because the scheme was rolled out in waves: each wave is compared "
                 "with units outside the scheme at the same time.")
     return ""
+
+
+#: The rule that chooses each outcome's headline design, for the report's design section.
+HEADLINE_RULE = (
+    "Where the data support several designs, the summary leads with the one that best "
+    "meets the threats they pose: a staggered difference-in-differences for a scheme rolled "
+    "out in waves (every wave, each compared with units outside the scheme at the same "
+    "time); a synthetic control, or a controlled interrupted time series, for one treated "
+    "area; and where the scheme's units were chosen at a peak, the variant of the design "
+    "that leaves the months just before the start out of the pre-period, with the estimate "
+    "as designed beside it. Otherwise the design with the highest Maryland level leads, and "
+    "a before/after never leads over a design with a comparison. Whether the other designs "
+    "agree with it is stated beside each finding.")
+
+
+def headline_choice_markdown(cert: CertaintyResult | None, labels: Mapping[str, str]) -> str:
+    """The headline rule and, for each outcome, which design leads and whether the others
+    agree (Markdown, text escaped)."""
+    out = [f"**Which design leads.** {md_text(HEADLINE_RULE)}"]
+    if cert is None:
+        return out[0] + "\n"
+    items = []
+    for (_, row), tri in zip(cert.table.iterrows(), cert.triangulations, strict=True):
+        if row["outcome"] not in labels:
+            continue
+        why = str(row["chosen"]).split(": ", 1)[-1].split("; other designs:")[0]
+        agree = f" {tri.statement}" if tri.n_designs >= 2 else ""
+        items.append(f"- {md_text(labels[row['outcome']])}: "
+                     f"{md_text(design_name(row['design']))}, because {md_text(why)}."
+                     f"{md_text(agree)}")
+    return "\n".join([out[0], "", *items]) + "\n"
 
 
 def _net_cost(evaluation) -> str:
