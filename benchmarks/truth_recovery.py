@@ -171,6 +171,7 @@ def write(table: pd.DataFrame, untested: list[str] | None = None) -> str:
     import evalkit as ek
     lvl2 = table[table["level"] >= 2]
     misses = lvl2[lvl2["z"].abs() > 2]
+    spec2 = lvl2[lvl2["variant"] == ""]
     heads = table[table["headline"]]
     bad = failing_headlines(table)
     untested = untested or []
@@ -199,7 +200,11 @@ def write(table: pd.DataFrame, untested: list[str] | None = None) -> str:
         "of the CI limit nearest no effect, for matched comparisons. The headline is the "
         "record the certainty rating leads with (docs/design-choice.md).\n\n"
         f"- Effects at Maryland level 2 or higher: {len(lvl2)}; their 95% CI covers the "
-        f"truth for {int(lvl2['covers'].sum())}; |z| > 2 for {len(misses)}.\n"
+        f"truth for {int(lvl2['covers'].sum())}; |z| > 2 for {len(misses)}. As specified "
+        f"(without the robust variants): {len(spec2)}, covering {int(spec2['covers'].sum())}"
+        f"; |z| > 2 for {int((spec2['z'].abs() > 2).sum())}. The robust variants: "
+        f"{len(lvl2) - len(spec2)}, covering {int(lvl2['covers'].sum() - spec2['covers'].sum())}"
+        ".\n"
         f"- Headline effects with a truth: {len(heads)}; their 95% CI covers the truth for "
         f"{int(heads['covers'].sum())}; |z| > 2 for {int((heads['z'].abs() > 2).sum())}, of "
         "which rated low or very low with a named risk of bias, or a robust variant whose "

@@ -113,7 +113,7 @@ def test_both_estimates_are_shown(frailty_its):
     table = evidence_summary(frailty_its).to_frame().set_index("outcome")
     text = table.loc["emergency_admissions", "finding"]
     assert table.loc["emergency_admissions", "effect"] == format_effect(var)
-    assert f"as designed, with it in: {format_effect(main)}" in text
+    assert f"with them in, as designed: {format_effect(main)}" in text
     assert "chosen at a peak" in text
     rob = robustness_checks(frailty_its)
     row = rob[rob.iloc[:, 0] == "Selection at a peak"]

@@ -296,7 +296,9 @@ def certainty_why(row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
     if "inconsistency" in downs:
         why_down.append("the designs disagree")
     if "risk of bias" in downs and "selection at a peak" in str(row.get("reasons", "")):
-        why_down.append("units chosen at a peak, which the comparison does not remove")
+        why_down.append("units chosen at a peak, which leaving the peak out removes only in "
+                        "part" if variant_words(record.get("diagnostics")) else
+                        "units chosen at a peak, which the comparison does not remove")
     if why_down:
         parts.append("rated down: " + " and ".join(why_down))
     parts.extend(_concerns(record))
@@ -489,9 +491,9 @@ def _lead_sentence(evaluation, row: Mapping[str, Any], rec: Mapping[str, Any]) -
                    & (eff["estimand"] == rec["estimand"])]
         main = [r for _, r in same.iterrows() if not variant_words(r["diagnostics"])]
         span = window_text(d.get("variant_window"))
-        lead = (f" It leads because the units were chosen at a peak: it leaves {span} out of "
-                "the pre-period")
-        return lead + (f"; as designed, with it in: {format_effect(main[0])}." if main
+        lead = (" It leads, as the units were chosen at a peak: this estimate leaves "
+                f"{span} out of the pre-period")
+        return lead + (f"; with them in, as designed: {format_effect(main[0])}." if main
                        else ".")
     if rec.get("design") == "staggered_did" and "rolled out in" in str(row.get("chosen")):
         return (" It leads because the scheme was rolled out in waves: each wave is compared "

@@ -171,9 +171,10 @@ class SelectionCheck:
             size = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
         way = "rose" if self.rise > 0 else "fell"
         peak = "a peak" if self.rise > 0 else "a low point"
-        return (f"the scheme's units' {what} {way} {size} more than the comparison's from "
-                f"{_span(self.reference_window)} to {_span(self.baseline_window)}, just "
-                f"before the start (z = {self.z:.1f}): they were chosen at {peak}, and "
+        return (f"the scheme's units' {what} {way} {size} more than the comparison's between "
+                f"the reference window ({_span(self.reference_window)}) and the baseline "
+                f"window just before the start ({_span(self.baseline_window)}; z = "
+                f"{self.z:.1f}): they were chosen at {peak}, and "
                 "neither the comparison nor matching on the observed values removes the "
                 "return towards their usual level that follows")
 
@@ -191,7 +192,7 @@ class SelectionCheck:
 
 
 def _span(window: tuple[str, str]) -> str:
-    one = window[0] if window[0] == window[1] else f"{window[0]}-{window[1]}"
+    one = window[0] if window[0] == window[1] else f"{window[0]} to {window[1]}"
     return f"period {one}" if one.isdigit() else one
 
 
