@@ -332,7 +332,8 @@ def _why_lead(rec: pd.Series, n_rec: int) -> str:
     if tier == 3:
         return ("the synthetic control is built to track the treated units before the "
                 "start, and does")
-    return f"the highest Maryland level ({level}) of the {n_rec} record(s) for this outcome"
+    return (f"it has the highest Maryland level ({level}) of the {n_rec} record(s) for this "
+            "outcome")
 
 
 def _best(rows: pd.DataFrame) -> pd.Series:

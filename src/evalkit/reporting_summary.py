@@ -525,10 +525,9 @@ def headline_choice_markdown(cert: CertaintyResult | None, labels: Mapping[str, 
         if row["outcome"] not in labels:
             continue
         why = str(row["chosen"]).split(": ", 1)[-1].split("; other designs:")[0]
-        agree = f" {tri.statement}" if tri.n_designs >= 2 else ""
+        agree = f" {md_text(tri.statement)}" if tri.n_designs >= 2 else ""
         items.append(f"- {md_text(labels[row['outcome']])}: "
-                     f"{md_text(design_name(row['design']))}, because {md_text(why)}."
-                     f"{md_text(agree)}")
+                     f"{md_text(design_name(row['design']))}, because {md_text(why)}.{agree}")
     return "\n".join([out[0], "", *items]) + "\n"
 
 

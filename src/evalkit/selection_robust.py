@@ -13,7 +13,9 @@ periods left out, and the main record's selection diagnostics).
 How each design leaves the window out:
 
 - controlled interrupted time series, difference-in-differences, synthetic control: the
-  rows of the window's periods are dropped, for every unit;
+  rows of the window's periods are dropped, for every unit (a difference-in-differences on
+  whole-number periods, such as years, renumbers the periods after the gap: its period
+  fixed effects need no gap);
 - economic evaluation against all other patients (``comparison: did``): the change is
   measured from the period before the window (``before``).
 
@@ -93,6 +95,24 @@ def _drop_window(data: pd.DataFrame, time: str, window: list[str]) -> pd.DataFra
     return None if keep.all() else data[keep]
 
 
+def _close_gap(data: pd.DataFrame, opts: dict[str, Any], time: str
+               ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Whole-number periods renumbered without the gap the window left (a DiD with period
+    fixed effects uses their order only); monthly periods are left as they are."""
+    codes, axis = parse_periods(data[time], column=time)
+    if axis.kind != "integer" or opts.get("start") is None:
+        return data, opts
+    kept = sorted(set(codes.tolist()))
+    rank = {c: kept[0] + i for i, c in enumerate(kept)}
+    start = parse_period(opts["start"], axis)
+    later = [c for c in kept if c >= start]
+    if not later:
+        return data, opts
+    out = data.copy()
+    out[time] = [rank[c] for c in codes]
+    return out, {**opts, "start": rank[later[0]]}
+
+
 def robust_inputs(analysis, result, options: Mapping[str, Any], data: pd.DataFrame
                   ) -> tuple[dict[str, Any], pd.DataFrame, list[str], dict[str, Any],
                              dict[str, Any]] | None:
@@ -123,6 +143,8 @@ def robust_inputs(analysis, result, options: Mapping[str, Any], data: pd.DataFra
         kept = _drop_window(data, time, window)
         if kept is None:
             return None
+        if design == "did":  # its unit fixed effects need no gap: renumber whole periods
+            kept, opts = _close_gap(kept, opts, time)
         return opts, kept, window, sel, {"exclude_periods": window}
     if design == "matched" or opts.get("comparison", "did") != "did":
         return None  # matched on the pre-period trajectory already (see the module notes)
