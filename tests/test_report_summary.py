@@ -115,27 +115,31 @@ def test_summary_has_every_domain_and_says_what_was_not_measured(frailty):
 
 
 def test_summary_findings_lead_with_the_strongest_design(frailty):
-    """Each outcome's finding reports the record GRADE rating chose (highest Maryland
-    level), with its interval as the headline table prints it, its design and level."""
+    """Each outcome's finding reports the record GRADE rating chose (the strongest design
+    that suits the data: here, as frailty chose its practices at a peak, the controlled ITS
+    with the 12 months before the start left out of its pre-period), with its interval as
+    the headline table prints it, its design and level, and the ITS as designed beside it."""
     eff = frailty.effects
     cert = rate_certainty(eff[np.isfinite(eff["estimate"])]).table.set_index("outcome")
     table = evidence_summary(frailty).to_frame().set_index("outcome")
     ea = table.loc["emergency_admissions"]
     assert ea["domain"] == "Population health outcomes"
-    # frailty chose its practices at a peak: rated down for that and for the pre-trends
-    assert ea["certainty"] == cert.loc["emergency_admissions", "certainty"] == "very low"
-    rec = eff[(eff["outcome"] == "emergency_admissions") & (eff["design"] == "its")
-              & (eff["estimand"] == "level_change")].iloc[0]
+    # level 4 once the peak is out (pre-trends parallel), rated down for the peak
+    assert ea["certainty"] == cert.loc["emergency_admissions", "certainty"] == "low"
+    its = eff[(eff["outcome"] == "emergency_admissions") & (eff["design"] == "its")
+              & (eff["estimand"] == "level_change")]
+    robust = its["diagnostics"].map(lambda d: d.get("variant") is not None)
+    rec, main = its[robust].iloc[0], its[~robust].iloc[0]
     assert ea["effect"] == format_effect(rec)
-    # level change 0.8868 (CI 0.8408 to 0.9354): a fall of 11% (95% CI 6% to 16%)
     pct = [round((1 - v) * 100) for v in (rec["estimate"], rec["ci_high"], rec["ci_low"])]
-    assert f"an estimated {pct[0]}% fall (95% CI {pct[1]}% to {pct[2]}%)" in ea["finding"]
-    assert "Maryland level 3" in ea["finding"]
+    assert f"an estimated {pct[0]}% (95% CI {pct[1]}% to {pct[2]}%)" in ea["finding"]
+    assert "Maryland level 4" in ea["finding"]
     assert "interrupted time series" in ea["finding"].lower()
-    # the controlled ITS failed its pre-trend test (p = 0.018): said in the reason
-    assert f"p = {rec['diagnostics']['pretrend_p']:.3f}" in ea["finding"]
     assert "chosen at a peak" in ea["finding"]
-    assert table.loc["bed_days", "certainty"] == "low"  # moderate, less selection at a peak
+    # the ITS as designed (its pre-trend test failed, level 3) is stated beside it
+    assert f"with them in, as designed: {format_effect(main)}" in ea["finding"]
+    assert main["evidence_level"] == 3
+    assert table.loc["bed_days", "certainty"] == "very low"  # imprecise, and the peak
     assert "chosen at a peak" in table.loc["bed_days", "finding"]
 
 

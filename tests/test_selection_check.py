@@ -68,19 +68,26 @@ def test_certainty_is_rated_down_with_the_reason_when_the_check_fires():
     assert "risk of bias" not in flat["downgrades"]
 
 
-def test_a_before_after_that_declares_selection_on_baseline_rates_the_comparison_down():
-    """The same outcome's before/after says the units were chosen for high values."""
+def test_a_comparative_design_is_not_judged_by_the_before_afters_flag():
+    """Each design is judged by its own diagnostics: the before/after's
+    ``rtm_selected_on_baseline`` (declared or found by its own test against the population)
+    does not rate a controlled ITS down; the ITS's own record does."""
     base = {"scheme": "s", "outcome": "y", "scale": "ratio", "evidence_level": 4,
             "conf_level": 0.95}
-    rows = [{**base, "design": "its", "estimand": "level_change", "estimate": 0.9,
-             "ci_low": 0.86, "ci_high": 0.94, "diagnostics": {"controlled": True,
-                                                              "pretrend_p": 0.5}},
-            {**base, "design": "prepost", "estimand": "before_after_rtm_adjusted",
-             "estimate": 0.92, "ci_low": 0.88, "ci_high": 0.96, "evidence_level": 2,
-             "diagnostics": {"rtm_selected_on_baseline": True, "rtm_detected": False}}]
-    row = ek.rate_certainty(pd.DataFrame(rows)).table.iloc[0]
-    assert row["design"] == "its" and row["certainty"] == "low"
-    assert "the spec says so" in row["reasons"]
+    its = {**base, "design": "its", "estimand": "level_change", "estimate": 0.9,
+           "ci_low": 0.86, "ci_high": 0.94, "diagnostics": {"controlled": True,
+                                                            "pretrend_p": 0.5}}
+    prepost = {**base, "design": "prepost", "estimand": "before_after_rtm_adjusted",
+               "estimate": 0.92, "ci_low": 0.88, "ci_high": 0.96, "evidence_level": 2,
+               "diagnostics": {"rtm_selected_on_baseline": True, "rtm_detected": True,
+                               "rtm_selection_z": 3.0}}
+    row = ek.rate_certainty(pd.DataFrame([its, prepost])).table.iloc[0]
+    assert row["design"] == "its" and row["certainty"] == "moderate"
+    assert row["downgrades"] == [] and "selection at a peak" not in row["reasons"]
+    # The spec's declaration, recorded on the ITS's own record by run_spec, does count.
+    own = {**its, "diagnostics": {**its["diagnostics"], "selection_declared": True}}
+    row = ek.rate_certainty(pd.DataFrame([own, prepost])).table.iloc[0]
+    assert row["certainty"] == "low" and "the spec says the scheme chose" in row["reasons"]
 
 
 @pytest.mark.parametrize(("rr", "lo", "hi", "e", "e_ci"), [

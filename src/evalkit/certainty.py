@@ -44,11 +44,14 @@ Rating down (one level per domain)
         for an uncontrolled before/after, units chosen for high baseline values
         (``rtm_selected_on_baseline``: regression to the mean). For a comparative design
         (:data:`COMPARATIVE_DESIGNS`: controlled ITS, DiD, matching, synthetic control, the
-        economic evaluation against a comparison), units chosen at a peak: the design's
-        selection-at-a-peak check fired (``selection_at_peak``, see
-        :mod:`evalkit.selection_check`), or a before/after of the same scheme and outcome
-        says the units were chosen for high baseline values (declared in the spec or
-        detected). A comparison group, or matching on the observed pre-period values,
+        economic evaluation against a comparison), units chosen at a peak, judged by the
+        record's own diagnostics: the design's selection-at-a-peak check fired
+        (``selection_at_peak``, see :mod:`evalkit.selection_check`), or the spec declares
+        that the scheme chose its units for high values (``selection_declared``, which
+        :func:`evalkit.run_spec` records on the comparative designs' records of that data
+        table). A before/after's ``rtm_selected_on_baseline`` (the spec's declaration, or
+        its own test against the whole population) does not rate another design down. A
+        comparison group, or matching on the observed pre-period values,
         does not remove the fall back from a peak (Daw and Hatfield, 2018); the
         synthetic schemes' truth recovery (``docs/truth-recovery.md``) shows such
         headlines missing the truth by three to four standard errors. A failure that already
@@ -69,13 +72,31 @@ Rating down (one level per domain)
         Handbook, section 10.10.2) from a meta-analysis, passed as ``pooled_i2``.
 
 Choice of the headline record
-    One record per scheme and outcome is rated: among the headline estimands
-    (:data:`PREFERRED_ESTIMANDS`: :data:`evalkit.results.HEADLINE_ESTIMANDS`, and for
-    the economic evaluation the change in the cost of care, which the other designs
-    estimate too, then the net cost, the effect and the activity), the one with the
-    highest Maryland level; ties go to a record with an interval, then to the design's
-    first headline estimand, then to the first record. Batch rows are left out. The
-    ``chosen`` column says which and why.
+    One record per scheme and outcome is rated: the strongest design that suits the data.
+    Among the headline estimands (:data:`PREFERRED_ESTIMANDS`:
+    :data:`evalkit.results.HEADLINE_ESTIMANDS`, and for the economic evaluation the change
+    in the cost of care, which the other designs estimate too, then the net cost, the
+    effect and the activity), records are ranked first by how well the design meets the
+    threats the data pose (a tier), then by Maryland level; ties go to a record with an
+    interval, then to the design's first headline estimand, then to the first record.
+    The tiers, highest first:
+
+    3. a design made for the data's shape whose checks pass: the staggered
+       difference-in-differences of a roll-out in two or more waves (its pre-adoption
+       test not rejected), a synthetic control that tracks the treated units before the
+       start (``fit_ok``), and the variant robust to selection at a peak
+       (:mod:`evalkit.selection_robust`) of a comparative design whose units were chosen
+       at a peak;
+    2. any other design at Maryland level 3 or more;
+    1. a comparative design whose units were chosen at a peak, as designed (its robust
+       variant, where there is one, leads instead);
+    0. before/after and cross-sectional comparisons (Maryland level 1 or 2).
+
+    A staggered roll-out's headline is therefore its staggered DiD even where a controlled
+    ITS of the first wave reaches a higher Maryland level: it uses every wave and compares
+    each with units outside the scheme at the same calendar time. The other designs stay
+    beside it, and :func:`triangulate` says whether they agree. Batch rows are left out.
+    The ``chosen`` column says which record leads and why. See docs/design-choice.md.
 
 References
 ----------
@@ -128,6 +149,7 @@ from .errors import DataError, DesignError
 from .evidence import maryland_level
 from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
+from .selection_check import ROBUST_VARIANT, selection_concern, window_text
 
 __all__ = ["CERTAINTY_LEVELS", "COMPARATIVE_DESIGNS", "START_LEVELS", "DEFAULT_RATIO_MID",
            "I2_THRESHOLD",
@@ -274,12 +296,54 @@ def _pool(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[pref] if any(pref) else rows
 
 
+def _waves(diag: Mapping[str, Any]) -> int:
+    cohorts = diag.get("cohorts")
+    return len(cohorts) if isinstance(cohorts, (list, tuple)) else 0
+
+
+def _tier(r: pd.Series) -> int:
+    """How well a record's design suits the data and meets its threats (higher leads; see
+    "Choice of the headline record" in the module notes)."""
+    if int(r["evidence_level"]) <= 2:
+        return 0
+    d = r["diagnostics"]
+    if _is_comparative(r) and selection_concern(d) is not None:
+        return 3 if d.get("variant") == ROBUST_VARIANT else 1
+    pretrend = d.get("pretrend_p")
+    if r["design"] == "staggered_did" and _waves(d) >= 2 and (
+            _missing(pretrend) or float(pretrend) >= 0.05):
+        return 3
+    if r["design"] == "synthetic_control" and d.get("fit_ok"):
+        return 3
+    return 2
+
+
+def _why_lead(rec: pd.Series, n_rec: int) -> str:
+    """Why a headline record leads, in words."""
+    tier, level, d = _tier(rec), int(rec["evidence_level"]), rec["diagnostics"]
+    if tier == 3 and d.get("variant") == ROBUST_VARIANT:
+        return ("the scheme's units were chosen at a peak, and this variant of the "
+                f"{design_name(rec['design'])} leaves {_window(d.get('variant_window'))} out "
+                "of the pre-period")
+    if tier == 3 and rec["design"] == "staggered_did":
+        return (f"the scheme was rolled out in {_number_word(_waves(d))} waves, and the "
+                "staggered difference-in-differences compares each wave with units not in "
+                "the scheme at the same calendar time")
+    if tier == 3:
+        return ("the synthetic control is built to track the treated units before the "
+                "start, and does")
+    return (f"it has the highest Maryland level ({level}) of the {n_rec} record(s) for this "
+            "outcome")
+
+
 def _best(rows: pd.DataFrame) -> pd.Series:
-    """Highest Maryland level, then records with an interval, then preferred estimand."""
+    """The design that best suits the data and meets its threats (:func:`_tier`), then the
+    highest Maryland level, then records with an interval, then preferred estimand."""
     def key(r: pd.Series) -> tuple:
         p = _preference(r["design"], r["estimand"])
         no_ci = _missing(r["ci_low"]) or _missing(r["ci_high"])
-        return (-int(r["evidence_level"]), no_ci, 99 if p is None else p, r["_position"])
+        return (-_tier(r), -int(r["evidence_level"]), no_ci, 99 if p is None else p,
+                r["_position"])
     keys = [key(r) for _, r in rows.iterrows()]
     return rows.iloc[min(range(len(keys)), key=keys.__getitem__)]
 
@@ -548,38 +612,49 @@ COMPARATIVE_DESIGNS = ("its", "did", "staggered_did", "event_study", "matched",
                        "synthetic_control", "economic")
 
 
-def _selection_at_peak(rec: pd.Series, rows: pd.DataFrame | None) -> str | None:
-    """Why a comparative headline is at risk from units chosen at a peak, or None."""
+def _selection_at_peak(rec: pd.Series) -> str | None:
+    """Why a comparative headline is at risk from units chosen at a peak, or None: judged
+    by the record's own diagnostics (its design's check, or the spec's declaration that the
+    scheme chose its units for high values), never by another design's."""
     diag = rec["diagnostics"]
-    if rec["design"] not in COMPARATIVE_DESIGNS or (
-            rec["design"] == "its" and not diag.get("controlled", False)) or (
-            rec["design"] == "economic" and diag.get("comparison") == "before_after"):
+    if not _is_comparative(rec):
+        return None
+    concern = selection_concern(diag)
+    if concern is None:
         return None
     what = design_name(rec["design"])
-    if bool(diag.get("selection_at_peak", False)):
+    if concern == "fired":
         reason = str(diag.get("selection_reason") or "the scheme's units rose above the "
                      "comparison just before the start")
-        return f"selection at a peak: {reason} (in the {what})"
-    if rows is None:
-        return None
-    for d, design in zip(rows["diagnostics"], rows["design"], strict=True):
-        if design == "prepost" and bool(d.get("rtm_selected_on_baseline", False)):
-            how = ("the before/after analysis of this outcome found them rising into their "
-                   f"baseline (z = {float(d.get('rtm_selection_z', np.nan)):.1f})"
-                   if d.get("rtm_detected") else "the spec says so")
-            return (f"selection at a peak: the scheme's units were chosen for high values "
-                    f"before the start ({how}), and the {what} compares them with units "
-                    "that were not, so their return towards their usual level counts as an "
-                    "effect")
-    return None
+        text = f"selection at a peak: {reason} (in the {what})"
+    else:
+        text = ("selection at a peak: the spec says the scheme chose its units for high "
+                f"values before the start, and the {what} compares them with units that "
+                "were not chosen, so their return towards their usual level can count as an "
+                "effect")
+    if diag.get("variant") == ROBUST_VARIANT:
+        text += (f"; this estimate leaves {_window(diag.get('variant_window'))} out of the "
+                 "pre-period, which removes the peak itself but not the return towards the "
+                 "usual level that may continue after the start")
+    return text
 
 
-def _risk_of_bias(rec: pd.Series, rows: pd.DataFrame | None = None
-                  ) -> tuple[list[str], list[str]]:
+def _window(w: Any) -> str:
+    return window_text(w)
+
+
+def _is_comparative(rec: pd.Series) -> bool:
+    diag = rec["diagnostics"]
+    return rec["design"] in COMPARATIVE_DESIGNS and not (
+        rec["design"] == "its" and not diag.get("controlled", False)) and not (
+        rec["design"] == "economic" and diag.get("comparison") == "before_after")
+
+
+def _risk_of_bias(rec: pd.Series) -> tuple[list[str], list[str]]:
     """Problems that rate down, and notes on problems already counted in the level."""
     diag = rec["diagnostics"]
     problems, notes = [], []
-    peak = _selection_at_peak(rec, rows)
+    peak = _selection_at_peak(rec)
     if peak is not None:
         problems.append(peak)
     for key, failed, passing, words in _BIAS_CHECKS:
@@ -823,7 +898,7 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         start = starts[level]
         downgrades, why, notes = [], [], []
 
-        problems, bias_notes = _risk_of_bias(rec, sub)
+        problems, bias_notes = _risk_of_bias(rec)
         notes.extend(bias_notes)
         unmeasured = _unmeasured(rec)
         if unmeasured:
@@ -875,8 +950,7 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         parts.append(f"Certainty: {certainty}.")
         n_rec = len(sub)
         others = [d for d in dict.fromkeys(sub["design"]) if d != rec["design"]]
-        chosen = (f"{rec['design']} {rec['estimand']}: the highest Maryland level ({level}) "
-                  f"of the {n_rec} record(s) for this outcome"
+        chosen = (f"{rec['design']} {rec['estimand']}: {_why_lead(rec, n_rec)}"
                   + (f"; other designs: {', '.join(others)}" if others else ""))
         rows.append({"scheme": scheme, "outcome": outcome, "design": rec["design"],
                      "estimand": rec["estimand"], "evidence_level": level,

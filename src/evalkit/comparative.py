@@ -20,6 +20,7 @@ from .errors import EvalkitError
 from .io import read
 from .pipeline import Evaluation, run_spec
 from .results import headline_effects
+from .selection_check import variant_words
 
 __all__ = ["SchemeSet", "collect_schemes", "ENGAGEMENT_MODERATORS", "COMMON_ESTIMANDS"]
 
@@ -72,13 +73,17 @@ class SchemeSet:
             Effect records, one per scheme that has one, joined to the scheme's
             characteristics; ``design_strength`` is the Maryland level as a label. Within
             the strongest design the estimand is the first of :data:`COMMON_ESTIMANDS`
-            (an ITS gives its effect at 12 months).
+            (an ITS gives its effect at 12 months). Variants robust to selection at a
+            peak (:mod:`evalkit.selection_robust`) are left out: the designs as specified
+            are pooled.
         """
         eff = self.effects()
         if eff.empty:
             return eff
         eff = headline_effects(eff)
-        keep = (eff["outcome"] == outcome) & (eff["scale"] == scale)
+        # the designs as specified: a variant robust to selection at a peak is not pooled
+        keep = (eff["outcome"] == outcome) & (eff["scale"] == scale) & \
+            ~eff["diagnostics"].map(lambda d: bool(variant_words(d))).astype(bool)
         if designs is not None:
             keep &= eff["design"].isin(list(designs))
         eff = eff[keep]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,14 @@ from .errors import DesignError, EvalkitError
 from .output_folder import check_folder, replace_folder
 from .provenance import collect, display_path, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
+from .selection_check import variant_words
+from .selection_robust import (
+    declared_tables,
+    mark_declared,
+    mark_variant,
+    robust_inputs,
+    variant_analysis,
+)
 from .spec import Analysis, Spec, load_spec
 
 __all__ = ["Evaluation", "run_spec", "atomic_folder"]
@@ -145,6 +153,8 @@ class Evaluation:
         for analysis, res in self.results:
             label = labels.get(analysis.outcome)
             plots = []
+            if len(res.effects) and variant_words(res.effects["diagnostics"].iloc[0]):
+                continue  # a robust variant: in the effects plot and tables, not drawn again
             if analysis.design == "prepost":
                 plots = [("prepost", prepost_plot)]
             elif analysis.design == "its" and "series" in res.frames:
@@ -320,6 +330,7 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
         check_folder(out, force=force)
     evaluation = Evaluation(spec=spec, results=[])
     log = [f"scheme: {spec.scheme}", f"spec: {display_path(spec.path)}"]
+    declared = declared_tables(spec)
     for i, analysis in enumerate(tqdm(spec.analyses, desc=spec.scheme, unit="analysis",
                                       disable=not progress), start=1):
         data = evaluation.table(analysis.data)
@@ -344,9 +355,36 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
             err.file = err.file or str(spec.path)
             raise
         evaluation.results.append((analysis, result))
+        _robust_variant(evaluation, analysis, result, options, data, i, declared)
     if out is not None:
         evaluation.write(out, log=log, force=force, extra_files=extra_files)
     return evaluation
+
+
+def _robust_variant(evaluation: Evaluation, analysis: Analysis, result: DesignResult,
+                    options: dict[str, Any], data: pd.DataFrame, i: int,
+                    declared: set[str]) -> None:
+    """Where the scheme's units were chosen at a peak (the design's check fired, or the spec
+    declares it for this data table), run the design's robust variant beside it
+    (:mod:`evalkit.selection_robust`); a variant that cannot be estimated is left out, with a
+    warning on the main result."""
+    if analysis.data in declared:
+        mark_declared(result, analysis.design)
+    inputs = robust_inputs(analysis, result, options, data)
+    if inputs is None:
+        return
+    opts, kept, window, selection, changes = inputs
+    try:
+        variant = DESIGNS[analysis.design](kept, outcome=analysis.outcome,
+                                           scheme=evaluation.spec.scheme, **opts)
+    except EvalkitError as err:
+        note = (f"The variant robust to selection at a peak (analysis {i}) could not be "
+                f"estimated: {err.message}")
+        evaluation.results[-1] = (analysis, replace(result,
+                                                    warnings=(*result.warnings, note)))
+        return
+    mark_variant(variant, window, selection)
+    evaluation.results.append((variant_analysis(analysis, changes, window), variant))
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

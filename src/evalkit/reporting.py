@@ -68,11 +68,13 @@ from .reporting_summary import (
     EvidenceSummary,
     auto_widths,
     evidence_summary,
+    headline_choice_markdown,
     pipe_table,
     scheme_characteristics,
 )
 from .reporting_synth import v_sentences, weights_table
 from .results import headline_effects
+from .selection_check import variant_words
 from .spec import SCHEME_NAME
 
 __all__ = ["ReportContext", "load_report", "known_schemes", "project_root", "render_reports",
@@ -546,6 +548,9 @@ class ReportContext:
         levels = sorted(set(self.evaluation.effects["evidence_level"]))
         out.append("")
         out.append("**Strength of evidence.** " + " ".join(LEVEL_TEXT[lv] for lv in levels))
+        out.append("")
+        out.append(headline_choice_markdown(self.findings_summary.certainty,
+                                            {o: self.label(o) for o in self.spec.outcomes}))
         return "\n".join(out) + "\n"
 
     def effects_frame(self) -> pd.DataFrame:
@@ -558,7 +563,9 @@ class ReportContext:
             show = self._show(people.get((r["outcome"], r["design"]), False))
             rows.append({
                 "Outcome": self.label(r["outcome"]),
-                "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"]),
+                "Estimate": ESTIMAND_NAMES.get(r["estimand"], r["estimand"])
+                + (f" ({variant_words(r['diagnostics'])})"
+                   if variant_words(r["diagnostics"]) else ""),
                 "Effect (95% CI)": format_effect(r),
                 "p": format_p(r["p_value"]) if pd.notna(r["p_value"]) else "",
                 "Units": show(r["n_units"], "units compared"),

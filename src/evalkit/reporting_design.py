@@ -27,6 +27,7 @@ from .markdown_text import md_text
 from .narrative import p_text
 from .reporting_disclosure import ReportCounts
 from .reporting_summary import pipe_table
+from .selection_check import variant_words, window_text
 
 __all__ = ["DATA_KIND_TEXT", "unit_words", "window_words", "in_sentence", "data_sources",
            "data_sources_markdown", "comparison_groups", "people_analysis", "comparison_markdown",
@@ -275,18 +276,27 @@ def comparison_groups(evaluation, counts: ReportCounts | None = None) -> pd.Data
     """
     rows: list[dict[str, Any]] = []
     seen: dict[tuple, int] = {}
+    main: dict[tuple, int] = {}
     for analysis, res in evaluation.results:
         key = (analysis.design, analysis.data, analysis.label)
         label = evaluation.spec.outcome_label(analysis.outcome)
+        d = res.effects.iloc[0]["diagnostics"] if len(res.effects) else {}
+        d = d if isinstance(d, Mapping) else {}
+        if variant_words(d):  # the robust variant: the same comparison, said with the main
+            at = main.get((analysis.design, analysis.data))
+            note = (" The scheme's units were chosen at a peak, so a variant of this "
+                    f"comparison leaves {window_text(d.get('variant_window'))} out "
+                    "of the pre-period (see the robustness section).")
+            if at is not None and note not in rows[at]["why"]:
+                rows[at]["why"] += note
+            continue
         if key in seen:
             rows[seen[key]]["outcomes"] += f", {in_sentence(label)}"
             continue
         how = _WHY.get(analysis.design)
-        d = res.effects.iloc[0]["diagnostics"] if len(res.effects) else {}
-        d = d if isinstance(d, Mapping) else {}
         comparison, why = how(evaluation, analysis, res, d, counts) if how else (
             "As the design defines it.", "")
-        seen[key] = len(rows)
+        seen[key] = main[(analysis.design, analysis.data)] = len(rows)
         rows.append({"analysis": analysis.label or analysis.data, "design": analysis.design,
                      "outcomes": label, "comparison": comparison, "why": why})
     return pd.DataFrame(rows, columns=["analysis", "design", "outcomes", "comparison", "why"])

@@ -18,12 +18,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
-from .certainty import CertaintyResult
+from .certainty import CertaintyResult, design_name
 from .narrative import format_effect, p_text
 from .reporting_summary import pipe_table
+from .results import headline_effects
+from .selection_check import variant_words, window_text
 
 __all__ = ["robustness_checks", "robustness_markdown_table"]
 
@@ -55,11 +58,27 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
             if tri.n_designs >= 2 and tri.outcome in spec.outcomes:
                 rows.append(_row("Designs compared", spec.outcome_label(tri.outcome),
                                  tri.statement))
+    mains: dict[tuple, Any] = {}
     for analysis, res in evaluation.results:
         label = spec.outcome_label(analysis.outcome)
         eff = res.effects.set_index("estimand")
         d = res.effects.iloc[0]["diagnostics"] if len(res.effects) else {}
         d = d if isinstance(d, Mapping) else {}
+        if not variant_words(d):
+            mains[(analysis.design, analysis.data, analysis.outcome)] = eff
+        else:  # a variant robust to selection at a peak, beside its main estimate
+            main = mains.get((analysis.design, analysis.data, analysis.outcome))
+            lead = headline_effects(res.effects)
+            if main is not None and len(lead):
+                r = lead.iloc[0]
+                if r["estimand"] in main.index:
+                    span = window_text(d.get("variant_window"))
+                    rows.append(_row("Selection at a peak", f"{label}: "
+                                     f"{design_name(analysis.design)}",
+                                     f"as designed {format_effect(main.loc[r['estimand']])}; "
+                                     f"with {span} left out of the pre-period "
+                                     f"{format_effect(r)}"))
+            continue
         if analysis.design == "prepost" and "before_after_rtm_adjusted" in eff.index:
             rows.append(_row("Regression to the mean", f"{label}: before/after",
                              f"unadjusted {format_effect(eff.loc['before_after'])}; adjusted "

@@ -38,15 +38,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .certainty import CertaintyResult, rate_certainty
+from .certainty import CertaintyResult, design_name, rate_certainty
 from .errors import DataError
 from .findings import finding
 from .markdown_text import md_text
 from .narrative import format_effect, format_gbp, p_text
+from .selection_check import variant_words, window_text
 
 __all__ = ["QUADRUPLE_AIM", "ENGAGEMENT", "PATIENT_EXPERIENCE", "quadruple_aim_domain",
            "scheme_characteristics", "scheme_sentences", "design_phrase", "certainty_why",
-           "EvidenceSummary", "evidence_summary", "pipe_table", "auto_widths", "PAGE_CHARACTERS"]
+           "EvidenceSummary", "evidence_summary", "pipe_table", "auto_widths", "PAGE_CHARACTERS",
+           "HEADLINE_RULE", "headline_choice_markdown"]
 
 #: The Quadruple Aim's domains, in the order the summary shows them.
 QUADRUPLE_AIM = ("Patient experience", "Population health outcomes", "Cost per capita",
@@ -294,7 +296,9 @@ def certainty_why(row: Mapping[str, Any], record: Mapping[str, Any]) -> str:
     if "inconsistency" in downs:
         why_down.append("the designs disagree")
     if "risk of bias" in downs and "selection at a peak" in str(row.get("reasons", "")):
-        why_down.append("units chosen at a peak, which the comparison does not remove")
+        why_down.append("units chosen at a peak, which leaving the peak out removes only in "
+                        "part" if variant_words(record.get("diagnostics")) else
+                        "units chosen at a peak, which the comparison does not remove")
     if why_down:
         parts.append("rated down: " + " and ".join(why_down))
     parts.extend(_concerns(record))
@@ -459,7 +463,7 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
         label = spec.outcome_label(outcome)
         text = finding(rec, row["certainty"], label=label, consistent_designs=tri,
                        units=_units(spec, outcome, rec))
-        text += _design_sentence(row, rec)
+        text += _design_sentence(row, rec) + _lead_sentence(evaluation, row, rec)
         domain = quadruple_aim_domain(outcome, entry)
         if rec["design"] == "economic" and domain == "Cost per capita":
             text += _net_cost(evaluation)
@@ -475,6 +479,56 @@ def _design_sentence(row: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
     phrase = design_phrase(rec)
     return (f" {phrase[0].upper()}{phrase[1:]} (Maryland level {int(rec['evidence_level'])}):"
             f" {certainty_why(row, rec)}.")
+
+
+def _lead_sentence(evaluation, row: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
+    """Why the headline design leads where a rule other than the Maryland level chose it,
+    and, for a variant robust to selection at a peak, the estimate as designed beside it."""
+    d = rec.get("diagnostics") or {}
+    if variant_words(d):
+        eff = evaluation.effects
+        same = eff[(eff["outcome"] == rec["outcome"]) & (eff["design"] == rec["design"])
+                   & (eff["estimand"] == rec["estimand"])]
+        main = [r for _, r in same.iterrows() if not variant_words(r["diagnostics"])]
+        span = window_text(d.get("variant_window"))
+        lead = (" It leads, as the units were chosen at a peak: this estimate leaves "
+                f"{span} out of the pre-period")
+        return lead + (f"; with them in, as designed: {format_effect(main[0])}." if main
+                       else ".")
+    if rec.get("design") == "staggered_did" and "rolled out in" in str(row.get("chosen")):
+        return (" It leads because the scheme was rolled out in waves: each wave is compared "
+                "with units outside the scheme at the same time.")
+    return ""
+
+
+#: The rule that chooses each outcome's headline design, for the report's design section.
+HEADLINE_RULE = (
+    "Where the data support several designs, the summary leads with the one that best "
+    "meets the threats they pose: a staggered difference-in-differences for a scheme rolled "
+    "out in waves (every wave, each compared with units outside the scheme at the same "
+    "time); a synthetic control, or a controlled interrupted time series, for one treated "
+    "area; and where the scheme's units were chosen at a peak, the variant of the design "
+    "that leaves the months just before the start out of the pre-period, with the estimate "
+    "as designed beside it. Otherwise the design with the highest Maryland level leads, and "
+    "a before/after never leads over a design with a comparison. Whether the other designs "
+    "agree with it is stated beside each finding.")
+
+
+def headline_choice_markdown(cert: CertaintyResult | None, labels: Mapping[str, str]) -> str:
+    """The headline rule and, for each outcome, which design leads and whether the others
+    agree (Markdown, text escaped)."""
+    out = [f"**Which design leads.** {md_text(HEADLINE_RULE)}"]
+    if cert is None:
+        return out[0] + "\n"
+    items = []
+    for (_, row), tri in zip(cert.table.iterrows(), cert.triangulations, strict=True):
+        if row["outcome"] not in labels:
+            continue
+        why = str(row["chosen"]).split(": ", 1)[-1].split("; other designs:")[0]
+        agree = f" {md_text(tri.statement)}" if tri.n_designs >= 2 else ""
+        items.append(f"- {md_text(labels[row['outcome']])}: "
+                     f"{md_text(design_name(row['design']))}, because {md_text(why)}.{agree}")
+    return "\n".join([out[0], "", *items]) + "\n"
 
 
 def _net_cost(evaluation) -> str:

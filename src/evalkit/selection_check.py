@@ -27,6 +27,13 @@ falling before a crisis service is offered) counts too, at ``|z| > 2``. The refe
 window is by default every pre-period before the baseline window (a less noisy reference
 than one window; trends common to both groups cancel in the difference).
 
+Where the check fires, or the spec declares that the scheme chose its units for high values
+(``selected_on_baseline``, recorded on the comparative designs' records as
+``selection_declared``), :func:`evalkit.run_spec` runs a *robust variant* of the design
+beside the main estimate (:mod:`evalkit.selection_robust`): the same design with the
+baseline window left out of the pre-period, so the peak no longer sets the baseline. Its
+records carry ``variant`` = :data:`ROBUST_VARIANT`.
+
 Units with no rows in either window are left out. With a single treated unit (a
 synthetic control of one area) the standard error is that of one new unit's change
 against the comparison units' spread, ``s_c * sqrt(1 + 1/n_c)``. The check is not
@@ -46,19 +53,74 @@ deal with it. *International Journal of Epidemiology* 34:215-220.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SelectionCheck", "selection_at_peak", "unit_column", "Z_THRESHOLD", "RATIO_MIN_RISE"]
+__all__ = ["SelectionCheck", "selection_at_peak", "unit_column", "selection_concern",
+           "variant_words", "window_text",
+           "SELECTION_KEYS", "ROBUST_VARIANT", "Z_THRESHOLD", "RATIO_MIN_RISE"]
 
 #: |z| above which the check fires.
 Z_THRESHOLD = 2.0
 #: For ratios, the smallest rise (either way, on the ratio scale) that counts.
 RATIO_MIN_RISE = 0.01
+#: The ``variant`` diagnostic of a robust variant's records.
+ROBUST_VARIANT = "selection_window_excluded"
+#: The diagnostics of the check (copied onto a robust variant's records).
+SELECTION_KEYS = ("selection_at_peak", "selection_rise", "selection_se", "selection_z",
+                  "selection_windows", "selection_units", "selection_reason",
+                  "selection_declared")
+
+
+def window_text(window: Any) -> str:
+    """A window of periods in words: "2018-04 to 2019-03", "period 2" or a column's name.
+
+    Examples
+    --------
+    >>> window_text(["2018-04", "2019-03"]), window_text(["2", "2"])
+    ('2018-04 to 2019-03', 'period 2')
+    """
+    if not isinstance(window, (list, tuple)) or not window:
+        return "the periods just before the start"
+    lo, hi = str(window[0]), str(window[-1])
+    one = lo if lo == hi else f"{lo} to {hi}"
+    return f"period {one}" if lo == hi and lo.isdigit() else one
+
+
+def variant_words(diagnostics: Any) -> str:
+    """What a robust variant left out, for a label ("" for a main estimate).
+
+    Examples
+    --------
+    >>> variant_words({"variant": ROBUST_VARIANT, "variant_window": ["2018-04", "2019-03"]})
+    'robust to selection: 2018-04 to 2019-03 left out'
+    """
+    d = diagnostics if isinstance(diagnostics, Mapping) else {}
+    if d.get("variant") != ROBUST_VARIANT:
+        return ""
+    return f"robust to selection: {window_text(d.get('variant_window'))} left out"
+
+
+def selection_concern(diagnostics: Any) -> str | None:
+    """Whether a comparative record is at risk from units chosen at a peak, judged by its own
+    diagnostics: ``"fired"`` (its check fired), ``"declared"`` (the spec says the scheme
+    chose its units for high values) or None.
+
+    Examples
+    --------
+    >>> selection_concern({"selection_at_peak": True}), selection_concern({})
+    ('fired', None)
+    """
+    d = diagnostics if isinstance(diagnostics, Mapping) else {}
+    if bool(d.get("selection_at_peak", False)):
+        return "fired"
+    if bool(d.get("selection_declared", False)):
+        return "declared"
+    return None
 
 
 @dataclass(frozen=True)
@@ -109,9 +171,10 @@ class SelectionCheck:
             size = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
         way = "rose" if self.rise > 0 else "fell"
         peak = "a peak" if self.rise > 0 else "a low point"
-        return (f"the scheme's units' {what} {way} {size} more than the comparison's from "
-                f"{_span(self.reference_window)} to {_span(self.baseline_window)}, just "
-                f"before the start (z = {self.z:.1f}): they were chosen at {peak}, and "
+        return (f"the scheme's units' {what} {way} {size} more than the comparison's between "
+                f"the reference window ({_span(self.reference_window)}) and the baseline "
+                f"window just before the start ({_span(self.baseline_window)}; z = "
+                f"{self.z:.1f}): they were chosen at {peak}, and "
                 "neither the comparison nor matching on the observed values removes the "
                 "return towards their usual level that follows")
 
@@ -129,7 +192,7 @@ class SelectionCheck:
 
 
 def _span(window: tuple[str, str]) -> str:
-    one = window[0] if window[0] == window[1] else f"{window[0]}-{window[1]}"
+    one = window[0] if window[0] == window[1] else f"{window[0]} to {window[1]}"
     return f"period {one}" if one.isdigit() else one
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..results import DesignResult, headline_effects
+from ..selection_check import variant_words
 from .palette import ANALYSIS_FUNCTION, apply_style
 
 __all__ = ["effects_plot"]
@@ -31,7 +32,14 @@ def _num(value) -> str:
 
 def _label(row, labels) -> str:
     name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
-    return f"{name}\n({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])})"
+    return f"{name}\n({_estimand(row)})"
+
+
+def _estimand(row) -> str:
+    """The estimand in words, saying when it is a variant robust to selection at a peak."""
+    variant = variant_words(row.get("diagnostics"))
+    text = ESTIMAND_LABELS.get(row["estimand"], row["estimand"])
+    return f"{text}, {variant}" if variant else text
 
 
 def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = None,
@@ -92,7 +100,7 @@ def effects_plot(effects: DesignResult | pd.DataFrame, *, labels: dict | None = 
         name = labels.get(row["outcome"], str(row["outcome"]).replace("_", " "))
         ci = (f" (95% CI {_num(row['ci_low'])} to {_num(row['ci_high'])})"
               if _finite(row["ci_low"]) and _finite(row["ci_high"]) else " (no interval)")
-        parts.append(f"{name} ({ESTIMAND_LABELS.get(row['estimand'], row['estimand'])}): "
+        parts.append(f"{name} ({_estimand(row)}): "
                      f"{_num(row['estimate'])}{ci}")
     alt = ("Chart of estimated effects with 95% confidence intervals. " + "; ".join(parts)
            + ".")
