@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -132,6 +133,19 @@ def numbers_in(doc) -> Iterable[float]:
                 continue
 
 
+def detectable_effects(doc) -> Iterable[float]:
+    """The minimum detectable effect of every effect record (the one documented formula
+    a report applies to a record: ``MDE_Z`` standard errors, as a ratio for ratios; see
+    :func:`evalkit.power.null_findings.mde_from_se`)."""
+    from evalkit.power.null_findings import MDE_Z
+
+    for rec in doc.get("effects", []) if isinstance(doc, dict) else []:
+        se = rec.get("se")
+        if isinstance(se, (int, float)) and se > 0:
+            k = MDE_Z * se
+            yield from ((math.exp(-k), math.exp(k)) if rec.get("scale") == "ratio" else (k,))
+
+
 class Candidates:
     """The numbers a report may show, from its results (sorted, for fast lookup)."""
 
@@ -144,7 +158,8 @@ class Candidates:
 
     @classmethod
     def from_results(cls, path: Path, *extra: Iterable[float]) -> Candidates:
-        values = list(numbers_in(json.loads(Path(path).read_text(encoding="utf-8"))))
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        values = list(numbers_in(doc)) + list(detectable_effects(doc))
         for more in extra:
             values += list(more)
         return cls(values)

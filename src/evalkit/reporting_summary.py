@@ -461,8 +461,10 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
         row, rec = table.iloc[i].to_dict(), cert.records.iloc[i].to_dict()
         tri = cert.triangulations[i]
         label = spec.outcome_label(outcome)
+        units = _units(spec, outcome, rec)
         text = finding(rec, row["certainty"], label=label, consistent_designs=tri,
-                       units=_units(spec, outcome, rec))
+                       units=units)
+        text += _detectable(rec, entry.get("better"), units)
         text += _design_sentence(row, rec) + _lead_sentence(evaluation, row, rec)
         domain = quadruple_aim_domain(outcome, entry)
         if rec["design"] == "economic" and domain == "Cost per capita":
@@ -473,6 +475,20 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
                      "certainty": row["certainty"], "effect": format_effect(rec),
                      "finding": text})
     return rows
+
+
+def _detectable(rec: Mapping[str, Any], better: str | None, units: str | None) -> str:
+    """For an effect whose interval includes no effect: the smallest effect the analysis
+    could have detected (80% power, two-sided 5%, from the standard error it achieved), so
+    that "no change was detected" is not read as "no change" (issue 26)."""
+    from .power.null_findings import mde_from_se, null_finding_text
+
+    se, scale = rec.get("se"), str(rec.get("scale"))
+    if se is None or not np.isfinite(se) or se <= 0 or (scale != "ratio" and not units):
+        return ""
+    text = null_finding_text(rec, mde_from_se(se, scale), units=units or "",
+                             improvement="increase" if better == "higher" else "decrease")
+    return f" {text}" if text else ""
 
 
 def _design_sentence(row: Mapping[str, Any], rec: Mapping[str, Any]) -> str:

@@ -16,7 +16,27 @@ import numpy as np
 
 from .result import PowerResult
 
-__all__ = ["null_finding_text"]
+__all__ = ["null_finding_text", "mde_from_se", "MDE_Z"]
+
+#: z(0.975) + z(0.80): the minimum detectable effect is this many standard errors, for
+#: 80% power in a two-sided test at 5%.
+MDE_Z = 2.801585218
+
+
+def mde_from_se(se: float, scale: str) -> float:
+    """The minimum detectable effect from the precision an analysis achieved.
+
+    ``MDE_Z`` standard errors (80% power, two-sided 5%; Bloom 1995). For a ratio the
+    standard error is of the log ratio and the MDE is returned as the ratio of a fall,
+    ``exp(-MDE_Z * se)``; otherwise it is the difference.
+
+    Examples
+    --------
+    >>> round(mde_from_se(0.025, "ratio"), 4), round(mde_from_se(10.0, "difference"), 2)
+    (0.9324, 28.02)
+    """
+    k = MDE_Z * float(se)
+    return float(np.exp(-k)) if scale == "ratio" else k
 
 
 def _mde_of(mde: PowerResult | float, scale: str) -> tuple[float, float | None]:
