@@ -74,8 +74,6 @@ def test_demo_shows_every_stage_publishes_for_the_group_and_redoes_nothing(
     Warm: nothing is synthesised, analysed or rendered again, and results.json is
     untouched. After a change to evalkit's code the analysis runs again, with the same
     results.json bytes."""
-    import evalkit.fingerprint as fingerprint
-
     report = tmp_path / "tiny.qmd"
     report.write_text(REPORT)
     out = tmp_path / "out"
@@ -110,13 +108,17 @@ def test_demo_shows_every_stage_publishes_for_the_group_and_redoes_nothing(
     assert "unchanged since the last render" in warm.out
     assert results.read_bytes() == first and results.stat().st_mtime_ns == when
 
+    import evalkit.fingerprint as fingerprint
+
     fingerprint.code_sha256.cache_clear()
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(fingerprint, "code_sha256", lambda: "0" * 64)
             assert main(["--quiet", *argv]) == 0
     finally:
-        fingerprint.code_sha256.cache_clear()
+        import evalkit.fingerprint as fingerprint
+
+    fingerprint.code_sha256.cache_clear()
     assert "Analyses: 1 run, 0 already current" in capfd.readouterr().out
     assert results.read_bytes() == first
 
