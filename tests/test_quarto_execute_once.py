@@ -7,7 +7,6 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-
 from test_quarto_reports import need_quarto, quarto_env
 
 ONCE = """---
