@@ -89,8 +89,9 @@ def job(args) -> None:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds (user and system) of this process and of its children that ended
-    (worker processes, Jupyter kernels, pandoc, typst, Quarto)."""
+    """CPU seconds (user and system) of this process and of its children that ended and
+    were waited for (worker processes, pandoc, Quarto; not the Jupyter kernels, which
+    getrusage does not count here)."""
     own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
                                                       resource.RUSAGE_CHILDREN))
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -263,10 +264,14 @@ def main() -> None:
             "demo's own functions: start-up (Python and the imports of the command line), "
             "synth, analyses (every scheme's spec run and written), reports (9 schemes x "
             "HTML, PDF, DOCX), comparative (the synthesis in three formats), other (the "
-            "rest). 's' columns are wall-clock seconds; 'CPU s' columns are the CPU "
-            "seconds (user and system) of the demo's process and every process it started "
-            "(workers, kernels, pandoc, typst), which depend much less on what else the "
-            "machine is doing: they are the work done. Targets: cold <= 60 s, warm <= 2 s. "
+            "rest). 's' columns are wall-clock seconds; 'CPU s' columns are CPU seconds "
+            "(user and system) from getrusage: the demo's process, its worker processes "
+            "(analyses, reports; typst runs inside them) and pandoc. They depend much less "
+            "on what else the machine is doing, but they leave out the Jupyter kernels "
+            "(getrusage does not see them: a kernel burning 2 s of CPU adds 0 s), so the "
+            "reports' and the comparative synthesis's CPU is understated in both versions, "
+            "and the kernel work saved by reusing the evaluations does not show in them; "
+            "the analyses' CPU is complete. Targets: cold <= 60 s, warm <= 2 s. "
             "What changed between 'before' and 'after' (issue 27): the analyses run side by "
             "side in worker processes (one per core, one BLAS thread each), slowest first; "
             "each report's kernel and the comparative synthesis load the evaluation the "
