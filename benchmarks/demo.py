@@ -209,7 +209,8 @@ def table(kept: dict) -> tuple[pd.DataFrame, str]:
             f"{sum(r['kernel_warnings'] for r in runs)}."
             + (" In its warm runs 'analyses' also holds 'other' (those runs were timed "
                "before the synth stage's timer covered a run that skips synth)."
-               if any(r.get("analyses_includes_other") for r in runs) else ""))
+               if any(r.get("analyses_includes_other") for r in runs) else "")
+            + (f" {entry['note']}" if entry.get("note") else ""))
     labels = list(kept)
     if len(labels) > 1:
         first = {r["results"] for r in kept[labels[0]]["runs"]}
