@@ -38,7 +38,9 @@ rapid-response,dementia-service --loop-schemes 1 --no-write``. ``--blas-threads 
 the BLAS's threads would gain (two kernels with a BLAS thread per core each oversubscribe
 the cores). ``--profile [SCHEME]`` profiles one scheme's render with cProfile instead (the
 renderer in this process, and the chunks inside the kernel) and prints where the time
-goes.
+goes. ``--quarto [QUARTO]`` adds rows for the Quarto engine (default: the test harness in
+``.quarto-harness``): one scheme cold in every format in a fresh process, and the cold
+batch of every scheme.
 """
 
 from __future__ import annotations
@@ -194,14 +196,14 @@ def _fresh_log(work: Path, name: str) -> Path:
 
 
 def run_batch(label: str, schemes: list[str], formats: list[str], out: Path, work: Path,
-              args) -> Run:
+              args, engine: str | None = None) -> Run:
     """``render_reports`` over every scheme and format, in worker processes."""
     from evalkit.reporting import render_reports
 
     log = _fresh_log(work, label)
     t0 = time.perf_counter()
     statuses = render_reports(QMD, schemes, formats=formats, out=out, data_root=DATA,
-                              engine=args.engine, jobs=args.jobs, progress=False)
+                              engine=engine or args.engine, jobs=args.jobs, progress=False)
     seconds = time.perf_counter() - t0
     return Run(label, seconds, statuses, read_log(log))
 
@@ -227,12 +229,14 @@ def run_loop(schemes: list[str], loop_schemes: list[str], formats: list[str], wo
                extra={"measured": seconds})
 
 
-def run_one(scheme: str, work: Path, args) -> Run:
-    """One scheme's HTML in a fresh process, into an empty folder."""
-    log = work / "one.jsonl"
+def run_one(scheme: str, work: Path, args, *, engine: str | None = None,
+            formats: tuple[str, ...] = ("html",), label: str = "one") -> Run:
+    """One scheme's HTML (or ``formats``) in a fresh process, into an empty folder."""
+    log = work / f"{label}.jsonl"
     log.unlink(missing_ok=True)
     cmd = [sys.executable, str(HERE), "--job", "one", "--one-scheme", scheme,
-           "--engine", args.engine, "--out", str(work / "one"), "--log", str(log)]
+           "--engine", engine or args.engine, "--out", str(work / label), "--log", str(log),
+           "--formats", ",".join(formats)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - t0
@@ -241,7 +245,7 @@ def run_one(scheme: str, work: Path, args) -> Run:
     except (IndexError, json.JSONDecodeError):
         print(proc.stderr[-3000:], file=sys.stderr)
         statuses = [{"scheme": scheme, "ok": False, "error": "the job process failed"}]
-    return Run("one", seconds, statuses, read_log(log))
+    return Run(label, seconds, statuses, read_log(log))
 
 
 def job_one(args) -> None:
@@ -251,8 +255,9 @@ def job_one(args) -> None:
     install_timers()
     from evalkit.reporting import render_reports
 
-    statuses = render_reports(QMD, [args.one_scheme], formats=["html"], out=args.out,
-                              data_root=DATA, engine=args.engine, jobs=1, progress=False)
+    statuses = render_reports(QMD, [args.one_scheme], formats=args.formats.split(","),
+                              out=args.out, data_root=DATA, engine=args.engine, jobs=1,
+                              progress=False)
     print(json.dumps(statuses))
 
 
@@ -342,6 +347,36 @@ def table(one: Run | None, cold: Run, warm: Run, loop: Run | None, schemes, form
             facts["loop_schemes"] = list(loop_schemes)
         row(loop, name, loop.split(), ok=_succeeded(loop), speed="1x", workers=1)
     return pd.DataFrame(rows), facts
+
+
+def quarto_rows(one: Run, cold: Run, schemes, formats, columns) -> pd.DataFrame:
+    """Rows for the Quarto engine beside the built-in ones (execution and conversion are
+    not timed apart under Quarto)."""
+    rows = []
+    for run, name, n_s in ((one, f"Quarto: one scheme, {', '.join(formats)}, cold, fresh "
+                                 f"process ({one.statuses[0]['scheme']})", 1),
+                           (cold, "Quarto: batch, cold (empty output folder)", len(schemes))):
+        rows.append({"run": name, "renders": f"{n_s} x {len(formats)}",
+                     "workers": 1 if run is one else run.workers,
+                     "seconds": round(run.seconds, 2),
+                     "per scheme (s)": round(run.seconds / n_s, 2), "vs loop": "",
+                     "target": "", "met": "", "chunks": "n/a",
+                     "kernel, parse, assemble": "n/a", "pandoc/typst": "n/a", "other": "n/a",
+                     "every render succeeded": _succeeded(run)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def use_quarto(quarto: str) -> str:
+    """Put ``quarto`` first on PATH, with this Python (and this evalkit) for its chunks;
+    return its version."""
+    bin_dir = str(Path(quarto).resolve().parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.environ["QUARTO_PYTHON"] = sys.executable
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    from evalkit.render import engine_version
+
+    return engine_version("quarto")
 
 
 def notes(args, schemes, formats, engine: str, facts: dict, load: tuple, cold: Run) -> str:
@@ -494,6 +529,10 @@ def main() -> None:
     p.add_argument("--profile", nargs="?", const="", default=None, metavar="SCHEME",
                    help="profile one scheme's render (default: the first) instead")
     p.add_argument("--top", type=int, default=30, help="rows of each profile shown")
+    p.add_argument("--quarto", nargs="?", const=str(ROOT / ".quarto-harness" / "bin" /
+                                                     "quarto"), default=None, metavar="QUARTO",
+                   help="also time the Quarto engine (default executable: the test harness "
+                        "in .quarto-harness): one scheme cold in every format, and the batch")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--job", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -566,6 +605,24 @@ def main() -> None:
                       f"(log: {st.get('log')})", file=sys.stderr)
         frame, facts = table(one, cold, warm, loop, schemes, formats, loop_schemes)
         text = notes(args, schemes, formats, engine, facts, load, cold)
+        if args.quarto:
+            q_engine = use_quarto(args.quarto)
+            print(f"Quarto: {q_engine}", file=sys.stderr)
+            q_load = os.getloadavg()[0]
+            q_one = run_one(one_scheme, work, args, engine="quarto", formats=tuple(formats),
+                            label="quarto-one")
+            print(f"Quarto, one scheme cold: {q_one.seconds:.1f} s", file=sys.stderr)
+            q_cold = run_batch("quarto-cold", schemes, formats, work / "qbatch", work, args,
+                               engine="quarto")
+            print(f"Quarto, batch cold: {q_cold.seconds:.1f} s", file=sys.stderr)
+            frame = pd.concat([frame, quarto_rows(q_one, q_cold, schemes, formats,
+                                                  frame.columns)], ignore_index=True)
+            text += (f" Quarto rows: {q_engine} (the test harness of ../shared/quarto), "
+                     "each document executed once and converted to every format (the "
+                     "executed notebook kept for the later formats); execution and "
+                     "conversion are not timed apart ('n/a'). Load average when the Quarto "
+                     f"runs started: {q_load:.2f}; when they ended: "
+                     f"{os.getloadavg()[0]:.2f}.")
         print(frame.to_markdown(index=False))
         print("\n" + text)
         if not args.no_write:

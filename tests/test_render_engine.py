@@ -202,7 +202,10 @@ if args == ["--version"]:
     sys.exit(0)
 qmd = pathlib.Path(args[1])
 output = args[args.index("--output") + 1]
-params = pathlib.Path(args[args.index("--execute-params") + 1]).read_text()
+params = (pathlib.Path(args[args.index("--execute-params") + 1]).read_text()
+          if "--execute-params" in args else None)
+if "keep-ipynb:true" in args:  # the executed notebook, kept for the other formats
+    (qmd.parent / (qmd.stem + ".quarto_ipynb")).write_text("{}")
 with open(os.environ["FAKE_QUARTO_LOG"], "a") as log:
     log.write(json.dumps({"args": args, "cwd": os.getcwd(), "params": params,
                           "source": qmd.read_text()}) + "\\n")
@@ -243,13 +246,17 @@ def test_quarto_engine_command_lines(tmp_path, fake_quarto):
     assert paths["pdf"].read_text() == "fake typst" and paths["html"].read_text() == "fake html"
     calls = [json.loads(line) for line in fake_quarto.read_text().splitlines()]
     assert [c["args"][c["args"].index("--to") + 1] for c in calls] == ["html", "typst", "docx"]
-    for call in calls:
+    for i, call in enumerate(calls):
         args = call["args"]
         assert args[0] == "render" and Path(args[1]).parent == src
-        assert Path(args[1]).suffix == ".qmd" and call["source"] == (src / "report.qmd").read_text()
-        assert "--output" in args and "--execute-params" in args
-        assert yaml.safe_load(call["params"]) == {"name": HOSTILE, "spec": "/data/spec.yaml"}
-        assert Path(call["cwd"]) == src
+        assert "--output" in args and Path(call["cwd"]) == src
+        if i == 0:  # executes the document with the parameters, keeping the notebook
+            assert Path(args[1]).suffix == ".qmd"
+            assert call["source"] == (src / "report.qmd").read_text()
+            assert "--execute-params" in args and "keep-ipynb:true" in args
+            assert yaml.safe_load(call["params"]) == {"name": HOSTILE, "spec": "/data/spec.yaml"}
+        else:  # converts the executed notebook, without running it again
+            assert Path(args[1]).suffix == ".ipynb" and "--execute-params" not in args
     assert "--embed-resources" in calls[0]["args"]
     assert sorted(p.name for p in src.iterdir()) == ["report.qmd"]  # no leftovers
     assert sorted(p.name for p in out.iterdir()) == ["scheme-a.docx", "scheme-a.html",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -120,54 +122,183 @@ def _digest(paths) -> str:
     return h.hexdigest()
 
 
+#: The file in a scheme's analysis folder that records what it was computed from.
+INPUTS_STAMP = ".inputs-sha256"
+#: The file in demo's output folder that records the synthetic data it last checked.
+SYNTH_STAMP = ".synthetic-sha256"
+
+
+def _synth_key(root: Path) -> str:
+    """The synthetic data under ``root`` (every file's name and bytes) and the code that
+    writes it (:func:`evalkit.fingerprint.code_sha256`), as one SHA-256."""
+    from .fingerprint import code_sha256
+
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return hashlib.sha256(json.dumps({"root": str(root.resolve()), "code": code_sha256(),
+                                      "files": _digest_rel(root, files)}).encode()).hexdigest()
+
+
+def _digest_rel(root: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _synth_stage(root: Path, out: Path, args) -> dict:
+    """Write (or check) the synthetic case studies unless they are as the last demo left
+    them with the same code (:data:`SYNTH_STAMP`); return the refusals by scheme."""
+    from . import synthetic
+    from .output_folder import write_file
+
+    stamp = out / SYNTH_STAMP
+    if (not args.force and root.is_dir() and stamp.is_file()
+            and stamp.read_text() == _synth_key(root)):
+        if not args.quiet:
+            print("synth: the synthetic data are current", file=sys.stderr)
+        return {}
+    # rewrites nothing that is already identical, and no folder that holds other files
+    _, refused = synthetic.synth_each(root, progress=not args.quiet, force=args.force)
+    if not refused:
+        try:
+            write_file(out, SYNTH_STAMP, _synth_key(root).encode(), force=args.force)
+        except EvalkitError:
+            pass  # the stamp only saves time; a folder that refuses it is checked later
+    return refused
+
+
+def _analysis_current(target: Path, key: str) -> bool:
+    """Whether ``target`` holds the analysis computed from ``key``: its stamp says so and
+    every file its manifest lists is there, unchanged, with nothing else."""
+    from .output_folder import folder_files, read_manifest, sha256
+
+    stamp = target / INPUTS_STAMP
+    if not stamp.is_file() or stamp.read_text() != key:
+        return False
+    listed = read_manifest(target)
+    return bool(listed) and set(listed) == set(folder_files(target)) and all(
+        sha256(target / rel) == digest for rel, digest in listed.items())
+
+
+def _analyse(scheme: str, spec: str, target: str, key: str, force: bool,
+             cores: int) -> tuple[str, str | None]:
+    """Run one scheme's spec into ``target`` (in a worker process of the demo, or in this
+    one); return the scheme and None, or its one-line error. One maths-library (BLAS)
+    thread: the schemes run side by side, one per core."""
+    from threadpoolctl import threadpool_limits
+
+    from .pipeline import run_spec
+
+    before = os.environ.get("EVALKIT_JOBS")
+    os.environ["EVALKIT_JOBS"] = str(max(1, cores))  # placebo fits' worker processes
+    try:
+        with threadpool_limits(limits=1):
+            run_spec(spec, out=target, force=force, extra_files={INPUTS_STAMP: key})
+    except EvalkitError as err:
+        return scheme, err.one_line()
+    finally:
+        if before is None:
+            os.environ.pop("EVALKIT_JOBS", None)
+        else:
+            os.environ["EVALKIT_JOBS"] = before
+    return scheme, None
+
+
+def _cost(spec: Path) -> int:
+    """A rough rank of a spec's run time (synthetic control fits a placebo per donor), so
+    that the slowest start first and the workers finish together."""
+    text = spec.read_text(encoding="utf-8", errors="replace")
+    return 10 * text.count("synthetic_control") + text.count("design")
+
+
+def _analysis_stage(root: Path, out: Path, schemes: list[str], args) -> tuple[list, list]:
+    """Run every scheme's spec whose inputs or evalkit changed since its last run, side by
+    side in worker processes; return the good schemes and one line per failure."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    from .fingerprint import code_sha256
+
+    todo, good, failures = [], [], []
+    for scheme in schemes:
+        folder = root / scheme
+        key = f"{_digest([*folder.iterdir()])}-{code_sha256()}"
+        target = out / scheme / "analysis"
+        if not args.force and _analysis_current(target, key):
+            good.append(scheme)
+        else:
+            todo.append((scheme, str(folder / "spec.yaml"), str(target), key, args.force))
+    current = len(good)
+    todo.sort(key=lambda t: -_cost(Path(t[1])))
+    jobs = max(1, min(args.jobs or os.cpu_count() or 1, len(todo) or 1))
+    cores = max(1, (os.cpu_count() or 1) // jobs)
+    with tqdm(total=len(todo), desc="analyses", unit="scheme", disable=args.quiet) as bar:
+        def done(scheme: str, error: str | None) -> None:
+            if error is None:
+                good.append(scheme)
+            else:
+                failures.append(f"{scheme}: {error}")
+            bar.set_postfix_str(scheme, refresh=False)
+            bar.update()
+
+        if jobs == 1:
+            for t in todo:
+                done(*_analyse(*t, cores))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_analyse, *t, cores) for t in todo]
+                for fut in as_completed(futures):
+                    done(*fut.result())
+    print(f"Analyses: {len(todo) - len(failures)} run, {current} already current "
+          f"({out.resolve()}/<scheme>/analysis)")
+    return [s for s in schemes if s in good], failures
+
+
 def cmd_demo(args) -> int:
-    """Synthesise (if needed), run every scheme's spec and render every evidence summary.
+    """Synthesise (if needed), run every scheme's spec and render every evidence summary
+    and the comparative synthesis, with a progress bar for each stage.
 
     A scheme that cannot be synthesised (its folder holds files evalkit did not write) or
-    analysed (bad data) is left out and listed at the end; the others go on.
+    analysed (bad data) is left out and listed at the end; the others go on. Work whose
+    inputs (and evalkit) are unchanged since the last run is not done again; analyses
+    run side by side, and the reports reuse the evaluations the analyses computed.
     """
-    import evalkit
-
+    from . import reporting_batch
     from .output_folder import write_file
-    from .pipeline import run_spec
-    from .reporting_batch import check_schemes, known_schemes, render_reports
-    from .synthetic import synth_each
+    from .pipeline import CACHE_ENV
+    from .run_temp import run_dir
 
     root = _data_root(args)
     out = Path(args.out)
     qmd = Path(args.qmd)
-    # rewrites nothing that is already identical, and no folder that holds other files
-    _, refused = synth_each(root, progress=not args.quiet, force=args.force)
+    refused = _synth_stage(root, out, args)
     failures = [f"{name}: {err.one_line()}" for name, err in refused.items()]
-    schemes = [s for s in known_schemes(root) if s not in refused]
+    schemes = [s for s in reporting_batch.known_schemes(root) if s not in refused]
     if not refused:
-        check_schemes(schemes, root)
-    ran, skipped, good = [], [], []
-    for scheme in schemes:
-        folder = root / scheme
-        key = _digest([*folder.iterdir()]) + evalkit.__version__
-        target = out / scheme / "analysis"
-        stamp = target / ".inputs-sha256"
-        if stamp.is_file() and stamp.read_text() == key:
-            skipped.append(scheme)
-            good.append(scheme)
-            continue
-        try:
-            run_spec(folder / "spec.yaml", out=target, force=args.force,
-                     extra_files={".inputs-sha256": key})
-        except EvalkitError as err:
-            failures.append(f"{scheme}: {err.one_line()}")
-            continue
-        ran.append(scheme)
-        good.append(scheme)
-    print(f"Analyses: {len(ran)} run, {len(skipped)} already current "
-          f"({(out).resolve()}/<scheme>/analysis)")
-    statuses = render_reports(qmd, good, formats=_formats(args.to), out=out,
-                              data_root=root, engine=args.engine, jobs=args.jobs,
-                              progress=not args.quiet, force=args.force) if good else []
-    if good:  # the schemes left out are named, so that "all" does not bring them back
-        statuses.append(_render_comparison(args.compare_qmd, ",".join(good) if failures
-                                           else "all", root, out, args))
+        reporting_batch.check_schemes(schemes, root)
+    # the run's evaluations, for the reports' kernels (a private folder, removed after)
+    cache = run_dir() / f"evaluations-{os.getpid()}"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(cache)
+    try:
+        good, failed = _analysis_stage(root, out, schemes, args)
+        failures += failed
+        statuses = reporting_batch.render_reports(
+            qmd, good, formats=_formats(args.to), out=out, data_root=root,
+            engine=args.engine, jobs=args.jobs, progress=not args.quiet,
+            force=args.force) if good else []
+        if good:  # the schemes left out are named, so that "all" does not bring them back
+            statuses.append(_render_comparison(args.compare_qmd, ",".join(good) if failures
+                                               else "all", root, out, args))
+    finally:
+        if before is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = before
+        shutil.rmtree(cache, ignore_errors=True)
     index = {s["scheme"]: s for s in statuses}
     try:
         write_file(out, "index.json", (json.dumps(index, indent=2, sort_keys=True)
@@ -180,11 +311,26 @@ def cmd_demo(args) -> int:
 
 
 def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
+    """Render the comparative synthesis, with a progress bar over the report's chunks."""
+    from tqdm import tqdm
+
+    from . import render
     from .reporting_batch import render_folder
 
-    return render_folder(Path(qmd).resolve(), "comparative",
-                         {"schemes": schemes, "data_root": str(root.resolve())},
-                         _formats(args.to), out.resolve(), args.engine, force=args.force)
+    with tqdm(desc="comparative synthesis", unit="chunk", disable=args.quiet) as bar:
+        def advance(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+
+        before, render.cell_progress = render.cell_progress, advance
+        try:
+            return render_folder(Path(qmd).resolve(), "comparative",
+                                 {"schemes": schemes, "data_root": str(root.resolve())},
+                                 _formats(args.to), out.resolve(), args.engine,
+                                 force=args.force)
+        finally:
+            render.cell_progress = before
 
 
 def cmd_aggregate(args) -> int:

@@ -6,15 +6,25 @@ figures (PNG and SVG), ``run.log`` and ``provenance.json`` in a folder. The
 folder is built aside and swapped in whole (:mod:`evalkit.output_folder`), so a failed
 or killed run leaves nothing half-written, a folder holding files evalkit did not write
 is not replaced, and the same inputs give a byte-identical ``results.json``.
+
+Within one run of a batch (``evalkit demo``) an evaluation is computed once: the process
+that runs a spec keeps the :class:`Evaluation` in the run's private cache folder
+(:data:`CACHE_ENV`), and the reports' kernels, started by the same run, load it from
+there instead of running the spec again (:func:`cached_evaluation`). The cache is keyed
+by :func:`evaluation_key` (evalkit's code, the spec and every data file it reads), so a
+changed input is never served from it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
+import pickle
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -24,6 +34,7 @@ from .data_sources import read_source
 from .designs import DESIGNS
 from .engagement_published import engagement_tables, published_frames
 from .errors import DesignError, EvalkitError
+from .fingerprint import code_sha256
 from .output_folder import check_folder, replace_folder
 from .provenance import collect, display_path, file_sha256
 from .results import EFFECT_FIELDS, DesignResult, jsonable
@@ -37,7 +48,12 @@ from .selection_robust import (
 )
 from .spec import Analysis, Spec, load_spec
 
-__all__ = ["Evaluation", "run_spec", "atomic_folder"]
+__all__ = ["Evaluation", "run_spec", "atomic_folder", "code_sha256", "evaluation_key",
+           "CACHE_ENV", "cached_evaluation", "cache_evaluation"]
+
+#: The environment variable naming the run's folder of computed evaluations (set by
+#: ``evalkit demo`` for its worker processes and the reports' kernels).
+CACHE_ENV = "EVALKIT_EVALUATION_CACHE"
 
 
 @dataclass
@@ -284,6 +300,75 @@ def _version() -> str:
     return evalkit.__version__
 
 
+def evaluation_key(spec: Spec) -> str:
+    """What an :class:`Evaluation` depends on, as one SHA-256: evalkit's code
+    (:func:`code_sha256`), the spec file (its place and bytes) and every data file it
+    reads (:func:`input_hashes`)."""
+    doc = {"code": code_sha256(), "spec": str(Path(spec.path).resolve()),
+           "spec_sha256": file_sha256(spec.path), "inputs": input_hashes(spec)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_folder() -> Path | None:
+    """The run's folder of evaluations (:data:`CACHE_ENV`), if it is set and private: a
+    folder (not a link) of this user's that no one else may write to. Anything else is
+    ignored, so that nothing but this user's own run is ever loaded."""
+    given = os.environ.get(CACHE_ENV)
+    if not given:
+        return None
+    folder = Path(given)
+    try:
+        st = folder.lstat()
+    except OSError:
+        return None
+    import stat
+
+    if (not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid())
+            or st.st_mode & 0o022):
+        return None
+    return folder
+
+
+def cached_evaluation(spec: Spec) -> Evaluation | None:
+    """The evaluation of ``spec`` that this run already computed, or None."""
+    folder = _cache_folder()
+    if folder is None:
+        return None
+    path = folder / f"{evaluation_key(spec)}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            evaluation = pickle.load(fh)  # written by this run's own processes only
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    return evaluation if isinstance(evaluation, Evaluation) else None
+
+
+def _read_only(items: dict) -> MappingProxyType:
+    """A read-only mapping again, when an evaluation is loaded from the cache."""
+    return MappingProxyType(items)
+
+
+def cache_evaluation(evaluation: Evaluation) -> Path | None:
+    """Keep an evaluation in the run's cache folder, if there is one (else do nothing)."""
+    folder = _cache_folder()
+    if folder is None:
+        return None
+    import copyreg
+
+    # results hold read-only mappings (e.g. SPC options), which pickle cannot store itself
+    copyreg.pickle(MappingProxyType, lambda m: (_read_only, (dict(m),)))
+    path = folder / f"{evaluation_key(evaluation.spec)}.pickle"
+    tmp = folder / f".{path.name}.{os.getpid()}.part"
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(evaluation, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        tmp.unlink(missing_ok=True)  # not cached: the report runs the spec itself
+        return None
+    return path
+
+
 #: The earlier name of :class:`evalkit.output_folder.replace_folder`.
 atomic_folder = replace_folder
 
@@ -328,6 +413,8 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     if out is not None:
         check_folder(out, force=force)
+    elif (cached := cached_evaluation(spec)) is not None:
+        return cached
     evaluation = Evaluation(spec=spec, results=[])
     log = [f"scheme: {spec.scheme}", f"spec: {display_path(spec.path)}"]
     declared = declared_tables(spec)
@@ -358,6 +445,7 @@ def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
         _robust_variant(evaluation, analysis, result, options, data, i, declared)
     if out is not None:
         evaluation.write(out, log=log, force=force, extra_files=extra_files)
+    cache_evaluation(evaluation)
     return evaluation
 
 

@@ -70,14 +70,15 @@ def render_key(qmd: str | Path, params: dict, formats: Sequence[str]) -> str:
     h.update(json.dumps({"params": {k: str(v) for k, v in params.items()},
                          "formats": sorted(formats), "version": evalkit.__version__},
                         sort_keys=True).encode())
+    from .fingerprint import code_sha256
+
+    h.update(code_sha256().encode())  # evalkit's source, assets and tables
     files: list[Path] = []
     if params.get("spec"):
         files += sorted(p for p in Path(params["spec"]).parent.iterdir() if p.is_file())
     if params.get("data_root"):
         files += sorted(p for p in Path(params["data_root"]).rglob("*")
                         if p.is_file() and not p.name.startswith("."))
-    package = Path(evalkit.__file__).parent
-    files += sorted(package.rglob("*.py")) + sorted((package / "render" / "assets").glob("*"))
     for f in files:
         h.update(str(f.name).encode())
         h.update(f.read_bytes())
@@ -100,17 +101,15 @@ def render_folder(qmd: str | Path, name: str, params: dict, formats: Sequence[st
     written, e.g. because the folder is not evalkit's).
     """
     from .output_folder import check_folder, replace_folder, write_file
-    from .render import render_qmd
 
     folder = Path(out) / name
     try:
         key = render_key(qmd, params, formats)
-        outputs = {f: folder / f"{Path(qmd).stem}.{f}" for f in formats}
-        stamp = folder / RENDER_KEY
-        if (not force and stamp.is_file() and stamp.read_text() == key
-                and all(p.is_file() for p in outputs.values())):
-            return {"scheme": name, "ok": True, "cached": True,
-                    "outputs": {k: str(v) for k, v in outputs.items()}}
+        cached = None if force else _cached(qmd, name, formats, folder, key)
+        if cached is not None:
+            return cached
+        from .render import render_qmd  # the renderer's imports only when there is work
+
         with replace_folder(folder, force=force, what="report folder") as staging:
             paths = render_qmd(Path(qmd), params=params, formats=tuple(formats),
                                out_dir=staging, basename=Path(qmd).stem, engine=engine)
@@ -128,6 +127,18 @@ def render_folder(qmd: str | Path, name: str, params: dict, formats: Sequence[st
         except (EvalkitError, OSError):
             path = None
         return {"scheme": name, "ok": False, "error": message, "log": path}
+
+
+def _cached(qmd: str | Path, name: str, formats: Sequence[str], folder: Path,
+            key: str) -> dict | None:
+    """The status of a report rendered from ``key`` with every output present, or None."""
+    outputs = {f: folder / f"{Path(qmd).stem}.{f}" for f in formats}
+    stamp = folder / RENDER_KEY
+    if stamp.is_file() and stamp.read_text() == key and all(p.is_file()
+                                                            for p in outputs.values()):
+        return {"scheme": name, "ok": True, "cached": True,
+                "outputs": {k: str(v) for k, v in outputs.items()}}
+    return None
 
 
 def failure_lines(statuses: Sequence[dict]) -> list[str]:
@@ -197,13 +208,26 @@ def render_reports(qmd: str | Path, schemes: Sequence[str], *, formats: Sequence
     if not qmd.is_file():
         raise EvalkitError("report source not found", file=str(qmd),
                            fix="give the path of a .qmd file")
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(schemes)))
+    statuses, todo = [], []
+    for s in schemes:  # reports that are current are settled here, without workers
+        spec = str((Path(data_root) / s / "spec.yaml").resolve())
+        try:
+            key = render_key(qmd, {"scheme": s, "spec": spec}, formats)
+        except OSError:
+            key = None  # render_folder reports it
+        done = (None if force or key is None else
+                _cached(qmd, s, formats, Path(out).resolve() / s, key))
+        if done is not None:
+            statuses.append(done)
+        else:
+            todo.append(s)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     cores = max(1, (os.cpu_count() or 1) // jobs)
     args = [(str(qmd), s, str((Path(data_root) / s / "spec.yaml").resolve()), tuple(formats),
-             str(Path(out).resolve()), engine, force, cores) for s in schemes]
-    statuses = []
-    with tqdm(total=len(args), desc="report", unit="scheme", disable=not progress) as bar:
-        if jobs == 1:
+             str(Path(out).resolve()), engine, force, cores) for s in todo]
+    with tqdm(total=len(args), desc="reports", unit="scheme", disable=not progress or not args,
+              ) as bar:
+        if jobs == 1 or len(args) <= 1:
             for a in args:
                 statuses.append(_render_one(*a))
                 bar.update()

@@ -5,21 +5,40 @@ document; the built-in engine (:mod:`evalkit.render.builtin`) needs only PyPI
 packages (nbclient, papermill, pandoc via pypandoc-binary, typst) and executes the
 document once for all formats. The Quarto engine (:mod:`evalkit.render.quarto`) runs
 ``quarto render`` with the same parameters.
+
+The names below are imported on first use (PEP 562), so that a command whose reports are
+all current never loads the renderer's dependencies (nbformat, pandoc, python-docx).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from .builtin import ExecutedDocument, builtin_version, execute_qmd
 from .errors import RenderError
-from .qmd import Cell, QmdDocument, parse_qmd
-from .quarto import render_with_quarto
-from .writers import FORMATS, check_formats, convert
+
+#: Called as ``cell_progress(done, total)`` after each chunk that a kernel started by this
+#: process runs (the command line sets it to drive a progress bar), or None.
+cell_progress: Callable[[int, int], None] | None = None
+
+_LAZY = {"ExecutedDocument": ".builtin", "builtin_version": ".builtin",
+         "execute_qmd": ".builtin", "Cell": ".qmd", "QmdDocument": ".qmd",
+         "parse_qmd": ".qmd", "render_with_quarto": ".quarto", "FORMATS": ".writers",
+         "check_formats": ".writers", "convert": ".writers"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a name of the renderer's modules on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["render_qmd", "quarto_available", "engine_version", "parse_qmd", "execute_qmd",
            "convert", "RenderError", "QmdDocument", "Cell", "ExecutedDocument", "FORMATS",
@@ -59,7 +78,7 @@ def engine_version(engine: str = "auto") -> str:
             return "quarto (not installed)"
         out = subprocess.run(["quarto", "--version"], capture_output=True, text=True)
         return f"quarto {out.stdout.strip() or out.stderr.strip()}"
-    return builtin_version()
+    return _this().builtin_version()
 
 
 def render_qmd(path: str | Path, *, params: dict[str, Any] | None = None,
@@ -94,13 +113,20 @@ def render_qmd(path: str | Path, *, params: dict[str, Any] | None = None,
         cross-reference, a converter failure or an unknown format or engine. No output
         file is written then.
     """
-    formats = check_formats(formats)
+    this = _this()  # the names through the module, as patched by a caller if so
+    formats = this.check_formats(formats)
     engine = _resolve(engine)
     path = Path(path)
     basename = basename or path.stem
     params = dict(params or {})
     if engine == "quarto":
-        return render_with_quarto(path, params=params, formats=formats, out_dir=out_dir,
-                                  basename=basename)
-    executed = execute_qmd(path, params=params)
-    return convert(executed, formats=formats, out_dir=out_dir, basename=basename)
+        return this.render_with_quarto(path, params=params, formats=formats, out_dir=out_dir,
+                                       basename=basename)
+    executed = this.execute_qmd(path, params=params)
+    return this.convert(executed, formats=formats, out_dir=out_dir, basename=basename)
+
+
+def _this():
+    import sys
+
+    return sys.modules[__name__]

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from .errors import RenderError
 from .qmd import QmdDocument
 
 __all__ = ["build_notebook", "run_notebook"]
+
+#: Lines of a kernel's own log (its standard error) that are shown after the run: errors.
+_KERNEL_ERROR = re.compile(r"\b(ERROR|CRITICAL)\b|^Traceback", re.M)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -152,7 +156,7 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
     # (evalkit.run_temp), which the next run removes if this one is killed.
     work = temp_dir("evalkit-kernel-")
     km = AsyncKernelManager(kernel_name=kernel_name,
-                            connection_file=str(work / "kernel.json"))
+                            connection_file=str(work / "kernel.json"), **_transport(work))
     client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(doc.path.parent)}})
     current: dict[str, int | None] = {"index": None}
@@ -161,6 +165,12 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
         current["index"] = cell_index
 
     client.on_cell_start = on_cell_start
+    from .. import render
+
+    hook = render.cell_progress  # a progress bar's, if the caller set one
+    if hook is not None:
+        client.on_cell_executed = lambda cell, cell_index, execute_reply: hook(
+            cell_index + 1, len(nb.cells))
     # As in Quarto: figures show inline whatever backend the calling process uses.
     # One maths-library (BLAS) thread per kernel unless the user chose otherwise: reports
     # render in parallel worker processes, one per core, and a kernel starting a BLAS thread
@@ -172,12 +182,37 @@ def run_notebook(doc: QmdDocument, nb: NotebookNode, *, timeout: int = 600,
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "TMPDIR": str(work), "TEMP": str(work),
            "TMP": str(work), **(env or {})}
     try:
-        # The kernel's own messages (e.g. ipykernel's warnings) go to a file, not to the
-        # terminal: the command prints one line per problem; a dead kernel's log has them.
+        # The kernel's own log goes to a file, not into the progress bars: a dead kernel's
+        # log has it, and the errors in it are shown after the run.
         with open(work / "kernel-stderr.txt", "wb") as stderr:
-            return _execute(client, env, doc, nb, current, timeout, kernel_name, stderr)
+            executed = _execute(client, env, doc, nb, current, timeout, kernel_name, stderr)
+        _show_kernel_errors(work / "kernel-stderr.txt")
+        return executed
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _transport(work: Path) -> dict[str, str]:
+    """How the kernel and this process talk: through local sockets in the run's private
+    ``work`` folder (IPC), where the system has them. Over TCP the messages would be plain
+    text on the machine's network interface, and ipykernel says so on every start
+    ("Kernel is running over TCP without encryption"), a warning that mixed into the
+    progress bars."""
+    ip = work / "kernel-ipc"
+    if os.name != "posix" or len(str(ip)) > 90:  # a socket's path has at most ~100 bytes
+        return {}
+    return {"transport": "ipc", "ip": str(ip)}
+
+
+def _show_kernel_errors(path: Path) -> None:
+    """Print the errors in a kernel's own log (not its warnings or notices), if any."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    lines = [ln for ln in text.splitlines() if _KERNEL_ERROR.search(ln)]
+    if lines:
+        print("\n".join(f"kernel: {ln}" for ln in lines), file=sys.stderr)
 
 
 def _execute(client, env: dict[str, str], doc: QmdDocument, nb: NotebookNode,

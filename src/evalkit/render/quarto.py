@@ -1,14 +1,17 @@
 """The Quarto engine: ``quarto render`` with the same parameters, when Quarto is installed.
 
-Each format is one ``quarto render <qmd> --to <fmt> --output <name> --execute-params
-<params.yml>`` (PDF through ``--to typst``; HTML with ``--embed-resources``). Quarto
-renders beside the source, so the source is copied to a uniquely named sibling first:
-parallel renders of one report (as the batch renderer does) then never share Quarto's
-intermediate files or figure folders. Finished files are moved into place atomically.
-Note that Quarto executes the document once per format. The kernel gets
-``EVALKIT_FIGURE_DIR`` (``<copy>_files/evalkit``, relative to the document, where report
-figures are written and which is removed with the copy's other files) and
-``EVALKIT_RENDER_ENGINE`` (Quarto's version), as with the built-in engine.
+The document is executed once, whatever the number of formats: the first format is
+``quarto render <qmd> --to <fmt> --output <name> --execute-params <params.yml>
+-M keep-ipynb:true`` (PDF through ``--to typst``; HTML with ``--embed-resources``), which
+keeps the executed notebook; every other format is rendered from that notebook, which
+Quarto converts without running it again (a notebook's code is not executed unless asked).
+Quarto renders beside the source, so the source is copied to a uniquely named sibling
+first: parallel renders of one report (as the batch renderer does) then never share
+Quarto's intermediate files or figure folders. Finished files are moved into place
+atomically. The kernel gets ``EVALKIT_FIGURE_DIR`` (``<copy>-figures``, relative to the
+document, where report figures are written, kept for the later formats and removed with
+the copy's other files) and ``EVALKIT_RENDER_ENGINE`` (Quarto's version), as with the
+built-in engine.
 
 Most of evalkit's look reaches Quarto's output through the reports' own front matter (Lua
 filters, CSS, typst rules; see the README). What Quarto cannot do is done here, after
@@ -40,7 +43,8 @@ __all__ = ["quarto_command", "render_with_quarto"]
 _CREATED = re.compile(r"Output created:\s*(.+?)\s*$", re.M)
 
 
-def quarto_command(quarto: str, qmd: Path, fmt: str, output: str, params_file: Path) -> list[str]:
+def quarto_command(quarto: str, qmd: Path, fmt: str, output: str,
+                   params_file: Path | None, *, keep_notebook: bool = False) -> list[str]:
     """The ``quarto render`` command line for one format.
 
     Parameters
@@ -48,16 +52,22 @@ def quarto_command(quarto: str, qmd: Path, fmt: str, output: str, params_file: P
     quarto
         The ``quarto`` executable.
     qmd
-        The document.
+        The document (or an executed notebook, rendered without running it).
     fmt
         ``html``, ``docx`` or ``pdf`` (rendered by Quarto's ``typst`` format).
     output
         The output file name (Quarto writes it beside the document).
     params_file
-        A YAML file of parameter values.
+        A YAML file of parameter values, or None (a notebook already executed).
+    keep_notebook
+        Keep the executed notebook (``<name>.quarto_ipynb``) for the other formats.
     """
     cmd = [quarto, "render", str(qmd), "--to", "typst" if fmt == "pdf" else fmt,
-           "--output", output, "--execute-params", str(params_file)]
+           "--output", output]
+    if params_file is not None:
+        cmd += ["--execute-params", str(params_file)]
+    if keep_notebook:
+        cmd += ["-M", "keep-ipynb:true"]
     if fmt == "html":
         cmd.append("--embed-resources")
     return cmd
@@ -108,6 +118,20 @@ def _clean_stale(source: Path) -> None:
             _clean(source.parent, stem)
 
 
+def _executed_notebook(folder: Path, stem: str, proc: subprocess.CompletedProcess,
+                       fmt: str) -> Path:
+    """The notebook Quarto kept after executing ``<stem>.qmd``, renamed ``<stem>-executed
+    .ipynb`` (a notebook is rendered without being run); a RenderError if there is none."""
+    kept = folder / f"{stem}.quarto_ipynb"
+    if not kept.is_file():
+        raise RenderError(f"quarto kept no executed notebook after rendering {fmt}",
+                          file=str(folder / f"{stem}.qmd"), fix="see the render log"
+                          ).with_log((proc.stdout or "") + (proc.stderr or ""))
+    target = folder / f"{stem}-executed.ipynb"
+    os.replace(kept, target)
+    return target
+
+
 def glob_escape(text: str) -> str:
     """Escape glob wildcards in ``text``."""
     return re.sub(r"([*?\[])", r"[\1]", text)
@@ -115,7 +139,7 @@ def glob_escape(text: str) -> str:
 
 def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Sequence[str],
                        out_dir: str | Path, basename: str) -> dict[str, Path]:
-    """Render a document with Quarto, one ``quarto render`` per format.
+    """Render a document with Quarto: executed once, converted to every format.
 
     Parameters
     ----------
@@ -158,10 +182,15 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
         try:
             shutil.copyfile(path, copy)
             version = subprocess.run([quarto, "--version"], capture_output=True, text=True)
-            env = {**os.environ, "EVALKIT_FIGURE_DIR": f"{stem}_files/evalkit",
+            env = {**os.environ, "EVALKIT_FIGURE_DIR": f"{stem}-figures",
                    "EVALKIT_RENDER_ENGINE": f"quarto {version.stdout.strip()}".strip()}
-            for fmt in formats:
-                cmd = quarto_command(quarto, copy, fmt, f"{stem}.{fmt}", params_file)
+            executed: Path | None = None
+            for i, fmt in enumerate(formats):
+                if i == 0:  # executes the document, and keeps the executed notebook
+                    cmd = quarto_command(quarto, copy, fmt, f"{stem}.{fmt}", params_file,
+                                         keep_notebook=len(formats) > 1)
+                else:  # converts that notebook without running it again
+                    cmd = quarto_command(quarto, executed, fmt, f"{stem}.{fmt}", None)
                 proc = subprocess.run(cmd, cwd=path.parent, capture_output=True, text=True,
                                       env=env)
                 result = _produced(proc, path.parent, f"{stem}.{fmt}")
@@ -169,6 +198,8 @@ def render_with_quarto(path: str | Path, *, params: dict[str, Any], formats: Seq
                     raise RenderError(_failure(proc, fmt), file=str(path),
                                       fix="see the render log").with_log(
                         " ".join(cmd) + "\n\n" + (proc.stdout or "") + (proc.stderr or ""))
+                if i == 0 and len(formats) > 1:
+                    executed = _executed_notebook(path.parent, stem, proc, fmt)
                 produced[fmt] = work / f"output.{fmt}"
                 shutil.move(result, produced[fmt])
                 if fmt == "docx":

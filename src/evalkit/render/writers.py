@@ -179,7 +179,7 @@ def publish(produced: dict[str, Path], out_dir: Path, basename: str) -> dict[str
                       f"{secrets.token_hex(4)}.part")
             staged[fmt] = tmp
             shutil.copyfile(path, tmp)
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o666 & ~current_umask())  # as any new file (the user's umask)
         written = {}
         for fmt, tmp in staged.items():
             target = out_dir / f"{basename}.{fmt}"
@@ -190,6 +190,20 @@ def publish(produced: dict[str, Path], out_dir: Path, basename: str) -> dict[str
         for tmp in staged.values():
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (what new files may not allow)."""
+    try:  # read without changing it (Linux)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_basename(basename: str) -> str:
