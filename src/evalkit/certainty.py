@@ -399,10 +399,11 @@ def _triangulate_rows(rows: pd.DataFrame, scheme: str | None,
             e.update(record=alt, scale="difference", estimate=float(d["absolute_difference"]),
                      low=float(d["absolute_difference_ci"][0]),
                      high=float(d["absolute_difference_ci"][1]),
-                     note=f"its ratio ({estimand_label(alt['estimand'])}) as the absolute difference the "
-                          "design reports")
-            notes.append(f"The {design_name(alt['design'])} ratio ({estimand_label(alt['estimand'])}) is "
-                         "compared as the absolute difference it reports.")
+                     note=f"its ratio ({estimand_label(alt['estimand'])}) as the absolute "
+                          "difference the design reports")
+            notes.append(f"The {design_name(alt['design'])} ratio "
+                         f"({estimand_label(alt['estimand'])}) is compared as the absolute "
+                         "difference it reports.")
     table = pd.DataFrame([{
         "design": e["record"]["design"], "estimand": e["record"]["estimand"],
         "evidence_level": int(e["record"]["evidence_level"]),
@@ -854,8 +855,8 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         idx = max(0, CERTAINTY_LEVELS.index(start) - len(downgrades))
         certainty = CERTAINTY_LEVELS[idx]
         parts = [f"Started at {start} certainty: the headline estimate comes from the "
-                 f"{design_name(rec['design'])} ({estimand_label(rec['estimand'])}), Maryland level "
-                 f"{level}."]
+                 f"{design_name(rec['design'])} ({estimand_label(rec['estimand'])}), "
+                 f"Maryland level {level}."]
         floor = CERTAINTY_LEVELS.index(start)
         for w in why:
             if floor == 0:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 
 __all__ = ["SCHEME_NAME", "ESTIMAND_LABELS", "DESIGN_LABELS", "DESIGN_SHORT",
-           "COLUMN_LABELS", "estimand_label", "design_label", "column_label"]
+           "COLUMN_LABELS", "estimand_label", "design_label", "column_label",
+           "outcome_phrase", "column_words"]
 
 #: A scheme's name: lower-case letters, digits and hyphens (it names folders and files).
 SCHEME_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -79,6 +80,13 @@ COLUMN_LABELS = {
     "scheme": "Scheme",
     "outcome": "Outcome",
     "estimand": "Estimate",
+    # characteristics the synthetic schemes match or weight on
+    "age": "Age", "female": "Female", "conditions": "Long-term conditions",
+    "risk_score": "Risk score", "imd_score": "Deprivation (IMD score)",
+    "pct_65plus": "Aged 65 and over (%)", "list_size": "List size",
+    "cost_y1": "Cost in year 1", "cost_y2": "Cost in year 2", "cost_y3": "Cost in year 3",
+    "admissions_y1": "Admissions in year 1", "admissions_y2": "Admissions in year 2",
+    "admissions_y3": "Admissions in year 3",
 }
 
 
@@ -102,3 +110,44 @@ def design_label(design: str, *, short: bool = False) -> str:
 def column_label(column: str) -> str:
     """A grouping column's name as a heading (e.g. ``'Strength of design'``)."""
     return COLUMN_LABELS.get(column) or _words(column)
+
+
+def column_words(column: str) -> str:
+    """A column's name within a sentence: ``"risk score"``, ``"cost in year 1"``.
+
+    Examples
+    --------
+    >>> column_words("risk_score"), column_words("IMD_rank")
+    ('risk score', 'IMD rank')
+    """
+    text = column_label(column)
+    word = text.split(" ", 1)[0]
+    if word and (len(word) == 1 or word[1:].islower()):
+        text = text[:1].lower() + text[1:]
+    return text
+
+
+def outcome_phrase(label: str) -> str:
+    """An outcome's label as the object of a sentence ("the scheme reduces ...").
+
+    The first letter is lower-cased unless the first word is an acronym (A&E, QALYs), and
+    a label that is a percentage of people ("Patients rating their practice good (%)")
+    becomes their share, so that nothing says it "reduces patients".
+
+    Examples
+    --------
+    >>> outcome_phrase("Patients rating their practice good (%)")
+    'the share of patients rating their practice good'
+    >>> outcome_phrase("Emergency admissions"), outcome_phrase("A&E attendances")
+    ('emergency admissions', 'A&E attendances')
+    """
+    text = str(label).strip()
+    share = text.endswith("(%)")
+    if share:
+        text = text[:-3].rstrip()
+    word = text.split(" ", 1)[0]
+    if word and word[0].isupper() and (len(word) == 1 or word[1:].islower()):
+        text = text[:1].lower() + text[1:]
+    if share and not text.lower().startswith(("share", "percentage", "proportion", "the ")):
+        text = f"the share of {text}"
+    return text

@@ -36,7 +36,13 @@ from .economics.wording import (
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
 from .markdown_text import Markdown, md_join, md_paragraphs, md_text
-from .naming import DESIGN_LABELS, ESTIMAND_LABELS, design_label, estimand_label
+from .naming import (
+    DESIGN_LABELS,
+    ESTIMAND_LABELS,
+    column_words,
+    design_label,
+    estimand_label,
+)
 from .narrative import (
     MINUS,
     describe_effect,
@@ -60,7 +66,12 @@ from .reporting_batch import (  # noqa: F401 - re-exported: their old home
     render_reports,
 )
 from .reporting_checklist import checklist, checklist_facts
-from .reporting_design import comparison_markdown, data_sources_markdown, people_analysis
+from .reporting_design import (
+    comparison_markdown,
+    data_sources_markdown,
+    people_analysis,
+    window_words,
+)
 from .reporting_disclosure import ReportCounts
 from .reporting_figures import figure_markdown
 from .reporting_limitations import limitations_markdown
@@ -108,9 +119,10 @@ FIGURE_CAPTIONS = {
                       "(blue) and every other area treated as if it had adopted the scheme "
                       "(grey placebos; poorly fitting placebos left out). The dotted line marks "
                       "the start.",
-    "fig-love": "Balance before and after matching: standardised mean differences of each "
-                "characteristic between enrolled and comparison units (circles before, "
-                "squares after). Dashed lines mark plus and minus 0.1.",
+    "fig-love": "Balance before and after matching: absolute standardised mean differences of "
+                "each characteristic between enrolled and comparison units (circles before, "
+                "squares after). The dashed line marks 0.1, the usual threshold of "
+                "balance.",
     "fig-ce-plane": "Cost-effectiveness plane: bootstrap replicates (dots) of the scheme's "
                     "incremental cost and QALYs per patient, the estimate (diamond) and the "
                     "£20,000 per QALY threshold (dashed). Points below the dashed line are "
@@ -135,9 +147,11 @@ FIGURE_CAPTIONS = {
     "fig-maturity": "Network maturity self-assessment on the ten building blocks of "
                     "high-performing primary care (1 to 5), for the networks scoring highest "
                     "and lowest at the last assessment; line style marks the wave.",
-    "fig-dose": "Engagement and outcome: each unit's change in the headline outcome after the "
-                "start against its referrals per 1,000 patients in the first year, with the "
-                "fitted slope and its 95% interval. An association, not a causal effect.",
+    "fig-dose": "Engagement and outcome: the change in {outcome} after the start estimated "
+                "for a unit at each level of referrals per 1,000 patients in the first year "
+                "(solid line), with its 95% confidence band, from a model of every unit's "
+                "monthly values; the dashed line marks no change. An association, not a "
+                "causal effect.",
 }
 
 #: Display widths of the taller figures (a share of the text width), so that they sit on a
@@ -162,14 +176,29 @@ _EVENT_COUNTS = {"events": "events in the before/after windows (admissions, bed 
                  "observations": "patient-years observed"}
 
 
+def _covariates(d: dict) -> list[str]:
+    """Up to four covariates still out of balance after matching, in words."""
+    return [column_words(c) for c in d.get("imbalanced_covariates", [])[:4]]
+
+
+def _units_word(n: int, *, again: bool = False) -> str:
+    """A count of units in words: "no unit", "1 unit", "3 units" (``again``: the noun is
+    left out after its first use, "and 2 fewer", "and none fewer")."""
+    if again:
+        return "none" if n == 0 else f"{n:,}"
+    return "no unit" if n == 0 else f"{n:,} unit" + ("" if n == 1 else "s")
+
+
 def _plain_count(value, what: str) -> str:
     """A count as it is (the default when no disclosure control is given)."""
     return f"{int(value):,}"
 
 
-def _how_prepost(first: pd.Series, d: dict, show=_plain_count) -> str:
-    how = (f"baseline {d['baseline_window'][0]} to {d['baseline_window'][1]}, "
-           f"follow-up {d['followup_window'][0]} to {d['followup_window'][1]}; "
+def _how_prepost(first: pd.Series, d: dict, show=_plain_count, time: str | None = None
+                 ) -> str:
+    # A one-period window is that period ("baseline year 2"), never "2 to 2".
+    how = (f"baseline {window_words(d['baseline_window'], time or 'period')}, "
+           f"follow-up {window_words(d['followup_window'], time or 'period')}; "
            f"{show(first['n_units'], 'units')} units")
     if d.get("baseline_events") is not None and d.get("followup_events") is not None:
         how += (f"; {show(d['baseline_events'], 'events')} events in the baseline and "
@@ -219,7 +248,8 @@ def _how_matched(first: pd.Series, d: dict, show=_plain_count) -> str:
            f"{d['max_abs_smd_after']:.3f} ("
            + ("balanced" if d.get("balance_ok") else "not balanced: level lowered") + ")")
     if d.get("pre_outcomes"):
-        how += f"; difference-in-differences on {', '.join(d['pre_outcomes'])}"
+        how += ("; difference-in-differences on "
+                + ", ".join(column_words(c) for c in d["pre_outcomes"]))
     return how
 
 
@@ -265,15 +295,19 @@ _DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_sta
              "economic": _how_economic}
 
 
-def describe_design(design: str, first: pd.Series, show=None) -> str:
+def describe_design(design: str, first: pd.Series, show=None, *, time: str | None = None
+                    ) -> str:
     """One line on how a design was applied, from its first effect record's diagnostics.
 
     ``show(count, what)`` formats each count of people or events (default: as it is; a
-    report passes :meth:`evalkit.reporting_disclosure.ReportCounts.count`).
+    report passes :meth:`evalkit.reporting_disclosure.ReportCounts.count`); ``time`` names
+    the period (``"year"``) for a before/after window of one period.
     """
     show = show or _plain_count
     how = _DESCRIBE.get(design)
     d = first["diagnostics"]
+    if design == "prepost":
+        return _how_prepost(first, d, show, time)
     return how(first, d, show) if how else f"{show(first['n_units'], 'units')} units"
 
 
@@ -395,12 +429,17 @@ class ReportContext:
 
         with matplotlib.rc_context(PLAIN_TEXT):  # labels from the spec are text, not math
             drawn = getattr(self, self._DRAW[label])()
-        outcome = {"fig-its": self.its_outcome(),
-                   "fig-event": self._event_outcome()}.get(label, "")
+        outcome = {"fig-its": self.its_outcome,
+                   "fig-event": self._event_outcome,
+                   "fig-dose": self._dose_outcome}.get(label, lambda: "")()
         outcome = (outcome[:1].lower() + outcome[1:] if outcome[1:2].islower() else outcome)
         caption = Markdown(FIGURE_CAPTIONS[label].format(outcome=md_text(outcome)))
         return figure_markdown(drawn, label=label, caption=caption,
                                width=FIGURE_WIDTHS.get(label))
+
+    def _dose_outcome(self) -> str:
+        prof = self.engagement
+        return "" if prof is None or prof.outcome is None else self.label(prof.outcome)
 
     def _event_outcome(self) -> str:
         analysis, _ = self._event_analysis()
@@ -513,7 +552,8 @@ class ReportContext:
         for analysis, res in self.evaluation.results:
             levels = sorted(set(res.effects["evidence_level"]))
             how = describe_design(analysis.design, res.effects.iloc[0],
-                                  self._show(people_analysis(self.evaluation, analysis)))
+                                  self._show(people_analysis(self.evaluation, analysis)),
+                                  time=analysis.options.get("time"))
             out.append(f"- **{md_text(self.label(analysis.outcome))}**: "
                        f"{md_text(design_label(analysis.design))} "
                        f"({md_text(analysis.label or analysis.data)}): {md_text(how)}. "
@@ -725,7 +765,7 @@ class ReportContext:
                 f"matching: the largest standardised mean difference after matching is "
                 f"{d['max_abs_smd_after']:.2f}"
                 + (" (all within 0.1)." if d.get("balance_ok") else
-                   f" (above 0.1 for {md_join(d.get('imbalanced_covariates', [])[:4])}: "
+                   f" (above 0.1 for {md_join(_covariates(d))}: "
                    "balance was not achieved, so the evidence level is held at 3).")]
         if d.get("n_unmatched_treated"):
             show = self._show(people_analysis(self.evaluation, analysis))
@@ -1047,9 +1087,16 @@ class ReportContext:
     def _draw_dose(self):
         from .plots.engagement import dose_response_plot
 
-        return self._engagement_draw(lambda p: dose_response_plot(
-            p.dose_response, dose_label="referrals per 1,000 patients in the first year")
-            if p.dose_response is not None else None)
+        def draw(p):
+            if p.dose_response is None:
+                return None
+            name = self.label(p.outcome) if p.outcome else "the headline outcome"
+            return dose_response_plot(
+                p.dose_response, dose_label="Referrals per 1,000 patients in the first year",
+                effect_label=f"Change in {name[:1].lower() + name[1:]}\nafter the start "
+                             f"({p.outcome_unit})")
+
+        return self._engagement_draw(draw)
 
     def dose_figure(self):
         """Effect on the headline outcome against engagement (dose-response)."""
@@ -1128,10 +1175,10 @@ class ReportContext:
         below = f[f["flag"].str.startswith("below")]
         parts += [f"@fig-funnel compares each unit's referrals per 1,000 patients a year "
                   f"with the scheme's average, allowing for the play of chance and for "
-                  f"overdispersion: {len(above)} unit(s) referred more than the 95% limit "
-                  f"allows" + (f" ({md_join(above['unit'])})" if 0 < len(above)
-                               <= 5 else "")
-                  + f" and {len(below)} fewer"
+                  f"overdispersion: {_units_word(len(above))} referred more than the 95% "
+                  f"limit allows" + (f" ({md_join(above['unit'])})" if 0 < len(above)
+                                     <= 5 else "")
+                  + f" and {_units_word(len(below), again=True)} fewer"
                   + (f" ({md_join(below['unit'])})" if 0 < len(below) <= 5
                      else "") + ". Low referrers are where engagement work would start.", ""]
         mdt = ind.frames["mdt"].sort_values("rate", kind="stable").reset_index(drop=True)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from .certainty import CertaintyResult
+from .naming import column_words
 from .narrative import format_effect, p_text
 from .reporting_summary import pipe_table
 
@@ -103,7 +104,8 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
                              f"{float(d.get('max_abs_smd_after', float('nan'))):.2f} ("
                              + ("all within 0.1" if d.get("balance_ok") else
                                 "above 0.1 for "
-                                + ", ".join(d.get("imbalanced_covariates", [])[:4]))
+                                + ", ".join(column_words(c)
+                                            for c in d.get("imbalanced_covariates", [])[:4]))
                              + ")"))
     return pd.DataFrame(rows, columns=["Check", "Analysis", "Result"])
 

@@ -61,7 +61,7 @@ def ce_plane_plot(result: DesignResult, *, wtp: float = 20_000.0, label: str | N
     ax.set_xlabel(f"Incremental effect ({unit} per patient)")
     ax.set_ylabel("Incremental cost per patient")
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     p = result.diagnostics.get(f"prob_cost_effective_{int(wtp)}")
     share_ne = float(np.mean((draws["inc_effect"] > 0) & (draws["inc_cost"] > 0)))

@@ -197,7 +197,8 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
                          "lo": r["ci_low"], "hi": r["ci_high"], "weight": r["weight"]})
         if diamonds and str(g) in sub.index:
             s = sub.loc[str(g)]
-            rows.append({"kind": "subgroup", "text": f"Subtotal ({int(s['k'])} schemes)",
+            rows.append({"kind": "subgroup", "text": f"Subtotal ({int(s['k'])} scheme"
+                         + ("s)" if int(s["k"]) != 1 else ")"),
                          "est": s["estimate"], "lo": s["ci_low"], "hi": s["ci_high"],
                          "weight": float(studies.loc[idx, "weight"].sum())})
         if g is not None:
