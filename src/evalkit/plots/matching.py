@@ -89,6 +89,7 @@ def love_plot(result, *, threshold: float = 0.1, absolute: bool = True,
     if len(after):
         alt += (f" After matching the largest is {after.abs().idxmax()} "
                 f"({after.abs().max():.2f}); "
-                + (f"{len(above)} covariate(s) remain above {threshold}: {', '.join(above)}."
+                + (f"{len(above)} covariate{' remains' if len(above) == 1 else 's remain'} "
+                   f"above {threshold}: {', '.join(above)}."
                    if above else f"all are within {threshold}."))
     return fig, alt
