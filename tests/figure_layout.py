@@ -146,3 +146,31 @@ def layout_problems(fig: Figure) -> list[str]:
     """Every text overlap and every legend crossed by data, in words."""
     renderer = FigureCanvasAgg(fig).get_renderer()
     return text_overlaps(fig, renderer) + legend_overlaps(fig, renderer)
+
+
+def _legend_markers(fig: Figure) -> set[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes
+                                   if ax.get_legend() is not None]
+    found = set()
+    for legend in legends:
+        for handle in legend.legend_handles:
+            marker = handle.get_marker() if hasattr(handle, "get_marker") else None
+            if marker not in (None, "None", "none", ""):
+                found.add(str(marker))
+    return found
+
+
+def markers_missing_from_legend(fig: Figure) -> list[str]:
+    """Marker shapes drawn on lines (points of an estimate, a series) with no legend entry.
+
+    Marks drawn by error bars' caps and the like (``|``, ``_``) are ends of lines, not
+    shapes a reader looks up, and are left out.
+    """
+    drawn = set()
+    for ax in fig.axes:
+        for line in ax.lines:
+            marker = line.get_marker()
+            if line.get_visible() and marker not in (None, "None", "none", "", "|", "_") \
+                    and len(line.get_xdata()):
+                drawn.add(str(marker))
+    return sorted(drawn - _legend_markers(fig))
