@@ -116,28 +116,30 @@ def ratio_ticks(lo: float, hi: float, *, most: int = 5) -> list[float]:
     return [1.0]
 
 
-def interval_decimals(values: Sequence[float], *, least: int = 0, most: int = 3) -> int:
-    """Decimals that show a set of estimates and interval ends consistently.
+def interval_decimals(low: Sequence[float], high: Sequence[float], *, least: int = 0,
+                      most: int = 3) -> int:
+    """Decimals that show a set of intervals consistently, each with its width readable.
 
-    The spread of ``values`` (the estimates and interval ends of one figure or table) sets
-    the decimals: enough to show it to one significant figure, so that every number
-    carries two or three, and all are shown with the same decimals (``0.96 (0.96 to
-    1.05)``, not ``1 (0.958 to 1.05)``).
+    The narrowest interval's half-width (its margin of error) is shown to one significant
+    figure, and every
+    estimate and interval end of the figure or table gets the same decimals (``1.00
+    (0.95 to 1.05)``, not ``1 (0.958 to 1.05)``), between ``least`` and ``most``.
 
     Examples
     --------
-    >>> interval_decimals([1.0, 0.958, 1.05])
+    >>> interval_decimals([0.958, 0.95], [1.05, 1.05])
     2
-    >>> interval_decimals([0.62, 0.41, 0.93, 0.88])
-    1
-    >>> interval_decimals([-935.0, -1707.0, -163.0])
+    >>> interval_decimals([-1707.0, -162.0], [-163.0, 1197.0])
     0
+    >>> interval_decimals([0.41], [0.93])
+    1
+    >>> interval_decimals([-0.26, -0.36], [-0.14, -0.24])
+    2
     """
-    v = np.asarray([float(x) for x in values], dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
+    lo = np.asarray([float(x) for x in low], dtype=float)
+    hi = np.asarray([float(x) for x in high], dtype=float)
+    half = np.abs(hi - lo) / 2
+    half = half[np.isfinite(half) & (half > 0)]
+    if half.size == 0:
         return least
-    spread = float(np.ptp(v)) or float(np.max(np.abs(v)))
-    if spread <= 0:
-        return least
-    return int(min(most, max(least, -math.floor(math.log10(spread)))))
+    return int(min(most, max(least, -math.floor(math.log10(float(half.min()))))))

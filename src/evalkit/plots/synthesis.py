@@ -220,8 +220,9 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
     wmax = float(studies["weight"].max())
     # One number of decimals for every estimate and interval on the figure, with true
     # minus signs ("0.96 (0.91 to 1.05)", not "1 (0.958 to 1.05)").
-    ends = [r[k] for r in rows for k in ("est", "lo", "hi") if k in r]
-    decimals = interval_decimals(ends, least=2 if log else 0)
+    shown_rows = [r for r in rows if "lo" in r]
+    decimals = interval_decimals([r["lo"] for r in shown_rows], [r["hi"] for r in shown_rows],
+                                 least=2 if log else 0)
 
     def shown(v: float) -> str:
         return format_number(v, f",.{decimals}f") if np.isfinite(v) else "NA"
