@@ -17,8 +17,9 @@ import pytest
 from figure_layout import markers_missing_from_legend
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from conftest import SYNTHETIC
 from evalkit.plots.palette import PLAIN_TEXT
+
+from conftest import SYNTHETIC
 
 MINUS = "\u2212"
 #: Words a caption may use for a marker shape.
