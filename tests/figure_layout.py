@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
@@ -152,9 +153,9 @@ def _legend_markers(fig: Figure) -> set[str]:
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes
                                    if ax.get_legend() is not None]
     found = set()
-    for legend in legends:
-        for handle in legend.legend_handles:
-            marker = handle.get_marker() if hasattr(handle, "get_marker") else None
+    for legend in legends:  # every line the legend draws (an error bar's is nested)
+        for line in legend.findobj(Line2D):
+            marker = line.get_marker()
             if marker not in (None, "None", "none", ""):
                 found.add(str(marker))
     return found
