@@ -10,10 +10,10 @@ labels, and legends against the plotted lines, markers and bars.
 from __future__ import annotations
 
 import matplotlib
-import numpy as np
 import pandas as pd
 import pytest
 from figure_layout import layout_problems, markers_missing_from_legend
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from evalkit.plots.palette import PLAIN_TEXT
@@ -53,6 +53,7 @@ def test_report_figure_has_no_overlapping_text_and_no_legend_over_data(scheme, l
     drawn = _draw(scheme, label)
     if drawn is None:
         pytest.skip(f"{scheme} has no {label}")
+    _check_can_fail()
     assert layout_problems(drawn[0]) == []
 
 
@@ -79,17 +80,9 @@ def _meta(group: bool = True):
                          moderators="referrals_per_1000" if not group else None)
 
 
-def test_comparative_figures_have_no_overlapping_text_and_no_legend_over_data():
-    from evalkit.plots.synthesis import bubble_plot, effect_funnel_plot, forest_plot
-
-    for fig in (forest_plot(_meta(), group="design_strength")[0],
-                bubble_plot(_meta(group=False), "referrals_per_1000")[0],
-                effect_funnel_plot(_meta(group=False))[0]):
-        assert layout_problems(fig) == []
-
-
-def test_the_check_finds_text_over_ticks_and_a_legend_over_a_line():
-    """The check itself can fail: a label on the tick labels, a legend across a line."""
+def _check_can_fail() -> None:
+    """The check itself can fail: a label on the tick labels, a legend across a line, a
+    marker shape with no legend entry."""
     fig = Figure(figsize=(4, 3))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], label="a line across the middle")
@@ -106,4 +99,27 @@ def test_the_check_finds_text_over_ticks_and_a_legend_over_a_line():
     ax.plot([0, 1], [1, 0], marker="o", label="circles")
     ax.legend()
     assert markers_missing_from_legend(fig) == ["s"]
-    assert np.isfinite(fig.get_figheight())
+
+
+def _ratio_ticks_shown(ax, axis: str) -> list[str]:
+    FigureCanvasAgg(ax.figure).draw()
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    lo, hi = min(lo, hi), max(lo, hi)
+    ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t, v in zip(labels, ticks, strict=True)
+            if lo <= v <= hi and t.get_text()]
+
+
+def test_comparative_figures_are_readable():
+    """The forest, bubble and effect-funnel plots: no overlaps, no legend over data, and a
+    ratio axis with ticks a reader can use (it showed "1" alone)."""
+    from evalkit.plots.synthesis import bubble_plot, effect_funnel_plot, forest_plot
+
+    _check_can_fail()
+    for fig, axis in ((forest_plot(_meta(), group="design_strength")[0], "x"),
+                      (bubble_plot(_meta(group=False), "referrals_per_1000")[0], "y"),
+                      (effect_funnel_plot(_meta(group=False))[0], "x")):
+        assert layout_problems(fig) == []
+        shown = _ratio_ticks_shown(fig.axes[0], axis)
+        assert len(shown) >= 3, shown

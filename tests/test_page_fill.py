@@ -47,16 +47,10 @@ def pdf(tmp_path_factory):
     return rendered_report(tmp_path_factory)["pdf"]
 
 
-def test_no_page_but_the_last_is_more_than_half_blank(pdf, tmp_path):
-    fills = page_fill(pdf, tmp_path)
-    assert len(fills) > 2
-    blank = [(i + 1, round(f, 2)) for i, f in enumerate(fills[:-1]) if f < LEAST_FILL]
-    assert blank == [], f"pages (number, share of the body used) more than half blank: {blank}"
-
-
-def test_the_measure_sees_a_half_blank_page(tmp_path):
-    """The check can fail: a page with three lines of text at its top is nearly blank."""
+def _measure_can_fail(tmp_path: Path) -> None:
+    """The measure can fail: a page with a few lines of text at its top is nearly blank."""
     typst = pytest.importorskip("typst")
+    tmp_path.mkdir()
     (tmp_path / "short.typ").write_text('#set page(paper: "a4", margin: 2cm)\n'
                                         "#lorem(60)\n#pagebreak()\n#lorem(2000)\n",
                                         encoding="utf-8")
@@ -65,3 +59,13 @@ def test_the_measure_sees_a_half_blank_page(tmp_path):
     folder.mkdir()
     fills = page_fill(tmp_path / "short.pdf", folder)
     assert fills[0] < 0.2 and fills[1] > 0.9
+
+
+def test_no_page_but_the_last_is_more_than_half_blank(pdf, tmp_path):
+    _measure_can_fail(tmp_path / "check")
+    folder = tmp_path / "report"
+    folder.mkdir()
+    fills = page_fill(pdf, folder)
+    assert len(fills) > 2
+    blank = [(i + 1, round(f, 2)) for i, f in enumerate(fills[:-1]) if f < LEAST_FILL]
+    assert blank == [], f"pages (number, share of the body used) more than half blank: {blank}"
