@@ -80,8 +80,9 @@ def test_love_plot_orders_covariates_and_names_those_above_threshold():
     res = DesignResult(design="matched", effects=effects_frame([]), frames={"love": love})
     fig, alt = love_plot(res)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["female", "age", "cost_y2"]
-    assert "largest is cost_y2 (1.20)" in alt
-    assert "1 covariate(s) remain above 0.1: cost_y2" in alt
+    # covariates by their names in words (the label registry), never the column's code
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Female", "Age", "Cost in year 2"]
+    assert "largest is Cost in year 2 (1.20)" in alt
+    assert "1 covariate remains above 0.1: Cost in year 2" in alt
     with pytest.raises(ValueError, match="matched"):
         love_plot(DesignResult(design="did", effects=effects_frame([])))

@@ -58,7 +58,7 @@ def test_limit_lines_have_distinct_styles_and_outliers_distinct_markers():
     ax = fig.axes[0]
     styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()
               if not line.get_label().startswith("_")}
-    assert styles["target 10"] == "-"
+    assert styles["scheme average 10"] == "-"  # the pooled value, as the caption says
     assert styles["95% limits"] == "--" and styles["99.8% limits"] == ":"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     for text in ("within limits (2)", "above 95% limit (1)", "above 99.8% limit (1)",

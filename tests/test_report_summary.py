@@ -240,7 +240,7 @@ def test_regression_to_the_mean_in_the_schemes_terms(frailty):
 def test_confounding_names_what_each_design_cannot_rule_out(frailty, wards):
     text = " ".join(confounding(frailty))
     assert "COVID-19" in text  # the follow-up 2019-10 to 2020-09 covers March 2020
-    assert "conditions, risk\\_score still differ after matching" in text  # escaped
+    assert "conditions, risk score still differ after matching" in text  # in words
     assert "Interrupted time series" in text
     # The trend clause follows the controlled ITS's own pre-trend test.
     its = next(r for a, r in frailty.results if a.design == "its").diagnostics

@@ -82,13 +82,13 @@ def test_forest_plot_subgroup_diamonds_and_other_grouping():
     assert "By design: ITS " + _fmt(sub.loc["ITS", "estimate"]) in alt
     assert f"p = {res.subgroup_test['p']:.2g}" in alt
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert "design: ITS" in labels and "design: DiD" in labels
+    assert "Design: ITS" in labels and "Design: DiD" in labels  # the column in words
     # grouping by a column the result did not pool within: rows grouped, no subgroup diamonds
     fig, alt = forest_plot(res, group="nation", labels={"Ashford": "Ashford PCN"})
     ax = fig.axes[0]
     assert sum(isinstance(p, Polygon) for p in ax.patches) == 1
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert "nation: Wales" in labels and "Ashford PCN" in labels
+    assert "Nation: Wales" in labels and "Ashford PCN" in labels
     assert "grouped by nation" in alt
     with pytest.raises(DesignError, match="'natoin' is not in"):
         forest_plot(res, group="natoin")

@@ -147,6 +147,7 @@ import pandas as pd
 
 from .errors import DataError, DesignError
 from .evidence import maryland_level
+from .naming import design_label, estimand_label
 from .narrative import format_number, p_text
 from .results import HEADLINE_ESTIMANDS, SCALES
 from .selection_check import ROBUST_VARIANT, selection_concern, window_text
@@ -179,12 +180,6 @@ PREFERRED_ESTIMANDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 _REQUIRED = ("outcome", "design", "estimand", "scale", "estimate", "ci_low", "ci_high",
              "evidence_level")
-_DESIGN_NAMES = {
-    "prepost": "before/after", "its": "interrupted time series",
-    "did": "difference-in-differences", "event_study": "event study",
-    "staggered_did": "staggered difference-in-differences", "matched": "matched comparison",
-    "synthetic_control": "synthetic control", "economic": "economic evaluation",
-}
 
 
 def _missing(v: Any) -> bool:
@@ -198,7 +193,7 @@ def _missing(v: Any) -> bool:
 
 def design_name(design: str) -> str:
     """A design's name in words, e.g. ``"interrupted time series"``."""
-    return _DESIGN_NAMES.get(design, str(design).replace("_", " "))
+    return design_label(design, short=True)
 
 
 def _num(v: float) -> str:
@@ -468,10 +463,11 @@ def _triangulate_rows(rows: pd.DataFrame, scheme: str | None,
             e.update(record=alt, scale="difference", estimate=float(d["absolute_difference"]),
                      low=float(d["absolute_difference_ci"][0]),
                      high=float(d["absolute_difference_ci"][1]),
-                     note=f"its ratio ({alt['estimand']}) as the absolute difference the "
-                          "design reports")
-            notes.append(f"The {design_name(alt['design'])} ratio ({alt['estimand']}) is "
-                         "compared as the absolute difference it reports.")
+                     note=f"its ratio ({estimand_label(alt['estimand'])}) as the absolute "
+                          "difference the design reports")
+            notes.append(f"The {design_name(alt['design'])} ratio "
+                         f"({estimand_label(alt['estimand'])}) is compared as the absolute "
+                         "difference it reports.")
     table = pd.DataFrame([{
         "design": e["record"]["design"], "estimand": e["record"]["estimand"],
         "evidence_level": int(e["record"]["evidence_level"]),
@@ -934,8 +930,8 @@ def rate_certainty(effects: Any, *, mid: Mapping[str, Any] | None = None,
         idx = max(0, CERTAINTY_LEVELS.index(start) - len(downgrades))
         certainty = CERTAINTY_LEVELS[idx]
         parts = [f"Started at {start} certainty: the headline estimate comes from the "
-                 f"{design_name(rec['design'])} ({rec['estimand']}), Maryland level "
-                 f"{level}."]
+                 f"{design_name(rec['design'])} ({estimand_label(rec['estimand'])}), "
+                 f"Maryland level {level}."]
         floor = CERTAINTY_LEVELS.index(start)
         for w in why:
             if floor == 0:

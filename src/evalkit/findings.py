@@ -45,6 +45,7 @@ import pandas as pd
 
 from .certainty import CERTAINTY_LEVELS, CertaintyResult, Triangulation
 from .errors import DesignError
+from .naming import outcome_phrase
 from .narrative import format_gbp
 
 __all__ = ["finding", "findings"]
@@ -266,7 +267,7 @@ def finding(record: Mapping[str, Any], certainty: str | Mapping[str, Any], *,
     if _missing(record["estimate"]):
         raise DesignError("the record has no estimate", fix="pass a record with an estimate")
     label = label or str(record.get("outcome", "the outcome")).replace("_", " ").capitalize()
-    lab = _lower_first(label)
+    lab = outcome_phrase(label)
     mag = _Magnitude(record, units)
     direction = _direction(record)
     est = float(record["estimate"])

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .markdown_text import md_text
+from .naming import column_words
 from .narrative import p_text
 from .reporting_disclosure import ReportCounts
 from .reporting_summary import pipe_table
@@ -192,7 +193,8 @@ def _matched(ev, a, r, d, counts) -> tuple[str, str]:
     def n(v: Any, what: str) -> str:
         return counts.count(v, what) if people and counts is not None else f"{int(v):,}"
 
-    on = list(a.options.get("covariates") or []) + list(a.options.get("pre") or [])
+    on = [column_words(c) for c in
+          list(a.options.get("covariates") or []) + list(a.options.get("pre") or [])]
     method = {"nearest": "nearest-neighbour propensity-score matching",
               "ipw": "inverse probability weighting",
               "entropy": "entropy balancing"}.get(d.get("method"), str(d.get("method")))
@@ -238,7 +240,8 @@ def _economic(ev, a, r, d, counts) -> tuple[str, str]:
     kind = d.get("comparison")
     if kind == "matched":
         comparison = (f"{n(d.get('n_matched_pairs', 0), 'matched pairs')} pairs of enrolled and "
-                      f"non-enrolled patients, matched on {', '.join(d.get('matched_on', []))}.")
+                      f"non-enrolled patients, matched on "
+                      f"{', '.join(column_words(c) for c in d.get('matched_on', []))}.")
         why = ("Patients were enrolled after costly years, so their costs would have fallen "
                "anyway; patients with the same costs and quality of life before show that "
                "fall.")

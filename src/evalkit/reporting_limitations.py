@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .markdown_text import md_join, md_text
+from .naming import column_words
 from .narrative import format_effect, format_gbp, format_number, p_text
 from .reporting_design import in_sentence, people_analysis, unit_words, window_words
 
@@ -156,13 +157,13 @@ def confounding(evaluation) -> list[str]:
                          "already in the scheme serve as comparisons for later ones); a "
                          "roll-out analysis (staggered_did) is not.")
         elif design == "matched":
-            on = list(analysis.options.get("covariates") or []) + list(
-                analysis.options.get("pre") or [])
+            on = [column_words(c) for c in list(analysis.options.get("covariates") or [])
+                  + list(analysis.options.get("pre") or [])]
             text = (f"*Matched comparison:* anything not in the matching ({md_join(on)}), "
                     f"such as how frail {many} were, their support at home or why clinicians "
                     "chose them, can still differ between enrolled and matched "
                     f"{many}")
-            bad = d.get("imbalanced_covariates") or []
+            bad = [column_words(c) for c in d.get("imbalanced_covariates") or []]
             text += (f"; and {md_join(bad)} still differ after matching." if bad else ".")
         elif design == "synthetic_control":
             text = (f"*Synthetic control:* a shock specific to {md_text(d.get('treated_unit'))} "

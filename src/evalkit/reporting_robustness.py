@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .certainty import CertaintyResult, design_name
+from .naming import column_words
 from .narrative import format_effect, p_text
 from .reporting_summary import pipe_table
 from .results import headline_effects
@@ -122,7 +123,8 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
                              f"{float(d.get('max_abs_smd_after', float('nan'))):.2f} ("
                              + ("all within 0.1" if d.get("balance_ok") else
                                 "above 0.1 for "
-                                + ", ".join(d.get("imbalanced_covariates", [])[:4]))
+                                + ", ".join(column_words(c)
+                                            for c in d.get("imbalanced_covariates", [])[:4]))
                              + ")"))
     return pd.DataFrame(rows, columns=["Check", "Analysis", "Result"])
 

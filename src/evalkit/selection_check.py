@@ -60,6 +60,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .naming import column_words
+
 __all__ = ["SelectionCheck", "selection_at_peak", "unit_column", "selection_concern",
            "variant_words", "window_text",
            "SELECTION_KEYS", "ROBUST_VARIANT", "Z_THRESHOLD", "RATIO_MIN_RISE"]
@@ -192,6 +194,8 @@ class SelectionCheck:
 
 
 def _span(window: tuple[str, str]) -> str:
+    if window[0] == window[1] and str(window[0]).isidentifier():  # a column: in words
+        return column_words(str(window[0]))
     one = window[0] if window[0] == window[1] else f"{window[0]} to {window[1]}"
     return f"period {one}" if one.isdigit() else one
 

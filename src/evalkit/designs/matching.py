@@ -95,6 +95,7 @@ from ..e_value import e_values
 from ..errors import DataError, DesignError, format_rows
 from ..evidence import maryland_level
 from ..inputs import takes_frame
+from ..naming import column_words
 from ..results import DesignResult, EffectRecord, effects_frame
 from ._cohort import _covariates, _missing_column, _rows, _treatment
 from ._options import check_choice, check_conf_level, check_whole
@@ -518,7 +519,7 @@ def _selection(data: pd.DataFrame, treated: str, pre_cols: list[str], file: str 
     chk = selection_at_peak(v, unit=np.tile(np.arange(n), 2), period=np.repeat([0, 1], n),
                             treated=np.tile(t, 2), start=2, window=1, reference=1,
                             scale="difference", label=lambda c: pre_cols[-2:][c])
-    return {} if chk is None else chk.as_dict(f"{pre_cols[-1]} (before matching)")
+    return {} if chk is None else chk.as_dict(f"{column_words(pre_cols[-1])} (before matching)")
 
 
 def _outcome_values(data: pd.DataFrame, name: str, use: np.ndarray, file: str | None,

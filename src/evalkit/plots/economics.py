@@ -61,7 +61,7 @@ def ce_plane_plot(result: DesignResult, *, wtp: float = 20_000.0, label: str | N
     ax.set_xlabel(f"Incremental effect ({unit} per patient)")
     ax.set_ylabel("Incremental cost per patient")
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     p = result.diagnostics.get(f"prob_cost_effective_{int(wtp)}")
     share_ne = float(np.mean((draws["inc_effect"] > 0) & (draws["inc_cost"] > 0)))
@@ -118,11 +118,14 @@ def tornado_plot(table: pd.DataFrame, *, output: str = "output") -> tuple[Figure
     ax.barh(y, lo, left=base, color=NHS_BLUE, label="parameter at its low value")
     ax.barh(y, hi, left=base, color=ANALYSIS_FUNCTION[1], hatch="//",
             label="parameter at its high value")
-    ax.axvline(base, color="black", linewidth=1)
+    ax.axvline(base, color="black", linewidth=1, label="base case")
     ax.set_yticks(y, t["label"])
     ax.set_xlabel(output)
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    # Above the bars, outside the axes: a legend inside would sit across the base-case line
+    # or the bars.
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncol=3, borderaxespad=0.2)
     fig.tight_layout()
     top = table.iloc[0]
     alt = (f"Tornado diagram of one-way sensitivity analysis around a base case of "

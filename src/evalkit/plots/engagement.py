@@ -84,7 +84,7 @@ def referral_share_plot(result: EngagementResult) -> tuple[Figure, str]:
     ax.set_xlabel("Period since launch" if xcol == "period" else "Period")
     ax.set_ylabel("Units referring")
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     first, last = s.iloc[0], s.iloc[-1]
     peak = s.loc[s["share"].idxmax()]
@@ -123,7 +123,7 @@ def lorenz_plot(result: EngagementResult) -> tuple[Figure, str]:
     ax.set_title(f"Gini {c['gini']:.2f}" if not pd.isna(c["gini"]) else "No referrals",
                  fontsize=10, loc="left")
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     if pd.isna(c["gini"]):
         alt = (f"Lorenz curve of referrals across {int(c['units'])} units: no unit referred, "
@@ -303,9 +303,10 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
     line = result.frames["line"]
     level = round(float(result.options.get("conf_level", 0.95)) * 100)
     xl = dose_label or _DOSE_LABELS.get(str(d["dose"]), str(d["dose"]).replace("_", " "))
-    yl = effect_label or ("Effect (ratio)" if d.get("log_effect") else
-                          "Effect relative to the mean dose" if d.get("line_relative")
-                          else "Effect")
+    outcome = str(result.options.get("outcome") or "the outcome").replace("_", " ")
+    yl = effect_label or (f"Change in {outcome} (ratio)" if d.get("log_effect") else
+                          f"Change in {outcome},\nrelative to the mean dose"
+                          if d.get("line_relative") else f"Change in {outcome}")
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
     pts = result.frames.get("points")
@@ -322,7 +323,7 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
     apply_style(ax)
-    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     e = result.effects.set_index("estimand").loc["dose_response_slope"]
     if d.get("log_effect"):

@@ -16,6 +16,8 @@ from matplotlib.figure import Figure
 from ..comparison.funnel import FunnelResult, _level_tag, _level_text
 from ..contract import nearest
 from ..errors import DesignError
+from ..narrative import format_number
+from .layout import place_labels
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
 
 __all__ = ["funnel_plot"]
@@ -61,6 +63,14 @@ def _default_label(result: FunnelResult) -> str:
     return "Rate" if m == 1 else f"Rate per {m:,g}"
 
 
+def _target_label(result: FunnelResult) -> str:
+    """The legend's name for the centre line: the scheme average (the pooled value) or the
+    target given, with its value."""
+    value = format_number(result.target, ".3g")
+    return (f"scheme average {value}" if result.target_source == "pooled"
+            else f"target {value}")
+
+
 def funnel_plot(result: FunnelResult, *, label: str | None = None,
                 highlight: str | Iterable[str] | None = None) -> tuple[Figure, str]:
     """Each unit's value against its denominator, inside the funnel limits.
@@ -101,7 +111,7 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     fig = Figure(figsize=(7.0, 4.6))
     ax = fig.add_subplot()
     ax.plot(curve["denominator"], curve["target"], color=NHS_MID_GREY, linewidth=1.4,
-            linestyle="-", label=f"target {result.target:.3g}")
+            linestyle="-", label=_target_label(result))
     for i, level in enumerate(levels):
         tag, style = _level_tag(level), _LINESTYLES[i % len(_LINESTYLES)]
         colour = NHS_DARK_BLUE if i == len(levels) - 1 else NHS_BLUE
@@ -146,12 +156,6 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     if ring.any():
         ax.scatter(x[ring], y[ring], marker="s", s=130, facecolors="none", edgecolors="black",
                    linewidths=1.3, zorder=4, label="highlighted")
-    for i in np.flatnonzero((to_label | ring) & np.isfinite(x)):
-        up = "above" in flag[i] or (flag[i] == "within" and y[i] >= result.target)
-        ax.annotate(names[i], (x[i], y[i]), xytext=(4, 5 if up else -9),
-                    textcoords="offset points", fontsize=7.5,
-                    fontweight="bold" if ring[i] else "normal")
-
     ax.set_xlabel(den_name[:1].upper() + den_name[1:])
     ax.set_ylabel(label)
     span = np.r_[y[np.isfinite(y)], curve[[f"upper_{_level_tag(levels[0])}",
@@ -164,6 +168,10 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     ax.legend(handles, texts, frameon=False, fontsize=7.5, loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
+    # Names last, when the axes have their final size: each inside the axes (never on the
+    # tick labels) and clear of the others.
+    named = np.flatnonzero((to_label | ring) & np.isfinite(x))
+    place_labels(ax, x[named], y[named], names[named].tolist(), bold=ring[named].tolist())
 
     alt = _alt_text(result, label, den_name, marked)
     return fig, alt

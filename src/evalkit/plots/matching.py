@@ -6,10 +6,13 @@ result, or ``MatchResult.love``); nothing is re-estimated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..naming import column_label
 from ..results import DesignResult
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
 
@@ -29,8 +32,8 @@ def _love_frame(result) -> pd.DataFrame:
                      f"{type(result).__name__}")
 
 
-def love_plot(result, *, threshold: float = 0.1, absolute: bool = True
-              ) -> tuple[Figure, str]:
+def love_plot(result, *, threshold: float = 0.1, absolute: bool = True,
+              labels: Mapping[str, str] | None = None) -> tuple[Figure, str]:
     """Standardised mean differences of each covariate before and after matching.
 
     Parameters
@@ -41,6 +44,9 @@ def love_plot(result, *, threshold: float = 0.1, absolute: bool = True
         The balance threshold drawn as a dashed line (0.1, the usual rule).
     absolute
         Plot |SMD| (default) or the signed SMD.
+    labels
+        Display names of covariates (default: the label registry's, see
+        :func:`evalkit.naming.column_label`, so no column's code name is shown).
 
     Returns
     -------
@@ -52,6 +58,8 @@ def love_plot(result, *, threshold: float = 0.1, absolute: bool = True
     if absolute:
         wide = wide.abs()
     wide = wide.sort_values("before", key=lambda s: s.abs())
+    labels = labels or {}
+    wide.index = [labels.get(str(c)) or column_label(str(c)) for c in wide.index]
     n = len(wide)
     fig = Figure(figsize=(6.5, max(2.5, 0.32 * n + 1.2)))
     ax = fig.subplots()
@@ -62,12 +70,14 @@ def love_plot(result, *, threshold: float = 0.1, absolute: bool = True
     if "after" in wide:
         ax.scatter(wide["after"], y, marker="s", color=NHS_BLUE, s=32, label="after",
                    zorder=4)
-    for t in ([threshold] if absolute else [-threshold, threshold]):
-        ax.axvline(t, color=ANALYSIS_FUNCTION[3], linestyle="--", linewidth=1)
+    for i, t in enumerate([threshold] if absolute else [-threshold, threshold]):
+        ax.axvline(t, color=ANALYSIS_FUNCTION[3], linestyle="--", linewidth=1,
+                   label=f"balance threshold ({'±' if not absolute else ''}{threshold:g})"
+                   if i == 0 else None)
     ax.axvline(0, color=NHS_MID_GREY, linewidth=0.8)
     ax.set_yticks(y, [str(c) for c in wide.index])
     ax.set_xlabel(("absolute " if absolute else "") + "standardised mean difference")
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     after = wide["after"] if "after" in wide else pd.Series(dtype=float)
     above = [str(c) for c, v in after.items() if abs(v) > threshold]
@@ -79,6 +89,7 @@ def love_plot(result, *, threshold: float = 0.1, absolute: bool = True
     if len(after):
         alt += (f" After matching the largest is {after.abs().idxmax()} "
                 f"({after.abs().max():.2f}); "
-                + (f"{len(above)} covariate(s) remain above {threshold}: {', '.join(above)}."
+                + (f"{len(above)} covariate{' remains' if len(above) == 1 else 's remain'} "
+                   f"above {threshold}: {', '.join(above)}."
                    if above else f"all are within {threshold}."))
     return fig, alt

@@ -90,7 +90,7 @@ def synth_path_plot(result: DesignResult, *, label: str | None = None
     start = _start_line(ax, path, pos)
     ax.set_ylabel(label)
     ax.set_xlabel("period")
-    ax.legend(frameon=False, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     pre = path.loc[~path["post"].astype(bool)]
     post = path.loc[path["post"].astype(bool)]
@@ -158,7 +158,7 @@ def synth_gap_plot(result: DesignResult, *, label: str | None = None,
     start = _start_line(ax, path, pos)
     ax.set_ylabel(f"gap in {label}\n(treated minus synthetic)")
     ax.set_xlabel("period")
-    ax.legend(frameon=False, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     n_plac = plac["unit"].nunique()
     d = result.diagnostics
@@ -216,7 +216,7 @@ def synth_loo_plot(result: DesignResult, *, label: str | None = None
     start = _start_line(ax, path, pos)
     ax.set_ylabel(label)
     ax.set_xlabel("period")
-    ax.legend(frameon=False, loc="best")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     post = set(path.loc[path["post"].astype(bool), "time"])
     means = loo[loo["time"].isin(post)].groupby("dropped_unit")["gap"].mean()

@@ -19,11 +19,19 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import (
+    FixedLocator,
+    FuncFormatter,
+    NullFormatter,
+    NullLocator,
+)
 
 from ..contract import nearest
 from ..errors import DesignError
+from ..naming import column_label
+from ..narrative import format_number
 from ..synthesis.meta_analysis import METHOD_NAMES, MetaResult
+from .layout import interval_decimals, ratio_ticks
 from .palette import (
     ANALYSIS_FUNCTION,
     NHS_BLUE,
@@ -86,11 +94,18 @@ def _null(result: MetaResult, log: bool) -> float:
     return 1.0 if (log or result.is_ratio) else 0.0
 
 
-def _log_axis(axis) -> None:
-    """Log axis with plain tick labels at 1, 2 and 5 times powers of ten."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+def _ratio_axis(axis, lo: float, hi: float) -> None:
+    """Log axis ticked at round ratios a reader can use (0.8, 0.9, 1, 1.1), never 1 alone."""
+    axis.set_major_locator(FixedLocator(ratio_ticks(lo, hi)))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: format_number(x, "g")))
+    axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
+
+
+def _names_itself(value: str, column: str) -> bool:
+    """Whether a group's value says what it is without the column's name before it."""
+    words = column_label(column).lower().split()
+    return any(w in value.lower() for w in words) or value.lower().startswith("maryland")
 
 
 def _diamond(ax, est: float, lo: float, hi: float, y: float, *, colour: str,
@@ -168,16 +183,22 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
     rows: list[dict] = []
     blocks = ([(None, studies.index)] if group is None else
               [(g, idx) for g, idx in studies.groupby(group, sort=False).groups.items()])
+    heading = column_label(group) if group is not None else ""
     for g, idx in blocks:
         if g is not None:
-            rows.append({"kind": "header", "text": f"{group}: {g}"})
+            # The group's value alone when it names itself ("Maryland level 4"), else the
+            # column's plain name before it; never the column's code name.
+            text = str(g)
+            rows.append({"kind": "header",
+                         "text": text if _names_itself(text, group) else f"{heading}: {text}"})
         for i in idx:
             r = studies.loc[i]
             rows.append({"kind": "study", "text": names.loc[i], "est": r["estimate"],
                          "lo": r["ci_low"], "hi": r["ci_high"], "weight": r["weight"]})
         if diamonds and str(g) in sub.index:
             s = sub.loc[str(g)]
-            rows.append({"kind": "subgroup", "text": f"Subtotal ({int(s['k'])} schemes)",
+            rows.append({"kind": "subgroup", "text": f"Subtotal ({int(s['k'])} scheme"
+                         + ("s)" if int(s["k"]) != 1 else ")"),
                          "est": s["estimate"], "lo": s["ci_low"], "hi": s["ci_high"],
                          "weight": float(studies.loc[idx, "weight"].sum())})
         if g is not None:
@@ -197,6 +218,15 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
     axt = fig.add_subplot(gs[1], sharey=ax)
     ypos = np.arange(n)[::-1].astype(float)
     wmax = float(studies["weight"].max())
+    # One number of decimals for every estimate and interval on the figure, with true
+    # minus signs ("0.96 (0.91 to 1.05)", not "1 (0.958 to 1.05)").
+    shown_rows = [r for r in rows if "lo" in r]
+    decimals = interval_decimals([r["lo"] for r in shown_rows], [r["hi"] for r in shown_rows],
+                                 least=2 if log else 0)
+
+    def shown(v: float) -> str:
+        return format_number(v, f",.{decimals}f") if np.isfinite(v) else "NA"
+
     for y, r in zip(ypos, rows, strict=True):
         kind = r["kind"]
         if kind == "study":
@@ -213,8 +243,8 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
             ax.plot([r["lo"], r["hi"]], [y, y], linestyle="none", marker="|", markersize=11,
                     markeredgewidth=2, color=_PI_COLOUR, zorder=3)
         if kind in ("study", "subgroup", "pooled", "pi"):
-            text = f"{_fmt(r['est'])} ({_fmt(r['lo'])} to {_fmt(r['hi'])})" \
-                if kind != "pi" else f"{_fmt(r['lo'])} to {_fmt(r['hi'])}"
+            text = f"{shown(r['est'])} ({shown(r['lo'])} to {shown(r['hi'])})" \
+                if kind != "pi" else f"{shown(r['lo'])} to {shown(r['hi'])}"
             weight = f"{r['weight']:.1f}%" if np.isfinite(r["weight"]) else ""
             bold = "bold" if kind in ("pooled", "subgroup") else "normal"
             axt.text(0.02, y, text, va="center", fontsize=8, fontweight=bold)
@@ -224,7 +254,10 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
     ax.axvline(result.estimate, color=NHS_DARK_BLUE, linewidth=0.9, linestyle=":", zorder=1)
     if log:
         ax.set_xscale("log")
-        _log_axis(ax.xaxis)
+        lo_x, hi_x = ax.get_xlim()
+        _ratio_axis(ax.xaxis, lo_x, hi_x)
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_number(x, ",g")))
     ax.set_yticks(ypos, [r["text"] for r in rows], fontsize=8)
     for tick, r in zip(ax.get_yticklabels(), rows, strict=True):
         if r["kind"] in ("header", "pooled"):
@@ -258,11 +291,11 @@ def forest_plot(result: MetaResult, *, group: str | None = None,
                         bottom=max(0.08, 1.05 / (0.3 * n + 1.9)))
 
     parts = [f"Forest plot of {result.k} schemes' effects on {outcome}"
-             + (f", grouped by {group}" if group is not None else "")
+             + (f", grouped by {heading.lower()}" if group is not None else "")
              + f": {pooled_sentence(result)}."]
     if diamonds:
         s = result.frames["subgroups"]
-        parts.append(f"By {group}: " + "; ".join(
+        parts.append(f"By {heading.lower()}: " + "; ".join(
             f"{r['group']} {_fmt(r['estimate'])} ({_fmt(r['ci_low'])} to "
             f"{_fmt(r['ci_high'])}, {int(r['k'])} scheme{'s' if r['k'] != 1 else ''})"
             for _, r in s.iterrows())
@@ -337,7 +370,7 @@ def bubble_plot(result: MetaResult, moderator: str, *, title: str | None = None
     ax.axhline(_null(result, log), color=NHS_MID_GREY, linewidth=1)
     if log:
         ax.set_yscale("log")
-        _log_axis(ax.yaxis)
+        _ratio_axis(ax.yaxis, *ax.get_ylim())
     name = moderator.replace("_", " ")
     outcome = _outcome(result)
     ax.set_xlabel(name)
@@ -429,7 +462,7 @@ def effect_funnel_plot(result: MetaResult, *, egger=None, title: str | None = No
                 label="Egger regression line")
     if log:
         ax.set_xscale("log")
-        _log_axis(ax.xaxis)
+        _ratio_axis(ax.xaxis, *ax.get_xlim())
     ax.set_ylim(float(funnel["se"].max()), 0.0)
     outcome = _outcome(result)
     ax.set_xlabel(f"{outcome}: ratio (log scale)" if log else f"{outcome}: difference")

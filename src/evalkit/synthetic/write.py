@@ -173,7 +173,7 @@ def _comparison_designs(cs: CaseStudy, spec: dict) -> dict:
     if cs.patient_cohort is not None:
         spec["data"]["patient_cohort"] = {"path": "patient_cohort.csv", "kind": "cohort"}
         spec["outcomes"]["cost_y3"] = {
-            "label": "Resource-use cost per patient a year (GBP)",
+            "label": "Resource-use cost per patient per year (GBP)",
             "family": "gaussian", "domain": "cost", "better": "lower"}
         spec["analyses"].append({
             "design": "matched", "data": "patient_cohort", "outcomes": ["cost_y3"],
