@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["describe_effect", "format_effect", "format_interval", "format_gbp",
-           "format_number", "format_p", "p_text", "MINUS"]
+           "format_number", "format_sig", "format_p", "p_text", "MINUS"]
 
 #: The minus sign (U+2212) of every negative number shown in a report.
 MINUS = "\u2212"
@@ -71,6 +71,28 @@ def p_text(p: float) -> str:
     """
     shown = format_p(p)
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def format_sig(v: float, digits: int = 3, *, sign: bool = False) -> str:
+    """A number for prose, alt text and labels: ``digits`` significant figures, never in
+    scientific notation, thousands separated, with a true minus sign.
+
+    Numbers of 1,000 or more keep all their integer digits (1,707, not 1.71e+03).
+
+    Examples
+    --------
+    >>> format_sig(-1707.4), format_sig(6.786e-05), format_sig(0.0345, sign=True)
+    ('−1,707', '0.0000679', '+0.0345')
+    >>> format_sig(-541.33), format_sig(0), format_sig(float("nan"))
+    ('−541', '0', 'nan')
+    """
+    v = float(v)
+    if not math.isfinite(v):
+        return format_number(v)
+    if v == 0:
+        return "0"
+    decimals = min(12, max(0, digits - 1 - math.floor(math.log10(abs(v)))))
+    return format_number(v, f"{'+' if sign else ''},.{decimals}f")
 
 
 def format_gbp(v: float) -> str:

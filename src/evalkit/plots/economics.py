@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from ..narrative import format_gbp, format_number, format_sig
 from ..results import DesignResult
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
 
@@ -68,7 +69,7 @@ def ce_plane_plot(result: DesignResult, *, wtp: float = 20_000.0, label: str | N
     share_se = float(np.mean((draws["inc_effect"] > 0) & (draws["inc_cost"] <= 0)))
     alt = (f"Cost-effectiveness plane: {len(draws):,} bootstrap replicates of the incremental "
            f"cost against the incremental {unit} per patient, around the estimate of "
-           f"£{y0:,.0f} and {x0:+.3f} {unit}. {share_se:.0%} of replicates save money and gain "
+           f"{format_gbp(y0)} and {format_number(x0, '+.3f')} {unit}. {share_se:.0%} of replicates save money and gain "
            f"health, {share_ne:.0%} cost more and gain health"
            + (f"; {p:.0%} lie below the £{wtp:,.0f} threshold line." if p is not None
               else "."))
@@ -129,6 +130,6 @@ def tornado_plot(table: pd.DataFrame, *, output: str = "output") -> tuple[Figure
     fig.tight_layout()
     top = table.iloc[0]
     alt = (f"Tornado diagram of one-way sensitivity analysis around a base case of "
-           f"{base:,.4g}: {top['label']} moves the {output} most, from "
-           f"{top['output_low']:,.4g} to {top['output_high']:,.4g}.")
+           f"{format_sig(base, 4)}: {top['label']} moves the {output} most, from "
+           f"{format_sig(top['output_low'], 4)} to {format_sig(top['output_high'], 4)}.")
     return fig, alt

@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from ..naming import estimand_label
-from ..narrative import format_number
+from ..narrative import format_number, format_sig
 from ..results import DesignResult, headline_effects
 from ..selection_check import variant_words
 from .palette import ANALYSIS_FUNCTION, apply_style
@@ -43,7 +43,7 @@ def _finite(value) -> bool:
 
 def _num(value) -> str:
     """A number to three significant figures (a true minus sign), or 'not estimated'."""
-    return format_number(float(value), ".3g") if _finite(value) else "not estimated"
+    return format_sig(float(value)) if _finite(value) else "not estimated"
 
 
 def _outcome(row, labels) -> str:

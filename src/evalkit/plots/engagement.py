@@ -23,6 +23,7 @@ from ..engagement_measures.dose_response import DoseResponseResult
 from ..engagement_measures.indices import EngagementResult
 from ..engagement_measures.maturity import BUILDING_BLOCKS, MaturityResult
 from ..engagement_measures.survey import LikertSummary
+from ..narrative import format_sig
 from .palette import (
     ANALYSIS_FUNCTION,
     NHS_BLUE,
@@ -284,8 +285,9 @@ def _hidden_note(t: pd.DataFrame) -> str:
     n_rows = int(t["collapsed_hidden"].sum())
     n_merged = int((t["levels_hidden"] & ~t["collapsed_hidden"]).sum())
     n_shares = int(t["hidden"].sum())
-    parts = ([f"{n_merged} bar(s) drawn as disagree, neutral and agree only"] if n_merged
-             else []) + ([f"{n_rows} bar(s) not drawn"] if n_rows else []) + (
+    parts = ([f"{n_merged} {'bar' if n_merged == 1 else 'bars'} drawn as disagree, neutral and "
+              "agree only"] if n_merged
+             else []) + ([f"{n_rows} {'bar' if n_rows == 1 else 'bars'} not drawn"] if n_rows else []) + (
                  [f"{n_shares} share(s) shown as *"] if n_shares else [])
     if not parts:
         return ""
@@ -330,8 +332,9 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
         slope = (f"each additional unit of {xl} multiplies the effect by {e['estimate']:.3f} "
                  f"({level}% CI {e['ci_low']:.3f} to {e['ci_high']:.3f})")
     else:
-        slope = (f"each additional unit of {xl} changes the effect by {e['estimate']:+.3g} "
-                 f"({level}% CI {e['ci_low']:+.3g} to {e['ci_high']:+.3g})")
+        slope = (f"each additional unit of {xl} changes the effect by {format_sig(e['estimate'], sign=True)} "
+                 f"({level}% CI {format_sig(e['ci_low'], sign=True)} to "
+                 f"{format_sig(e['ci_high'], sign=True)})")
     form = ("unit-level effects" if d["form"] == "cross_sectional"
             else "a panel model with unit random intercepts")
     lo_d, hi_d = (("* (small numbers)" if v is None else f"{v:.3g}")

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from ..comparison.funnel import FunnelResult, _level_tag, _level_text
 from ..contract import nearest
 from ..errors import DesignError
-from ..narrative import format_number
+from ..narrative import format_number, format_sig
 from .layout import place_labels
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
 
@@ -205,7 +205,7 @@ def _alt_text(result: FunnelResult, label: str, den_name: str, marked: list[str]
     if marked:
         rows = u.set_index(u["unit"].astype(str)).loc[marked]
         parts.append("Highlighted: " + ", ".join(
-            f"{n} {'*' if h else format(v, '.3g')} ({f})" for n, v, f, h in zip(
+            f"{n} {'*' if h else format_sig(v)} ({f})" for n, v, f, h in zip(
                 marked, rows["value"], rows["flag"],
                 rows["hidden"] if "hidden" in rows else [False] * len(rows),
                                                      strict=True)) + ".")
@@ -215,7 +215,7 @@ def _alt_text(result: FunnelResult, label: str, den_name: str, marked: list[str]
                      "(disclosure control).")
     if result.tau2 is not None:
         parts.append(f"Overdispersion ratio {result.phi:.2f}"
-                     + (f", between-unit variance {result.tau2:.3g}." if result.adjusted
+                     + (f", between-unit variance {format_sig(result.tau2)}." if result.adjusted
                         else "; the limits are not inflated."))
     return " ".join(parts)
 
