@@ -470,7 +470,7 @@ def cluster_t_factor(n_clusters: int, n_strata: int = 1, conf_level: float = 0.9
     Examples
     --------
     >>> round(cluster_t_factor(40, 2), 4)   # 20 practices per arm
-    1.0328
+    1.0329
     """
     check_whole("n_strata", n_strata, 1)
     check_whole("n_clusters", n_clusters, n_strata + 1)
