@@ -39,10 +39,14 @@ The truth: cost difference -200, QALYs gained 0.02, incremental net monetary ben
 20,000 per QALY 600. Each replication's joint bootstrap (costs and QALYs together, 1,000
 replicates, percentile intervals, as the ``economic`` design reports them) resamples
 either practices (evalkit's cluster bootstrap: ``a - 1`` of ``a`` per arm, its own
-code, :mod:`evalkit.economics.bootstrap`) or patients (``n`` of ``n`` per arm, what it did
+code, :mod:`evalkit.economics.bootstrap`), read with the small-sample factor
+``t_{2a-2}/z`` (evalkit's default, :func:`~evalkit.economics.bootstrap.cluster_t_factor`)
+and without it (the same replicates), or patients (``n`` of ``n`` per arm, what it did
 before, on the first 500 replications). Replications run as arrays, a block of them at a
-time: no Python loop per replication or per bootstrap replicate. Run:
-``python benchmarks/cost_coverage.py --cluster [--cluster-reps 2000] [--patient-reps 500]``.
+time: no Python loop per replication or per bootstrap replicate. Cells run ICC > 0 first;
+after each, the rows so far go to ``output/cluster-coverage-rows.csv`` and the section is
+rewritten. Run: ``python benchmarks/cost_coverage.py --cluster [--cluster-reps 2000]
+[--patient-reps 500] [--arms 20 30] [--iccs 0.05 0.1] [--cluster-rows FILE]``.
 """
 
 from __future__ import annotations
@@ -59,7 +63,13 @@ import pandas as pd
 from scipy.special import expit
 
 from evalkit.economics import cost_compare
-from evalkit.economics.bootstrap import _cluster_cells, _cluster_counts, _weighted_means
+from evalkit.economics.bootstrap import (
+    _cluster_cells,
+    _cluster_counts,
+    _weighted_means,
+    _widen,
+    cluster_t_factor,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (25, 50, 100, 200, 500, 1000)
@@ -282,6 +292,11 @@ CLUSTER_TRUTH = {"cost": (CL["ratio"] - 1) * (1 - CL["zero"]) * CL["mean"],
                  "qaly": CL["gain"]}
 CLUSTER_TRUTH["inmb"] = CL["wtp"] * CLUSTER_TRUTH["qaly"] - CLUSTER_TRUTH["cost"]
 MARK = ("<!-- cluster-coverage:start -->", "<!-- cluster-coverage:end -->")
+#: The cluster bootstrap with its small-sample factor (evalkit's default), the same
+#: replicates unscaled (plain percentile: what it did before), and patients resampled.
+CLUSTER_METHODS = ("practices resampled, t-scaled (default)",
+                   "practices resampled, unscaled percentile",
+                   "patients resampled")
 
 
 def cluster_spread(icc: float) -> tuple[float, float]:
@@ -348,6 +363,7 @@ def cluster_coverage(a: int, icc: float, reps: int, *, n_boot: int = 1000, seed:
     psizes = cells.sizes                                        # (C, 2)
     truth = np.array([CLUSTER_TRUTH["cost"], CLUSTER_TRUTH["qaly"], CLUSTER_TRUTH["inmb"]])
     pos = [np.flatnonzero(arm == g) for g in (0, 1)]
+    factor = cluster_t_factor(2 * a, len(cells.strata))
     out = []
     for start in range(0, reps, block):
         r = min(block, reps - start)
@@ -361,8 +377,9 @@ def cluster_coverage(a: int, icc: float, reps: int, *, n_boot: int = 1000, seed:
                                                                           ).transpose(0, 2, 1)
         point = _estimands(_weighted_means(np.ones((r, 1, 2 * a)), sums, psizes)[:, 0])
         counts = _cluster_counts(cells.strata, 2 * a, n_boot, rng, batch=(r,))
-        boot = {"practices resampled (cluster bootstrap)":
-                _estimands(_weighted_means(counts, sums, psizes))}
+        raw = _estimands(_weighted_means(counts, sums, psizes))      # (r, B, 3)
+        boot = {CLUSTER_METHODS[0]: _widen(raw, point[:, None, :], factor),
+                CLUSTER_METHODS[1]: raw}
         if start < patient_reps:  # n of n patients per arm, as rng.integers indices
             means = np.empty((r, n_boot, 2, 2))
             for g in (0, 1):
@@ -371,7 +388,7 @@ def cluster_coverage(a: int, icc: float, reps: int, *, n_boot: int = 1000, seed:
                 flat = data[:, pos[g], :].reshape(r * m, 2)
                 for j in (0, 1):
                     means[:, :, g, j] = flat[:, j][idx].mean(axis=-1)
-            boot["patients resampled (before)"] = _estimands(means)
+            boot[CLUSTER_METHODS[2]] = _estimands(means)
         for method, reps_b in boot.items():
             lo, hi = np.quantile(reps_b, [0.025, 0.975], axis=1)  # (r, 3)
             for j, est in enumerate(("cost difference", "QALYs gained", "INMB at 20,000")):
@@ -385,6 +402,9 @@ def cluster_coverage(a: int, icc: float, reps: int, *, n_boot: int = 1000, seed:
 def cluster_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Coverage, its Monte Carlo SE and the mean width per cell."""
     keys = ["practices per arm", "ICC", "estimand", "method"]
+    order = {m: i for i, m in enumerate(CLUSTER_METHODS)}
+    rows = rows.assign(_order=rows["method"].map(order)).sort_values(
+        ["practices per arm", "ICC", "_order"], kind="stable")
     g = rows.groupby(keys, sort=False)
     table = g.agg(reps=("covered", "size"), coverage=("covered", "mean"),
                   width=("width", "mean")).reset_index()
@@ -394,60 +414,112 @@ def cluster_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def cluster_main(reps: int = 2000, patient_reps: int = 500, n_boot: int = 1000,
-                 seed: int = 2026) -> pd.DataFrame:
-    """Run every cell and write the section of docs/cost-coverage.md."""
+                 seed: int = 2026, arms: tuple[int, ...] = CLUSTER_ARMS,
+                 iccs: tuple[float, ...] = CLUSTER_ICCS, rows: str | None = None
+                 ) -> pd.DataFrame:
+    """Run the cells and write the section of docs/cost-coverage.md.
+
+    Cells run with ICC > 0 and the fewest practices first; after each, every row so far
+    is saved to ``output/cluster-coverage-rows.csv`` and the section rewritten, so a run
+    stopped early leaves the cells that finished. ``rows`` re-summarises a saved file.
+    """
     t0 = time.perf_counter()
-    rows = pd.concat([cluster_coverage(a, icc, reps, n_boot=n_boot, seed=seed,
-                                       patient_reps=patient_reps)
-                      for a in CLUSTER_ARMS for icc in CLUSTER_ICCS], ignore_index=True)
-    table = cluster_summary(rows)
-    write_cluster(table, reps, patient_reps, n_boot, time.perf_counter() - t0)
-    return table
+    if rows:
+        frame = pd.read_csv(rows)
+        write_cluster(cluster_summary(frame), patient_reps, n_boot, float("nan"))
+        return cluster_summary(frame)
+    raw = ROOT / "output" / "cluster-coverage-rows.csv"
+    raw.parent.mkdir(exist_ok=True)
+    cells = sorted(((a, icc) for a in arms for icc in iccs), key=lambda c: (c[1] == 0, c))
+    done: list[pd.DataFrame] = []
+    for a, icc in cells:
+        done.append(cluster_coverage(a, icc, reps, n_boot=n_boot, seed=seed,
+                                     patient_reps=patient_reps))
+        frame = pd.concat(done, ignore_index=True)
+        frame.to_csv(raw, index=False)  # every replication, for re-summarising
+        write_cluster(cluster_summary(frame), patient_reps, n_boot, time.perf_counter() - t0)
+        print(f"{a} practices per arm, ICC {icc}: done, {time.perf_counter() - t0:.0f} s",
+              flush=True)
+    return cluster_summary(pd.concat(done, ignore_index=True))
 
 
-def cluster_section(table: pd.DataFrame, reps: int, patient_reps: int, n_boot: int,
+def _span(frame: pd.DataFrame) -> str:
+    return f"{frame['coverage'].min():.1%} to {frame['coverage'].max():.1%}"
+
+
+def _lowest(frame: pd.DataFrame) -> tuple[str, float, float]:
+    """The lowest-covering cell: its name, coverage and Monte Carlo SEs above 93%."""
+    r = frame.loc[frame["coverage"].idxmin()]
+    name = f"{r['estimand']}, {r['practices per arm']} per arm, ICC {r['ICC']:g}"
+    return name, float(r["coverage"]), float((r["coverage"] - 0.93) / r["MC SE"])
+
+
+def cluster_section(table: pd.DataFrame, patient_reps: int, n_boot: int,
                     elapsed: float) -> str:
     """The document's section on clustered patients, read from its table."""
-    cl = table[table["method"].str.startswith("practices")]
-    pt = table[table["method"].str.startswith("patients")]
-    icc_on = cl["ICC"] > 0
-    lo, hi = cl.loc[icc_on, "coverage"].min(), cl.loc[icc_on, "coverage"].max()
-    plo, phi = pt.loc[pt["ICC"] > 0, "coverage"].min(), pt.loc[pt["ICC"] > 0, "coverage"].max()
+    by = {m: table[table["method"] == m] for m in CLUSTER_METHODS}
+    cl, raw, pt = by.values()
+    on = cl[cl["ICC"] > 0]
+    reps = int(cl["reps"].min())
+    cells = ", ".join(f"{a} per arm at ICC {icc:g}" for (a, icc), _ in
+                      cl.groupby(["practices per arm", "ICC"]))
+    out_of = on[on["in 93-97%"] == "no"]
     fmt = table.assign(coverage=table["coverage"].map("{:.3f}".format),
                        **{"MC SE": table["MC SE"].map("{:.3f}".format),
                           "width": table["width"].map(
                               lambda w: f"{w:,.0f}" if abs(w) >= 10 else f"{w:.4f}")})
+    took = (f"; {elapsed / 60:.0f} minutes" if np.isfinite(elapsed) else
+            "; this text re-summarises its saved replications, `--cluster-rows`")
+    gain = (cl.set_index(["practices per arm", "ICC", "estimand"])["coverage"]
+            - raw.set_index(["practices per arm", "ICC", "estimand"])["coverage"]) * 100
     parts = [
         MARK[0],
         "## Patients nested in practices: the cluster bootstrap\n",
         "Written by `benchmarks/cost_coverage.py --cluster` "
         f"(`python benchmarks/cost_coverage.py --cluster --cluster-reps {reps} "
-        f"--patient-reps {patient_reps}`; "
-        f"{elapsed / 60:.0f} minutes, seeded). Patients are nested in practices (20, 30 or "
-        "40 per arm, arms in separate practices, 5 to 35 patients each) and their costs and "
-        "QALYs share a practice effect with intraclass correlation 0, 0.05 or 0.10 (costs "
-        "zero-inflated gamma times a lognormal practice multiplier; QALYs normal plus a "
-        "practice shift correlated -0.5 with it). True cost difference "
+        f"--patient-reps {patient_reps}`{took}, seeded). Cells run: {cells}. Patients are "
+        "nested in practices (arms in separate practices, 5 to 35 patients each) and their "
+        "costs and QALYs share a practice effect with intraclass correlation (ICC) 0, 0.05 "
+        "or 0.10 (costs zero-inflated gamma times a lognormal practice multiplier; QALYs "
+        "normal plus a practice shift correlated -0.5 with it). True cost difference "
         f"{CLUSTER_TRUTH['cost']:.0f}, QALYs gained {CLUSTER_TRUTH['qaly']}, incremental net "
         f"monetary benefit at 20,000 per QALY {CLUSTER_TRUTH['inmb']:.0f}. Each replication "
         f"runs the joint bootstrap of costs and QALYs ({n_boot:,} replicates, percentile "
-        "intervals, as the `economic` design reports them), resampling practices (evalkit's "
-        "cluster bootstrap; every replication) or patients (what evalkit did before; the "
-        f"first {patient_reps:,} replications, as it draws every patient). 'MC SE' is the "
-        "Monte Carlo standard error of the coverage, sqrt(p (1 - p) / reps).\n",
-        f"With an ICC of 0.05 or 0.10 the cluster bootstrap covers {lo:.1%} to {hi:.1%}; "
-        f"resampling patients covers only {plo:.1%} to {phi:.1%}, its intervals too narrow "
-        "by about the square root of the design effect 1 + (m - 1) ICC. With no clustering "
-        f"(ICC 0) the cluster bootstrap covers {cl.loc[~icc_on, 'coverage'].min():.1%} to "
-        f"{cl.loc[~icc_on, 'coverage'].max():.1%} and resampling patients "
-        f"{pt.loc[pt['ICC'] == 0, 'coverage'].min():.1%} to "
-        f"{pt.loc[pt['ICC'] == 0, 'coverage'].max():.1%}. By practices per arm (ICC 0.05 "
-        "and 0.10): " + "; ".join(
-            f"{a}: {g['coverage'].min():.1%} to {g['coverage'].max():.1%}"
-            for a, g in cl[icc_on].groupby("practices per arm")) + ". Percentile intervals "
-        "have normal tails; with few practices the spread of the practices' own variance "
-        "adds to them (as a t on practices - 1 df does to a cluster-robust SE), so "
-        "coverage runs a point or two under 95% with 20 practices per arm.\n",
+        "intervals, as the `economic` design reports them) and reads three intervals from "
+        "it: practices resampled with the small-sample factor (evalkit's default, "
+        f"{reps:,} replications per cell); the same replicates unscaled (the plain "
+        "percentile interval evalkit gave before the factor); and patients resampled "
+        "(what evalkit did before the cluster bootstrap; the first "
+        f"{patient_reps:,} replications, as it draws every patient). 'MC SE' is the Monte "
+        "Carlo standard error of the coverage, sqrt(p (1 - p) / reps).\n",
+        "The small-sample factor. Each stratum of `a` practices is resampled `a - 1` at "
+        "a time, so the bootstrap variance of a mean is the unbiased between-practice "
+        "estimate; but a percentile interval has normal tails, and with few practices that "
+        "variance estimate is itself uncertain, which a t reference allows for. The "
+        "replicates' deviations from the estimate are therefore multiplied by "
+        "t_{df, 0.975} / z_{0.975}, df = practices minus resampling strata (G - 2 with arms "
+        "in separate practices, as for a CR1 cluster-robust SE with one mean per stratum), "
+        "before the interval is read: " + ", ".join(
+            f"{cluster_t_factor(2 * a, 2):.3f} with {a} practices per arm"
+            for a in CLUSTER_ARMS) + ", tending to 1 "
+        "(`evalkit.economics.bootstrap.cluster_t_factor`).\n",
+        f"With an ICC of 0.05 or 0.10 the cluster bootstrap with the factor covers "
+        f"{_span(on)}"
+        + ("; every such cell is within 93-97%, the lowest ({}: {:.1%}) by {:.1f} Monte "
+           "Carlo SEs".format(*_lowest(on)) if out_of.empty else
+           "; cells outside 93-97%: " + ", ".join(
+               f"{r['estimand']} at {r['practices per arm']} per arm, ICC {r['ICC']:g} "
+               f"({r['coverage']:.1%})" for _, r in out_of.iterrows()))
+        + ". By practices per arm (ICC 0.05 and 0.10): " + "; ".join(
+            f"{a}: {_span(g)}" for a, g in on.groupby("practices per arm"))
+        + f". On the same replicates the unscaled percentile interval covers "
+        f"{_span(raw[raw['ICC'] > 0])}: the factor adds {gain.min():.1f} to "
+        f"{gain.max():.1f} points of coverage (mean {gain.mean():.1f}) over all cells; "
+        f"resampling patients covers only {_span(pt[pt['ICC'] > 0])}, its intervals too "
+        "narrow by about the square root of the design effect 1 + (m - 1) ICC."
+        + (f" With no clustering (ICC 0) the cluster bootstrap with the factor covers "
+           f"{_span(cl[cl['ICC'] == 0])} and resampling patients {_span(pt[pt['ICC'] == 0])}."
+           if (cl["ICC"] == 0).any() and (pt["ICC"] == 0).any() else "") + "\n",
         "Why this bootstrap. Davison and Hinkley (1997, section 3.8) compare two ways to "
         "resample clustered data: clusters only, kept whole, and the two-stage bootstrap "
         "(clusters, then patients within each drawn cluster). The second counts the "
@@ -465,7 +537,16 @@ def cluster_section(table: pd.DataFrame, reps: int, patient_reps: int, n_boot: i
         "`practice` (or `area`) column in which every patient has one value "
         "(`cluster: auto`); `cost_compare`, `ce_bootstrap` and `bootstrap_ci` take "
         "`cluster=` (for `cost_compare`'s default OLS interval, a CR1 cluster-robust SE "
-        "with a t on practices - 1 df).\n",
+        "with a t on practices - 1 df). Wherever practices are resampled, the factor is "
+        "applied: `bootstrap_ci` (every method; BCa's bias correction and acceleration are "
+        "unchanged by it), `ce_bootstrap`, `cost_compare`'s bootstrap and two-part models, "
+        "and the `economic` design's joint bootstrap. The design scales the joint "
+        "replicates of the cost and effect changes together, so its intervals, the "
+        "net-benefit intervals, the replicates it reports (`ce_draws`), the "
+        "cost-effectiveness plane's shares, the CEAC and the probabilistic sensitivity "
+        "analysis all use the same scaled replicates: the CEAC at a threshold is below "
+        "2.5% or above 97.5% exactly when the 95% net-benefit interval there excludes 0. "
+        "Reported standard errors are the SD of the unscaled replicates.\n",
     ]
     for est, g in fmt.groupby("estimand", sort=False):
         parts.append(f"### {est}\n\n{g.drop(columns='estimand').to_markdown(index=False)}\n")
@@ -475,12 +556,12 @@ def cluster_section(table: pd.DataFrame, reps: int, patient_reps: int, n_boot: i
     return "\n".join(parts)
 
 
-def write_cluster(table: pd.DataFrame, reps: int, patient_reps: int, n_boot: int,
+def write_cluster(table: pd.DataFrame, patient_reps: int, n_boot: int,
                   elapsed: float) -> None:
     """Replace (or add) the cluster section of docs/cost-coverage.md."""
     doc = ROOT / "docs" / "cost-coverage.md"
     text = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    section = cluster_section(table, reps, patient_reps, n_boot, elapsed)
+    section = cluster_section(table, patient_reps, n_boot, elapsed)
     if MARK[0] in text and MARK[1] in text:
         head, rest = text.split(MARK[0], 1)
         text = head + section + rest.split(MARK[1], 1)[1]
@@ -502,9 +583,17 @@ if __name__ == "__main__":
     parser.add_argument("--cluster-reps", type=int, default=2000)
     parser.add_argument("--patient-reps", type=int, default=500,
                         help="replications of the patient bootstrap in the cluster study")
+    parser.add_argument("--arms", type=int, nargs="+", default=list(CLUSTER_ARMS),
+                        help="practices per arm of the cluster study's cells")
+    parser.add_argument("--iccs", type=float, nargs="+", default=list(CLUSTER_ICCS),
+                        help="ICCs of the cluster study's cells")
+    parser.add_argument("--cluster-rows", help="re-summarise the cluster study's saved "
+                        "replications (output/cluster-coverage-rows.csv)")
     args = parser.parse_args()
     if args.cluster:
-        print(cluster_main(args.cluster_reps, args.patient_reps).to_string(index=False))
+        print(cluster_main(args.cluster_reps, args.patient_reps, arms=tuple(args.arms),
+                           iccs=tuple(args.iccs), rows=args.cluster_rows
+                           ).to_string(index=False))
     else:
         print(main(args.reps, args.workers, args.rows, args.recommended_reps
                    ).to_string(index=False))

@@ -17,6 +17,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from evalkit.economics import bootstrap_ci, ce_bootstrap, cost_compare
 from evalkit.economics.evaluation import economic
@@ -85,7 +86,8 @@ def test_two_arm_variance_equals_the_linearised_ratio_formula_with_unequal_pract
 def test_ce_bootstrap_replicates_equal_a_practice_by_practice_loop():
     """The same draws rebuilt by hand: per stratum (the arm-0 practices, then the arm-1
     ones), a - 1 multinomial draws of the a practices; each replicate's arm mean pools
-    the drawn practices' patients."""
+    the drawn practices' patients; its deviation from the observed increment is then
+    scaled by t_{10, 0.975} / z_{0.975} (12 practices, 2 strata)."""
     d = clustered(a=6, m=5, seed=2)
     d = d.iloc[np.random.default_rng(0).permutation(len(d))].reset_index(drop=True)
     d = d.sort_values("arm", kind="stable").reset_index(drop=True)
@@ -93,6 +95,8 @@ def test_ce_bootstrap_replicates_equal_a_practice_by_practice_loop():
     out = ce_bootstrap(d, group="arm", cost="cost", effect="qaly", cluster="practice",
                        n_resamples=B, seed=5)
     gen = np.random.default_rng(5)
+    factor = stats.t.ppf(0.975, 12 - 2) / stats.norm.ppf(0.975)
+    observed = d[d["arm"] == 1][["cost", "qaly"]].mean() - d[d["arm"] == 0][["cost", "qaly"]].mean()
     arms = []
     for g in (0, 1):
         names = pd.unique(d.loc[d["arm"] == g, "practice"])
@@ -104,9 +108,128 @@ def test_ce_bootstrap_replicates_equal_a_practice_by_practice_loop():
             drawn = [d[d["practice"] == p] for p, k in zip(names, counts[b], strict=True)
                      for _ in range(k)]
             means.append(pd.concat(drawn)[["cost", "qaly"]].mean().to_numpy())
-        assert out["inc_cost"].iloc[b] == pytest.approx(means[1][0] - means[0][0], rel=1e-10)
-        assert out["inc_effect"].iloc[b] == pytest.approx(means[1][1] - means[0][1], rel=1e-10)
+        for j, col in enumerate(("inc_cost", "inc_effect")):
+            want = observed.iloc[j] + factor * (means[1][j] - means[0][j] - observed.iloc[j])
+            assert out[col].iloc[b] == pytest.approx(want, rel=1e-10)
     assert out.attrs["n_clusters"] == [6, 6]
+    assert out.attrs["df"] == 10 and out.attrs["t_factor"] == pytest.approx(factor)
+
+
+# --------------------------------------------------------------------------- t factor
+
+
+def test_cluster_t_factor_is_t_over_z_on_clusters_less_strata_and_tends_to_one():
+    from evalkit.economics.bootstrap import cluster_t_factor
+
+    for g, s, level in ((40, 2, 0.95), (60, 2, 0.95), (12, 1, 0.95), (40, 2, 0.90),
+                        (3, 2, 0.99)):
+        q = 1 - (1 - level) / 2
+        want = stats.t.ppf(q, g - s) / stats.norm.ppf(q)
+        assert cluster_t_factor(g, s, level) == pytest.approx(want, rel=1e-12), (g, s)
+    assert cluster_t_factor(40, 2) == pytest.approx(2.024394 / 1.959964, rel=1e-6)
+    many = [cluster_t_factor(g, 2) for g in (10, 100, 1_000, 1_000_000)]
+    assert all(a > b > 1 for a, b in zip(many, many[1:], strict=False))
+    assert many[-1] == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(DesignError):
+        cluster_t_factor(2, 2)  # no degrees of freedom left
+
+
+def _hand_replicates(d: pd.DataFrame, B: int, seed: int) -> np.ndarray:
+    """Cost difference of each cluster-bootstrap replicate, rebuilt practice by practice
+    from the same multinomial draws (arms in separate practices)."""
+    gen = np.random.default_rng(seed)
+    sums = d.groupby("practice")["cost"].agg(["sum", "size"])
+    out = np.zeros(B)
+    for g, sign in ((0, -1), (1, 1)):
+        names = pd.unique(d.loc[d["arm"] == g, "practice"])
+        counts = gen.multinomial(names.size - 1, np.full(names.size, 1 / names.size), size=B)
+        s, n = sums.loc[names, "sum"].to_numpy(), sums.loc[names, "size"].to_numpy()
+        out += sign * (counts @ s) / (counts @ n)
+    return out
+
+
+def test_cluster_intervals_are_the_unscaled_ones_stretched_by_t_over_z():
+    """bootstrap_ci and cost_compare (bootstrap and two-part) with cluster: the interval
+    is the estimate plus t_{14}/z times the unscaled replicates' deviations (8 practices
+    per arm, 2 strata), for percentile, basic and BCa alike; the p-value and the reported
+    replicates use the scaled replicates, the SE the unscaled ones."""
+    d = clustered(a=8, m=6, icc=0.2, seed=3)
+    d = d.sort_values("arm", kind="stable").reset_index(drop=True)
+    B = 4000
+    raw = _hand_replicates(d, B, seed=8)
+    theta = d.loc[d["arm"] == 1, "cost"].mean() - d.loc[d["arm"] == 0, "cost"].mean()
+    f = stats.t.ppf(0.975, 14) / stats.norm.ppf(0.975)
+    scaled = theta + f * (raw - theta)
+    kw = dict(groups=d["arm"], cluster=d["practice"], n_resamples=B, seed=8)
+    pct = bootstrap_ci(d["cost"], method="percentile", **kw)
+    lo, hi = np.quantile(scaled, [0.025, 0.975])
+    assert (pct.ci_low, pct.ci_high) == pytest.approx((lo, hi), rel=1e-9)
+    assert pct.df == 14 and pct.t_factor == pytest.approx(f)
+    assert pct.se == pytest.approx(raw.std(ddof=1), rel=1e-9)
+    np.testing.assert_allclose(pct.distribution, scaled, rtol=1e-9)
+    share = (np.sum(scaled < 0) + np.sum(scaled <= 0)) / (2 * B)
+    assert pct.p_value == pytest.approx(max(2 * min(share, 1 - share), 1 / B))
+    basic = bootstrap_ci(d["cost"], method="basic", **kw)
+    assert (basic.ci_low, basic.ci_high) == pytest.approx((2 * theta - hi, 2 * theta - lo),
+                                                          rel=1e-9)
+    bca = bootstrap_ci(d["cost"], method="bca", **kw)
+    # the stretch keeps each replicate's side of the estimate: z0 is the unscaled one
+    below = (np.sum(raw < theta) + np.sum(raw <= theta)) / (2 * B)
+    assert bca.z0 == pytest.approx(stats.norm.ppf(below), rel=1e-9)
+    z = stats.norm.ppf([0.025, 0.975])
+    levels = stats.norm.cdf(bca.z0 + (bca.z0 + z) / (1 - bca.acceleration * (bca.z0 + z)))
+    q = np.quantile(raw, levels)
+    assert (bca.ci_low, bca.ci_high) == pytest.approx(tuple(theta + f * (q - theta)),
+                                                      rel=1e-9)
+    for model in ("bootstrap", "two_part"):
+        res = cost_compare(d, cost="cost", group="arm", cluster="practice", model=model,
+                           method="percentile", n_resamples=B, seed=8)
+        e = res.effects.set_index("estimand").loc["mean_difference"]
+        assert (e["ci_low"], e["ci_high"]) == pytest.approx((lo, hi), rel=1e-6), model
+        assert e["se"] == pytest.approx(raw.std(ddof=1), rel=1e-6), model
+        np.testing.assert_allclose(res.replicates["mean_difference"], scaled, rtol=1e-6)
+
+
+def test_patient_bootstrap_is_not_scaled():
+    d = clustered(a=8, m=6, icc=0.2, seed=3)
+    res = bootstrap_ci(d["cost"], groups=d["arm"], n_resamples=500, seed=1,
+                       method="percentile")
+    assert res.t_factor == 1.0 and np.isnan(res.df)
+    lo, hi = np.quantile(res.distribution, [0.025, 0.975])
+    assert (res.ci_low, res.ci_high) == pytest.approx((lo, hi))
+    ce = ce_bootstrap(d, group="arm", cost="cost", effect="qaly", n_resamples=500, seed=1)
+    assert "t_factor" not in ce.attrs
+
+
+def test_economic_inmb_intervals_ceac_and_se_use_the_same_scaled_replicates():
+    """With practices resampled, every INMB interval is the percentile interval of the
+    reported replicates, the CEAC and P(cost-effective) are shares of those same
+    replicates (so the 95% interval excludes 0 exactly when the CEAC is beyond 2.5% or
+    97.5%), and the SE is their SD over t/z; t/z is on practices less 2 strata."""
+    d = practice_patients()
+    r = economic(d, comparison="did", seed=4, **KW)
+    diag = r.diagnostics
+    n_practices = d["practice"].nunique()
+    f = stats.t.ppf(0.975, n_practices - 2) / stats.norm.ppf(0.975)
+    assert diag["cluster_df"] == n_practices - 2 and diag["t_factor"] == pytest.approx(f)
+    draws = r.frames["ce_draws"]
+    e = r.effects.set_index("estimand")
+    ceac_ = r.frames["ceac"].set_index("wtp")
+    for lam in (20000, 30000):
+        inb = lam * draws["inc_effect"] - draws["inc_cost"]
+        lo, hi = np.quantile(inb, [0.025, 0.975])
+        row = e.loc[f"inc_nmb_{lam}"]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
+        assert row["se"] == pytest.approx(inb.std(ddof=1) / f)
+        assert diag[f"prob_cost_effective_{lam}"] == pytest.approx(np.mean(inb > 0))
+        p = ceac_.loc[float(lam), "probability"]
+        assert p == pytest.approx(np.mean(inb > 0))
+        assert (lo > 0 or hi < 0) == (p > 0.975 or p < 0.025)
+    # the scaled replicates are the unscaled ones (patients' changes, practices
+    # resampled by ce_bootstrap without its factor) stretched about the estimate
+    c = e.loc["resource_cost_change"]
+    dc = draws["inc_cost"] - e.loc["scheme_cost_per_patient", "estimate"]
+    assert dc.std(ddof=1) == pytest.approx(f * c["se"])
 
 
 # --------------------------------------------------------------------------- widths
@@ -332,16 +455,17 @@ def coverage_module():
 @pytest.mark.slow
 def test_cluster_bootstrap_covers_and_the_patient_bootstrap_does_not(coverage_module):
     """30 practices per arm, ICC 0.10: over 1,000 replications the cluster bootstrap
-    covers the cost difference, QALYs gained and INMB in 93-97% of them, allowing two
-    Monte Carlo SEs (0.7 points each) either side; resampling patients (200
-    replications) covers under 90%. The full table is docs/cost-coverage.md."""
+    (with its small-sample factor, evalkit's default) covers the cost difference, QALYs
+    gained and INMB in 93-97% of them, allowing two Monte Carlo SEs (0.7 points each)
+    either side; resampling patients (200 replications) covers under 90%. The full table
+    is docs/cost-coverage.md."""
     reps = 1000
     rows = coverage_module.cluster_coverage(30, 0.10, reps, n_boot=1000, seed=11,
                                             patient_reps=200)
     table = coverage_module.cluster_summary(rows).set_index(["estimand", "method"])
     mc_se = np.sqrt(0.95 * 0.05 / reps)
     for est in ("cost difference", "QALYs gained", "INMB at 20,000"):
-        cluster = table.loc[(est, "practices resampled (cluster bootstrap)"), "coverage"]
-        patients = table.loc[(est, "patients resampled (before)"), "coverage"]
+        cluster = table.loc[(est, coverage_module.CLUSTER_METHODS[0]), "coverage"]
+        patients = table.loc[(est, coverage_module.CLUSTER_METHODS[2]), "coverage"]
         assert 0.93 - 2 * mc_se <= cluster <= 0.97 + 2 * mc_se, (est, cluster)
         assert patients < 0.90 and patients < cluster - 0.05, (est, patients)

@@ -64,11 +64,14 @@ from .bootstrap import (
     _check_values,
     _cluster_cells,
     _cluster_codes,
+    _cluster_df,
     _cluster_resampled_means,
     _group_codes,
     _make_cells,
     _resampled_means,
     _rng,
+    _t_factor,
+    _widen,
 )
 
 __all__ = ["NICE_WTP", "WTP_GRID", "icer", "incremental", "nmb", "ceac", "evpi",
@@ -512,14 +515,19 @@ def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
         Resample within strata as well as arms.
     cluster
         The practice (cluster) column when patients are nested in practices: practices
-        are resampled whole. Not with ``strata``.
+        are resampled whole, and the replicates' deviations from the observed increments
+        are scaled by the small-sample factor ``t_{df, 0.975} / z_{0.975}``
+        (:func:`evalkit.economics.bootstrap.cluster_t_factor`, ``df`` = practices less
+        resampling strata), so that 95% percentile intervals, net-benefit intervals and
+        the CEAC read from them allow for few practices. Not with ``strata``.
 
     Returns
     -------
     pandas.DataFrame
         ``replicate, inc_cost, inc_effect``; ``attrs`` hold the observed ``inc_cost``,
         ``inc_effect``, the ``groups`` (reference first), ``n`` per arm and, with
-        ``cluster``, ``n_clusters`` (practices holding each arm).
+        ``cluster``, ``n_clusters`` (practices holding each arm), ``df`` and
+        ``t_factor`` (the factor applied).
 
     References
     ----------
@@ -552,10 +560,13 @@ def ce_bootstrap(data: pd.DataFrame, *, group: str, cost: str, effect: str,
         c_codes, c_names = _cluster_codes(data[cluster], len(data), cluster, file)
         ccells = _cluster_cells(values, codes, labels, c_codes, c_names, name=cluster)
         means = _cluster_resampled_means(ccells, n_resamples, _rng(seed))
-        extra["n_clusters"] = list(ccells.n_clusters)
+        df = _cluster_df(ccells)
+        extra.update(n_clusters=list(ccells.n_clusters), df=df,
+                     t_factor=_t_factor(df, 0.95))
+    inc = _widen(means[:, 1] - means[:, 0], observed[1] - observed[0],
+                 extra.get("t_factor", 1.0))
     out = pd.DataFrame({"replicate": np.arange(1, n_resamples + 1),
-                        "inc_cost": means[:, 1, 0] - means[:, 0, 0],
-                        "inc_effect": means[:, 1, 1] - means[:, 0, 1]})
+                        "inc_cost": inc[:, 0], "inc_effect": inc[:, 1]})
     out.attrs.update(inc_cost=float(observed[1, 0] - observed[0, 0]),
                      inc_effect=float(observed[1, 1] - observed[0, 1]),
                      groups=[str(x) for x in labels],

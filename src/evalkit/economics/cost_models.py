@@ -85,6 +85,7 @@ from .bootstrap import (
     _cluster_cells,
     _cluster_codes,
     _cluster_counts,
+    _cluster_df,
     _cluster_group_means,
     _cluster_jackknife_means,
     _cluster_resampled_means,
@@ -427,7 +428,9 @@ def _bootstrap_model(d: _Data, *, population, per, n_resamples, method, conf_lev
         reps = _cluster_resampled_means(ccells, n_resamples, rng)
         full = _cluster_group_means(ccells)
         loo = _cluster_jackknife_means(ccells) if method == "bca" else None
+        df = _cluster_df(ccells)  # the small-sample factor's degrees of freedom
     else:
+        df = float("nan")
         reps = _resampled_means(cells, n_resamples, rng)
         full = _group_means(cells)
         loo = _jackknife_means(cells) if method == "bca" else None
@@ -437,7 +440,7 @@ def _bootstrap_model(d: _Data, *, population, per, n_resamples, method, conf_lev
         with np.errstate(divide="ignore", invalid="ignore"):
             out[name] = _summarise(float(f(full)), np.asarray(f(reps), dtype=float), theta_loo,
                                    method=method, conf_level=conf_level, null=null,
-                                   statistic=name, n=sizes, labels=d.labels)
+                                   statistic=name, n=sizes, labels=d.labels, df=df)
     replicates = pd.DataFrame({"replicate": np.arange(n_resamples),
                                f"mean_{d.labels[0]}": pick[0](reps),
                                f"mean_{d.labels[1]}": pick[1](reps),
@@ -637,6 +640,8 @@ def _two_part_model(d: _Data, *, n_resamples, method, conf_level, seed
         d, W, b_logit, b_gamma, has_zeros)) if method == "bca" else None
     sizes = (int((d.arm == 0).sum()), int((d.arm == 1).sum())) if not d.paired \
         else (d.n_units, d.n_units)
+    strata = _practice_strata(d)[1] if d.practice is not None else ()
+    df = sum(m.size for m in strata) - len(strata) if strata else float("nan")
     out = {}
     for name, f, null in (("mean_difference", lambda m: m[..., 1] - m[..., 0], 0.0),
                           ("ratio_of_means", lambda m: m[..., 1] / m[..., 0], 1.0)):
@@ -644,7 +649,7 @@ def _two_part_model(d: _Data, *, n_resamples, method, conf_level, seed
             out[name] = _summarise(float(f(means)), f(reps), [f(m) for m in loo]
                                    if loo is not None else None, method=method,
                                    conf_level=conf_level, null=null, statistic=name, n=sizes,
-                                   labels=d.labels)
+                                   labels=d.labels, df=df)
     diag = {"logit_coefficients": dict(zip(_names(d), b_logit.tolist(), strict=True))
             if has_zeros else None,
             "gamma_coefficients": dict(zip(_names(d), b_gamma.tolist(), strict=True)),
@@ -655,7 +660,7 @@ def _two_part_model(d: _Data, *, n_resamples, method, conf_level, seed
     replicates = pd.DataFrame({"replicate": np.arange(n_resamples),
                                f"mean_{d.labels[0]}": reps[:, 0],
                                f"mean_{d.labels[1]}": reps[:, 1],
-                               "mean_difference": reps[:, 1] - reps[:, 0]})
+                               "mean_difference": out["mean_difference"].distribution})
     return out, diag, replicates
 
 
@@ -836,10 +841,12 @@ def cost_compare(
         The practice column, where patients are nested in practices (each patient, or
         ``unit``, in one practice). Every model then allows for costs that correlate
         within a practice: the bootstrap and two-part models resample whole practices
-        (:mod:`evalkit.economics.bootstrap`), ``ols`` uses a CR1 cluster-robust SE with
-        a t interval on (practices - 1) df and ``gamma`` a cluster-robust sandwich. Give
-        it whenever patients come from practices: without it the intervals are too
-        narrow by about the design effect ``1 + (m - 1) ICC`` (``docs/cost-coverage.md``).
+        (:mod:`evalkit.economics.bootstrap`, with its small-sample factor
+        t_{df} / z, df = practices less resampling strata), ``ols`` uses a CR1
+        cluster-robust SE with a t interval on (practices - 1) df and ``gamma`` a
+        cluster-robust sandwich. Give it whenever patients come from practices: without
+        it the intervals are too narrow by about the design effect ``1 + (m - 1) ICC``
+        (``docs/cost-coverage.md``).
     scheme, file
         Labels for the effect records and error messages (``file`` defaults to
         ``data.attrs["source"]``).
@@ -852,7 +859,10 @@ def cost_compare(
         ``cost_per_<per>_difference`` (``bootstrap``, with ``population``). Frames:
         ``arms`` (n, mean, SD, median, share of zeros, skewness, total and cost per
         population of each arm or period) and, for bootstrap-based models,
-        ``replicates``.
+        ``replicates`` (each arm's mean and the ``mean_difference`` the interval is read
+        from: with ``cluster``, its deviations from the estimate are scaled by the
+        small-sample factor of :func:`evalkit.economics.bootstrap.cluster_t_factor`, so
+        it is then not the difference of the arms' unscaled means).
 
     Raises
     ------

@@ -30,7 +30,15 @@ when every patient belongs to one), whole practices are resampled instead, withi
 kinds of practice the arms make (scheme practices, which hold enrolled and other
 patients, and the rest), so the intervals allow for costs and effects that correlate
 within a practice (see :mod:`evalkit.economics.bootstrap` and ``docs/cost-coverage.md``).
-Matched pairs go with the enrolled patient's practice. The scheme's cost is
+The joint replicates of the changes are then spread about the point estimate by the
+small-sample factor ``t_{df, 1 - alpha/2} / z_{1 - alpha/2}`` (``df`` = practices less
+resampling strata; :func:`evalkit.economics.bootstrap.cluster_t_factor`), and everything
+read from them uses the scaled replicates alike: the intervals, net-benefit intervals,
+the plane's shares, the CEAC, the probability of saving or of being cost-effective, the
+EVPI and the PSA (which pairs them with a scheme-cost draw); so a 95% net-benefit
+interval excludes 0 exactly when the CEAC there is beyond 2.5% or 97.5%. Standard errors
+are the SD of the unscaled replicates. Matched pairs go with the enrolled patient's
+practice. The scheme's cost is
 treated as known there, and varied in two sensitivity analyses:
 
 - one-way (frame ``one_way``, a tornado diagram): the incremental net monetary benefit at
@@ -74,10 +82,13 @@ from .bootstrap import (
     Seed,
     _cluster_cells,
     _cluster_codes,
+    _cluster_df,
     _cluster_resampled_means,
     _make_cells,
     _resampled_means,
     _rng,
+    _t_factor,
+    _widen,
 )
 from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
 from .costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
@@ -189,14 +200,18 @@ def _practices(data: pd.DataFrame, wide: pd.DataFrame, *, patient: str, cluster:
 
 
 def _draw(x: np.ndarray, codes: np.ndarray, labels: tuple, practice: np.ndarray | None,
-          name: str | None, n_resamples: int, rng: np.random.Generator
+          name: str | None, n_resamples: int, rng: np.random.Generator, diag: dict[str, Any]
           ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Group means of each replicate (B, G, k): patients, or whole practices, resampled."""
+    """Group means of each replicate (B, G, k): patients, or whole practices, resampled.
+
+    With practices, ``diag["cluster_df"]`` gets the small-sample degrees of freedom.
+    """
     if practice is None:
         cells = _make_cells(x, codes, labels, None)
         return _resampled_means(cells, n_resamples, rng), ()
     c_codes, c_names = _cluster_codes(practice, len(practice), name or "cluster")
     ccells = _cluster_cells(x, codes, labels, c_codes, c_names, name=name or "cluster")
+    diag["cluster_df"] = _cluster_df(ccells)
     return _cluster_resampled_means(ccells, n_resamples, rng), ccells.n_clusters
 
 
@@ -221,7 +236,7 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
         point = x.mean(axis=0)
         means, n_cl = _draw(x, np.zeros(len(x), int), ("enrolled",),
                             None if practice is None else practice[t == 1], cluster,
-                            n_resamples, rng)
+                            n_resamples, rng, diag)
         if n_cl:
             diag["n_clusters"] = {"enrolled": n_cl[0]}
         return point, means[:, 0, :], diag, warnings
@@ -231,7 +246,7 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
                         fix="use comparison: before_after, or add comparison patients")
     if comparison == "did":
         point = D[t == 1].mean(axis=0) - D[t == 0].mean(axis=0)
-        m, n_cl = _draw(D, t, (0, 1), practice, cluster, n_resamples, rng)
+        m, n_cl = _draw(D, t, (0, 1), practice, cluster, n_resamples, rng, diag)
         diag["n_comparison"] = int((t == 0).sum())
         if n_cl:
             diag["n_clusters"] = {"comparison": n_cl[0], "enrolled": n_cl[1]}
@@ -247,7 +262,8 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
     x = D[tr] - D[co]
     point = x.mean(axis=0)
     means, n_cl = _draw(x, np.zeros(len(x), int), ("pairs",),
-                        None if practice is None else practice[tr], cluster, n_resamples, rng)
+                        None if practice is None else practice[tr], cluster, n_resamples, rng,
+                        diag)
     draws = means[:, 0, :]
     if n_cl:
         diag["n_clusters"] = {"enrolled": n_cl[0]}
@@ -508,6 +524,11 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         wide, d_cols, treated, comparison, pre_cols=pre_cols, caliper=caliper,
         n_resamples=n_resamples, rng=rng, file=file, practice=practice, cluster=cluster_col)
     diag.update(cluster=cluster_col, resampled=resampled)
+    factor = 1.0
+    if "cluster_df" in diag:  # practices resampled: the small-sample factor
+        factor = _t_factor(diag["cluster_df"], conf_level)
+        draws = _widen(draws, point, factor)
+        diag["t_factor"] = factor
     if comparison != "before_after":
         diag.update(_selection(wide, treated, [outcome] + ([effect] if effect else []), pre,
                                labels=(outcome, effect_label)))
@@ -523,13 +544,18 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         lo, hi = np.quantile(x, [alpha / 2, 1 - alpha / 2])
         return float(lo), float(hi)
 
+    def sd(x: np.ndarray) -> float:
+        """The SD of the unscaled replicates (each x is linear in the scaled draws)."""
+        return float(x.std(ddof=1) / factor)
+
     level = maryland_level(DESIGN, comparison, diag)
     diag.update(scheme_cost_total=sc.total_discounted, scheme_cost_annual=sc.annual_recurrent,
                 scheme_setup=sc.setup, patients_served=float(patients_served), years=years,
                 discount_rate=discount_rate, price_year=price_year, n_resamples=n_resamples,
                 seed=seed if isinstance(seed, (int, np.integer)) else None,
                 interval="bootstrap percentile"
-                + (f", {cluster_col}s resampled whole" if cluster_col else ""),
+                + (f", {cluster_col}s resampled whole, spread by t/z = {factor:.3f} "
+                   f"({diag['cluster_df']} df)" if cluster_col else ""),
                 before=before, after=after,
                 evidence_level=level)
     nc = net_cost(per_patient, -draws[:, 0], unit_cost=unit_cost_avoided,
@@ -553,11 +579,11 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
 
     records = [
         rec("scheme_cost_per_patient", per_patient),
-        rec("resource_cost_change", point[0], interval(draws[:, 0]), se=draws[:, 0].std(ddof=1),
+        rec("resource_cost_change", point[0], interval(draws[:, 0]), se=sd(draws[:, 0]),
             extra=_e_value_diag(comparison, point[0], interval(draws[:, 0]),
                                 wide[f"{outcome}_{after}"].std())),
         rec("incremental_cost", inc_cost_point, interval(inc_cost_draws),
-            se=inc_cost_draws.std(ddof=1)),
+            se=sd(inc_cost_draws)),
         rec("roi", -point[0] / per_patient - 1, interval(-draws[:, 0] / per_patient - 1)),
     ]
     frames: dict[str, pd.DataFrame] = {"net_cost": nc_table, "scheme_costs": sc.by_role}
@@ -577,7 +603,7 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
         ratio = incremental(inc_cost_point, inc_effect_point)
         diag.update(icer_quadrant=ratio["quadrant"], icer_note=ratio["note"])
         records.append(rec("incremental_effect", inc_effect_point, interval(e_draws),
-                           out=effect, domain="outcome", se=e_draws.std(ddof=1),
+                           out=effect, domain="outcome", se=sd(e_draws),
                            extra=_e_value_diag(comparison, inc_effect_point,
                                                interval(e_draws),
                                                wide[f"{effect}_{after}"].std())))
@@ -586,10 +612,10 @@ def economic(data: pd.DataFrame, *, outcome: str = "cost", scheme: str = "",
             inb = lv * e_draws - inc_cost_draws
             diag[f"prob_cost_effective_{int(lv)}"] = float(np.mean(inb > 0))
             records.append(rec(f"inc_nmb_{int(lv)}", lv * inc_effect_point - inc_cost_point,
-                               interval(inb), se=inb.std(ddof=1)))
+                               interval(inb), se=sd(inb)))
     if activity is not None:
         records.append(rec("activity_change", point[-1], interval(draws[:, -1]), out=activity,
-                           domain="outcome", se=draws[:, -1].std(ddof=1)))
+                           domain="outcome", se=sd(draws[:, -1])))
     diag["verdict"] = verdict(inc_cost_point, inc_effect_point, wtp_arr)
     frames["one_way"] = _one_way(
         sc_table=scheme_costs_table, years=years, discount_rate=discount_rate,
