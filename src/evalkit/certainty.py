@@ -327,7 +327,8 @@ def _why_lead(rec: pd.Series, n_rec: int) -> str:
     if tier == 3:
         return ("the synthetic control is built to track the treated units before the "
                 "start, and does")
-    return (f"it has the highest Maryland level ({level}) of the {n_rec} {'record' if n_rec == 1 else 'records'} for this "
+    records = "record" if n_rec == 1 else "records"
+    return (f"it has the highest Maryland level ({level}) of the {n_rec} {records} for this "
             "outcome")
 
 

@@ -69,7 +69,8 @@ def ce_plane_plot(result: DesignResult, *, wtp: float = 20_000.0, label: str | N
     share_se = float(np.mean((draws["inc_effect"] > 0) & (draws["inc_cost"] <= 0)))
     alt = (f"Cost-effectiveness plane: {len(draws):,} bootstrap replicates of the incremental "
            f"cost against the incremental {unit} per patient, around the estimate of "
-           f"{format_gbp(y0)} and {format_number(x0, '+.3f')} {unit}. {share_se:.0%} of replicates save money and gain "
+           f"{format_gbp(y0)} and {format_number(x0, '+.3f')} {unit}. {share_se:.0%} of "
+           f"replicates save money and gain "
            f"health, {share_ne:.0%} cost more and gain health"
            + (f"; {p:.0%} lie below the £{wtp:,.0f} threshold line." if p is not None
               else "."))

@@ -285,10 +285,13 @@ def _hidden_note(t: pd.DataFrame) -> str:
     n_rows = int(t["collapsed_hidden"].sum())
     n_merged = int((t["levels_hidden"] & ~t["collapsed_hidden"]).sum())
     n_shares = int(t["hidden"].sum())
-    parts = ([f"{n_merged} {'bar' if n_merged == 1 else 'bars'} drawn as disagree, neutral and "
-              "agree only"] if n_merged
-             else []) + ([f"{n_rows} {'bar' if n_rows == 1 else 'bars'} not drawn"] if n_rows else []) + (
-                 [f"{n_shares} share(s) shown as *"] if n_shares else [])
+    def bars(n: int) -> str:
+        return f"{n} {'bar' if n == 1 else 'bars'}"
+
+    parts = ([f"{bars(n_merged)} drawn as disagree, neutral and agree only"] if n_merged
+             else []) + ([f"{bars(n_rows)} not drawn"] if n_rows else []) + (
+                 [f"{n_shares} {'share' if n_shares == 1 else 'shares'} shown as *"]
+                 if n_shares else [])
     if not parts:
         return ""
     return f" ({', '.join(parts)}: disclosure control, small numbers)"
@@ -332,7 +335,8 @@ def dose_response_plot(result: DoseResponseResult, *, dose_label: str | None = N
         slope = (f"each additional unit of {xl} multiplies the effect by {e['estimate']:.3f} "
                  f"({level}% CI {e['ci_low']:.3f} to {e['ci_high']:.3f})")
     else:
-        slope = (f"each additional unit of {xl} changes the effect by {format_sig(e['estimate'], sign=True)} "
+        slope = (f"each additional unit of {xl} changes the effect by "
+                 f"{format_sig(e['estimate'], sign=True)} "
                  f"({level}% CI {format_sig(e['ci_low'], sign=True)} to "
                  f"{format_sig(e['ci_high'], sign=True)})")
     form = ("unit-level effects" if d["form"] == "cross_sectional"
