@@ -107,7 +107,7 @@ def test_every_number_in_the_comparative_synthesis_traces(outputs, tmp_path):
 RAW = {
     "hyphen for a minus sign": r"(?<![\w\-–−])-\d",
     "scientific notation": r"\d(?:\.\d+)?e[+\-]?\d+",
-    "a plural hedged as (s)": r"\w\(s\)",
+    "a plural hedged as (s)": r"(?<!Intervention)(?<!intervention)\(s\)",  # SQUIRE's own
     "a code name": r"\b[a-z]+(?:_[a-z0-9]+)+\b(?!\.(?:csv|parquet|xlsx|yaml|json))",
     "a p-value of zero": r"\bp = 0\.0+\b",
 }

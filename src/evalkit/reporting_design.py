@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .markdown_text import md_text
-from .naming import column_words
+from .naming import column_label, column_words
 from .narrative import p_text
 from .reporting_disclosure import ReportCounts
 from .reporting_summary import pipe_table
@@ -66,7 +66,7 @@ def unit_words(unit: Any) -> tuple[str, str]:
 
 def data_sources(spec) -> pd.DataFrame:
     """The data files a spec declares: name, file, kind and what each holds."""
-    rows = [{"Data": name, "File": src.path.name, "Kind": src.kind,
+    rows = [{"Data": column_label(name), "File": src.path.name, "Kind": column_words(src.kind),
              "What it holds": DATA_KIND_TEXT.get(src.kind, src.kind)}
             for name, src in spec.data.items()]
     return pd.DataFrame(rows, columns=["Data", "File", "Kind", "What it holds"])

@@ -77,6 +77,7 @@ from ..errors import DataError, DesignError
 from ..evidence import maryland_level
 from ..inputs import takes_frame
 from ..narrative import format_gbp as gbp
+from ..narrative import format_number
 from ..results import DesignResult, EffectRecord, effects_frame
 from .bootstrap import (
     Seed,
@@ -354,8 +355,9 @@ def _one_way(*, sc_table: pd.DataFrame, years: int, discount_rate: float,
                                  f"{gbp(change_ci[1])})"}
     if effect is not None:
         ranges["effect_change"] = effect[1]
-        labels["effect_change"] = (f"{effect_label} gained ({effect[1][0]:.3f} to "
-                                   f"{effect[1][1]:.3f})")
+        labels["effect_change"] = (f"{effect_label} gained "
+                                   f"({format_number(effect[1][0], '.3f')} to "
+                                   f"{format_number(effect[1][1], '.3f')})")
         if wtp.size > 1:
             ranges["wtp_value"] = (float(wtp.min()), float(wtp.max()))
             labels["wtp_value"] = f"Willingness to pay ({gbp(wtp.min())} to {gbp(wtp.max())})"
