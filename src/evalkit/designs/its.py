@@ -447,11 +447,10 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
     if family == "gaussian":
         if remedy == "ar" and (int(lags or 1) == 1 or groups is not None):
             ar = fit_ar1(y, X, offset, family="gaussian", segments=groups)
-            out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
-                       scale=ar.scale, mu=ar.mu, resid=y - ar.mu, df=ar.df,
-                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
-                       df_scale=ar.df_scale,
-                       method="Prais-Winsten GLS with AR(1) errors (bias-corrected rho)")
+            out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
+                       resid=y - ar.mu, df=ar.df, cov_model=ar.cov_model.to_numpy(),
+                       dcov=ar.dcov, W=ar.W,
+                       method="Prais-Winsten GLS with AR(1) errors (rho by REML)")
             return out
         if remedy == "ar":
             order = int(lags)
@@ -492,11 +491,10 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
         start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
         ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start),
                      segments=groups)
-        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
-                   scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
-                   cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho, df_scale=ar.df_scale,
-                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
-                          "rho)")
+        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
+                   resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
+                   cov_model=ar.cov_model.to_numpy(), dcov=ar.dcov, W=ar.W,
+                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; rho by REML)")
         return out
     if family == "negbin":
         model = sm.NegativeBinomial(y, X, offset=offset)
@@ -622,10 +620,9 @@ def _quantile(fit, conf_level, grad=None):
     AR(1) fits: t with Satterthwaite df for the contrast (allowing for the estimated rho
     and scale; one per row of a 2-D ``grad``); others: t on the fit's df, or normal."""
     alpha = 1 - conf_level
-    if "cov_drho" in fit and grad is not None:
+    if "dcov" in fit and grad is not None:
         g = np.asarray(grad, dtype=float)
-        df = satterthwaite_df(g, fit["cov"].to_numpy(), fit["cov_drho"], fit["var_rho"],
-                              fit["df_scale"])
+        df = satterthwaite_df(g, fit["cov_model"], fit["dcov"], fit["W"])
         df = df if g.ndim == 2 else float(df[0])
     else:
         df = fit.get("df", np.inf)
