@@ -63,12 +63,15 @@ TRUTH = {("gaussian", "level"): -3.0, ("gaussian", "slope"): -0.1,
          ("quasipoisson", "level"): float(np.log(0.85)),
          ("quasipoisson", "slope"): float(np.log(0.995))}
 REMEDIES = {
-    "default": "AR(1) GLS, bias-corrected rho, t with Satterthwaite df: the default",
-    "ar_t": "AR(1) GLS, bias-corrected rho, t(n - p - 1)",
-    "ar_raw": "AR(1) GLS, rho not bias-corrected, Satterthwaite df",
+    "default": "AR(1) errors, rho by REML, t with Satterthwaite df (counts: latent AR(1) "
+               "process, Zeger 1988): the default",
+    "reml_kr": "AR(1) errors (counts: AR(1) Pearson residuals), rho by REML, Kenward-Roger "
+               "covariance, Satterthwaite df",
+    "moment": "previous default: AR(1) errors (counts: AR(1) Pearson residuals), "
+              "bias-corrected moment rho, Satterthwaite df",
     "none": "none (OLS / quasi-Poisson GLM)",
     "hac": "Newey-West, lag floor(4 (n/100)^(2/9)) per series, t(n - p)",
-    "pretest": "old default: Breusch-Godfrey pre-test at 5%, then AR(1) (HAC if controlled)",
+    "pretest": "older default: Breusch-Godfrey pre-test at 5%, then AR(1) (HAC if controlled)",
 }
 
 
@@ -159,17 +162,20 @@ def run_cell(reps: int, seed: int, **cell) -> tuple[list[dict], dict]:
     truth = TRUTH[family, cell["change"]]
     segs = groups if controlled else None
     fits = {"default": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs),
-            "ar_raw": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs,
-                                    correct=False),
+            "reml_kr": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs,
+                                     adjust=True),
+            "moment": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs,
+                                    method="moment"),
             "none": fit_ar1_batch(Y, Xv, offset, family=family, segments=segs, rho=0.0)}
     n, p = Xv.shape
     est, se, df = {}, {}, {}
     for key, fit in fits.items():
         est[key], se[key] = fit.params[:, j], np.sqrt(fit.cov[:, j, j])
         # satterthwaite_df for the coefficient, for all replications at once
-        slope = fit.cov_drho[:, j, j] / fit.cov[:, j, j]
-        df[key] = 2 / (slope**2 * fit.var_rho + 2 / fit.df_scale)
-    est["ar_t"], se["ar_t"], df["ar_t"] = est["default"], se["default"], fits["default"].df
+        d = fit.dcov[:, :, j, j]
+        var = np.einsum("rm,rmn,rn->r", d, fit.W, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[key] = np.where(var > 0, 2 * fit.cov_model[:, j, j] ** 2 / var, np.inf)
     lags = newey_west_lags(n // len(np.unique(groups)))
     hac = hac_cov(fits["none"], Y, Xv, offset, groups, gaussian=gaussian, lags=lags)
     est["hac"], se["hac"], df["hac"] = est["none"], np.sqrt(hac[:, j, j]), n - p
@@ -179,10 +185,10 @@ def run_cell(reps: int, seed: int, **cell) -> tuple[list[dict], dict]:
     pval = breusch_godfrey_p(resid, Xv[treated], 1)
     if treated.sum() >= 36:
         pval = np.minimum(pval, breusch_godfrey_p(resid, Xv[treated], 12))
-    remedy = "hac" if controlled else "default"
+    remedy = "hac" if controlled else "moment"
     reject = pval < 0.05
     covered = {}
-    for key in ("default", "ar_t", "ar_raw", "none", "hac"):
+    for key in ("default", "reml_kr", "moment", "none", "hac"):
         q = stats.t.ppf(0.975, df[key])
         covered[key] = np.abs(est[key] - truth) <= q * se[key]
     covered["pretest"] = np.where(reject, covered[remedy], covered["none"])
@@ -216,16 +222,19 @@ def _check_default(y, X, offset, groups, cell, est, se, df) -> dict:
                                             abs(high - (est + q * se))))}
 
 
-def main(reps: int) -> tuple[pd.DataFrame, float]:
+def main(reps: int, part: int = 0, parts: int = 1) -> tuple[pd.DataFrame, float]:
     warnings.filterwarnings("ignore")
     rows, worst = [], 0.0
     grid = itertools.product(SIZES, RHOS, FAMILIES, CHANGES, CONTROLS)
     for k, ((n_pre, n_post), rho, family, change, controlled) in enumerate(grid):
+        if k % parts != part:
+            continue
         cell = dict(n_pre=n_pre, n_post=n_post, rho=rho, family=family, change=change,
                     controlled=controlled)
         out, check = run_cell(reps, 22_000 + k, **cell)
         rows += out
         worst = max(worst, check["max_abs_difference"])
+        out[0]["check"] = check["max_abs_difference"]
         print(k, cell, {r["remedy"]: round(r["coverage"], 3) for r in out}, flush=True)
     return pd.DataFrame(rows), worst
 
@@ -380,12 +389,37 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "its-coverage.md")
     parser.add_argument("--csv", type=Path, help="also write the results table here")
+    parser.add_argument("--part", default="0/1",
+                        help="run only cells k with k %% N == K, given as K/N (the table is "
+                             "then written to --csv only; merge the parts with --from-csv)")
+    parser.add_argument("--from-csv", type=Path, nargs="+",
+                        help="write the doc from these results tables instead of running")
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="with --from-csv: the run's total time, for the doc")
     args = parser.parse_args()
+    if args.from_csv:
+        table = pd.concat([pd.read_csv(f) for f in args.from_csv], ignore_index=True)
+        keys = ["n_pre", "n_post", "rho", "family", "change", "controlled"]
+        order = {c: i for i, c in enumerate(itertools.product(
+            SIZES, RHOS, FAMILIES, CHANGES, CONTROLS))}
+        table["_k"] = [order[((a, b), r, f, c, bool(x))] for a, b, r, f, c, x in
+                       table[keys].itertuples(index=False)]
+        table = table.sort_values(["_k"], kind="stable").drop(columns="_k")
+        reps = int(table["replications"].min())
+        worst = float(table["check"].max())
+        text = write(table.reset_index(drop=True), reps, args.seconds, worst)
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        raise SystemExit(0)
+    part, parts = (int(v) for v in args.part.split("/"))
     t0 = time.perf_counter()
-    table, worst = main(args.reps)
+    table, worst = main(args.reps, part, parts)
     seconds = time.perf_counter() - t0
     if args.csv:
         table.to_csv(args.csv, index=False)
+    if parts > 1:
+        print(f"part {part}/{parts}: {seconds:.0f} s")
+        raise SystemExit(0)
     text = write(table, args.reps, seconds, worst)
     args.out.write_text(text, encoding="utf-8")
     print(text)

@@ -488,13 +488,12 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
                    scale=float(res.scale))
         return out
     if family in ("poisson", "quasipoisson") and remedy == "ar":
-        start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
-        ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start),
-                     segments=groups)
+        ar = fit_ar1(y, X, offset, family="quasipoisson", segments=groups)
         out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
                    resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
                    cov_model=ar.cov_model.to_numpy(), dcov=ar.dcov, W=ar.W,
-                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; rho by REML)")
+                   method="quasi-likelihood GLS with a latent AR(1) process on the log scale "
+                          "(Zeger 1988; rho and its variance by REML)")
         return out
     if family == "negbin":
         model = sm.NegativeBinomial(y, X, offset=offset)
