@@ -222,8 +222,8 @@ def its(
                  "seasonality": seasonality})
     if "rho" in fit:
         diag["ar_rho"] = fit["rho"]
-    if "rho_uncorrected" in fit:
-        diag["ar_rho_uncorrected"] = fit["rho_uncorrected"]
+    if fit.get("latent_variance") is not None:
+        diag["ar_latent_variance"] = fit["latent_variance"]
     if "lags" in fit:
         diag["hac_lags"] = fit["lags"]
     if control is not None:
@@ -492,6 +492,7 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
         out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
                    resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
                    cov_model=ar.cov_model.to_numpy(), dcov=ar.dcov, W=ar.W,
+                   latent_variance=ar.tau2,
                    method="quasi-likelihood GLS with a latent AR(1) process on the log scale "
                           "(Zeger 1988; rho and its variance by REML)")
         return out

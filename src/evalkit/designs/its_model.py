@@ -153,6 +153,7 @@ class ARFit:
     cov_model: pd.DataFrame
     dcov: np.ndarray
     W: np.ndarray
+    tau2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class ARBatch:
     cov_model: np.ndarray
     dcov: np.ndarray
     W: np.ndarray
+    tau2: np.ndarray | None = None
 
 
 def satterthwaite_df(grad: np.ndarray, cov: np.ndarray, dcov: np.ndarray,
@@ -382,7 +384,7 @@ def _thomas(diag: np.ndarray, off: np.ndarray, F: np.ndarray) -> tuple[np.ndarra
     n = diag.shape[1]
     a = np.ascontiguousarray(diag.T)
     b = np.ascontiguousarray(off.T)
-    f = np.ascontiguousarray(np.moveaxis(F, 1, 0))
+    f = np.moveaxis(F, 1, 0).copy()  # a copy: F is not overwritten
     m = np.empty_like(a)
     c = np.zeros_like(a)
     m[0] = a[0]
@@ -430,9 +432,39 @@ def latent_reml_objective(rho, tau2, mu, w, X, first) -> np.ndarray:
     return -0.5 * ((n - p) * np.log(rss) + logdet + np.linalg.slogdet(G)[1])
 
 
+def _newton_step(f, x: np.ndarray, y: np.ndarray, h: float = 1e-3,
+                 bounds=((-0.9, 0.98), (-18.42, 2.3))):
+    """One safeguarded Newton step for the maximum of ``f(x, y)``, elementwise: the
+    gradient and Hessian from central differences; a step that does not increase ``f``
+    (or a Hessian that is not negative definite) is replaced by a short gradient step,
+    halved until it does, or no step."""
+    f0 = f(x, y)
+    fxp, fxm, fyp, fym = f(x + h, y), f(x - h, y), f(x, y + h), f(x, y - h)
+    fxy = f(x + h, y + h)
+    gx, gy = (fxp - fxm) / (2 * h), (fyp - fym) / (2 * h)
+    hxx, hyy = (fxp - 2 * f0 + fxm) / h**2, (fyp - 2 * f0 + fym) / h**2
+    hxy = (fxy - fxp - fyp + f0) / h**2
+    det = hxx * hyy - hxy**2
+    concave = (hxx < 0) & (det > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dx = np.where(concave, -(hyy * gx - hxy * gy) / det, 1e-3 * gx)
+        dy = np.where(concave, -(hxx * gy - hxy * gx) / det, 1e-3 * gy)
+    dx, dy = np.clip(np.nan_to_num(dx), -0.1, 0.1), np.clip(np.nan_to_num(dy), -1.0, 1.0)
+    best_x, best_y, best_f = x.copy(), y.copy(), f0
+    for _ in range(4):
+        nx = np.clip(x + dx, *bounds[0])
+        ny = np.clip(y + dy, *bounds[1])
+        fn = f(nx, ny)
+        better = fn > best_f
+        best_x, best_y = np.where(better, nx, best_x), np.where(better, ny, best_y)
+        best_f = np.where(better, fn, best_f)
+        dx, dy = np.where(better, 0.0, dx / 2), np.where(better, 0.0, dy / 2)
+    return best_x, best_y
+
+
 def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
                          segments: np.ndarray | None = None, start: np.ndarray | None = None,
-                         outer: int = 6, max_iter: int = 50, tol: float = 1e-8) -> ARBatch:
+                         outer: int = 8, max_iter: int = 50, tol: float = 1e-8) -> ARBatch:
     """Counts with a latent AR(1) process on the log scale (Zeger, 1988, Biometrika
     75:621-629): ``E y = mu = exp(X beta + offset)``, ``Var y = s^2 (mu + tau^2 mu^2)``,
     ``Cov(y_t, y_u) = s^2 tau^2 mu_t mu_u rho^|t - u|``, for many series at once.
@@ -485,26 +517,33 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
     pearson = (Y - mu) / np.sqrt(mu)
     share = np.clip(tau2 * mu.mean(axis=1) / (1 + tau2 * mu.mean(axis=1)), 0.05, 1.0)
     rho = np.clip(_lag1(pearson, first) / share, -0.9, 0.95)
-    for it in range(outer):
+    for it in range(2):
         mu = np.exp(beta @ Xv.T + off)
         w = (Y - mu) / mu
 
         def in_rho(r, tau2=tau2, mu=mu, w=w):
             return latent_reml_objective(r, tau2, mu, w, Xv, first)
 
-        width = 0.2 if it == 0 else 0.05
-        rho_new = _golden(in_rho, np.maximum(rho - width, -0.9), np.minimum(rho + width, 0.98),
-                          steps=16)
+        width = 0.2 if it == 0 else 0.1
+        rho = _golden(in_rho, np.maximum(rho - width, -0.9), np.minimum(rho + width, 0.98),
+                      steps=14)
 
-        def in_tau(log_t, rho=rho_new, mu=mu, w=w):
+        def in_tau(log_t, rho=rho, mu=mu, w=w):
             return latent_reml_objective(rho, np.exp(log_t), mu, w, Xv, first)
 
-        width = 1.5 if it == 0 else 0.4
-        log_t = _golden(in_tau, np.maximum(np.log(tau2) - width, np.log(1e-8)),
-                        np.log(tau2) + width, steps=16)
-        tau2_new = np.exp(log_t)
-        beta = score_steps(beta, rho_new, tau2_new, 2)
-        rho, tau2 = rho_new, tau2_new
+        width = 1.5 if it == 0 else 0.75
+        tau2 = np.exp(_golden(in_tau, np.maximum(np.log(tau2) - width, np.log(1e-8)),
+                              np.log(tau2) + width, steps=14))
+        beta = score_steps(beta, rho, tau2, 2)
+    # rho and tau^2 trade off along a ridge of the likelihood, so finish with safeguarded
+    # Newton steps in (rho, log tau^2) from finite differences.
+    for _ in range(outer):
+        mu = np.exp(beta @ Xv.T + off)
+        w = (Y - mu) / mu
+        rho, tau2 = _newton_step(lambda r, lt, mu=mu, w=w: latent_reml_objective(
+            r, np.exp(lt), mu, w, Xv, first), rho, np.log(tau2))
+        tau2 = np.exp(tau2)
+        beta = score_steps(beta, rho, tau2, 2)
     beta = score_steps(beta, rho, tau2, max_iter)
     mu = np.exp(beta @ Xv.T + off)
     w = (Y - mu) / mu
@@ -529,7 +568,7 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
     W[:, 1, 1] = np.where(curv > 0, 1 / np.maximum(curv, 1e-12), 0.0)
     dcov = np.stack([cov / s2[:, None, None], dcov_rho], axis=1)
     return ARBatch(beta, cov, rho, rho, s2 * (1 + tau2 * mu.mean(axis=1)), mu, float(n - p - 1),
-                   cov, dcov, W)
+                   cov, dcov, W, tau2)
 
 
 def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: str,
@@ -631,7 +670,7 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     elif method == "reml":
         rh = np.zeros(R)
         beta = solve(rh, beta)
-        for it in range(1 if gaussian else 25):
+        for it in range(1 if gaussian else 6):
             r, mu = residuals(beta)
             # The linearised model of the (Pearson) residuals: r = D (b - beta) + e.
             new = reml_rho(r, design(mu), first, around=None if it == 0 else rh)
@@ -703,4 +742,5 @@ def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
 
     return ARFit(pd.Series(fit.params[0], index=names), frame(fit.cov[0]), float(fit.rho[0]),
                  float(fit.rho_raw[0]), float(fit.scale[0]), fit.mu[0], fit.df,
-                 frame(fit.cov_model[0]), fit.dcov[0], fit.W[0])
+                 frame(fit.cov_model[0]), fit.dcov[0], fit.W[0],
+                 None if fit.tau2 is None else float(fit.tau2[0]))
