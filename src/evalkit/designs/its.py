@@ -14,11 +14,13 @@ differences.
 
 Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
-with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
-Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
-1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that
-allow for the estimated rho and scale), ``"arima"`` (gaussian only: regression with
-ARMA(p, 0) errors via statsmodels SARIMAX), ``"none"``.
+with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (gaussian:
+Prais-Winsten GLS with AR(1) errors, rho by REML; counts: Zeger's 1988 latent AR(1)
+process on the log scale under Poisson noise, rho and the latent variance by REML; t
+quantiles with Satterthwaite df from the REML information, which allow for the estimated
+rho and scale; ``lags`` > 1 for a single gaussian series: statsmodels GLSAR of that order),
+``"arima"`` (gaussian only: regression with ARMA(p, 0) errors via statsmodels SARIMAX),
+``"none"``.
 ``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
 or without a comparison series (whose AR(1) process is separate from the treated
 series', with a common rho), and ``"hac"`` for negbin and binomial. It used to fit no
@@ -116,9 +118,10 @@ def its(
     unit
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
-        ``auto`` (AR(1) errors with a bias-corrected rho; Newey-West for negbin and
-        binomial), ``none``, ``hac``, ``ar`` or ``arima``. Coverage of each:
-        docs/its-coverage.md.
+        ``auto`` (AR(1) errors with rho by REML, for counts a latent AR(1) process;
+        Newey-West for negbin and binomial), ``none``, ``hac``, ``ar`` or ``arima``.
+        Coverage of each: docs/its-coverage.md. With ``unit``: ``auto`` (= ``ar``) or
+        ``none``.
     lags
         Newey-West lags (``hac``) or AR order (``ar`` for a single gaussian series,
         ``arima``); ``ar`` with counts or a comparison series is AR(1).
@@ -156,7 +159,7 @@ def its(
                          family=family, denominator=denominator, seasonality=seasonality,
                          slope_change=slope_change, impact=impact, washout=washout,
                          horizons=horizons, per=per, conf_level=conf_level, scheme=scheme,
-                         domain=domain)
+                         domain=domain, autocorrelation=autocorrelation)
     _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     check_whole("lags", lags, 0, optional=True)
