@@ -115,6 +115,30 @@ def _dense_reml(y, X, n_by_segment, rho):
                    + np.linalg.slogdet(G)[1])
 
 
+def _dense_kenward_roger(X, seg, rho, s2):
+    """Kenward and Roger's (1997) adjusted covariance for GLS with AR(1) errors, Sigma =
+    s2 R(rho), and W, the inverse expected REML information for (s2, rho), from dense
+    matrices: Phi_A = Phi + 2 Phi {sum W_ij (Q_ij - P_i Phi P_j - R_ij / 4)} Phi."""
+    R, dR, d2R = _dense_ar1(seg, rho)
+    S = s2 * R
+    Si = np.linalg.inv(S)
+    Phi = np.linalg.inv(X.T @ Si @ X)
+    dS = [R, s2 * dR]
+    d2S = [[np.zeros_like(R), dR], [dR, s2 * d2R]]
+    dSi = [-Si @ a @ Si for a in dS]
+    Pm = Si - Si @ X @ Phi @ X.T @ Si
+    info = np.array([[0.5 * np.trace(Pm @ a @ Pm @ b) for b in dS] for a in dS])
+    W = np.linalg.inv(info)
+    Pi = [X.T @ a @ X for a in dSi]
+    total = np.zeros_like(Phi)
+    for i in range(2):
+        for j in range(2):
+            Q = X.T @ dSi[i] @ S @ dSi[j] @ X
+            Rij = X.T @ Si @ d2S[i][j] @ Si @ X
+            total += W[i, j] * (Q - Pi[i] @ Phi @ Pi[j] - 0.25 * Rij)
+    return Phi, Phi + 2 * Phi @ total @ Phi, W, -Phi @ Pi[1] @ Phi
+
+
 def _controlled_design(t, comp, n_pre):
     group = 1.0 - comp
     tt = t.astype(float)
@@ -124,12 +148,12 @@ def _controlled_design(t, comp, n_pre):
                             np.sin(2 * np.pi * t / 12), np.cos(2 * np.pi * t / 12)])
 
 
-def test_controlled_ar1_default_is_reml_gls_with_satterthwaite_df_from_reml_information():
+def test_controlled_ar1_default_is_reml_gls_with_kenward_roger_and_satterthwaite_df():
     """The default fit of a controlled gaussian ITS: rho maximises the restricted
     likelihood (computed here from dense matrices and maximised by scipy); the coefficients
-    and SEs are statsmodels' GLS with that block-diagonal AR(1) correlation; the interval
-    uses t quantiles with df = 2 v^2 / (g' W g), W the inverse of the expected REML
-    information for (sigma^2, rho), 1/2 tr(P S_i P S_j), from dense matrices."""
+    are statsmodels' GLS with that block-diagonal AR(1) correlation; the SEs are Kenward and
+    Roger's (dense formulas); the interval uses t quantiles with df = 2 v^2 / (g' W g), v
+    the model-based variance and W the inverse expected REML information for (s2, rho)."""
     from scipy.optimize import minimize_scalar
 
     Y, pop, comp, t, _ = simulate(7, 1, n_pre=48, n_post=36, rho=0.5, family="gaussian",
@@ -146,32 +170,22 @@ def test_controlled_ar1_default_is_reml_gls_with_satterthwaite_df_from_reml_info
                            method="bounded", options={"xatol": 1e-9})
     assert d["ar_rho"] == pytest.approx(best.x, abs=1e-5)
     rho = d["ar_rho"]
-    R, dR, _ = _dense_ar1(seg, rho)
-    ref = sm.GLS(y, X, sigma=R).fit()
+    ref = sm.GLS(y, X, sigma=_dense_ar1(seg, rho)[0]).fit()
+    Phi, adjusted, W, dPhi = _dense_kenward_roger(X, seg, rho, ref.scale)
     coef = res.plot_data()["coefficients"].set_index("term")
     assert coef.loc["group_level_change", "estimate"] == pytest.approx(ref.params[6], abs=1e-8)
-    assert coef.loc["group_level_change", "se"] == pytest.approx(ref.bse[6], rel=1e-8)
-    assert coef.loc["group_slope_change", "se"] == pytest.approx(ref.bse[7], rel=1e-8)
-    # W from dense matrices: Sigma = s2 R, dSigma/ds2 = R, dSigma/drho = s2 dR.
-    n, p = X.shape
-    s2 = ref.scale
-    Si = np.linalg.inv(s2 * R)
-    P = Si - Si @ X @ np.linalg.inv(X.T @ Si @ X) @ X.T @ Si
-    dS = [R, s2 * dR]
-    info = np.array([[0.5 * np.trace(P @ a @ P @ b) for b in dS] for a in dS])
-    W = np.linalg.inv(info)
-    # d v / d theta for v = Var(level change) = [s2 (X' R^-1 X)^-1]_66, numerically.
-    def v(s2_, rho_):
-        Ri = np.linalg.inv(_dense_ar1(seg, rho_)[0])
-        return s2_ * np.linalg.inv(X.T @ Ri @ X)[6, 6]
-    h = 1e-5
-    g = np.array([(v(s2 + h, rho) - v(s2 - h, rho)) / (2 * h),
-                  (v(s2, rho + h) - v(s2, rho - h)) / (2 * h)])
-    df = 2 * v(s2, rho) ** 2 / (g @ W @ g)
+    assert coef.loc["group_level_change", "se"] == pytest.approx(np.sqrt(adjusted[6, 6]),
+                                                                 rel=1e-7)
+    assert coef.loc["group_slope_change", "se"] == pytest.approx(np.sqrt(adjusted[7, 7]),
+                                                                 rel=1e-7)
+    assert adjusted[6, 6] > Phi[6, 6] == pytest.approx(ref.bse[6] ** 2, rel=1e-8)
+    g = np.array([Phi[6, 6] / ref.scale, dPhi[6, 6]])
+    df = 2 * Phi[6, 6] ** 2 / (g @ W @ g)
     rec = res.effects.set_index("estimand").loc["level_change"]
     q = stats.t.ppf(0.975, df)
     assert (rec["ci_high"] - rec["ci_low"]) / (2 * rec["se"]) == pytest.approx(q, rel=1e-5)
-    assert rec["ci_low"] == pytest.approx(ref.params[6] - q * ref.bse[6], abs=1e-5)
+    assert rec["ci_low"] == pytest.approx(ref.params[6] - q * np.sqrt(adjusted[6, 6]),
+                                          abs=1e-5)
 
 
 def test_kenward_roger_pieces_match_dense_formulas():
@@ -189,28 +203,11 @@ def test_kenward_roger_pieces_match_dense_formulas():
     first = np.zeros(n, dtype=bool)
     first[[0, seg[0]]] = True
     Phi, adjusted, dcov, W = kenward_roger(X[None], np.array([rho]), np.array([s2]), first)
-    R, dR, d2R = _dense_ar1(seg, rho)
-    S = s2 * R
-    Si = np.linalg.inv(S)
-    Phi_ref = np.linalg.inv(X.T @ Si @ X)
-    dS = [R, s2 * dR]
-    d2S = [[np.zeros_like(R), dR], [dR, s2 * d2R]]
-    dSi = [-Si @ a @ Si for a in dS]
-    Pm = Si - Si @ X @ Phi_ref @ X.T @ Si
-    info = np.array([[0.5 * np.trace(Pm @ a @ Pm @ b) for b in dS] for a in dS])
-    W_ref = np.linalg.inv(info)
-    Pi = [X.T @ a @ X for a in dSi]
-    total = np.zeros_like(Phi_ref)
-    for i in range(2):
-        for j in range(2):
-            Q = X.T @ dSi[i] @ S @ dSi[j] @ X
-            Rij = X.T @ Si @ d2S[i][j] @ Si @ X
-            total += W_ref[i, j] * (Q - Pi[i] @ Phi_ref @ Pi[j] - 0.25 * Rij)
-    adjusted_ref = Phi_ref + 2 * Phi_ref @ total @ Phi_ref
+    Phi_ref, adjusted_ref, W_ref, dPhi_ref = _dense_kenward_roger(X, seg, rho, s2)
     np.testing.assert_allclose(Phi[0], Phi_ref, rtol=1e-9)
     np.testing.assert_allclose(W[0], W_ref, rtol=1e-8)
     np.testing.assert_allclose(adjusted[0], adjusted_ref, rtol=1e-8)
-    np.testing.assert_allclose(dcov[0, 1], -Phi_ref @ Pi[1] @ Phi_ref, rtol=1e-8)
+    np.testing.assert_allclose(dcov[0, 1], dPhi_ref, rtol=1e-8)
 
 
 def test_counts_default_is_zeger_latent_ar1_fitted_by_reml():

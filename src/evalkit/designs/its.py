@@ -15,10 +15,11 @@ differences.
 Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
 with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (gaussian:
-Prais-Winsten GLS with AR(1) errors, rho by REML; counts: Zeger's 1988 latent AR(1)
-process on the log scale under Poisson noise, rho and the latent variance by REML; t
-quantiles with Satterthwaite df from the REML information, which allow for the estimated
-rho and scale; ``lags`` > 1 for a single gaussian series: statsmodels GLSAR of that order),
+Prais-Winsten GLS with AR(1) errors, rho by REML, Kenward-Roger standard errors;
+counts: Zeger's 1988 latent AR(1) process on the log scale under Poisson noise, rho and
+the latent variance by REML; t quantiles with Satterthwaite df from the REML
+information, which allow for the estimated rho and scale; ``lags`` > 1 for a single
+gaussian series: statsmodels GLSAR of that order),
 ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors via statsmodels SARIMAX),
 ``"none"``.
 ``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
@@ -118,7 +119,8 @@ def its(
     unit
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
-        ``auto`` (AR(1) errors with rho by REML, for counts a latent AR(1) process;
+        ``auto`` (AR(1) errors with rho by REML and Kenward-Roger standard errors, for
+        counts a latent AR(1) process;
         Newey-West for negbin and binomial), ``none``, ``hac``, ``ar`` or ``arima``.
         Coverage of each: docs/its-coverage.md. With ``unit``: ``auto`` (= ``ar``) or
         ``none``.
@@ -453,7 +455,8 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
             out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
                        resid=y - ar.mu, df=ar.df, cov_model=ar.cov_model.to_numpy(),
                        dcov=ar.dcov, W=ar.W,
-                       method="Prais-Winsten GLS with AR(1) errors (rho by REML)")
+                       method="Prais-Winsten GLS with AR(1) errors (rho by REML; "
+                              "Kenward-Roger standard errors)")
             return out
         if remedy == "ar":
             order = int(lags)

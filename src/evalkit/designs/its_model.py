@@ -573,7 +573,7 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
 
 def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: str,
                   segments: np.ndarray | None = None, rho: float | None = None,
-                  method: str = "reml", adjust: bool = False,
+                  method: str = "reml", adjust: bool | None = None,
                   start: np.ndarray | None = None, max_iter: int = 100,
                   tol: float = 1e-9) -> ARBatch:
     """Regression with AR(1) errors by generalised least squares, for many series at once.
@@ -588,11 +588,14 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     (docs/its-coverage.md).
 
     ``method="reml"`` (the default): rho by restricted maximum likelihood
-    (:func:`reml_rho`) and model-based standard errors at it; intervals then use t
-    quantiles with the Satterthwaite df of the contrast (:func:`satterthwaite_df` with
-    ``cov_model``, ``dcov`` and ``W``, the inverse of the expected REML information for
-    the scale and rho). With ``adjust=True`` ``cov`` is Kenward and Roger's adjusted
-    covariance (:func:`kenward_roger`; studied, not the default: docs/its-coverage.md).
+    (:func:`reml_rho`); ``cov`` is Kenward and Roger's adjusted covariance
+    (:func:`kenward_roger`) when ``adjust`` is True (the default for gaussian outcomes), the
+    model-based covariance ``cov_model`` otherwise; intervals then use t quantiles with the
+    Satterthwaite df of the contrast (:func:`satterthwaite_df` with ``cov_model``, ``dcov``
+    and ``W``, the inverse of the expected REML information for the scale and rho). For
+    counts ``adjust=None`` or False gives the latent model, True the Pearson-residual AR(1)
+    model with Kenward and Roger's covariance (studied, not the default:
+    docs/its-coverage.md).
     ``method="moment"``: the earlier default, rho the lag-1 autocorrelation of the GLS
     residuals, iterated, then bias-corrected (:func:`corrected_rho`; ``"moment_raw"``
     without the correction), no adjustment of the covariance, and a Satterthwaite df that
@@ -612,6 +615,8 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     """
     if method not in ("reml", "moment", "moment_raw"):
         raise ValueError(f"method must be reml, moment or moment_raw, not {method!r}")
+    if adjust is None:  # the default: Kenward-Roger for gaussian, the latent model for counts
+        adjust = family == "gaussian"
     if family != "gaussian" and method == "reml" and rho is None and not adjust:
         return fit_latent_ar1_batch(Y, X, offset, segments=segments, start=start)
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
