@@ -192,7 +192,7 @@ def test_batch_its_matches_statsmodels_unit_by_unit():
     d.loc[(d["practice"] == "P03") & (d["t"].isin([5, 6, 40])), "y"] = np.nan
     res = ek.its(d, outcome="y", time="t", start=36, family="quasipoisson",
                  denominator="size", seasonality={"fourier": 2, "period": 12},
-                 unit="practice")
+                 unit="practice", autocorrelation="none")
     long = res.plot_data()["unit_effects_long"].set_index(["unit", "estimand"])
     for unit in ("P00", "P03", "P17"):
         g = d[(d["practice"] == unit) & d["y"].notna()]
@@ -208,6 +208,29 @@ def test_batch_its_matches_statsmodels_unit_by_unit():
         assert np.log(ours["estimate"]) == pytest.approx(ref.params["level"], abs=1e-6)
         assert ours["se"] == pytest.approx(ref.bse["level"], abs=1e-6)
     assert set(res.effects.columns) == set(ek.results.EFFECT_FIELDS)
+
+
+@pytest.mark.parametrize("family", ["quasipoisson", "gaussian"])
+def test_batch_its_default_is_the_single_series_default_unit_by_unit(family):
+    """With a unit column, each unit gets what ``ek.its`` gives that unit alone by default
+    (AR(1) errors; for counts Zeger's latent AR(1) process): the same estimate, SE and
+    t interval with Satterthwaite df, also for a unit with missing months, and a washout."""
+    d = _batch_panel(units=12)
+    if family == "gaussian":
+        d["y"] = d["y"] / d["size"] * 1000
+    d.loc[(d["practice"] == "P03") & (d["t"].isin([5, 6, 40])), "y"] = np.nan
+    kw = dict(outcome="y", time="t", start=36, family=family, washout=2,
+              denominator="size" if family == "quasipoisson" else None,
+              seasonality={"fourier": 1, "period": 12}, horizons=(6,))
+    res = ek.its(d, unit="practice", **kw)
+    assert res.diagnostics["remedy"] == "ar"
+    long = res.plot_data()["unit_effects_long"].set_index(["unit", "estimand"])
+    for unit in ("P00", "P03", "P07"):
+        one = ek.its(d[d["practice"] == unit], **kw).effects.set_index("estimand")
+        for estimand in ("level_change", "slope_change", "effect_at_6"):
+            ours, ref = long.loc[(unit, estimand)], one.loc[estimand]
+            for col in ("estimate", "se", "ci_low", "ci_high"):
+                assert ours[col] == pytest.approx(ref[col], rel=1e-6), (unit, estimand, col)
 
 
 def test_batch_its_reports_units_it_cannot_fit():

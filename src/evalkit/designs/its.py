@@ -14,11 +14,14 @@ differences.
 
 Autocorrelation: Durbin-Watson and Breusch-Godfrey (lags 1 and 12) on the
 residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
-with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (GLSAR /
-Prais-Winsten for gaussian; quasi-likelihood GLS with AR(1) errors after Zeger
-1988 for counts; rho bias-corrected, and t quantiles with Satterthwaite df that
-allow for the estimated rho and scale), ``"arima"`` (gaussian only: regression with
-ARMA(p, 0) errors via statsmodels SARIMAX), ``"none"``.
+with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (gaussian:
+Prais-Winsten GLS with AR(1) errors, rho by REML, Kenward-Roger standard errors;
+counts: Zeger's 1988 latent AR(1) process on the log scale under Poisson noise, rho and
+the latent variance by REML; t quantiles with Satterthwaite df from the REML
+information, which allow for the estimated rho and scale; ``lags`` > 1 for a single
+gaussian series: statsmodels GLSAR of that order),
+``"arima"`` (gaussian only: regression with ARMA(p, 0) errors via statsmodels SARIMAX),
+``"none"``.
 ``"auto"`` (the default) is ``"ar"`` for gaussian and (quasi-)Poisson outcomes, with
 or without a comparison series (whose AR(1) process is separate from the treated
 series', with a common rho), and ``"hac"`` for negbin and binomial. It used to fit no
@@ -116,9 +119,11 @@ def its(
     unit
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
-        ``auto`` (AR(1) errors with a bias-corrected rho; Newey-West for negbin and
-        binomial), ``none``, ``hac``, ``ar`` or ``arima``. Coverage of each:
-        docs/its-coverage.md.
+        ``auto`` (AR(1) errors with rho by REML and Kenward-Roger standard errors, for
+        counts a latent AR(1) process;
+        Newey-West for negbin and binomial), ``none``, ``hac``, ``ar`` or ``arima``.
+        Coverage of each: docs/its-coverage.md. With ``unit``: ``auto`` (= ``ar``) or
+        ``none``.
     lags
         Newey-West lags (``hac``) or AR order (``ar`` for a single gaussian series,
         ``arima``); ``ar`` with counts or a comparison series is AR(1).
@@ -156,7 +161,7 @@ def its(
                          family=family, denominator=denominator, seasonality=seasonality,
                          slope_change=slope_change, impact=impact, washout=washout,
                          horizons=horizons, per=per, conf_level=conf_level, scheme=scheme,
-                         domain=domain)
+                         domain=domain, autocorrelation=autocorrelation)
     _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     check_whole("lags", lags, 0, optional=True)
@@ -222,8 +227,8 @@ def its(
                  "seasonality": seasonality})
     if "rho" in fit:
         diag["ar_rho"] = fit["rho"]
-    if "rho_uncorrected" in fit:
-        diag["ar_rho_uncorrected"] = fit["rho_uncorrected"]
+    if fit.get("latent_variance") is not None:
+        diag["ar_latent_variance"] = fit["latent_variance"]
     if "lags" in fit:
         diag["hac_lags"] = fit["lags"]
     if control is not None:
@@ -447,11 +452,11 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
     if family == "gaussian":
         if remedy == "ar" and (int(lags or 1) == 1 or groups is not None):
             ar = fit_ar1(y, X, offset, family="gaussian", segments=groups)
-            out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
-                       scale=ar.scale, mu=ar.mu, resid=y - ar.mu, df=ar.df,
-                       cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho,
-                       df_scale=ar.df_scale,
-                       method="Prais-Winsten GLS with AR(1) errors (bias-corrected rho)")
+            out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
+                       resid=y - ar.mu, df=ar.df, cov_model=ar.cov_model.to_numpy(),
+                       dcov=ar.dcov, W=ar.W,
+                       method="Prais-Winsten GLS with AR(1) errors (rho by REML; "
+                              "Kenward-Roger standard errors)")
             return out
         if remedy == "ar":
             order = int(lags)
@@ -489,14 +494,13 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
                    scale=float(res.scale))
         return out
     if family in ("poisson", "quasipoisson") and remedy == "ar":
-        start = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset).fit().params
-        ar = fit_ar1(y, X, offset, family="quasipoisson", start=np.asarray(start),
-                     segments=groups)
-        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, rho_uncorrected=ar.rho_raw,
-                   scale=ar.scale, mu=ar.mu, resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
-                   cov_drho=ar.cov_drho.to_numpy(), var_rho=ar.var_rho, df_scale=ar.df_scale,
-                   method="quasi-Poisson GLS with AR(1) errors (Zeger 1988; bias-corrected "
-                          "rho)")
+        ar = fit_ar1(y, X, offset, family="quasipoisson", segments=groups)
+        out.update(params=ar.params, cov=ar.cov, rho=ar.rho, scale=ar.scale, mu=ar.mu,
+                   resid=(y - ar.mu) / np.sqrt(ar.mu), df=ar.df,
+                   cov_model=ar.cov_model.to_numpy(), dcov=ar.dcov, W=ar.W,
+                   latent_variance=ar.tau2,
+                   method="quasi-likelihood GLS with a latent AR(1) process on the log scale "
+                          "(Zeger 1988; rho and its variance by REML)")
         return out
     if family == "negbin":
         model = sm.NegativeBinomial(y, X, offset=offset)
@@ -622,10 +626,9 @@ def _quantile(fit, conf_level, grad=None):
     AR(1) fits: t with Satterthwaite df for the contrast (allowing for the estimated rho
     and scale; one per row of a 2-D ``grad``); others: t on the fit's df, or normal."""
     alpha = 1 - conf_level
-    if "cov_drho" in fit and grad is not None:
+    if "dcov" in fit and grad is not None:
         g = np.asarray(grad, dtype=float)
-        df = satterthwaite_df(g, fit["cov"].to_numpy(), fit["cov_drho"], fit["var_rho"],
-                              fit["df_scale"])
+        df = satterthwaite_df(g, fit["cov_model"], fit["dcov"], fit["W"])
         df = df if g.ndim == 2 else float(df[0])
     else:
         df = fit.get("df", np.inf)

@@ -8,10 +8,14 @@ for all units together with batched ``numpy.linalg.solve``. Missing unit-periods
 get zero weight. Estimates equal statsmodels' GLM fits of each unit (tested to
 1e-6; see ``benchmarks/its_batch.py``).
 
-Batch fits use model-based (quasi-Poisson: Pearson-scaled) standard errors and
-no autocorrelation remedy, unlike :func:`evalkit.its`'s default (AR(1) errors); per-unit
-effects feed synthesis and funnel plots. Many series sharing one design can be fitted
-with AR(1) errors by :func:`evalkit.designs.its_model.fit_ar1_batch`.
+By default (``autocorrelation="auto"``) each unit gets the same remedy as
+:func:`evalkit.its` gives one series: AR(1) errors with rho by REML for gaussian outcomes,
+Zeger's latent AR(1) process for counts, and t intervals with Satterthwaite df
+(:func:`evalkit.designs.its_model.fit_ar1_batch`, vectorised over the units that share a
+pattern of observed periods; a unit's missing periods are dropped, as ``ek.its`` drops
+them). ``autocorrelation="none"`` gives the plain fits of :func:`fit_batch`, with
+model-based (quasi-Poisson: Pearson-scaled) standard errors. Per-unit effects feed
+synthesis and funnel plots.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from ..contract import check_panel
 from ..errors import DesignError
 from ..periods import parse_period, parse_periods
 from ..results import EFFECT_FIELDS, DesignResult
-from .its_model import Interruption, design_matrix
+from .its_model import Interruption, design_matrix, fit_ar1_batch
 
 __all__ = ["its_batch", "fit_batch"]
 
@@ -102,8 +106,11 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
               seasonality=None, slope_change: bool = True, impact=None, washout: int = 0,
               horizons: Sequence[int] = (6, 12, 24), per: float = 1000.0,
               conf_level: float = 0.95, scheme: str | None = None,
-              domain: str = "outcome") -> DesignResult:
+              domain: str = "outcome", autocorrelation: str = "auto") -> DesignResult:
     """Fit the same ITS to every unit of a panel (called by ``ek.its(..., unit=...)``).
+
+    ``autocorrelation``: ``auto`` or ``ar`` (AR(1) errors, as :func:`evalkit.its` fits one
+    series by default) or ``none``.
 
     Returns a :class:`DesignResult` whose effect records carry one row per unit and
     estimand (the unit is in ``diagnostics["unit"]``), and whose
@@ -111,8 +118,12 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     """
     from .its import _impacts, _validate
 
-    _validate(family=family, denominator=denominator, autocorrelation="none",
+    _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
+    if autocorrelation not in ("auto", "ar", "none"):
+        raise DesignError(f"batch ITS fits autocorrelation 'auto' (AR(1) errors) or 'none', "
+                          f"not '{autocorrelation}'",
+                          fix="use autocorrelation: auto, or fit units one at a time")
     if family not in BATCH_FAMILIES:
         raise DesignError(f"batch ITS supports {', '.join(BATCH_FAMILIES)}, not {family}",
                           fix="fit units one at a time, or use family 'quasipoisson'")
@@ -157,9 +168,26 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     cov = np.full((U, X.shape[1], X.shape[1]), np.nan)
     scale = np.full(U, np.nan)
     conv = np.zeros(U, dtype=bool)
-    if fittable.any():
+    rho = np.full(U, np.nan)
+    dcov = np.zeros((U, 2, X.shape[1], X.shape[1]))
+    wcov = np.zeros((U, 2, 2))
+    cov_model = cov.copy()
+    if fittable.any() and autocorrelation == "none":
         b, c, sc, cv = fit_batch(Y[fittable], X, offset[fittable], M[fittable], family=family)
         beta[fittable], cov[fittable], scale[fittable], conv[fittable] = b, c, sc, cv
+        cov_model[fittable] = c
+    elif fittable.any():
+        # Units that share a pattern of observed periods share a design: one vectorised
+        # AR(1) fit a pattern (missing periods dropped, as ek.its drops them).
+        patterns, which = np.unique(M[fittable] > 0, axis=0, return_inverse=True)
+        rows = np.flatnonzero(fittable)
+        for k, seen in enumerate(patterns):
+            idx = rows[np.ravel(which) == k]
+            fit = fit_ar1_batch(Y[np.ix_(idx, seen)], X[seen], offset[np.ix_(idx, seen)],
+                                family="gaussian" if family == "gaussian" else "quasipoisson")
+            beta[idx], cov[idx], scale[idx], rho[idx] = fit.params, fit.cov, fit.scale, fit.rho
+            cov_model[idx], dcov[idx], wcov[idx] = fit.cov_model, fit.dcov, fit.W
+            conv[idx] = np.all(np.isfinite(fit.params), axis=1)
     warnings = []
     skipped = units[~fittable]
     if skipped.size:
@@ -194,7 +222,19 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     for estimand, c in contrasts.items():
         est = beta @ c
         se = np.sqrt(np.einsum("p,upq,q->u", c, cov, c))
-        if ratio:
+        if autocorrelation != "none":
+            # t with the Satterthwaite df of the contrast (satterthwaite_df, per unit)
+            v = np.einsum("p,upq,q->u", c, cov_model, c)
+            d = np.einsum("p,umpq,q->um", c, dcov, c)
+            var = np.einsum("um,umn,un->u", d, wcov, d)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                df = np.where(var > 0, 2 * v**2 / var, np.inf)
+            qt = stats.t.ppf(1 - (1 - conf_level) / 2, df)
+            lo, hi = est - qt * se, est + qt * se
+            p = 2 * stats.t.sf(np.abs(est) / se, df)
+            if ratio:
+                est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+        elif ratio:
             lo, hi = est - q * se, est + q * se
             p = 2 * stats.norm.sf(np.abs(est) / se)
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
@@ -208,8 +248,10 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
                                     "dispersion": scale, "pre_periods": n_pre.astype(int),
                                     "post_periods": n_post.astype(int)}))
     long = pd.concat(frames, ignore_index=True)
-    per_unit = [{"unit": u, "dispersion": float(d), "batch": True}
-                for u, d in zip(units.tolist(), scale.tolist(), strict=True)]
+    per_unit = [{"unit": u, "dispersion": float(d), "batch": True,
+                 "remedy": "none" if autocorrelation == "none" else "ar",
+                 **({} if autocorrelation == "none" else {"ar_rho": float(r)})}
+                for u, d, r in zip(units.tolist(), scale.tolist(), rho.tolist(), strict=True)]
     effects = pd.DataFrame({
         "scheme": scheme, "domain": domain, "outcome": outcome, "design": "its",
         "estimand": long["estimand"], "scale": "ratio" if ratio else "difference",
@@ -224,9 +266,10 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     options = dict(outcome=outcome, time=time, start=start, unit=unit, family=family,
                    denominator=denominator, seasonality=seasonality, slope_change=slope_change,
                    impact=impact, washout=washout, horizons=list(horizons), per=per,
-                   conf_level=conf_level)
+                   conf_level=conf_level, autocorrelation=autocorrelation)
     return DesignResult(design="its", effects=effects,
                         diagnostics={"batch": True, "units": int(U),
+                                     "remedy": "none" if autocorrelation == "none" else "ar",
                                      "units_fitted": int((fittable & conv).sum()),
                                      "family": family, "terms": names},
                         warnings=tuple(warnings), options=options,

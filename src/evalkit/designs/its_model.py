@@ -20,7 +20,7 @@ import pandas as pd
 
 __all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar1",
            "fit_ar1_batch", "satterthwaite_df", "corrected_rho", "breusch_godfrey",
-           "newey_west_lags"]
+           "newey_west_lags", "reml_rho", "reml_objective", "kenward_roger"]
 
 IMPACTS = ("step", "slope", "step+slope")
 
@@ -150,9 +150,10 @@ class ARFit:
     scale: float
     mu: np.ndarray
     df: float
-    cov_drho: pd.DataFrame
-    var_rho: float
-    df_scale: float
+    cov_model: pd.DataFrame
+    dcov: np.ndarray
+    W: np.ndarray
+    tau2: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,25 +167,26 @@ class ARBatch:
     scale: np.ndarray
     mu: np.ndarray
     df: float
-    cov_drho: np.ndarray
-    var_rho: np.ndarray
-    df_scale: float
+    cov_model: np.ndarray
+    dcov: np.ndarray
+    W: np.ndarray
+    tau2: np.ndarray | None = None
 
 
-def satterthwaite_df(grad: np.ndarray, cov: np.ndarray, cov_drho: np.ndarray,
-                     var_rho: float, df_scale: float) -> np.ndarray:
-    """Degrees of freedom for ``grad' beta`` when its variance ``v = grad' V grad`` rests
-    on an estimated scale (``df_scale`` df) and an estimated rho (variance ``var_rho``).
+def satterthwaite_df(grad: np.ndarray, cov: np.ndarray, dcov: np.ndarray,
+                     W: np.ndarray) -> np.ndarray:
+    """Satterthwaite degrees of freedom for ``grad' beta`` when its variance ``v = grad' V
+    grad`` rests on estimated covariance parameters ``theta = (sigma^2, rho)``.
 
-    Satterthwaite's approximation: ``df = 2 / Var(log v)`` with ``Var(log v) = (d log v /
-    d rho)^2 var_rho + 2 / df_scale``. Rows of ``grad`` give one df each.
+    ``df = 2 v^2 / (g' W g)`` with ``g_i = grad' (dV / d theta_i) grad`` (``dcov``: 2 x p x
+    p) and ``W`` the covariance of ``theta``-hat (2 x 2). Rows of ``grad`` give one df each.
     """
     g = np.atleast_2d(np.asarray(grad, dtype=float))
     v = np.einsum("ij,jk,ik->i", g, cov, g)
-    dv = np.einsum("ij,jk,ik->i", g, cov_drho, g)
+    d = np.einsum("ij,mjk,ik->im", g, dcov, g)
+    var = np.einsum("im,mn,in->i", d, W, d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(v > 0, dv / v, 0.0)
-    return 2.0 / (slope**2 * var_rho + 2.0 / df_scale)
+        return np.where(var > 0, 2.0 * v**2 / var, np.inf)
 
 
 def _ar1_inverse(n: int, rho: float) -> np.ndarray:
@@ -228,23 +230,377 @@ def corrected_rho(rho, n: int, p: float):
                    -0.95, 0.95)
 
 
+def _segment_masks(first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows at either end of a segment, and neighbours ``(i, i + 1)`` in the same one."""
+    last = np.r_[first[1:], True]
+    return first | last, ~first[1:]
+
+
+def _tridiagonals(rho: np.ndarray, first: np.ndarray):
+    """Diagonals of ``R(rho)^-1`` of an AR(1) (per segment) and of its first and second
+    derivatives in rho: three ``(diag, off)`` pairs, each ``series x points`` and
+    ``series x (points - 1)`` (zero across segments)."""
+    edge, link = _segment_masks(first)
+    r = rho[:, None]
+    c = 1.0 / (1.0 - r**2)
+    inv = (np.where(edge, 1.0, 1.0 + r**2) * c, -r * c * link)
+    d1 = (np.where(edge, 2.0, 4.0) * r * c**2, -(1 + r**2) * c**2 * link)
+    d2 = (np.where(edge, 2 + 6 * r**2, 4 + 12 * r**2) * c**3, -(6 * r + 2 * r**3) * c**3 * link)
+    return inv, d1, d2
+
+
+def _quad(tri, D: np.ndarray) -> np.ndarray:
+    """``D' M D`` for a tridiagonal ``M`` given as ``(diag, off)`` (series x p x p)."""
+    diag, off = tri
+    out = np.einsum("rn,rni,rnj->rij", diag, D, D)
+    cross = np.einsum("rn,rni,rnj->rij", off, D[:, :-1], D[:, 1:])
+    return out + cross + np.swapaxes(cross, 1, 2)
+
+
+def _tri_times(tri, D: np.ndarray) -> np.ndarray:
+    """``M D`` for a tridiagonal ``M`` given as ``(diag, off)``."""
+    diag, off = tri
+    out = diag[:, :, None] * D
+    out[:, 1:] += off[:, :, None] * D[:, :-1]
+    out[:, :-1] += off[:, :, None] * D[:, 1:]
+    return out
+
+
+def _ar1_times(W: np.ndarray, rho: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``R(rho) W`` for an AR(1) correlation matrix, per segment, by one forward and one
+    backward recursion (``R = (1 - rho^2) P^-1 P^-T`` with ``P`` the Prais-Winsten
+    transform), without forming ``R``."""
+    r = rho.reshape((-1,) + (1,) * (W.ndim - 2))
+    n = W.shape[1]
+    u = np.empty_like(W)
+    # u = P^-T W: (P' u)_i = d_i u_i - rho u_{i+1} (within a segment), d = sqrt(1 - rho^2)
+    # on a segment's first row and 1 elsewhere.
+    for i in range(n - 1, -1, -1):
+        nxt = u[:, i + 1] * r if i + 1 < n and not first[i + 1] else 0.0
+        u[:, i] = (W[:, i] + nxt) / (np.sqrt(1 - r**2) if first[i] else 1.0)
+    v = np.empty_like(W)
+    # v = P^-1 u: (P v)_i = d_i v_i - rho v_{i-1}.
+    for i in range(n):
+        prev = v[:, i - 1] * r if not first[i] else 0.0
+        v[:, i] = (u[:, i] + prev) / (np.sqrt(1 - r**2) if first[i] else 1.0)
+    return (1 - r**2)[:, None] * v
+
+
+def reml_objective(rho: np.ndarray, Z: np.ndarray, D: np.ndarray, first: np.ndarray
+                   ) -> np.ndarray:
+    """The restricted (REML) log-likelihood of an AR(1) regression, profiled over the
+    scale, up to a constant: ``-(1/2) [(n - p) log(e' R^-1 e) + log|R| + log|D' R^-1 D|]``
+    with ``e`` the GLS residuals at ``rho``, for each series (rows of ``Z``, design ``D``)."""
+    n, p = D.shape[1], D.shape[2]
+    k = int(first.sum())
+    Dt = _prais_winsten(D.copy(), rho, first)
+    zt = _prais_winsten(Z.copy(), rho, first)
+    G = np.einsum("rni,rnj->rij", Dt, Dt)
+    beta = np.linalg.solve(G, np.einsum("rni,rn->ri", Dt, zt)[..., None])[..., 0]
+    rss = np.sum((zt - np.einsum("rni,ri->rn", Dt, beta)) ** 2, axis=1)
+    logdet = np.linalg.slogdet(G)[1]
+    return -0.5 * ((n - p) * np.log(rss) - k * np.log(1 - rho**2) + logdet)
+
+
+def reml_rho(Z: np.ndarray, D: np.ndarray, first: np.ndarray, *, lower: float = -0.9,
+             upper: float = 0.98, around: np.ndarray | None = None) -> np.ndarray:
+    """The REML estimate of the AR(1) parameter of each series: the best point of a grid
+    of step 0.02 on ``[lower, upper]``, refined by golden-section search between its
+    neighbours (to about 1e-6); with ``around``, only ``around +- 0.03`` is searched.
+
+    REML removes most of the small-sample bias of rho that comes from estimating the
+    regression (Cheang and Reinsel, 2000, J Time Ser Anal 21:593-617)."""
+    if around is not None:
+        return _golden(lambda x: reml_objective(x, Z, D, first),
+                       np.maximum(around - 0.03, lower), np.minimum(around + 0.03, upper))
+    grid = np.arange(lower, upper + 1e-9, 0.02)
+    R = Z.shape[0]
+    values = np.stack([reml_objective(np.full(R, g), Z, D, first) for g in grid], axis=1)
+    best = np.argmax(values, axis=1)
+    a = grid[np.maximum(best - 1, 0)]
+    b = grid[np.minimum(best + 1, len(grid) - 1)]
+    return _golden(lambda x: reml_objective(x, Z, D, first), a, b)
+
+
+def _golden(f, a: np.ndarray, b: np.ndarray, steps: int = 30) -> np.ndarray:
+    """Golden-section search for the maximum of ``f`` on ``[a, b]``, elementwise."""
+    g = (np.sqrt(5) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(steps):
+        left = fc > fd
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        new = np.where(left, b - g * (b - a), a + g * (b - a))
+        fnew = f(new)
+        c, d = np.where(left, new, d), np.where(left, c, new)
+        fc, fd = np.where(left, fnew, fd), np.where(left, fc, fnew)
+    return (a + b) / 2
+
+
+def kenward_roger(D: np.ndarray, rho: np.ndarray, sigma2: np.ndarray, first: np.ndarray):
+    """Kenward and Roger's (1997, Biometrics 53:983-997) small-sample adjustment of the
+    covariance of GLS estimates with AR(1) errors, ``V = sigma^2 R(rho)``, estimated by
+    REML.
+
+    Returns ``(cov, cov_adjusted, dcov, W)``: the model-based covariance ``Phi = sigma^2
+    (D' R^-1 D)^-1``, the adjusted ``Phi + 2 Lambda``, the derivatives of ``Phi`` in
+    ``(sigma^2, rho)`` (series x 2 x p x p) and ``W``, the inverse of the expected REML
+    information for ``(sigma^2, rho)`` (series x 2 x 2). The pieces of ``Lambda`` use
+    that ``R^-1`` and its derivatives are tridiagonal; ``R`` itself is applied by
+    recursion (:func:`_ar1_times`).
+    """
+    n, p = D.shape[1], D.shape[2]
+    k = int(first.sum())
+    inv, d1, d2 = _tridiagonals(rho, first)
+    G = _quad(inv, D)
+    Phi_t = np.linalg.inv(G)
+    XSX = _quad(d1, D)
+    XTX = _quad(d2, D)
+    SD = _tri_times(d1, D)
+    Q = np.einsum("rni,rnj->rij", SD, _ar1_times(SD, rho, first))
+    s2 = sigma2[:, None, None]
+    r = rho
+    tr_a = -2 * r * (n - k) / (1 - r**2)
+    tr_aa = 2 * (n - k) * (1 + r**2) / (1 - r**2) ** 2
+    PS = Phi_t @ XSX
+    info = np.empty((len(r), 2, 2))
+    info[:, 0, 0] = (n - p) / (2 * sigma2**2)
+    info[:, 0, 1] = info[:, 1, 0] = 0.5 * (tr_a + np.trace(PS, axis1=1, axis2=2)) / sigma2
+    info[:, 1, 1] = 0.5 * (tr_aa - 2 * np.einsum("rij,rji->r", Phi_t, Q)
+                           + np.einsum("rij,rji->r", PS, PS))
+    W = np.linalg.inv(info)
+    inner = (W[:, 1, 1, None, None] * (0.5 * Q + 0.25 * XTX - XSX @ Phi_t @ XSX) / s2
+             + W[:, 0, 1, None, None] * XSX / (2 * s2**2))
+    Phi = s2 * Phi_t
+    adjusted = Phi + 2 * Phi @ inner @ Phi
+    dcov = np.stack([Phi_t, -s2 * Phi_t @ XSX @ Phi_t], axis=1)
+    return Phi, adjusted, dcov, W
+
+
+def _thomas(diag: np.ndarray, off: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``K U = F`` for symmetric tridiagonal ``K`` (``diag``: series x points, ``off``:
+    series x (points - 1)) by the Thomas algorithm, vectorised over series; also returns
+    ``log|K|``."""
+    n = diag.shape[1]
+    a = np.ascontiguousarray(diag.T)
+    b = np.ascontiguousarray(off.T)
+    f = np.moveaxis(F, 1, 0).copy()  # a copy: F is not overwritten
+    m = np.empty_like(a)
+    c = np.zeros_like(a)
+    m[0] = a[0]
+    for i in range(1, n):
+        c[i - 1] = b[i - 1] / m[i - 1]
+        m[i] = a[i] - b[i - 1] * c[i - 1]
+        f[i] -= c[i - 1][:, None] * f[i - 1]
+    f[n - 1] /= m[n - 1][:, None]
+    for i in range(n - 2, -1, -1):
+        f[i] = f[i] / m[i][:, None] - c[i][:, None] * f[i + 1]
+    return np.moveaxis(f, 0, 1), np.sum(np.log(m), axis=0)
+
+
+def latent_gram(rho: np.ndarray, tau2: np.ndarray, mu: np.ndarray, Z: np.ndarray,
+                first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Z' V^-1 Z`` and ``log|V|`` for ``V = diag(1 / mu) + tau^2 R(rho)``, the covariance
+    of link-scale residuals ``(y - mu) / mu`` of counts whose log mean carries a latent
+    AR(1) process of variance ``tau^2`` (Zeger 1988), by Woodbury's identity: ``V^-1 =
+    M - M K^-1 M`` with ``M = diag(mu)`` and ``K = R^-1 / tau^2 + M`` tridiagonal."""
+    n = mu.shape[1]
+    k = int(first.sum())
+    edge, link = _segment_masks(first)
+    r = rho[:, None]
+    c = 1.0 / ((1.0 - r**2) * tau2[:, None])
+    F = mu[:, :, None] * Z
+    U, logdet_k = _thomas(np.where(edge, 1.0, 1.0 + r**2) * c + mu, -r * c * link, F)
+    gram = np.matmul(np.swapaxes(Z, 1, 2), F - mu[:, :, None] * U)
+    seen = mu > 0
+    logdet = (-np.sum(np.log(np.where(seen, mu, 1.0)), axis=1)
+              + (n - k) * np.log(1 - rho**2) + n * np.log(tau2) + logdet_k)
+    return gram, logdet
+
+
+def latent_reml_objective(rho, tau2, mu, w, X, first) -> np.ndarray:
+    """The REML log-likelihood (profiled over a common scale ``s^2``, up to a constant) of
+    link-scale residuals ``w`` with covariance ``s^2 (diag(1 / mu) + tau^2 R(rho))`` and
+    design ``X``."""
+    p = X.shape[-1]
+    n = w.shape[1]
+    Z = np.concatenate([np.broadcast_to(X, (w.shape[0],) + X.shape[-2:]), w[:, :, None]],
+                       axis=2)
+    gram, logdet = latent_gram(rho, tau2, mu, Z, first)
+    G, b, c = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
+    rss = c - np.einsum("ri,ri->r", b, np.linalg.solve(G, b[..., None])[..., 0])
+    return -0.5 * ((n - p) * np.log(rss) + logdet + np.linalg.slogdet(G)[1])
+
+
+def _newton_step(f, x: np.ndarray, y: np.ndarray, h: float = 1e-3,
+                 bounds=((-0.9, 0.98), (-18.42, 2.3))):
+    """One safeguarded Newton step for the maximum of ``f(x, y)``, elementwise: the
+    gradient and Hessian from central differences; a step that does not increase ``f``
+    (or a Hessian that is not negative definite) is replaced by a short gradient step,
+    halved until it does, or no step."""
+    f0 = f(x, y)
+    fxp, fxm, fyp, fym = f(x + h, y), f(x - h, y), f(x, y + h), f(x, y - h)
+    fxy = f(x + h, y + h)
+    gx, gy = (fxp - fxm) / (2 * h), (fyp - fym) / (2 * h)
+    hxx, hyy = (fxp - 2 * f0 + fxm) / h**2, (fyp - 2 * f0 + fym) / h**2
+    hxy = (fxy - fxp - fyp + f0) / h**2
+    det = hxx * hyy - hxy**2
+    concave = (hxx < 0) & (det > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dx = np.where(concave, -(hyy * gx - hxy * gy) / det, 1e-3 * gx)
+        dy = np.where(concave, -(hxx * gy - hxy * gx) / det, 1e-3 * gy)
+    dx, dy = np.clip(np.nan_to_num(dx), -0.1, 0.1), np.clip(np.nan_to_num(dy), -1.0, 1.0)
+    best_x, best_y, best_f = x.copy(), y.copy(), f0
+    for _ in range(4):
+        nx = np.clip(x + dx, *bounds[0])
+        ny = np.clip(y + dy, *bounds[1])
+        fn = f(nx, ny)
+        better = fn > best_f
+        best_x, best_y = np.where(better, nx, best_x), np.where(better, ny, best_y)
+        best_f = np.where(better, fn, best_f)
+        dx, dy = np.where(better, 0.0, dx / 2), np.where(better, 0.0, dy / 2)
+    return best_x, best_y
+
+
+def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
+                         segments: np.ndarray | None = None, start: np.ndarray | None = None,
+                         outer: int = 8, max_iter: int = 50, tol: float = 1e-8) -> ARBatch:
+    """Counts with a latent AR(1) process on the log scale (Zeger, 1988, Biometrika
+    75:621-629): ``E y = mu = exp(X beta + offset)``, ``Var y = s^2 (mu + tau^2 mu^2)``,
+    ``Cov(y_t, y_u) = s^2 tau^2 mu_t mu_u rho^|t - u|``, for many series at once.
+
+    ``beta`` solves the quasi-likelihood (GEE) equations with that covariance by Fisher
+    scoring; ``tau^2`` is Zeger's moment estimate ``sum((y - mu)^2 - mu) / sum(mu^2)``
+    (times ``n / (n - p)``), ``rho`` maximises the restricted likelihood of the link-scale
+    residuals ``(y - mu) / mu`` given ``tau^2`` (a common scale ``s^2`` profiled out), and
+    the three are iterated to convergence. Where the counts show no extra-Poisson variance
+    (``tau^2 = 0``) the fit is the quasi-Poisson GLM. Standard errors are model-based,
+    ``s^2 (X' V^-1 X)^-1``; the Satterthwaite df (:func:`satterthwaite_df`) take the
+    variance of rho-hat from the curvature of the profile restricted likelihood.
+    """
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    Xv = np.asarray(X, dtype=float)
+    R, n = Y.shape
+    p = Xv.shape[1]
+    off = np.broadcast_to(np.asarray(offset, dtype=float), (R, n))
+    seg = np.zeros(n) if segments is None else np.asarray(segments)
+    first = np.r_[True, seg[1:] != seg[:-1]]
+    if start is not None:
+        beta = np.broadcast_to(np.asarray(start, float), (R, p)).copy()
+    else:
+        beta = np.zeros((R, p))
+        beta[:, 0] = np.log(np.maximum(Y.mean(axis=1), 1e-8)) - off.mean(axis=1)
+    Xb = np.broadcast_to(Xv, (R, n, p))
+    rho = np.zeros(R)
+    tau2 = np.full(R, 1e-8)
+
+    def score_steps(beta, rho, tau2, steps):
+        for _ in range(steps):
+            mu = np.exp(beta @ Xv.T + off)
+            Z = np.concatenate([Xb, ((Y - mu) / mu)[:, :, None]], axis=2)
+            gram, _ = latent_gram(rho, tau2, mu, Z, first)
+            step = np.linalg.solve(gram[:, :p, :p], gram[:, :p, p][..., None])[..., 0]
+            beta = beta + step
+            if np.max(np.abs(step)) < tol:
+                break
+        return beta
+
+    beta = score_steps(beta, rho, tau2, max_iter)
+    mu = np.exp(beta @ Xv.T + off)
+    # Start from moment estimates: Zeger's tau^2, and rho the lag-1 autocorrelation of the
+    # Pearson residuals over the latent share of their variance; then REML for (rho,
+    # log tau^2) by coordinate ascent (golden-section search in a window around the current
+    # values), interleaved with scoring steps for beta; a fixed number of rounds, so that a
+    # series gets the same fit alone as in a batch.
+    extra = np.sum((Y - mu) ** 2 - mu, axis=1) * n / (n - p)
+    tau2 = np.maximum(extra / np.sum(mu**2, axis=1), 1e-8)
+    pearson = (Y - mu) / np.sqrt(mu)
+    share = np.clip(tau2 * mu.mean(axis=1) / (1 + tau2 * mu.mean(axis=1)), 0.05, 1.0)
+    rho = np.clip(_lag1(pearson, first) / share, -0.9, 0.95)
+    for it in range(2):
+        mu = np.exp(beta @ Xv.T + off)
+        w = (Y - mu) / mu
+
+        def in_rho(r, tau2=tau2, mu=mu, w=w):
+            return latent_reml_objective(r, tau2, mu, w, Xv, first)
+
+        width = 0.2 if it == 0 else 0.1
+        rho = _golden(in_rho, np.maximum(rho - width, -0.9), np.minimum(rho + width, 0.98),
+                      steps=14)
+
+        def in_tau(log_t, rho=rho, mu=mu, w=w):
+            return latent_reml_objective(rho, np.exp(log_t), mu, w, Xv, first)
+
+        width = 1.5 if it == 0 else 0.75
+        tau2 = np.exp(_golden(in_tau, np.maximum(np.log(tau2) - width, np.log(1e-8)),
+                              np.log(tau2) + width, steps=14))
+        beta = score_steps(beta, rho, tau2, 2)
+    # rho and tau^2 trade off along a ridge of the likelihood, so finish with safeguarded
+    # Newton steps in (rho, log tau^2) from finite differences.
+    for _ in range(outer):
+        mu = np.exp(beta @ Xv.T + off)
+        w = (Y - mu) / mu
+        rho, tau2 = _newton_step(lambda r, lt, mu=mu, w=w: latent_reml_objective(
+            r, np.exp(lt), mu, w, Xv, first), rho, np.log(tau2))
+        tau2 = np.exp(tau2)
+        beta = score_steps(beta, rho, tau2, 2)
+    beta = score_steps(beta, rho, tau2, max_iter)
+    mu = np.exp(beta @ Xv.T + off)
+    w = (Y - mu) / mu
+    Z = np.concatenate([Xb, w[:, :, None]], axis=2)
+
+    def gram_at(r):
+        gram, _ = latent_gram(r, tau2, mu, Z, first)
+        G, b, c = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
+        Ginv = np.linalg.inv(G)
+        s2 = (c - np.einsum("ri,rij,rj->r", b, Ginv, b)) / (n - p)
+        return Ginv * s2[:, None, None], s2
+
+    cov, s2 = gram_at(rho)
+    h = 0.005
+    hi, lo = np.minimum(rho + h, 0.985), np.maximum(rho - h, -0.985)
+    dcov_rho = (gram_at(hi)[0] - gram_at(lo)[0]) / (hi - lo)[:, None, None]
+    f0 = latent_reml_objective(rho, tau2, mu, w, Xv, first)
+    curv = -(latent_reml_objective(hi, tau2, mu, w, Xv, first) - 2 * f0
+             + latent_reml_objective(lo, tau2, mu, w, Xv, first)) / h**2
+    W = np.zeros((R, 2, 2))
+    W[:, 0, 0] = 2 * s2**2 / (n - p)
+    W[:, 1, 1] = np.where(curv > 0, 1 / np.maximum(curv, 1e-12), 0.0)
+    dcov = np.stack([cov / s2[:, None, None], dcov_rho], axis=1)
+    return ARBatch(beta, cov, rho, rho, s2 * (1 + tau2 * mu.mean(axis=1)), mu, float(n - p - 1),
+                   cov, dcov, W, tau2)
+
+
 def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: str,
                   segments: np.ndarray | None = None, rho: float | None = None,
-                  correct: bool = True, start: np.ndarray | None = None,
-                  max_iter: int = 100, tol: float = 1e-9) -> ARBatch:
+                  method: str = "reml", adjust: bool | None = None,
+                  start: np.ndarray | None = None, max_iter: int = 100,
+                  tol: float = 1e-9) -> ARBatch:
     """Regression with AR(1) errors by generalised least squares, for many series at once.
 
     ``family="gaussian"``: Prais-Winsten GLS (the first observation kept), ``V =
-    sigma^2 R(rho)``. Otherwise (``poisson``, ``quasipoisson``): the quasi-likelihood
-    GLS form of Zeger's (1988, Biometrika 75:621-629) parameter-driven model for counts,
-    ``V = phi A^1/2 R(rho) A^1/2`` with ``A = diag(mu)`` and a log link, solved by
-    iteratively reweighted GLS. ``rho`` is estimated from the (Pearson) residuals until
-    it converges, then bias-corrected (:func:`corrected_rho`, unless ``correct`` is
-    False) and the coefficients refitted at the corrected value; a given ``rho`` is used
-    as it is (``rho=0`` gives OLS or the quasi-Poisson GLM). Standard errors are
-    model-based; for intervals use t quantiles with :func:`satterthwaite_df` of the
-    contrast (from ``cov``, ``cov_drho``, ``var_rho`` and ``df_scale``), which allows for
-    the estimation of rho and of the scale.
+    sigma^2 R(rho)``. Counts (``poisson``, ``quasipoisson``) with ``method="reml"``: the
+    latent AR(1) model of :func:`fit_latent_ar1_batch` (the default). Counts otherwise: a
+    simpler working model, ``V = phi A^1/2 R(rho) A^1/2`` with ``A = diag(mu)`` and a log
+    link (AR(1) Pearson residuals), solved by iteratively reweighted GLS, rho and phi
+    estimated from the linearised model of the Pearson residuals; it understates the
+    variance when the counts carry Poisson noise on top of a latent AR(1) process
+    (docs/its-coverage.md).
+
+    ``method="reml"`` (the default): rho by restricted maximum likelihood
+    (:func:`reml_rho`); ``cov`` is Kenward and Roger's adjusted covariance
+    (:func:`kenward_roger`) when ``adjust`` is True (the default for gaussian outcomes), the
+    model-based covariance ``cov_model`` otherwise; intervals then use t quantiles with the
+    Satterthwaite df of the contrast (:func:`satterthwaite_df` with ``cov_model``, ``dcov``
+    and ``W``, the inverse of the expected REML information for the scale and rho). For
+    counts ``adjust=None`` or False gives the latent model, True the Pearson-residual AR(1)
+    model with Kenward and Roger's covariance (studied, not the default:
+    docs/its-coverage.md).
+    ``method="moment"``: the earlier default, rho the lag-1 autocorrelation of the GLS
+    residuals, iterated, then bias-corrected (:func:`corrected_rho`; ``"moment_raw"``
+    without the correction), no adjustment of the covariance, and a Satterthwaite df that
+    takes Var(rho) as ``(1 - rho^2) / n``. A given ``rho`` is used as it is (``rho=0``
+    gives OLS or the quasi-Poisson GLM, with model-based standard errors).
 
     Parameters
     ----------
@@ -255,8 +611,14 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     segments
         Points x 1 labels of independent series fitted together (controlled ITS: the
         treated and the comparison series, each in time order and contiguous); the AR(1)
-        process restarts at each. None: one series.
+        process restarts at each, with a common rho. None: one series.
     """
+    if method not in ("reml", "moment", "moment_raw"):
+        raise ValueError(f"method must be reml, moment or moment_raw, not {method!r}")
+    if adjust is None:  # the default: Kenward-Roger for gaussian, the latent model for counts
+        adjust = family == "gaussian"
+    if family != "gaussian" and method == "reml" and rho is None and not adjust:
+        return fit_latent_ar1_batch(Y, X, offset, segments=segments, start=start)
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     Xv = np.asarray(X, dtype=float)
     R, n = Y.shape
@@ -296,6 +658,10 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
         mu = np.exp(beta @ Xv.T + off)
         return (Y - mu) / np.sqrt(mu), mu
 
+    def design(mu):
+        return (np.broadcast_to(Xv, (R, n, p)) if gaussian
+                else Xv[None] * np.sqrt(mu)[:, :, None])
+
     if start is not None:
         beta = np.broadcast_to(np.asarray(start, float), (R, p)).copy()
     else:
@@ -305,6 +671,19 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
     if rho is not None:
         rh = np.broadcast_to(np.asarray(rho, dtype=float), (R,)).copy()
         beta = solve(rh, beta)
+        raw = rh
+    elif method == "reml":
+        rh = np.zeros(R)
+        beta = solve(rh, beta)
+        for it in range(1 if gaussian else 6):
+            r, mu = residuals(beta)
+            # The linearised model of the (Pearson) residuals: r = D (b - beta) + e.
+            new = reml_rho(r, design(mu), first, around=None if it == 0 else rh)
+            done = np.max(np.abs(new - rh)) < 1e-6
+            rh = new
+            beta = solve(rh, beta)
+            if done:
+                break
         raw = rh
     else:
         rh = np.zeros(R)
@@ -316,42 +695,57 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
             if done:
                 break
         raw = rh
-        if correct:
+        if method == "moment":
             rh = corrected_rho(raw, n / k, p / k)
         beta = solve(rh, beta)
     r, mu = residuals(beta)
-    D = np.broadcast_to(Xv, (R, n, p)) if gaussian else Xv[None] * np.sqrt(mu)[:, :, None]
+    D = design(mu)
+    innovation = np.sum(_prais_winsten(r.copy(), rh, first) ** 2, axis=1) / (n - p)
+    sigma2 = innovation / (1 - rh**2)  # the marginal variance or dispersion
+    if method == "reml" and rho is None:
+        cov_model, cov, dcov, W = kenward_roger(D, rh, sigma2, first)
+        cov = cov if adjust else cov_model
+    else:
+        Dt = _prais_winsten(D.copy(), rh, first)
+        cov_model = np.linalg.inv(np.einsum("rni,rnj->rij", Dt, Dt)) * innovation[:, None, None]
+        cov = cov_model
+        W = np.zeros((R, 2, 2))
+        W[:, 0, 0] = 2 * sigma2**2 / (n - p)
+        if rho is None:
+            # How the covariance moves with rho (at the fitted coefficients), and Var(rho)
+            # of an AR(1), (1 - rho^2) / n.
+            def at(value):
+                Dv = _prais_winsten(D.copy(), value, first)
+                inn = np.sum(_prais_winsten(r.copy(), value, first) ** 2, axis=1) / (n - p)
+                return np.linalg.inv(np.einsum("rni,rnj->rij", Dv, Dv)) * inn[:, None, None]
 
-    def covariance(at):
-        innovation = np.sum(_prais_winsten(r, at, first) ** 2, axis=1) / (n - p)
-        Dt = _prais_winsten(D.copy(), at, first)
-        cov = np.linalg.inv(np.einsum("rni,rnj->rij", Dt, Dt)) * innovation[:, None, None]
-        return cov, innovation / (1 - at**2)  # the marginal variance or dispersion
-
-    cov, scale = covariance(rh)
-    # How the covariance moves with rho (at the fitted coefficients), for the df.
-    hi, lo = np.minimum(rh + 0.01, 0.95), np.maximum(rh - 0.01, -0.95)
-    cov_drho = (covariance(hi)[0] - covariance(lo)[0]) / (hi - lo)[:, None, None]
-    # Var(rho-hat) of an AR(1), (1 - rho^2) / n; zero when rho is given.
-    var_rho = (1 - rh**2) / n if rho is None else np.zeros(R)
-    return ARBatch(beta, cov, rh, raw, scale, mu, float(n - p - (rho is None)), cov_drho,
-                   var_rho, float(n - p))
+            hi, lo = np.minimum(rh + 0.01, 0.95), np.maximum(rh - 0.01, -0.95)
+            drho = (at(hi) - at(lo)) / (hi - lo)[:, None, None]
+            W[:, 1, 1] = (1 - rh**2) / n
+        else:
+            drho = np.zeros_like(cov)
+        dcov = np.stack([cov_model / sigma2[:, None, None], drho], axis=1)
+    return ARBatch(beta, cov, rh, raw, sigma2, mu, float(n - p - (rho is None)), cov_model,
+                   dcov, W)
 
 
 def fit_ar1(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, *, family: str,
-            segments: np.ndarray | None = None, start: np.ndarray | None = None,
-            max_iter: int = 100, tol: float = 1e-9) -> ARFit:
+            segments: np.ndarray | None = None, method: str = "reml",
+            start: np.ndarray | None = None, max_iter: int = 100, tol: float = 1e-9) -> ARFit:
     """Regression with AR(1) errors for one series (or one controlled pair of series).
 
     See :func:`fit_ar1_batch` for the model; ``segments`` marks the series of a
     controlled ITS.
     """
     fit = fit_ar1_batch(np.asarray(y, float)[None], X.to_numpy(dtype=float), offset,
-                        family=family, segments=segments, start=start, max_iter=max_iter,
-                        tol=tol)
+                        family=family, segments=segments, method=method, start=start,
+                        max_iter=max_iter, tol=tol)
     names = list(X.columns)
-    return ARFit(pd.Series(fit.params[0], index=names),
-                 pd.DataFrame(fit.cov[0], index=names, columns=names), float(fit.rho[0]),
+
+    def frame(m):
+        return pd.DataFrame(m, index=names, columns=names)
+
+    return ARFit(pd.Series(fit.params[0], index=names), frame(fit.cov[0]), float(fit.rho[0]),
                  float(fit.rho_raw[0]), float(fit.scale[0]), fit.mu[0], fit.df,
-                 pd.DataFrame(fit.cov_drho[0], index=names, columns=names),
-                 float(fit.var_rho[0]), fit.df_scale)
+                 frame(fit.cov_model[0]), fit.dcov[0], fit.W[0],
+                 None if fit.tau2 is None else float(fit.tau2[0]))
