@@ -1,7 +1,9 @@
 """Bad-input checks on patient-level records, run by the engine before any measure.
 
 Every check is a portable SQL query (so it runs out of core on DuckDB and on a Spark
-cluster alike) and reports a count and a few examples:
+cluster alike) and reports a count and a few examples; the one exception is the count of
+copies of whole-number identifiers, which DuckDB does with a bitmap
+(:meth:`_Checker.extra_ids`) and other engines with ``COUNT(DISTINCT ...)``:
 
 - columns the spec names but the file lacks (with the nearest name);
 - dates that are missing or malformed: text must be ``YYYY-MM-DD`` and a real date;
