@@ -119,6 +119,49 @@ def test_duplicated_event_ids(tmp_path):
         in err.message
 
 
+def _parquet_ids(case: dict, table: str, ids) -> None:
+    path = case["tables"][table]["path"]
+    frame = pd.read_parquet(path)
+    frame["event_id"] = pd.array(list(ids) + list(frame["event_id"][len(ids):]),
+                                 dtype="Int64")
+    frame.to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("ids, ids_text", [
+    ([-7, -7, -7, 2, 2, None, None], "-7, 2"),       # NULLs are not identifiers
+    ([10**15, 10**15, 10**15, 2, 2], "2, 1000000000000000"),  # too wide for a bitmap
+])
+def test_duplicated_whole_number_ids_in_parquet(tmp_path, ids, ids_text):
+    case = write_case(tmp_path, "parquet")
+    _parquet_ids(case, "ae", ids)
+    with pytest.raises(RecordsError) as info:
+        aggregate(case)
+    assert _codes(info.value) == ["duplicate_id"]
+    assert f"2 event identifier(s) appear more than once (5 rows), e.g. {ids_text}" \
+        in info.value.message
+
+
+def test_whole_number_ids_are_not_hashed_one_by_one(tmp_path):
+    """On DuckDB, copies of whole-number ids are counted with a bitmap of their range:
+    no check counts distinct event ids (a hash of every event) when there are no copies.
+    (The case's patient ids are text, which are still counted so.)"""
+    from evalkit.records.checks import check_records
+    from evalkit.records.engines import DuckDBEngine
+    from evalkit.records.measures import records_spec
+
+    case = write_case(tmp_path, "parquet")
+    spec = records_spec(case)
+    seen: list[str] = []
+    with DuckDBEngine(memory_limit="1GB", threads=1) as eng:
+        for name, src in spec.tables.items():
+            eng.register(name, src)
+        query = eng.query
+        eng.query = lambda sql: seen.append(sql) or query(sql)
+        assert check_records(spec, eng) == []
+    assert [q for q in seen if 'bitstring_agg(s."event_id"' in q]
+    assert not [q for q in seen if 'COUNT(DISTINCT s."event_id")' in q]
+
+
 def test_patients_listed_twice(tmp_path):
     case = write_case(tmp_path)
     _edit(case, "patients", lambda f: pd.concat([f, f.iloc[[0]]]))

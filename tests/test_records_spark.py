@@ -5,6 +5,8 @@ Skipped, with the reason, where PySpark or a Java runtime is missing.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from test_records_cases import check_expected, write_case
@@ -107,7 +109,10 @@ def test_spark_duckdb_and_pandas_agree_on_generated_records(spark, tmp_path):
     ref = reference_aggregate(gen.spec)
     # ... and one set of SQL strings is run unchanged by both.
     assert on_duck.plan.sql() == on_spark.plan.sql()
-    assert duck.sql == sprk.sql
+    # The one exception: copies of identifiers, which DuckDB counts with a bitmap when
+    # they are whole numbers (Spark, with no bitmap aggregate, counts distinct values).
+    assert any("bitstring_agg(" in q for q in duck.sql)
+    assert _portable(duck.sql) == _portable(sprk.sql)
     # Identical panels, exact integer equality for counts, and equal to the truth.
     pd.testing.assert_frame_equal(on_spark.panel, on_duck.panel)
     pd.testing.assert_frame_equal(on_spark.panel, ref.panel)
@@ -116,6 +121,15 @@ def test_spark_duckdb_and_pandas_agree_on_generated_records(spark, tmp_path):
         pd.testing.assert_frame_equal(on_spark.tables[name], on_duck.tables[name],
                                       check_dtype=False)
     pd.testing.assert_frame_equal(on_spark.report.unattributed, on_duck.report.unattributed)
+
+
+#: The queries of the identifiers' copy count (checks.py, ``_Checker.extra_ids``).
+ID_COPIES = re.compile(r'SELECT (COUNT\(s\."[^"]+"\) AS n, MIN\(|CAST\(bit_count\(bitstring_agg\(|'
+                       r'CAST\(COUNT\(s\."[^"]+"\) - COUNT\(DISTINCT )')
+
+
+def _portable(queries: list[str]) -> list[str]:
+    return [q for q in queries if not ID_COPIES.match(q)]
 
 
 def test_patients_beyond_the_slots_on_spark(spark, tmp_path, monkeypatch):
