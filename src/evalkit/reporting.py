@@ -49,6 +49,7 @@ from .narrative import (
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect, render_info
+from .report_title import scheme_title, title_block
 from .reporting_batch import (  # noqa: F401 - re-exported: their old home
     RENDER_KEY,
     _render_one,
@@ -429,8 +430,10 @@ class ReportContext:
         return synthetic_notice_markdown() if self.spec.synthetic else ""
 
     def title_markdown(self) -> str:
-        """The report's first heading: the scheme's title from its spec, shown as text."""
-        return f"# {md_text(self.spec.title)}\n"
+        """The report's title, naming the scheme (from its spec, shown as text): a metadata
+        block that sets the document's title in every format (:mod:`evalkit.report_title`).
+        """
+        return title_block(scheme_title(self.spec.title))
 
     def summary_markdown(self) -> str:
         """The one-page summary: the scheme in three sentences and the findings table by

@@ -34,6 +34,7 @@ from .reporting import (
     provenance_markdown,
     synthetic_notice_markdown,
 )
+from .report_title import synthesis_title, title_block
 from .reporting_disclosure import ORGANISATION_NOTE
 from .synthesis import meta_analysis
 
@@ -165,6 +166,11 @@ class ComparativeContext:
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
         return synthetic_notice_markdown() if self.synthetic else ""
+
+    def title_markdown(self) -> str:
+        """The report's title, naming how many schemes it compares: a metadata block that
+        sets the document's title in every format (:mod:`evalkit.report_title`)."""
+        return title_block(synthesis_title(len(self.schemes.schemes)))
 
     def summary_markdown(self) -> str:
         """The report in a paragraph: how many schemes, and the pooled headline."""
