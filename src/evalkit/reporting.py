@@ -35,6 +35,7 @@ from .economics.wording import (
 )
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
+from .glossary import glossary_markdown
 from .markdown_text import Markdown, md_join, md_paragraphs, md_text
 from .narrative import (
     MINUS,
@@ -505,6 +506,11 @@ class ReportContext:
     def limitations_markdown(self) -> str:
         """Limitations: regression to the mean and confounding in the scheme's terms."""
         return limitations_markdown(self.evaluation)
+
+    def glossary_markdown(self) -> str:
+        """The glossary appendix: every term evalkit's reports may use, of which the render
+        keeps those this report uses (:mod:`evalkit.glossary`)."""
+        return glossary_markdown()
 
     def checklist_markdown(self) -> str:
         """The SQUIRE 2.0 (and TREND) checklist mapped to this report's sections."""

@@ -24,9 +24,11 @@ from .comparative import SchemeSet, collect_schemes
 from .disclosure import SHARE_RULE, DisclosureRules, suppress
 from .economics.wording import classify_result
 from .findings import findings
+from .glossary import glossary_markdown
 from .markdown_text import md_text
 from .narrative import format_gbp, format_number, p_text
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
+from .report_title import synthesis_title, title_block
 from .reporting import (
     FigureOutput,
     _md_table,
@@ -34,7 +36,6 @@ from .reporting import (
     provenance_markdown,
     synthetic_notice_markdown,
 )
-from .report_title import synthesis_title, title_block
 from .reporting_disclosure import ORGANISATION_NOTE
 from .synthesis import meta_analysis
 
@@ -171,6 +172,11 @@ class ComparativeContext:
         """The report's title, naming how many schemes it compares: a metadata block that
         sets the document's title in every format (:mod:`evalkit.report_title`)."""
         return title_block(synthesis_title(len(self.schemes.schemes)))
+
+    def glossary_markdown(self) -> str:
+        """The glossary appendix: every term evalkit's reports may use, of which the render
+        keeps those this report uses (:mod:`evalkit.glossary`)."""
+        return glossary_markdown()
 
     def summary_markdown(self) -> str:
         """The report in a paragraph: how many schemes, and the pooled headline."""

@@ -72,7 +72,8 @@ def _common_args(front: dict[str, Any], options: dict[str, Any], work: Path) -> 
     # --sandbox: pandoc reads no file but those named here and makes no network request;
     # the report's own images (files in ``work``) reach it through work-images.lua.
     args = ["--sandbox", f"--resource-path={work}", f"--lua-filter={asset('work-images.lua')}",
-            f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}"]
+            f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}",
+            f"--lua-filter={asset('glossary.lua')}"]
     if options.get("toc", front.get("toc")) is True:
         args += ["--toc", f"--toc-depth={options.get('toc-depth', front.get('toc-depth', 3))}"]
     if options.get("number-sections", front.get("number-sections")) is True:

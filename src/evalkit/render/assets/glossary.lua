@@ -1,0 +1,210 @@
+-- evalkit: a glossary of only the terms a report uses, each linked from its first use (HTML).
+-- The report prints every term it might use (evalkit.glossary) in a Div of class
+-- `evalkit-glossary`, one Div per term (identifier `gloss-<key>`, attribute
+-- `data-phrases`: the phrases that show the term is used, separated by ";"). This filter
+-- reads the rest of the document as rendered, keeps the entries whose phrases occur in
+-- it, drops the glossary if none does, and in HTML makes the first use of each kept term
+-- (outside headings, links, code, figures and the glossary) a link to its entry.
+-- A phrase in lower case matches in any case, one with capitals exactly; letters and
+-- digits at its ends must not run on into a longer word.
+-- Used by the built-in engine for every format, and listed in the reports' front matter
+-- for Quarto.
+
+local function escape(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
+local function pattern_of(phrase)
+  local p = escape(phrase)
+  if phrase:match("^%w") then
+    p = "%f[%w]" .. p
+  end
+  if phrase:match("%w$") then
+    p = p .. "%f[%W]"
+  end
+  return p
+end
+
+local function is_glossary(div)
+  return div.classes:includes("evalkit-glossary")
+end
+
+-- Each entry: key (identifier), its patterns, whether lower case.
+local function read_entries(div)
+  local entries = {}
+  for _, block in ipairs(div.content) do
+    if block.t == "Div" and block.classes:includes("evalkit-glossary-entry") then
+      local matchers = {}
+      for phrase in (block.attributes["data-phrases"] or ""):gmatch("[^;]+") do
+        table.insert(matchers, { pattern = pattern_of(phrase), any_case = phrase == phrase:lower() })
+      end
+      table.insert(entries, { id = block.identifier, matchers = matchers })
+    end
+  end
+  return entries
+end
+
+-- Where the first of an entry's phrases occurs in text: start and end, or nil.
+local function find(entry, text, lower)
+  local best_s, best_e = nil, nil
+  for _, m in ipairs(entry.matchers) do
+    local s, e = (m.any_case and lower or text):find(m.pattern)
+    if s and (best_s == nil or s < best_s) then
+      best_s, best_e = s, e
+    end
+  end
+  return best_s, best_e
+end
+
+-- The text of an inline that matching sees: words and spaces; nil for anything else.
+local function plain(inline)
+  if inline.t == "Str" then
+    return inline.text
+  elseif inline.t == "Space" or inline.t == "SoftBreak" then
+    return " "
+  end
+  return nil
+end
+
+-- Link the first match of `entry` in a run of plain inlines, splitting Str elements at the
+-- match's ends. Returns the new inlines, or nil if there is no match in this list.
+local function link_in(inlines, entry)
+  local text, starts = "", {}
+  for i, inline in ipairs(inlines) do
+    local t = plain(inline)
+    starts[i] = #text + 1
+    text = text .. (t or "\0")
+  end
+  local s, e = find(entry, text, text:lower())
+  if not s then
+    return nil
+  end
+  local out, linked = pandoc.Inlines({}), pandoc.Inlines({})
+  for i, inline in ipairs(inlines) do
+    local t = plain(inline) or "\0"
+    local a, b = starts[i], starts[i] + #t - 1
+    if b < s or a > e then
+      if a > e and #linked > 0 then
+        out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+        linked = pandoc.Inlines({})
+      end
+      out:insert(inline)
+    else
+      local before = t:sub(1, math.max(0, s - a))
+      local inside = t:sub(math.max(1, s - a + 1), math.min(#t, e - a + 1))
+      local after = t:sub(math.min(#t, e - a + 1) + 1)
+      if before ~= "" then
+        out:insert(pandoc.Str(before))
+      end
+      linked:insert(inline.t == "Str" and pandoc.Str(inside) or inline)
+      if after ~= "" then
+        out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+        linked = pandoc.Inlines({})
+        out:insert(pandoc.Str(after))
+      end
+    end
+  end
+  if #linked > 0 then
+    out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+  end
+  return out
+end
+
+local function skip(el)
+  return el, false
+end
+
+function Pandoc(doc)
+  local glossary_index = nil
+  for i, block in ipairs(doc.blocks) do
+    if block.t == "Div" and is_glossary(block) then
+      glossary_index = i
+      break
+    end
+  end
+  if glossary_index == nil then
+    return nil
+  end
+  local glossary = doc.blocks[glossary_index]
+  local entries = read_entries(glossary)
+  -- The report's text, the glossary left out.
+  local parts = {}
+  for i, block in ipairs(doc.blocks) do
+    if i ~= glossary_index then
+      table.insert(parts, pandoc.utils.stringify(block))
+    end
+  end
+  local text = table.concat(parts, "\n")
+  local lower = text:lower()
+  local used = {}
+  for _, entry in ipairs(entries) do
+    if find(entry, text, lower) then
+      used[entry.id] = entry
+    end
+  end
+  -- Keep the used entries; no glossary at all when none is used.
+  local kept = pandoc.Blocks({})
+  for _, block in ipairs(glossary.content) do
+    if block.t == "Div" and block.classes:includes("evalkit-glossary-entry") then
+      if used[block.identifier] then
+        block.attributes["data-phrases"] = nil
+        kept:insert(block)
+      end
+    else
+      kept:insert(block)
+    end
+  end
+  if next(used) == nil then
+    doc.blocks:remove(glossary_index)
+    return doc
+  end
+  glossary.content = kept
+  doc.blocks[glossary_index] = glossary
+  if not FORMAT:match("html") then
+    return doc
+  end
+  -- HTML: the first use of each term links to its entry, in document order.
+  local pending = {}
+  for _, entry in ipairs(entries) do
+    if used[entry.id] then
+      table.insert(pending, entry)
+    end
+  end
+  local filter = {
+    traverse = "topdown",
+    Header = skip, Link = skip, Code = skip, CodeBlock = skip, RawBlock = skip,
+    RawInline = skip, Image = skip, Figure = skip, Math = skip,
+    Div = function(div)
+      if is_glossary(div) or div.classes:includes("evalkit-page-notice") then
+        return div, false
+      end
+    end,
+    Inlines = function(inlines)
+      local changed = false
+      local i = 1
+      while i <= #pending do
+        local result = link_in(inlines, pending[i])
+        if result then
+          inlines = result
+          table.remove(pending, i)
+          changed = true
+        else
+          i = i + 1
+        end
+      end
+      if changed then
+        return inlines
+      end
+    end,
+  }
+  local blocks = pandoc.Blocks({})
+  for i, block in ipairs(doc.blocks) do
+    if i == glossary_index then
+      blocks:insert(block)
+    else
+      blocks:insert(block:walk(filter))
+    end
+  end
+  doc.blocks = blocks
+  return doc
+end
