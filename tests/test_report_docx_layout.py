@@ -84,17 +84,40 @@ def test_no_table_word_is_broken_in_the_docx_summary(tmp_path_factory):
     assert broken_words(source, to_pdf(source, out)) == []
 
 
-def test_no_table_word_is_broken_in_the_docx_comparative_synthesis(tmp_path):
+@pytest.fixture(scope="module")
+def comparative_docx(tmp_path_factory) -> Path:
+    """The comparative synthesis of every synthetic scheme, as DOCX (built-in engine)."""
     from evalkit.reporting import known_schemes, render_folder
 
     from conftest import ROOT, SYNTHETIC
 
+    out = tmp_path_factory.mktemp("comparative-docx")
     status = render_folder(ROOT / "reports" / "comparative-synthesis.qmd", "comparative",
                            {"schemes": ",".join(known_schemes(SYNTHETIC)),
-                            "data_root": str(SYNTHETIC)}, ["docx"], tmp_path, "builtin")
+                            "data_root": str(SYNTHETIC)}, ["docx"], out, "builtin")
     assert status["ok"], status
-    source = Path(status["outputs"]["docx"])
-    assert broken_words(source, to_pdf(source, tmp_path)) == []
+    return Path(status["outputs"]["docx"])
+
+
+def test_no_table_word_is_broken_in_the_docx_comparative_synthesis(comparative_docx, tmp_path):
+    assert broken_words(comparative_docx, to_pdf(comparative_docx, tmp_path)) == []
+
+
+def test_comparative_docx_has_its_own_title_and_a_glossary_of_its_terms(comparative_docx):
+    from evalkit.report_title import synthesis_title
+    from evalkit.reporting import known_schemes
+
+    from conftest import SYNTHETIC
+
+    document = docx.Document(str(comparative_docx))
+    title = synthesis_title(len(known_schemes(SYNTHETIC)))
+    assert document.core_properties.title == title
+    assert [p.text for p in document.paragraphs if p.style.name == "Title"] == [title]
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    glossary = headings.index("Appendix: glossary")
+    entries = " ".join(p.text for p in document.paragraphs[glossary:])
+    assert "Hartung–Knapp–Sidik–Jonkman (HKSJ) interval:" in entries
+    assert "Cronbach" not in entries  # no survey scale in the synthesis
 
 
 def test_the_check_sees_a_word_broken_by_a_narrow_column(tmp_path):

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 from .markdown_text import md_attribute, md_text
 
-__all__ = ["Term", "TERMS", "glossary_markdown", "GLOSSARY_ID"]
+__all__ = ["Term", "TERMS", "glossary_markdown", "GLOSSARY_ID", "GLOSSARY_HEADING"]
 
-#: The identifier of the glossary appendix's heading.
+#: The identifier of the glossary appendix's heading (in the report's ``.qmd``).
 GLOSSARY_ID = "sec-glossary"
+#: The glossary appendix's heading.
+GLOSSARY_HEADING = "Appendix: glossary"
 
 
 @dataclass(frozen=True)
@@ -231,14 +233,11 @@ def _entry(term: Term) -> str:
         f"**{md_text(term.term)}**: {md_text(term.definition)}{source}", ":::", ""])
 
 
-def glossary_markdown(heading: str = "Appendix: glossary") -> str:
-    """The glossary appendix with every term of :data:`TERMS`, for ``glossary.lua`` to keep
-    those the report uses (print it from an ``output: asis`` chunk).
-
-    Parameters
-    ----------
-    heading
-        The appendix's heading (level 2, identifier :data:`GLOSSARY_ID`).
+def glossary_markdown() -> str:
+    """The glossary appendix's body with every term of :data:`TERMS`, for ``glossary.lua``
+    to keep those the report uses (print it from an ``output: asis`` chunk under the
+    heading ``## Appendix: glossary {#sec-glossary}``, which the filter removes too if the
+    report uses no term).
 
     Returns
     -------
@@ -246,7 +245,7 @@ def glossary_markdown(heading: str = "Appendix: glossary") -> str:
         Pandoc Markdown.
     """
     return "\n".join([
-        "::: {.evalkit-glossary}", f"## {md_text(heading)} {{#{GLOSSARY_ID}}}", "",
+        "::: {.evalkit-glossary}",
         "The technical terms this report uses, in plain English.", "",
         *(_entry(t) for t in sorted(TERMS, key=lambda t: t.term.lower().lstrip("|"))),
         ":::", ""])

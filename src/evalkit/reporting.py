@@ -36,7 +36,7 @@ from .economics.wording import (
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
 from .glossary import glossary_markdown
-from .markdown_text import Markdown, md_join, md_paragraphs, md_text
+from .markdown_text import Markdown, md_join, md_paragraphs, md_quoted, md_text
 from .narrative import (
     MINUS,
     describe_effect,
@@ -478,7 +478,7 @@ class ReportContext:
             data_sources_markdown(self.spec), *([warned] if warned else []),
             f"Counts of people and events are shown under disclosure control "
             f"({md_text(self.rules.name)}: counts from {self.rules.low} to {self.rules.high} "
-            f"appear as '{md_text(self.rules.symbol)}'); the appendix on disclosure control "
+            f"appear as {md_quoted(self.rules.symbol)}); the appendix on disclosure control "
             "says what was suppressed.", ""])
 
     def comparison_markdown(self) -> str:

@@ -25,7 +25,7 @@ from .disclosure import SHARE_RULE, DisclosureRules, suppress
 from .economics.wording import classify_result
 from .findings import findings
 from .glossary import glossary_markdown
-from .markdown_text import md_text
+from .markdown_text import md_quoted, md_text
 from .narrative import format_gbp, format_number, p_text
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
 from .report_title import synthesis_title, title_block
@@ -435,7 +435,7 @@ class ComparativeContext:
             ": Scheme units referring and never referring in their first year, and the "
             "referrals they made, after disclosure control {#tbl-counts}", "",
             f"Counts of people and events (here, referrals of patients) from "
-            f"{self.rules.low} to {self.rules.high} are shown as '{md_text(self.rules.symbol)}' "
+            f"{self.rules.low} to {self.rules.high} are shown as {md_quoted(self.rules.symbol)} "
             f"({md_text(self.rules.name)}); where a total would reveal a suppressed cell, a second "
             f"cell is suppressed too, and {SHARE_RULE[0].lower()}{SHARE_RULE[1:]} "
             f"{ORGANISATION_NOTE} This is the rule of every evidence summary. The rules "

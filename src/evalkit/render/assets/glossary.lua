@@ -3,12 +3,15 @@
 -- `evalkit-glossary`, one Div per term (identifier `gloss-<key>`, attribute
 -- `data-phrases`: the phrases that show the term is used, separated by ";"). This filter
 -- reads the rest of the document as rendered, keeps the entries whose phrases occur in
--- it, drops the glossary if none does, and in HTML makes the first use of each kept term
--- (outside headings, links, code, figures and the glossary) a link to its entry.
+-- it, drops the glossary and its heading (`#sec-glossary`) if none does, and in HTML makes the first use of each kept term
+-- (outside headings, links, code, images and the glossary) a link to its entry.
 -- A phrase in lower case matches in any case, one with capitals exactly; letters and
 -- digits at its ends must not run on into a longer word.
 -- Used by the built-in engine for every format, and listed in the reports' front matter
 -- for Quarto.
+
+-- The identifier of the glossary's heading (evalkit.glossary.GLOSSARY_ID), in the report.
+local GLOSSARY_ID = "sec-glossary"
 
 local function escape(s)
   return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
@@ -114,66 +117,83 @@ local function skip(el)
   return el, false
 end
 
-function Pandoc(doc)
-  local glossary_index = nil
-  for i, block in ipairs(doc.blocks) do
-    if block.t == "Div" and is_glossary(block) then
-      glossary_index = i
-      break
-    end
-  end
-  if glossary_index == nil then
-    return nil
-  end
-  local glossary = doc.blocks[glossary_index]
-  local entries = read_entries(glossary)
-  -- The report's text, the glossary left out.
-  local parts = {}
-  for i, block in ipairs(doc.blocks) do
-    if i ~= glossary_index then
-      table.insert(parts, pandoc.utils.stringify(block))
-    end
-  end
-  local text = table.concat(parts, "\n")
-  local lower = text:lower()
-  local used = {}
-  for _, entry in ipairs(entries) do
-    if find(entry, text, lower) then
-      used[entry.id] = entry
-    end
-  end
-  -- Keep the used entries; no glossary at all when none is used.
-  local kept = pandoc.Blocks({})
+-- The glossary Div's entries, kept only if used; nil if none is.
+local function kept_entries(glossary, used)
+  local kept, any = pandoc.Blocks({}), false
   for _, block in ipairs(glossary.content) do
     if block.t == "Div" and block.classes:includes("evalkit-glossary-entry") then
       if used[block.identifier] then
         block.attributes["data-phrases"] = nil
         kept:insert(block)
+        any = true
       end
     else
       kept:insert(block)
     end
   end
-  if next(used) == nil then
-    doc.blocks:remove(glossary_index)
-    return doc
+  return any and kept or nil
+end
+
+function Pandoc(doc)
+  local entries = nil
+  doc:walk({
+    Div = function(div)
+      if entries == nil and is_glossary(div) then
+        entries = read_entries(div)
+      end
+    end,
+  })
+  if entries == nil then
+    return nil
   end
-  glossary.content = kept
-  doc.blocks[glossary_index] = glossary
-  if not FORMAT:match("html") then
-    return doc
+  -- The report's text as rendered, the glossary left out.
+  local rest = doc:walk({
+    Div = function(div)
+      if is_glossary(div) then
+        return {}
+      end
+    end,
+  })
+  local parts = {}
+  local function collect(block)
+    table.insert(parts, pandoc.utils.stringify(block))
   end
-  -- HTML: the first use of each term links to its entry, in document order.
-  local pending = {}
+  rest:walk({ Plain = collect, Para = collect, Header = collect, LineBlock = collect })
+  local text = table.concat(parts, "\n")
+  local lower = text:lower()
+  local used, pending = {}, {}
   for _, entry in ipairs(entries) do
-    if used[entry.id] then
+    if find(entry, text, lower) then
+      used[entry.id] = entry
       table.insert(pending, entry)
     end
   end
-  local filter = {
+  -- Keep the used entries; no glossary (nor its heading) when none is used.
+  local empty = next(used) == nil
+  doc = doc:walk({
+    Div = function(div)
+      if is_glossary(div) then
+        if empty then
+          return {}
+        end
+        div.content = kept_entries(div, used)
+        return div
+      end
+    end,
+    Header = function(header)
+      if empty and header.identifier == GLOSSARY_ID then
+        return {}
+      end
+    end,
+  })
+  if empty or not FORMAT:match("html") then
+    return doc
+  end
+  -- HTML: the first use of each term links to its entry, in document order.
+  return doc:walk({
     traverse = "topdown",
     Header = skip, Link = skip, Code = skip, CodeBlock = skip, RawBlock = skip,
-    RawInline = skip, Image = skip, Figure = skip, Math = skip,
+    RawInline = skip, Image = skip, Math = skip,
     Div = function(div)
       if is_glossary(div) or div.classes:includes("evalkit-page-notice") then
         return div, false
@@ -196,15 +216,5 @@ function Pandoc(doc)
         return inlines
       end
     end,
-  }
-  local blocks = pandoc.Blocks({})
-  for i, block in ipairs(doc.blocks) do
-    if i == glossary_index then
-      blocks:insert(block)
-    else
-      blocks:insert(block:walk(filter))
-    end
-  end
-  doc.blocks = blocks
-  return doc
+  })
 end
