@@ -134,3 +134,11 @@ def test_summary_links_the_first_use_of_each_term(soup):
         term = by_id[link["href"][1:]]
         first = next(i for i, s in enumerate(strings) if uses(term, str(s)))
         assert strings[first].parent is link, (term.key, str(strings[first])[:80])
+
+
+def test_a_first_use_in_bold_or_italic_is_the_one_linked():
+    soup = convert(glossary_doc("\n**Quality-adjusted life years.** Then quality-adjusted "
+                                "life years again, and *the ITS* with ITS.\n"))
+    links = soup.select("a.evalkit-glossary-link")
+    assert [(a.parent.name, a.get_text()) for a in links] == [
+        ("strong", "Quality-adjusted life"), ("em", "ITS")]

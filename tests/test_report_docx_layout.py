@@ -113,8 +113,8 @@ def test_comparative_docx_has_its_own_title_and_a_glossary_of_its_terms(comparat
     title = synthesis_title(len(known_schemes(SYNTHETIC)))
     assert document.core_properties.title == title
     assert [p.text for p in document.paragraphs if p.style.name == "Title"] == [title]
-    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
-    glossary = headings.index("Appendix: glossary")
+    glossary = next(i for i, p in enumerate(document.paragraphs)
+                    if p.text == "Appendix: glossary" and p.style.name.startswith("Heading"))
     entries = " ".join(p.text for p in document.paragraphs[glossary:])
     assert "Hartung–Knapp–Sidik–Jonkman (HKSJ) interval:" in entries
     assert "Cronbach" not in entries  # no survey scale in the synthesis

@@ -59,36 +59,48 @@ local function find(entry, text, lower)
   return best_s, best_e
 end
 
--- The text of an inline that matching sees: words and spaces; nil for anything else.
-local function plain(inline)
+-- The text of an inline as matching sees it, and whether it can be split (a word or a
+-- space) or is opaque (emphasis, a link, code...: its text counts for the order of uses,
+-- and a use inside it is linked when the walk reaches its own inlines, if it can be).
+local function piece(inline)
   if inline.t == "Str" then
-    return inline.text
+    return inline.text, false
   elseif inline.t == "Space" or inline.t == "SoftBreak" then
-    return " "
+    return " ", false
   end
-  return nil
+  return pandoc.utils.stringify(inline), true
 end
 
--- Link the first match of `entry` in a run of plain inlines, splitting Str elements at the
--- match's ends. Returns the new inlines, or nil if there is no match in this list.
+local function glossary_link(inlines, id)
+  return pandoc.Link(inlines, "#" .. id, "", pandoc.Attr("", { "evalkit-glossary-link" }))
+end
+
+-- Link the first use of `entry` in a list of inlines, splitting Str elements at the use's
+-- ends. Returns the new inlines, or nil if there is no use here, or the first one is
+-- (partly) inside an opaque inline.
 local function link_in(inlines, entry)
-  local text, starts = "", {}
+  local text, spans = "", {}
   for i, inline in ipairs(inlines) do
-    local t = plain(inline)
-    starts[i] = #text + 1
-    text = text .. (t or "\0")
+    local t, opaque = piece(inline)
+    spans[i] = { first = #text + 1, last = #text + #t, text = t, opaque = opaque }
+    text = text .. t
   end
   local s, e = find(entry, text, text:lower())
   if not s then
     return nil
   end
+  for _, span in ipairs(spans) do
+    if span.opaque and span.first <= e and span.last >= s then
+      return nil
+    end
+  end
   local out, linked = pandoc.Inlines({}), pandoc.Inlines({})
   for i, inline in ipairs(inlines) do
-    local t = plain(inline) or "\0"
-    local a, b = starts[i], starts[i] + #t - 1
+    local span = spans[i]
+    local a, b, t = span.first, span.last, span.text
     if b < s or a > e then
       if a > e and #linked > 0 then
-        out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+        out:insert(glossary_link(linked, entry.id))
         linked = pandoc.Inlines({})
       end
       out:insert(inline)
@@ -101,14 +113,14 @@ local function link_in(inlines, entry)
       end
       linked:insert(inline.t == "Str" and pandoc.Str(inside) or inline)
       if after ~= "" then
-        out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+        out:insert(glossary_link(linked, entry.id))
         linked = pandoc.Inlines({})
         out:insert(pandoc.Str(after))
       end
     end
   end
   if #linked > 0 then
-    out:insert(pandoc.Link(linked, "#" .. entry.id, "", pandoc.Attr("", { "evalkit-glossary-link" })))
+    out:insert(glossary_link(linked, entry.id))
   end
   return out
 end
