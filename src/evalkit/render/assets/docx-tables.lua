@@ -44,7 +44,7 @@ local function join_inlines(inlines)
       i = i + 3
     else
       if item.t == "Str" then
-        item = pandoc.Str((item.text:gsub("([−%-])([£$€])", "%1" .. JOINER .. "%2")))
+        item = pandoc.Str((item.text:gsub(JOINER, ""):gsub("([−%-])([£$€])", "%1" .. JOINER .. "%2")))
       end
       out:insert(item)
       i = i + 1
@@ -130,14 +130,19 @@ local function fit_widths(tbl)
 end
 
 local function Str(str)
-  local text = str.text:gsub("(%d%d%d%d%-)(%d%d)", "%1" .. JOINER .. "%2")
+  local text = str.text:gsub(JOINER, ""):gsub("(%d%d%d%d%-)(%d%d)", "%1" .. JOINER .. "%2")
   if text ~= str.text then
     return pandoc.Str(text)
   end
 end
 
+-- An image's description (its alt text) is left as it is: it is not laid out.
+local function skip_image(img)
+  return img, false
+end
+
 local function Table(tbl)
-  tbl = tbl:walk({ Inlines = join_inlines })
+  tbl = tbl:walk({ traverse = "topdown", Image = skip_image, Inlines = join_inlines })
   fit_widths(tbl)
   return tbl
 end
@@ -145,4 +150,4 @@ end
 if not FORMAT:match("docx") then
   return {}
 end
-return { { Str = Str }, { Table = Table } }
+return { { traverse = "topdown", Image = skip_image, Str = Str }, { Table = Table } }
