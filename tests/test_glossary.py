@@ -58,7 +58,7 @@ def uses(term, text: str) -> bool:
 
 def test_every_term_the_reports_were_found_to_lack_is_defined():
     defined = " ".join(t.term for t in TERMS)
-    for name in ("Breusch–Godfrey", "|SMD|", "Caliper (of the logit", "Hartung–Knapp–Sidik–"
+    for name in ("Breusch-Godfrey", "|SMD|", "Caliper (of the logit", "Hartung-Knapp-Sidik-"
                  "Jonkman", "EVPI", "UPC", "COC", "SECON", "Cronbach's alpha", "Maryland"):
         assert name in defined, name
     keys = [t.key for t in TERMS]

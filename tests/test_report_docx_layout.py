@@ -116,7 +116,7 @@ def test_comparative_docx_has_its_own_title_and_a_glossary_of_its_terms(comparat
     glossary = next(i for i, p in enumerate(document.paragraphs)
                     if p.text == "Appendix: glossary" and p.style.name.startswith("Heading"))
     entries = " ".join(p.text for p in document.paragraphs[glossary:])
-    assert "Hartung–Knapp–Sidik–Jonkman (HKSJ) interval:" in entries
+    assert "Hartung-Knapp-Sidik-Jonkman (HKSJ) interval:" in entries
     assert "Cronbach" not in entries  # no survey scale in the synthesis
 
 

@@ -59,7 +59,7 @@ TERMS: tuple[Term, ...] = (
          "model's line is partly carried over to the next month. Ignoring this "
          "autocorrelation makes confidence intervals too narrow.",
          "Box and Jenkins, Time Series Analysis (1970)"),
-    Term("breusch-godfrey", "Breusch–Godfrey test",
+    Term("breusch-godfrey", "Breusch-Godfrey test",
          ("Breusch-Godfrey", "Breusch–Godfrey"),
          "A test of whether a regression's errors are correlated with the errors of earlier "
          "periods (autocorrelation). A small p-value suggests they are, so standard errors "
@@ -81,7 +81,7 @@ TERMS: tuple[Term, ...] = (
          "A range of values for an effect that are compatible with the data. If the study "
          "were repeated many times, 95% of such intervals would contain the true value. A "
          "95% CI that includes no change means the data cannot rule out no effect."),
-    Term("coc", "COC (Bice–Boxerman Continuity of Care index)", ("COC", "Bice-Boxerman",
+    Term("coc", "COC (Bice-Boxerman Continuity of Care index)", ("COC", "Bice-Boxerman",
                                                               "Bice–Boxerman"),
          "A continuity-of-care measure from 0 to 1: how concentrated a patient's "
          "consultations are among GPs. It is 1 when every consultation is with the same "
@@ -115,7 +115,7 @@ TERMS: tuple[Term, ...] = (
          "imprecision, inconsistency, indirectness or publication bias. evalkit's rating "
          "follows this approach (GRADE-style); it is not a formal GRADE assessment.",
          "Guyatt et al., BMJ (2008)"),
-    Term("hksj", "Hartung–Knapp–Sidik–Jonkman (HKSJ) interval",
+    Term("hksj", "Hartung-Knapp-Sidik-Jonkman (HKSJ) interval",
          ("Hartung-Knapp", "Hartung–Knapp", "HKSJ"),
          "A way to compute the confidence interval of a pooled effect in a random-effects "
          "meta-analysis. It uses a t distribution and the observed spread of the studies' "
