@@ -45,6 +45,7 @@ def entry_ids(soup) -> list[str]:
 def uses(term, text: str) -> bool:
     """Whether ``text`` uses ``term``: a phrase, not inside a longer word (an independent
     reading of the rule glossary.lua applies)."""
+    text = " ".join(text.split())
     for phrase in term.phrases:
         left = r"(?<![A-Za-z0-9])" if phrase[0].isalnum() else ""
         right = r"(?![A-Za-z0-9])" if phrase[-1].isalnum() else ""
@@ -126,7 +127,7 @@ def test_summary_links_the_first_use_of_each_term(soup):
     by_id = {f"gloss-{t.key}": t for t in TERMS}
     # No use of a term comes before its link (headings and the glossary aside).
     body = BeautifulSoup(str(soup), "html.parser")
-    for tag in body.select("h1, h2, h3, h4, header, .evalkit-glossary, style, script, "
+    for tag in body.select("h1, h2, h3, h4, header, nav, .evalkit-glossary, style, script, "
                            "title, .evalkit-page-notice"):
         tag.decompose()
     strings = [s for s in body.find_all(string=True) if s.strip()]
