@@ -162,7 +162,10 @@ def test_scheme_text_reaches_the_report_markdown_escaped(field):
     setattr(spec, field, hostile)
     report = ReportContext(SimpleNamespace(spec=spec), {})
     report.__dict__["characteristics"] = None  # no schemes.csv
-    soup = _html(report.title_markdown() + "\n" + report.scheme_markdown())
+    # Standalone: the title is a metadata block, shown in the title block and <title>.
+    soup = BeautifulSoup(pypandoc.convert_text(
+        report.title_markdown() + "\n" + report.scheme_markdown(), "html", format="markdown",
+        extra_args=["--wrap=none", "--standalone"]), "html.parser")
     assert soup.find_all(["script", "img", "a", "table"]) == []
     assert hostile in soup.get_text()
 

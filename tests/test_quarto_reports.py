@@ -149,7 +149,8 @@ def plain_render(tmp_path_factory) -> dict:
         runs[fmt] = sorted(str(p.relative_to(reports)) for p in reports.rglob("*"))
     stem = REPORT.stem
     return {"after_docx": runs["docx"], "typ": (reports / f"{stem}.typ").read_text("utf-8"),
-            "pdf": reports / f"{stem}.pdf", "cache": root / "typst-cache"}
+            "pdf": reports / f"{stem}.pdf", "cache": root / "typst-cache",
+            "docx": reports / f"{stem}.docx"}
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -236,18 +237,17 @@ def test_quarto_docx_tables_are_small_left_aligned_and_keep_their_widths(quarto_
 
 
 def test_quarto_docx_table_words_are_not_broken_by_libreoffice(quarto_outputs, tmp_path):
-    from test_report_docx_layout import SOFFICE, WORD, to_pdf, tokens
+    from test_report_docx_layout import NUMBER, SOFFICE, WORD, broken_pieces, to_pdf, tokens
 
     if SOFFICE is None:
         pytest.skip("LibreOffice (soffice) is not installed")
     source = quarto_outputs["docx"]
-    words = {w for t in data_tables(source) for w in tokens(" ".join(t.itertext()))
-             if WORD.fullmatch(w)}
+    cells = [w for t in data_tables(source) for w in tokens(" ".join(t.itertext()))]
     known = set(tokens(" ".join(re.sub(r"<[^>]+>", " ", docx_xml(source)).split())))
     laid_out = " ".join(pdf_pages(to_pdf(source, tmp_path)))
-    pieces = {t for t in tokens(laid_out) if len(t) >= 4 and t not in known and t[-1] not in "_.-"}
-    broken = sorted({(p, w) for p in pieces for w in words if w != p and w.startswith(p)})
-    assert broken == []
+    pieces = {t for t in tokens(laid_out) if t not in known}
+    assert broken_pieces(pieces, {w for w in cells if WORD.fullmatch(w)},
+                         {n for n in cells if NUMBER.fullmatch(n)}) == []
 
 
 # --- 4. the notice is printed once -----------------------------------------------------------
@@ -321,3 +321,74 @@ def test_effects_tables_of_the_two_engines_are_identical(quarto_outputs, builtin
     builtin_rows = table_rows(html_soup(builtin_html), "tbl-effects")
     assert len(builtin_rows) > 2
     assert quarto_rows == builtin_rows
+
+
+# --- 8. DOCX for Word users: A4, the notice and 9 pt tables under a plain quarto render ---
+
+def test_quarto_docx_pages_are_a4(quarto_outputs, plain_render):
+    from test_report_docx_page import A4, page_sizes
+
+    assert page_sizes(quarto_outputs["docx"]) == [A4]
+    assert page_sizes(plain_render["docx"]) == [A4]
+
+
+def test_plain_quarto_docx_tables_take_the_9pt_bordered_style(plain_render):
+    from test_report_docx_page import table_style
+
+    source = plain_render["docx"]
+    tables = data_tables(source)
+    assert len(tables) >= 5
+    assert {t.find(f"{_W}tblPr/{_W}tblStyle").get(f"{_W}val") for t in tables} == {"Table"}
+    style = re.sub(r"\s*/>", "/>", table_style(source))  # pandoc writes '<w:sz ... />'
+    assert '<w:sz w:val="18"/>' in style and "<w:tblBorders>" in style
+
+
+def test_plain_quarto_docx_laid_out_has_the_notice_on_every_page_and_whole_numbers(
+        plain_render, tmp_path):
+    from pypdf import PdfReader
+    from test_report_docx_layout import SOFFICE, broken_words, to_pdf
+
+    from evalkit.render.docx_post import custom_property
+
+    source = plain_render["docx"]
+    assert custom_property(source, "evalkit-page-notice").startswith(NOTICE)
+    if SOFFICE is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    pdf = to_pdf(source, tmp_path)
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 5 and all(squash(NOTICE) in squash(page) for page in pages)
+    box = PdfReader(str(pdf)).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in pt
+    assert broken_words(source, pdf) == []
+
+
+# --- 9. titles and the glossary under Quarto ---------------------------------------------
+
+def test_quarto_titles_name_the_scheme(quarto_outputs, plain_render):
+    from test_report_titles import docx_title
+
+    from evalkit.spec import load_spec
+
+    title = f"{load_spec(SYNTHETIC / SCHEME / 'spec.yaml').title}: evidence summary"
+    soup = html_soup(quarto_outputs["html"])
+    assert soup.title.get_text() == title
+    assert " ".join(soup.find(class_="title").get_text().split()) == title
+    assert docx_title(quarto_outputs["docx"]) == title
+    plain = load_spec(SYNTHETIC / PLAIN_SCHEME / "spec.yaml").title
+    assert docx_title(plain_render["docx"]) == f"{plain}: evidence summary"
+
+
+def test_quarto_glossary_keeps_the_terms_used_and_links_them(quarto_outputs):
+    from test_glossary import entry_ids, uses
+
+    from evalkit.glossary import TERMS
+
+    soup = html_soup(quarto_outputs["html"])
+    ids = entry_ids(soup)
+    rest = html_soup(quarto_outputs["html"])
+    for tag in rest.select(".evalkit-glossary, style, script, title, nav"):
+        tag.decompose()
+    text = " ".join(rest.get_text(" ").split())
+    assert ids and set(ids) == {f"gloss-{t.key}" for t in TERMS if uses(t, text)}
+    links = sorted(a["href"] for a in soup.select("a.evalkit-glossary-link"))
+    assert links == sorted(f"#{i}" for i in ids)

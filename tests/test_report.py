@@ -126,7 +126,7 @@ def test_html_sections_come_in_order_after_the_title_and_notice(soup):
     assert [h.get("id") for h in h2] == list(SECTIONS)
     assert [squash(h.get_text(" ", strip=True)) for h in h2] == list(SECTIONS.values())
     h1 = [squash(h.get_text(" ", strip=True)) for h in soup.find_all("h1")]
-    assert "Frailty programme focused on inequalities" in h1
+    assert "Frailty programme focused on inequalities: evidence summary" in h1
 
 
 def test_html_summary_table_by_quadruple_aim_domain(soup, evaluation):

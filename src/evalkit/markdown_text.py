@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Markdown", "md_text", "md_paragraphs", "md_attribute", "md_join"]
+__all__ = ["Markdown", "md_text", "md_paragraphs", "md_attribute", "md_join", "md_quoted"]
 
 #: ASCII punctuation that can begin Markdown or pandoc markup anywhere on a line.
 MARKUP_CHARACTERS = frozenset("\\`*_{}[]<>#+!|$@^~")
@@ -159,3 +159,21 @@ def md_join(parts, sep: str = ", ") -> Markdown:
     'a\\\\*, b'
     """
     return Markdown(sep.join(md_text(p) for p in parts))
+
+
+def md_quoted(value: Any) -> Markdown:
+    """Text in typographic single quotes (‘…’), shown exactly as it is.
+
+    The quotes are the characters themselves, not straight quotes left for pandoc's (or
+    typst's) smart-quote rules to guess, which turn a quoted ``'`` or ``"`` into the
+    wrong mark; quotes inside the text are escaped so that they stay straight.
+
+    Examples
+    --------
+    >>> md_quoted("*")
+    '‘\\\\*’'
+    >>> md_quoted("'")
+    "‘\\\\'’"
+    """
+    text = md_text(value).replace("'", "\\'").replace('"', '\\"')
+    return Markdown(f"\u2018{text}\u2019")

@@ -35,7 +35,8 @@ from .economics.wording import (
 )
 from .errors import EvalkitError
 from .evidence import LEVEL_TEXT
-from .markdown_text import Markdown, md_join, md_paragraphs, md_text
+from .glossary import glossary_markdown
+from .markdown_text import Markdown, md_join, md_paragraphs, md_quoted, md_text
 from .naming import (
     DESIGN_LABELS,
     ESTIMAND_LABELS,
@@ -56,6 +57,7 @@ from .narrative import (
 from .periods import parse_periods
 from .pipeline import Evaluation, run_spec
 from .provenance import collect, render_info
+from .report_title import scheme_title, title_block
 from .reporting_batch import (  # noqa: F401 - re-exported: their old home
     RENDER_KEY,
     _render_one,
@@ -456,8 +458,10 @@ class ReportContext:
         return synthetic_notice_markdown() if self.spec.synthetic else ""
 
     def title_markdown(self) -> str:
-        """The report's first heading: the scheme's title from its spec, shown as text."""
-        return f"# {md_text(self.spec.title)}\n"
+        """The report's title, naming the scheme (from its spec, shown as text): a metadata
+        block that sets the document's title in every format (:mod:`evalkit.report_title`).
+        """
+        return title_block(scheme_title(self.spec.title))
 
     def summary_markdown(self) -> str:
         """The one-page summary: the scheme in three sentences and the findings table by
@@ -501,7 +505,7 @@ class ReportContext:
             data_sources_markdown(self.spec), *([warned] if warned else []),
             f"Counts of people and events are shown under disclosure control "
             f"({md_text(self.rules.name)}: counts from {self.rules.low} to {self.rules.high} "
-            f"appear as '{md_text(self.rules.symbol)}'); the appendix on disclosure control "
+            f"appear as {md_quoted(self.rules.symbol)}); the appendix on disclosure control "
             "says what was suppressed.", ""])
 
     def comparison_markdown(self) -> str:
@@ -529,6 +533,11 @@ class ReportContext:
     def limitations_markdown(self) -> str:
         """Limitations: regression to the mean and confounding in the scheme's terms."""
         return limitations_markdown(self.evaluation)
+
+    def glossary_markdown(self) -> str:
+        """The glossary appendix: every term evalkit's reports may use, of which the render
+        keeps those this report uses (:mod:`evalkit.glossary`)."""
+        return glossary_markdown()
 
     def checklist_markdown(self) -> str:
         """The SQUIRE 2.0 (and TREND) checklist mapped to this report's sections."""

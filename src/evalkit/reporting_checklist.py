@@ -44,6 +44,7 @@ SECTIONS = {
     "sec-costs": "Costs",
     "sec-robustness": "Robustness and sensitivity",
     "sec-limitations": "Limitations",
+    "sec-glossary": "Appendix: glossary",
     "sec-checklist": "Appendix: SQUIRE 2.0 and TREND checklist",
     "sec-disclosure": "Appendix: counts and disclosure control",
     "sec-provenance": "Appendix: provenance",

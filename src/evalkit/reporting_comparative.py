@@ -24,9 +24,11 @@ from .comparative import SchemeSet, collect_schemes
 from .disclosure import SHARE_RULE, DisclosureRules, suppress
 from .economics.wording import classify_result
 from .findings import findings
-from .markdown_text import md_text
+from .glossary import glossary_markdown
+from .markdown_text import md_quoted, md_text
 from .narrative import format_gbp, format_number, p_text
 from .plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
+from .report_title import synthesis_title, title_block
 from .reporting import (
     FigureOutput,
     _md_table,
@@ -201,6 +203,16 @@ class ComparativeContext:
     def notice_markdown(self) -> str:
         """The synthetic-data notice: a callout, a page header in PDF and DOCX."""
         return synthetic_notice_markdown() if self.synthetic else ""
+
+    def title_markdown(self) -> str:
+        """The report's title, naming how many schemes it compares: a metadata block that
+        sets the document's title in every format (:mod:`evalkit.report_title`)."""
+        return title_block(synthesis_title(len(self.schemes.schemes)))
+
+    def glossary_markdown(self) -> str:
+        """The glossary appendix: every term evalkit's reports may use, of which the render
+        keeps those this report uses (:mod:`evalkit.glossary`)."""
+        return glossary_markdown()
 
     def summary_markdown(self) -> str:
         """The report in a paragraph: how many schemes, and the pooled headline."""
@@ -467,7 +479,7 @@ class ComparativeContext:
             ": Scheme units referring and never referring in their first year, and the "
             "referrals they made, after disclosure control {#tbl-counts}", "",
             f"Counts of people and events (here, referrals of patients) from "
-            f"{self.rules.low} to {self.rules.high} are shown as '{md_text(self.rules.symbol)}' "
+            f"{self.rules.low} to {self.rules.high} are shown as {md_quoted(self.rules.symbol)} "
             f"({md_text(self.rules.name)}); where a total would reveal a suppressed cell, a second "
             f"cell is suppressed too, and {SHARE_RULE[0].lower()}{SHARE_RULE[1:]} "
             f"{ORGANISATION_NOTE} This is the rule of every evidence summary. The rules "

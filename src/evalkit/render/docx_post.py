@@ -1,5 +1,11 @@
 """Finishing touches to a pandoc DOCX with python-docx: page-header notice, table borders.
 
+Most of the look comes from evalkit's reference document (:mod:`.reference_docx`: A4,
+9 pt bordered tables, a page header showing the ``evalkit-page-notice`` property), which
+a plain ``quarto render`` uses too. What is done here makes the DOCX independent of a
+word processor updating fields: the notice is written into every page header as text
+(or the header left empty), and the table text is set to 9 pt run by run.
+
 The built-in engine calls :func:`finish_docx` on pandoc's DOCX; ``evalkit report --engine
 quarto`` calls :func:`finish_quarto_docx` on Quarto's, which does the same to the report's
 own tables (not the one-cell tables Quarto wraps each figure and table float in) and takes
@@ -66,14 +72,23 @@ def _headings(document) -> None:
 
 
 def _header_notice(document, notice: str) -> None:
+    """Every page header holds ``notice`` as text (none if empty), in place of the
+    reference document's field; Word then has no field to update on opening."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
     from docx.shared import Pt, RGBColor
 
+    for old in document.settings.element.findall(qn("w:updateFields")):
+        document.settings.element.remove(old)
     for section in document.sections:
         header = section.header
         header.is_linked_to_previous = False
         paragraph = header.paragraphs[0] if header.paragraphs else header.add_paragraph()
-        paragraph.text = ""
+        for child in list(paragraph._p):
+            if child.tag != qn("w:pPr"):
+                paragraph._p.remove(child)
+        if not notice:
+            continue
         run = paragraph.add_run(notice)
         run.font.size = Pt(8)
         run.font.color.rgb = RGBColor(*_GREY)
@@ -122,7 +137,7 @@ def finish_docx(path: Path, notice: str | None = None) -> None:
         The DOCX file.
     notice
         Text to put in the page header of every section (e.g. a synthetic-data notice),
-        so it shows on every page; none if empty.
+        so it shows on every page; an empty header if empty.
     """
     import docx
 
@@ -131,8 +146,7 @@ def finish_docx(path: Path, notice: str | None = None) -> None:
     for table in report_tables(document):
         _table_borders(table)
         _table_text(table, TABLE_POINTS)
-    if notice:
-        _header_notice(document, notice)
+    _header_notice(document, notice or "")
     document.save(str(path))
 
 

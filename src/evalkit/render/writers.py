@@ -72,7 +72,8 @@ def _common_args(front: dict[str, Any], options: dict[str, Any], work: Path) -> 
     # --sandbox: pandoc reads no file but those named here and makes no network request;
     # the report's own images (files in ``work``) reach it through work-images.lua.
     args = ["--sandbox", f"--resource-path={work}", f"--lua-filter={asset('work-images.lua')}",
-            f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}"]
+            f"--lua-filter={asset('alt-text.lua')}", f"--lua-filter={asset('callouts.lua')}",
+            f"--lua-filter={asset('glossary.lua')}"]
     if options.get("toc", front.get("toc")) is True:
         args += ["--toc", f"--toc-depth={options.get('toc-depth', front.get('toc-depth', 3))}"]
     if options.get("number-sections", front.get("number-sections")) is True:
@@ -112,11 +113,35 @@ def page_notice(source: Path) -> str:
     return " ".join(text.split())
 
 
+def reference_doc(options: dict[str, Any], folder: Path) -> Path:
+    """The DOCX reference document: the front matter's ``reference-doc`` (relative to the
+    document's folder, as Quarto reads it), else evalkit's (A4, 9 pt tables, the page
+    notice in the header; :mod:`evalkit.render.reference_docx`).
+
+    Raises
+    ------
+    RenderError
+        If the front matter names a reference document that does not exist.
+    """
+    named = options.get("reference-doc")
+    if not named:
+        return asset("reference.docx")
+    path = folder / str(named)
+    if not path.is_file():
+        raise RenderError(f"the DOCX reference document {named} does not exist",
+                          fix="correct reference-doc in the front matter (a path relative "
+                              "to the report) or remove it")
+    return path
+
+
 def _docx(doc: ExecutedDocument, source: Path, work: Path, folder: Path) -> Path:
     front = doc.front_matter
+    options = format_options(front, "docx")
     target = work / "document.docx"
-    _pandoc(source, "docx", target, [f"--lua-filter={asset('drop-page-notice.lua')}",
-                                     *_common_args(front, format_options(front, "docx"), work)])
+    _pandoc(source, "docx", target, [f"--reference-doc={reference_doc(options, folder)}",
+                                     f"--lua-filter={asset('drop-page-notice.lua')}",
+                                     f"--lua-filter={asset('docx-tables.lua')}",
+                                     *_common_args(front, options, work)])
     notice = page_notice(source) if "evalkit-page-notice" in doc.markdown else ""
     finish_docx(target, notice)
     return target

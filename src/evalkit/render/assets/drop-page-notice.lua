@@ -3,8 +3,11 @@
 -- small and right-aligned by report.css, or quarto.css under Quarto).
 -- Used by the built-in engine for DOCX and PDF, and listed in the reports' front matter for
 -- Quarto. The notice's text is kept in the metadata field `evalkit-page-notice`, which
--- pandoc's DOCX writer stores as a custom document property; `evalkit report --engine
--- quarto` puts it in the DOCX page header from there (Quarto's DOCX has no page header).
+-- pandoc's DOCX writer stores as a custom document property; the page header of evalkit's
+-- reference DOCX shows that property (a DOCPROPERTY field), so a plain `quarto render`
+-- has the notice on every page, and `evalkit report` writes it into the header as text.
+-- A DOCX without a notice gets a no-break space there, so that the field never shows
+-- Word's "unknown document property" error.
 local notices = {}
 
 function Div(div)
@@ -15,8 +18,14 @@ function Div(div)
 end
 
 function Meta(meta)
-  if #notices > 0 and meta["evalkit-page-notice"] == nil then
+  if meta["evalkit-page-notice"] ~= nil then
+    return nil
+  end
+  if #notices > 0 then
     meta["evalkit-page-notice"] = table.concat(notices, " ")
+    return meta
+  elseif FORMAT:match("docx") then
+    meta["evalkit-page-notice"] = pandoc.MetaString("\u{00A0}")
     return meta
   end
 end
