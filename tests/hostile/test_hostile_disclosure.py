@@ -45,14 +45,32 @@ SCHEME = "federation-mdt"
 # and not signed (a signed percentage is an effect, not a share).
 
 
-def _shares(k: int, n: int) -> list[tuple[str, str]]:
+def _near(pattern: str, context: str | None) -> str:
+    """``pattern`` within 150 characters of ``context`` (either side), or anywhere."""
+    if context is None:
+        return pattern
+    return rf"(?:{context})[\s\S]{{0,150}}{pattern}|{pattern}[\s\S]{{0,150}}(?:{context})"
+
+
+def _shares(k: int, n: int, context: str | None = None) -> list[tuple[str, str]]:
     """Every rounding of k / n that pins k, as (text, pattern of a whole unsigned number);
-    and the unrounded value (as ``results.json`` or a figure's data would hold it)."""
+    and the unrounded value (as ``results.json`` or a figure's data would hold it).
+
+    A rounding to two significant digits (0.072, 7.2%) also pins k, but a report holds
+    hundreds of numbers and one of them can read 0.072 by chance (an interval's bound),
+    so those are looked for near ``context`` (the words that say what the share is of);
+    longer roundings are looked for everywhere."""
     p = k / n
     texts = {f"{round(100 * p, d):.{d}f}%" for d in range(1, 7)}
     texts |= {f"{round(p, d):.{d}f}" for d in range(3, 9)}
-    out = [(t, rf"(?<![-+\u2212\d.]){re.escape(t[:-1])}\s?%" if t.endswith("%") else
-            rf"(?<![-+\u2212\d.]){re.escape(t)}(?!\d)") for t in sorted(texts)]
+
+    def pattern(t: str) -> str:
+        pat = (rf"(?<![-+\u2212\d.]){re.escape(t[:-1])}\s?%" if t.endswith("%") else
+               rf"(?<![-+\u2212\d.]){re.escape(t)}(?!\d)")
+        digits = len(t.rstrip("%").replace(".", "").lstrip("0"))
+        return _near(pat, context if digits <= 2 else None)
+
+    out = [(t, pattern(t)) for t in sorted(texts)]
     for full in (f"{p:.16g}", f"{100 * p:.16g}"):
         out.append((full[:9] + "...", rf"(?<![-+\u2212\d.]){re.escape(full[:9])}\d*"))
     return out
@@ -61,13 +79,15 @@ def _shares(k: int, n: int) -> list[tuple[str, str]]:
 #: What must appear nowhere, by planted count: (what, pattern).
 FORBIDDEN = {
     "MDT attendance 6 of 83": [
-        *[(f"6 of 83 as {text}", pat) for text, pat in _shares(6, 83)],
+        *[(f"6 of 83 as {text}", pat) for text, pat in
+          _shares(6, 83, context=r"link workers?|attend")],
         ("7% next to the profession", r"link workers?\W{1,4}(?:\d+\W{1,3})?7\s?%"),
         ("its Wilson interval, 3% to 15%", r"(?<![-+\d.])3\s?% to 15\s?%"),
         ("the count 6 beside the 83 invitations", r"link workers?\W{1,4}83\W{1,4}6\b"),
     ],
     "survey agreement 3 of 61": [
-        *[(f"3 of 61 as {text}", pat) for text, pat in _shares(3, 61)],
+        *[(f"3 of 61 as {text}", pat) for text, pat in
+          _shares(3, 61, context=r"helps[ _]patients|agree")],
         ("5% next to its statement", r"helps[ _]patients\W{1,4}5\s?%"),
         ("5% before in the alt text", r"helps patients 5\s?% before"),
     ],
