@@ -91,6 +91,10 @@ COLUMN_LABELS = {
     "cost_y1": "Cost in year 1", "cost_y2": "Cost in year 2", "cost_y3": "Cost in year 3",
     "admissions_y1": "Admissions in year 1", "admissions_y2": "Admissions in year 2",
     "admissions_y3": "Admissions in year 3",
+    # outcomes and moderators the comparative synthesis names
+    "emergency_admissions": "Emergency admissions", "ae_attendances": "A&E attendances",
+    "bed_days": "Emergency bed days",
+    "referrals_per_1000": "Referrals per 1,000 patients in the first year",
 }
 
 

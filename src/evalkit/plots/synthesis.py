@@ -28,7 +28,7 @@ from matplotlib.ticker import (
 
 from ..contract import nearest
 from ..errors import DesignError
-from ..naming import column_label
+from ..naming import column_label, column_words
 from ..narrative import format_number
 from ..synthesis.meta_analysis import METHOD_NAMES, MetaResult
 from .layout import interval_decimals, ratio_ticks
@@ -70,7 +70,8 @@ def _what(result: MetaResult) -> str:
 
 
 def _outcome(result: MetaResult) -> str:
-    return str(result.options.get("outcome") or "the outcome").replace("_", " ")
+    outcome = result.options.get("outcome")
+    return column_words(str(outcome)) if outcome else "the outcome"
 
 
 def pooled_sentence(result: MetaResult) -> str:
@@ -371,7 +372,7 @@ def bubble_plot(result: MetaResult, moderator: str, *, title: str | None = None
     if log:
         ax.set_yscale("log")
         _ratio_axis(ax.yaxis, *ax.get_ylim())
-    name = moderator.replace("_", " ")
+    name = column_words(moderator)
     outcome = _outcome(result)
     ax.set_xlabel(name)
     ax.set_ylabel(f"{outcome}: ratio (log scale)" if log else f"{outcome}: difference")
