@@ -16,6 +16,7 @@ from evalkit.engagement_measures import engagement
 from evalkit.engagement_measures.dose_response import dose_response, dose_response_panel
 from evalkit.engagement_measures.maturity import BUILDING_BLOCKS, maturity
 from evalkit.engagement_measures.survey import likert_summary
+from evalkit.narrative import format_sig
 from evalkit.plots.engagement import (
     dose_response_plot,
     likert_plot,
@@ -109,7 +110,8 @@ def test_dose_response_plot_states_the_slope():
     res = dose_response(eff, eng, se="se")
     fig, alt = dose_response_plot(res)
     e = res.effects.iloc[0]
-    assert f"{e['estimate']:+.3g}" in alt and "referrals per 1,000 patients" in alt
+    assert format_sig(e["estimate"], sign=True) in alt and "referrals per 1,000 patients" in alt
+    assert "\u2212" in format_sig(e["estimate"], sign=True)  # a true minus, not a hyphen
     assert "8 units" in alt and "confounding" in alt
     assert len(fig.axes[0].collections) == 2  # points and the band
     u = np.repeat(np.arange(12), 6)

@@ -26,6 +26,11 @@ from conftest import ROOT, SYNTHETIC
 SCHEMES = sorted(p.parent.name for p in SYNTHETIC.glob("*/spec.yaml"))
 
 
+#: Constants of the methods the reports describe in words: the XmR chart's 2.66 (3 / d2,
+#: Making Data Count) and the normal quantile 1.96.
+METHOD_CONSTANTS = (2.66, 1.96)
+
+
 def _characteristics(scheme: str) -> list[float]:
     with open(SYNTHETIC / "schemes.csv", newline="", encoding="utf-8") as f:
         row = next(r for r in csv.DictReader(f) if r["scheme"] == scheme)
@@ -58,7 +63,7 @@ def outputs(tmp_path_factory) -> Path:
 def test_every_number_shown_traces_to_the_results(outputs, scheme):
     html = (outputs / "reports" / scheme / "evidence-summary.html").read_text("utf-8")
     results = outputs / "runs" / scheme / "results.json"
-    candidates = Candidates.from_results(results, _characteristics(scheme))
+    candidates = Candidates.from_results(results, _characteristics(scheme), METHOD_CONSTANTS)
     missing = untraced(html, candidates)
     shown = shown_numbers(reader_text(html))
     assert len(shown) > 300  # the report was read, not an empty page
