@@ -92,7 +92,8 @@ def format_sig(v: float, digits: int = 3, *, sign: bool = False) -> str:
     if v == 0:
         return "0"
     decimals = min(12, max(0, digits - 1 - math.floor(math.log10(abs(v)))))
-    return format_number(v, f"{'+' if sign else ''},.{decimals}f")
+    text = format_number(v, f"{'+' if sign else ''},.{decimals}f")
+    return text.rstrip("0").rstrip(".") if "." in text else text  # as 'g' does: 10, not 10.0
 
 
 def format_gbp(v: float) -> str:
