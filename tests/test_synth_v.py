@@ -299,9 +299,9 @@ def test_report_shows_v_beside_w_and_says_the_answer_is_not_unique(tmp_path):
     header = next(line for line in text.splitlines() if line.startswith("| Comparison"))
     assert "Weight (W)" in header and "Predictor" in header and "Weight in V" in header
     assert "V with" in header and "W with" in header              # the alternative beside
-    assert "x1 (mean, 0 to 7)" in header or "x1 (mean, 0 to 7)" in text
+    assert "X1 (mean, 0 to 7)" in header or "X1 (mean, 0 to 7)" in text
     assert "0.900" in text                                        # V as given
-    assert "One predictor, x1 (mean, 0 to 7), carries 90% of V" in text
+    assert "One predictor, X1 (mean, 0 to 7), carries 90% of V" in text
     assert "The answer is not unique in V" in text
     assert "were given in the analysis's options" in text
     assert "beside the predictors and their weights in V" in text

@@ -176,7 +176,8 @@ def _hide_points(chart: SPCResult, times: pd.Series, numerators: pd.Series,
         overview = overview.copy()
         overview.loc[:, [c for c in lines if c in overview]] = np.nan
         overview = overview.assign(sentence=(
-            f"On the {name}, {int(hidden.sum())} month(s) with a small count and the mean "
+            f"On the {name}, {int(hidden.sum())} "
+            f"{'month' if int(hidden.sum()) == 1 else 'months'} with a small count and the mean "
             "and limits of their phase are not shown (disclosure control: small numbers)."))
     return replace(chart, points=points, limits=limits, overview=overview)
 

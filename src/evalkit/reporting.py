@@ -52,6 +52,7 @@ from .narrative import (
     format_interval,
     format_number,
     format_p,
+    format_sig,
     p_text,
 )
 from .periods import parse_periods
@@ -761,7 +762,7 @@ class ReportContext:
         if d.get("loo_gap_mean_range"):
             lo, hi = d["loo_gap_mean_range"]
             parts.append(f"Leaving out each donor with weight in turn gives average gaps from "
-                         f"{lo:.3g} to {hi:.3g}.")
+                         f"{format_sig(lo)} to {format_sig(hi)}.")
         fit = ("The pre-start fit is good" if d.get("fit_ok") else
                "The pre-start fit is poor, so the evidence level is held at 3")
         parts.append(f"{fit} (prediction error {d['pre_rmspe']:.3g}, "

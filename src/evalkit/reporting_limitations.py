@@ -85,7 +85,7 @@ def regression_to_mean(evaluation) -> list[str]:
         rise = f"{rise} {'more' if up else 'less'}"
         expected = (_pct_change(d["rtm_expected_change"]) if ratio
                     else _amount(d["rtm_expected_change"], cost))
-        z = f"{float(d.get('rtm_selection_z', float('nan'))):.1f}".replace("-0.0", "0.0")
+        z = format_number(float(d.get("rtm_selection_z", float("nan"))), ".1f")
         peak = ("a clear peak: selected at a high point" if d.get("rtm_detected")
                 else "not a clear peak")
         ref = md_text(window_words(d.get("rtm_reference_window"), time))

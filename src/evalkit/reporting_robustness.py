@@ -24,7 +24,7 @@ import pandas as pd
 
 from .certainty import CertaintyResult, design_name
 from .naming import column_words
-from .narrative import format_effect, p_text
+from .narrative import format_effect, format_sig, p_text
 from .reporting_summary import pipe_table
 from .results import headline_effects
 from .selection_check import variant_words, window_text
@@ -112,7 +112,7 @@ def robustness_checks(evaluation, certainty: CertaintyResult | None = None) -> p
             if d.get("loo_gap_mean_range"):
                 lo, hi = d["loo_gap_mean_range"]
                 rows.append(_row("Leave one donor out", where,
-                                 f"average gap from {lo:.3g} to {hi:.3g}"))
+                                 f"average gap from {format_sig(lo)} to {format_sig(hi)}"))
             rows.append(_row("Fit before the start", where,
                              f"prediction error {float(d.get('pre_rmspe', float('nan'))):.3g} ("
                              f"{float(d.get('pre_rmspe_relative', float('nan'))):.1%} of the "

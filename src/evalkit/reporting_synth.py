@@ -19,6 +19,16 @@ __all__ = ["v_sentences", "weights_table"]
 _ZERO = 1e-3
 
 
+
+def predictor_words(predictor: str) -> str:
+    """A predictor's name with its variable in words (``"emergency_admissions_rate (mean,
+    2015-04 to 2016-03)"`` -> ``"Emergency admissions rate (mean, 2015-04 to 2016-03)"``)."""
+    import re
+
+    from .naming import column_label
+
+    return re.sub(r"^[A-Za-z][A-Za-z0-9_]*", lambda m: column_label(m.group()), predictor)
+
 def _search_text(search: str) -> str:
     return {"multistart": "the default search (several starting points)",
             "nelder-mead": "Synth's Nelder-Mead search"}.get(search, f"the {search} search")
@@ -49,7 +59,8 @@ def v_sentences(diag: dict, outcome: str) -> list[str]:
                    f"the synthetic control track {outcome} before the start.")
     top = diag.get("v_dominant_predictor")
     if top:
-        out.append(f"One predictor, {md_text(top)}, carries {diag['v_max_share']:.0%} of V, "
+        out.append(f"One predictor, {md_text(predictor_words(top))}, carries "
+                   f"{diag['v_max_share']:.0%} of V, "
                    "so the comparison units were chosen mainly to match it.")
     alt = diag.get("v_alternative")
     if alt:
@@ -92,7 +103,7 @@ def weights_table(frames: dict, diag: dict) -> pd.DataFrame:
         cols[f"W with {alt}{kind}"] = [f"{w:.3f}" for w in shown["weight_alternative"]]
     preds = frames.get("predictors")
     if preds is not None and "v" in diag:
-        cols["Predictor"] = preds["predictor"].astype(str).tolist()
+        cols["Predictor"] = [predictor_words(p) for p in preds["predictor"].astype(str)]
         cols["Weight in V"] = [f"{x:.3f}" for x in preds["v"]]
         if both:
             cols[f"V with {alt}"] = [f"{x:.3f}" for x in preds["v_alternative"]]

@@ -582,7 +582,7 @@ def _choose_remedy(requested, family, diag, control) -> tuple[str, str]:
     else:
         remedy = "ar"
         reason = (f"AR(1) errors by default, whatever the residual autocorrelation "
-                  f"(Breusch-Godfrey p = {p:.3g})")
+                  f"(Breusch-Godfrey {'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})")
     if remedy == "arima" and family != "gaussian":
         raise DesignError("ARIMA errors are available for gaussian outcomes only",
                           fix="use autocorrelation: ar or hac for counts")
@@ -629,6 +629,10 @@ def _quantile(fit, conf_level, grad=None):
     if "dcov" in fit and grad is not None:
         g = np.asarray(grad, dtype=float)
         df = satterthwaite_df(g, fit["cov_model"], fit["dcov"], fit["W"])
+        # Satterthwaite df below 1 say the variance's own variance swamps it (a near-flat
+        # likelihood for rho); like SAS's DDFM=SATTERTH, bound them below by 1, and above
+        # by the residual df, which no estimated covariance can add to.
+        df = np.clip(df, 1.0, max(1.0, float(fit.get("resid_df", np.inf))))
         df = df if g.ndim == 2 else float(df[0])
     else:
         df = fit.get("df", np.inf)

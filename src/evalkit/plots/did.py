@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..narrative import format_effect
+from ..narrative import format_effect, format_number, format_sig
 from ..periods import parse_periods
 from ..results import DesignResult
 from .axes import calendar_ticks
@@ -69,7 +69,7 @@ def _level(conf_level) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:.3g}"
+    return format_sig(value)
 
 
 def _pretrend_text(p: float, k: int | None, what: str) -> str:
@@ -220,8 +220,10 @@ def event_study_plot(result: DesignResult, *, label: str | None = None,
     fig.tight_layout()
 
     first, last = int(frame["event_time"].min()), int(frame["event_time"].max())
-    shown = "" if (first, last) == full else f" (the result has {full[0]} to {full[1]})"
-    ref_text = (f" Event time {info['reference']} is the reference period, fixed at 0."
+    shown = ("" if (first, last) == full else
+             f" (the result has {format_number(full[0])} to {format_number(full[1])})")
+    ref_text = (f" Event time {format_number(info['reference'])} is the reference period, "
+                "fixed at 0."
                 if info["reference"] is not None and len(ref) else "")
     band_text = (f" The shaded region is the {level} {info['band']}, which covers all "
                  "the event-time effects together." if has_band else
@@ -230,7 +232,8 @@ def event_study_plot(result: DesignResult, *, label: str | None = None,
     what = ("pre-adoption coefficients" if result.design == "event_study"
             else "pre-adoption event-time effects closest to adoption")
     parts = [f"Event study of {alt_name}: effects by {unit} relative to adoption, from "
-             f"{first} to {last}{shown}, from a {info['method']}.{ref_text} Circles are "
+             f"{format_number(first)} to {format_number(last)}{shown}, from a "
+             f"{info['method']}.{ref_text} Circles are "
              f"estimates before adoption and squares after, with pointwise {level} "
              f"confidence intervals as error bars.{band_text}",
              _pretrend_text(result.diagnostics.get("pretrend_p"), info["pre_k"], what)]

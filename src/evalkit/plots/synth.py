@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from ..narrative import format_sig
 from ..results import DesignResult
 from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
 
@@ -172,7 +173,7 @@ def synth_gap_plot(result: DesignResult, *, label: str | None = None,
            f"(thick blue line) and the same gap for {n_plac} placebo units (thin grey lines), "
            f"{labels[0]} to {labels[-1]}; a dotted vertical line marks the start ({start}). "
            f"After the start the treated unit's average gap is "
-           f"{path.loc[path['post'].astype(bool), 'gap'].mean():.3g}.{ranking}{excl}")
+           f"{format_sig(path.loc[path['post'].astype(bool), 'gap'].mean())}.{ranking}{excl}")
     return fig, alt
 
 
