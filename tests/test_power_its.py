@@ -50,6 +50,10 @@ def test_planted_gaussian_effect_is_recovered():
     assert np.mean(out["estimate"]) == pytest.approx(2.0, abs=0.05)
 
 
+@pytest.mark.xfail(strict=True, reason="the count ITS default became Zeger's latent AR(1) "
+                   "fitted by REML (issue 22.2); ek.its_power's closed form is the old moment "
+                   "AR(1) GLS's, so the simulated spread is 6.6% above it (tolerance 6%); the "
+                   "closed form is to be re-derived for the latent model")
 def test_count_spread_matches_its_power_closed_form():
     n_pre, n_post = 48, 24
     X, j = _design(n_pre, n_post, "step")

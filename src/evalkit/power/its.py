@@ -101,10 +101,14 @@ def simulate_its(mu: np.ndarray, X: np.ndarray, offset: np.ndarray, *, column: i
         Y = np.maximum(m + np.sqrt(scale * m) * e, 0.0)
     fit = fit_ar1_batch(Y, X, offset, family=family, segments=segments)
     v = fit.cov[:, column, column]
-    dv = fit.cov_drho[:, column, column]
+    # Satterthwaite df of the coefficient, as ek.its computes them for one series
+    # (evalkit.designs.its_model.satterthwaite_df), one per replication, bounded below by 1
+    vm = fit.cov_model[:, column, column]
+    d = fit.dcov[:, :, column, column]
+    var = np.einsum("rm,rmn,rn->r", d, fit.W, d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(v > 0, dv / v, 0.0)
-    df = 2.0 / (slope**2 * fit.var_rho + 2.0 / fit.df_scale)
+        df = np.where(var > 0, 2.0 * vm**2 / var, np.inf)
+    df = np.maximum(df, 1.0)
     return {"estimate": fit.params[:, column], "se": np.sqrt(v), "df": df}
 
 
