@@ -11,7 +11,7 @@ stages (no change to evalkit) split each run's wall-clock time into:
 - analyses: every scheme's spec run and written to ``<out>/<scheme>/analysis`` (from the
   end of synth to the start of the reports);
 - reports: the evidence summaries, every scheme to HTML, PDF and DOCX
-  (``evalkit.reporting_batch.render_reports``);
+  (``evalkit.report.batch.render_reports``);
 - comparative: the comparative synthesis (``evalkit.cli._render_comparison``);
 - other: the rest (the index, the summary lines, exiting).
 
@@ -60,7 +60,7 @@ def job(args) -> None:
     marks: dict[str, float] = {"start": float(args.started)}
     cpu: dict[str, float] = {"start": 0.0}  # getrusage counts from the process's start
     import evalkit.cli as cli
-    import evalkit.reporting_batch as batch
+    import evalkit.report.batch as batch
     import evalkit.synthetic as synthetic
 
     def timed(name, func):

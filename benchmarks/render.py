@@ -1,13 +1,13 @@
 """Benchmark: every synthetic scheme's evidence summary to HTML, PDF and DOCX (issue 10).
 
 Renders ``reports/evidence-summary.qmd`` for the synthetic schemes (``data/synthetic/*``,
-found by :func:`evalkit.reporting.known_schemes`) and times, in the same run:
+found by :func:`evalkit.report.context.known_schemes`) and times, in the same run:
 
 - one scheme's HTML, cold: a fresh Python process running what ``evalkit report
   --scheme NAME --to html`` runs, into an empty folder, so the time includes starting
   Python, the imports and the Jupyter kernel (by default for virtual-wards, the scheme
   the report renders without parameters);
-- evalkit's batch renderer, :func:`~evalkit.reporting.render_reports` with the default
+- evalkit's batch renderer, :func:`~evalkit.report.context.render_reports` with the default
   number of worker processes, cold (an empty output folder, so nothing is cached) and
   then warm (the same folder again: every scheme is cached, nothing renders);
 - a sequential loop that renders each scheme and format separately from scratch (one
@@ -97,9 +97,9 @@ def chunk_seconds(nb) -> float:
 
 def install_timers() -> None:
     """Wrap ``render_folder``, ``execute_qmd`` and each format's converter with timers."""
-    import evalkit.render as render
-    import evalkit.reporting_batch as reporting
-    from evalkit.render import writers
+    import evalkit.report.batch as reporting
+    import evalkit.report.render as render
+    from evalkit.report.render import writers
 
     if getattr(reporting.render_folder, "_timed", False):
         return
@@ -182,7 +182,7 @@ class Run:
 
 def stamps(schemes: list[str], out: Path) -> dict[str, str | None]:
     """Each scheme's stored render key in ``out`` (None where there is none)."""
-    from evalkit.reporting import RENDER_KEY
+    from evalkit.report.context import RENDER_KEY
 
     return {s: (out / s / RENDER_KEY).read_text() if (out / s / RENDER_KEY).is_file()
             else None for s in schemes}
@@ -198,7 +198,7 @@ def _fresh_log(work: Path, name: str) -> Path:
 def run_batch(label: str, schemes: list[str], formats: list[str], out: Path, work: Path,
               args, engine: str | None = None) -> Run:
     """``render_reports`` over every scheme and format, in worker processes."""
-    from evalkit.reporting import render_reports
+    from evalkit.report.context import render_reports
 
     log = _fresh_log(work, label)
     t0 = time.perf_counter()
@@ -211,7 +211,7 @@ def run_batch(label: str, schemes: list[str], formats: list[str], out: Path, wor
 def run_loop(schemes: list[str], loop_schemes: list[str], formats: list[str], work: Path,
              args) -> Run:
     """One scheme and one format per call, from scratch, one after another."""
-    from evalkit.reporting import render_reports
+    from evalkit.report.context import render_reports
 
     log = _fresh_log(work, "loop")
     statuses = []
@@ -253,7 +253,7 @@ def job_one(args) -> None:
     global _LOG
     _LOG = Path(args.log)
     install_timers()
-    from evalkit.reporting import render_reports
+    from evalkit.report.context import render_reports
 
     statuses = render_reports(QMD, [args.one_scheme], formats=args.formats.split(","),
                               out=args.out, data_root=DATA, engine=args.engine, jobs=1,
@@ -263,9 +263,9 @@ def job_one(args) -> None:
 
 def warm_up(engine: str) -> str:
     """Compile byte-code and load pandoc once (untimed); the engine's description."""
-    subprocess.run([sys.executable, "-c", "import evalkit.reporting, evalkit.render, "
+    subprocess.run([sys.executable, "-c", "import evalkit.report.context, evalkit.report.render, "
                     "matplotlib.pyplot, nbclient, papermill, pypandoc, typst"], check=True)
-    from evalkit.render import engine_version
+    from evalkit.report.render import engine_version
 
     return engine_version(engine)
 
@@ -374,7 +374,7 @@ def use_quarto(quarto: str) -> str:
     os.environ["QUARTO_PYTHON"] = sys.executable
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
-    from evalkit.render import engine_version
+    from evalkit.report.render import engine_version
 
     return engine_version("quarto")
 
@@ -458,9 +458,9 @@ def profile(scheme: str, formats: list[str], work: Path, top: int) -> None:
     """cProfile one scheme's render: the renderer here, and the chunks inside the kernel."""
     import nbformat
 
-    from evalkit.render import convert, execute_qmd
-    from evalkit.render.notebook import build_notebook, run_notebook
-    from evalkit.render.qmd import parse_qmd
+    from evalkit.report.render import convert, execute_qmd
+    from evalkit.report.render.notebook import build_notebook, run_notebook
+    from evalkit.report.render.qmd import parse_qmd
 
     params = {"scheme": scheme, "spec": str((DATA / scheme / "spec.yaml").resolve())}
     host = cProfile.Profile()
@@ -507,7 +507,7 @@ def profile(scheme: str, formats: list[str], work: Path, top: int) -> None:
 
 # -- main --------------------------------------------------------------------------------
 def main() -> None:
-    from evalkit.reporting import known_schemes
+    from evalkit.report.context import known_schemes
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--schemes", default="all", help="'all' or comma-separated scheme names")

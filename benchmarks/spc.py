@@ -4,11 +4,11 @@
 counts; a fifth of practices fall by 15% from month 36, one in twenty rise by 20% from
 month 48, and a few months have outliers). Times, in the same run:
 
-- evalkit's :func:`~evalkit.spc.xmr` on the whole panel in one call (``group=``): limits,
+- evalkit's :func:`~evalkit.variation.spc.xmr` on the whole panel in one call (``group=``): limits,
   all four rules, classes, assurance and the per-practice sentences, from the DataFrame
   to the result's frames;
-- evalkit's array kernel alone (:func:`~evalkit.spc.xmr.xmr_limits` and
-  :func:`~evalkit.spc.rules.detect`) on the values already sorted by practice and month:
+- evalkit's array kernel alone (:func:`~evalkit.variation.spc.xmr.xmr_limits` and
+  :func:`~evalkit.variation.spc.rules.detect`) on the values already sorted by practice and month:
   the like-for-like comparison with the numpy loop below, which starts from the same
   sorted arrays;
 - a per-practice loop of a plain per-series numpy function written here (mean, moving
@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from evalkit.spc import SPCWarning, xmr
-from evalkit.spc.rules import detect
-from evalkit.spc.xmr import LIMIT_FACTOR, TWO_SIGMA_FACTOR, xmr_limits
+from evalkit.variation.spc import SPCWarning, xmr
+from evalkit.variation.spc.rules import detect
+from evalkit.variation.spc.xmr import LIMIT_FACTOR, TWO_SIGMA_FACTOR, xmr_limits
 
 from _table import write_section
 

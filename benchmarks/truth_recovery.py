@@ -16,7 +16,7 @@ truth.json for the same data table and outcome (its ``value``, the effect over t
 counts, before/after without adjustment, ratios of costs) are left out.
 
 Where a design's units were chosen at a peak, ``run_spec`` runs a variant robust to it (the
-selection window left out of the pre-period, :mod:`evalkit.selection_robust`); its rows say
+selection window left out of the pre-period, :mod:`evalkit.evaluation.robust_variant`); its rows say
 ``robust`` under ``variant``. The headline is the record :func:`evalkit.rate_certainty`
 leads with (the strongest design that suits the data, see docs/design-choice.md); a headline
 whose estimand has no truth in truth.json (the staggered difference-in-differences' average
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.selection_check import variant_words
+from evalkit.evidence.selection import variant_words
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "data" / "synthetic"
@@ -193,7 +193,7 @@ def write(table: pd.DataFrame, untested: list[str] | None = None) -> str:
         "the truth in standard errors (from the 95% CI, on the log scale for ratios). "
         "`certainty` is the GRADE-style rating of the scheme's headline for that outcome "
         "(`evalkit.rate_certainty`), shown on the headline row; `selection` is the "
-        "selection-at-a-peak diagnostic (`evalkit.selection_check`): fired, no, or blank "
+        "selection-at-a-peak diagnostic (`evalkit.evidence.selection`): fired, no, or blank "
         "where the design does not compute it; `declared`: the spec says the scheme chose "
         "its units for high values; `variant`: `robust` for the variant of a design run "
         "with the selection window left out of the pre-period; `e_value_ci` is the E-value "

@@ -41,11 +41,11 @@ def rendered_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     is not in this build; fails with the render log's path when the render fails.
     """
     if "status" not in _CACHE:
-        render = pytest.importorskip("evalkit.render",
+        render = pytest.importorskip("evalkit.report.render",
                                      reason="the built-in render engine is not in this build")
         if not hasattr(render, "render_qmd"):
             pytest.skip("the built-in render engine is not in this build")
-        from evalkit.reporting import render_reports
+        from evalkit.report.context import render_reports
 
         out = tmp_path_factory.mktemp("rendered-report")
         _CACHE["status"] = render_reports(REPORT, [SCHEME], formats=list(FORMATS), out=out,
@@ -60,8 +60,8 @@ def rendered_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 def headline_numbers() -> list[str]:
     """The headline effects as the report prints them, from an independent run of the spec."""
     if not _HEADLINE:
-        from evalkit.narrative import format_effect
-        from evalkit.pipeline import run_spec
+        from evalkit.evaluation.pipeline import run_spec
+        from evalkit.evidence.narrative import format_effect
         from evalkit.results import headline_effects
 
         evaluation = run_spec(SYNTHETIC / SCHEME / "spec.yaml")

@@ -1,4 +1,4 @@
-"""GRADE-style certainty and triangulation (evalkit.certainty).
+"""GRADE-style certainty and triangulation (evalkit.evidence.certainty).
 
 Every record here is built by hand, so each expected rating follows from the rules in
 the module docstring: start from the Maryland level (5 high, 4 moderate, 3 low, 1-2 very
@@ -12,13 +12,13 @@ import json
 import pandas as pd
 import pytest
 
-from evalkit.certainty import (
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.certainty import (
     CERTAINTY_LEVELS,
     START_LEVELS,
     rate_certainty,
     triangulate,
 )
-from evalkit.errors import DataError, DesignError
 
 
 def rec(**kw):
@@ -71,7 +71,7 @@ def test_failed_pretrends_rate_down_a_did():
 
 def test_a_failure_that_already_lowered_the_level_is_not_counted_twice():
     diag = {"controlled": True, "pretrend_p": 0.01}
-    # A controlled ITS whose pre-trends differ is level 3 (evalkit.evidence), not 4.
+    # A controlled ITS whose pre-trends differ is level 3 (evalkit.evidence.maryland), not 4.
     row = only(rate(rec(evidence_level=3, diagnostics=diag)))
     assert row["downgrades"] == [] and row["certainty"] == "low"
     assert "already lowered the Maryland level from 4 to 3" in row["reasons"]
@@ -81,7 +81,7 @@ def test_a_failure_that_already_lowered_the_level_is_not_counted_twice():
 
 
 def test_matching_that_did_not_balance_rates_down():
-    # A DiD on a matched comparison is level 4 whatever the balance (evalkit.evidence):
+    # A DiD on a matched comparison is level 4 whatever the balance (evalkit.evidence.maryland):
     # imbalance is a risk of bias the level does not show.
     row = only(rate(rec(design="did", estimand="att_twfe", evidence_level=4,
                         diagnostics={"matched": True, "balance_ok": False})))

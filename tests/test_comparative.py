@@ -1,4 +1,4 @@
-"""Gathering several schemes' evaluations for comparison (evalkit.comparative)."""
+"""Gathering several schemes' evaluations for comparison (evalkit.evaluation.comparative)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from evalkit.comparative import COMMON_ESTIMANDS, collect_schemes
+from evalkit.evaluation.comparative import COMMON_ESTIMANDS, collect_schemes
 
 from conftest import SYNTHETIC
 

@@ -14,8 +14,8 @@ from pypdf import PdfReader
 
 import evalkit as ek
 from evalkit.cli import main
-from evalkit.reporting import SYNTHETIC_NOTICE, render_folder
-from evalkit.reporting_comparative import CHECKLIST, DOMAINS, load_comparison
+from evalkit.report.comparative import CHECKLIST, DOMAINS, load_comparison
+from evalkit.report.context import SYNTHETIC_NOTICE, render_folder
 
 from conftest import ROOT, SYNTHETIC
 
@@ -57,7 +57,7 @@ def test_matrix_rates_each_finding_as_its_evidence_summary_does(report):
     """Issue 23.2: the matrix rated engagement "better, very low" for every scheme while
     every evidence summary says engagement is descriptive and not rated. Each cell's
     certainty is now the summary's own word for the same domain."""
-    from evalkit.reporting_summary import evidence_summary
+    from evalkit.report.summary import evidence_summary
 
     frame = report.matrix_frame().set_index("scheme")
     domains = {"Engagement": "Engagement", "Outcomes": "Population health outcomes",
@@ -84,7 +84,7 @@ def test_synthesis_and_summaries_agree_on_every_category(report):
     """A category (certainty word, economic verdict, rated or not) never differs between a
     scheme's evidence summary and the comparative synthesis (issue 23.2)."""
     from evalkit.economics.wording import classify_result
-    from evalkit.reporting_summary import evidence_summary
+    from evalkit.report.summary import evidence_summary
 
     cert = report.certainty.table.set_index(["scheme", "outcome"])
     econ = report.economic_markdown()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.continuity import ContinuityResult, continuity
+from evalkit.engagement.continuity import ContinuityResult, continuity
 from evalkit.errors import DataError, DesignError
 
 

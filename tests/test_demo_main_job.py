@@ -37,7 +37,7 @@ data_root = ""
 ```
 
 ```{python}
-import evalkit.pipeline as pipeline
+import evalkit.evaluation.pipeline as pipeline
 
 if spec:
     pipeline.DESIGNS = {}
@@ -108,7 +108,7 @@ def test_demo_shows_every_stage_publishes_for_the_group_and_redoes_nothing(
     assert "unchanged since the last render" in warm.out
     assert results.read_bytes() == first and results.stat().st_mtime_ns == when
 
-    import evalkit.fingerprint as fingerprint
+    import evalkit.evaluation.fingerprint as fingerprint
 
     fingerprint.code_sha256.cache_clear()
     try:
@@ -116,7 +116,7 @@ def test_demo_shows_every_stage_publishes_for_the_group_and_redoes_nothing(
             mp.setattr(fingerprint, "code_sha256", lambda: "0" * 64)
             assert main(["--quiet", *argv]) == 0
     finally:
-        import evalkit.fingerprint as fingerprint
+        import evalkit.evaluation.fingerprint as fingerprint
 
     fingerprint.code_sha256.cache_clear()
     assert "Analyses: 1 run, 0 already current" in capfd.readouterr().out
@@ -126,8 +126,8 @@ def test_demo_shows_every_stage_publishes_for_the_group_and_redoes_nothing(
 def test_the_kernel_talks_over_local_sockets_and_its_errors_are_shown(tmp_path, capfd):
     """The report kernel runs with IPC transport (so ipykernel has no TCP warning to
     give); an error the kernel logs is shown, once the run is over."""
-    from evalkit.render.notebook import build_notebook, run_notebook
-    from evalkit.render.qmd import parse_qmd
+    from evalkit.report.render.notebook import build_notebook, run_notebook
+    from evalkit.report.render.qmd import parse_qmd
 
     doc = tmp_path / "k.qmd"
     doc.write_text("---\ntitle: k\n---\n\n```{python}\n"
@@ -149,7 +149,7 @@ def test_the_kernel_talks_over_local_sockets_and_its_errors_are_shown(tmp_path, 
 def test_published_reports_follow_the_umask(tmp_path, umask, mode):
     """A rendered file put in place gets the mode any new file would: 0o666 less the
     umask (a private umask keeps it private; a group one lets the group write)."""
-    from evalkit.render.writers import publish
+    from evalkit.report.render.writers import publish
 
     made = tmp_path / "made.html"
     made.write_text("<p>report</p>")

@@ -197,7 +197,7 @@ def test_twfe_warns_when_the_heterogeneity_robust_estimate_disagrees():
     ({"matched": True}, 4),
 ])
 def test_maryland_level_of_did_designs(diag, level):
-    from evalkit.evidence import maryland_level
+    from evalkit.evidence.maryland import maryland_level
 
     for design in ("did", "event_study", "staggered_did"):
         assert maryland_level(design, "att_simple", diag) == level

@@ -117,8 +117,8 @@ def test_the_report_limitations_say_so():
     """The evidence summary's confounding limitations read the note from the diagnostics."""
     from types import SimpleNamespace
 
-    from evalkit.reporting_limitations import confounding
-    from evalkit.spec import Analysis
+    from evalkit.evaluation.spec import Analysis
+    from evalkit.report.limitations import confounding
 
     d = counts(starts=(4, 6, 8))
     with pytest.warns(StaggeredAdoptionWarning):

@@ -14,7 +14,7 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 
 import evalkit as ek
-from evalkit.narrative import format_effect, format_sig
+from evalkit.evidence.narrative import format_effect, format_sig
 from evalkit.plots.did import bacon_plot, cohort_trajectories_plot, event_study_plot
 from evalkit.synthetic.staggered import simulate_staggered
 
@@ -322,7 +322,7 @@ def test_evidence_summary_states_the_sensitivity_and_why_the_level_is_held():
     """The federation spec asks for the Rambachan-Roth analysis; the report's event-study
     paragraph must state the breakdown value it found, and explain the Maryland level when
     that value is below 1 (level 4 needs a result robust to pre-period-sized violations)."""
-    from evalkit.reporting import load_report
+    from evalkit.report.context import load_report
 
     report = load_report("federation-mdt")
     analysis, res = report._event_analysis()

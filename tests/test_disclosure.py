@@ -1,4 +1,4 @@
-"""Statistical disclosure control (evalkit.disclosure).
+"""Statistical disclosure control (evalkit.evidence.disclosure).
 
 Every protection claim is checked by an independent test helper, :func:`recoverable`: it
 writes the margin equations of a table from scratch and, for each hidden cell, asks by a
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.disclosure import HES_2018, DisclosureRules, suppress
 from evalkit.errors import DataError, DesignError
+from evalkit.evidence.disclosure import HES_2018, DisclosureRules, suppress
 
 
 def recoverable(full: np.ndarray, hidden: np.ndarray, *, total_row: bool,

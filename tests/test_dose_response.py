@@ -18,8 +18,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from evalkit.engagement_measures import engagement
-from evalkit.engagement_measures.dose_response import (
+from evalkit.engagement import engagement
+from evalkit.engagement.dose_response import (
     dose_response,
     dose_response_panel,
     evidence_level,

@@ -249,7 +249,7 @@ def test_spec_names_the_scheme_cost_table(tmp_path):
 
 
 def test_report_text_follows_the_thresholds_the_spec_chose(tmp_path):
-    from evalkit.reporting import ReportContext
+    from evalkit.report.context import ReportContext
 
     d = patients(n_enrol=60, n_other=120)
     d.to_csv(tmp_path / "patients.csv", index=False)

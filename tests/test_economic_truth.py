@@ -15,7 +15,7 @@ import pytest
 
 import evalkit as ek
 from evalkit.economics.costing import scheme_costs
-from evalkit.spec import load_spec
+from evalkit.evaluation.spec import load_spec
 from evalkit.synthetic import SCHEMES
 
 from conftest import SYNTHETIC

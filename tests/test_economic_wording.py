@@ -22,7 +22,7 @@ import yaml
 import evalkit as ek
 from evalkit.economics.cost_effectiveness import icer
 from evalkit.economics.evaluation import verdict
-from evalkit.narrative import format_effect, format_gbp, format_interval
+from evalkit.evidence.narrative import format_effect, format_gbp, format_interval
 
 MINUS = "\u2212"
 WTP = [20000.0, 30000.0]
@@ -215,7 +215,7 @@ def test_true_minus_and_p_values():
             "scale": "difference"}
     assert format_interval(diff) == f"{MINUS}0.114 (95% CI {MINUS}0.236 to {MINUS}0.011)"
     assert format_gbp(-984.4) == f"{MINUS}£984"
-    from evalkit.narrative import format_p, p_text
+    from evalkit.evidence.narrative import format_p, p_text
 
     assert format_p(0.0) == "< 0.001" and format_p(0.0004) == "< 0.001"
     assert format_p(0.04) == "0.040"
@@ -251,8 +251,8 @@ def test_comparative_classification_equals_the_summary(tmp_path):
     the same record with the same function; for a south-west scheme saving £25,000 per QALY
     lost both say it is cost-effective at £20,000 but not at £30,000 (the old code called
     it 'not cost-effective' in both, and the summary '£25,000 per QALY gained')."""
-    from evalkit.reporting import ReportContext
-    from evalkit.reporting_comparative import ComparativeContext
+    from evalkit.report.comparative import ComparativeContext
+    from evalkit.report.context import ReportContext
 
     _south_west_patients().to_csv(tmp_path / "patients.csv", index=False)
     STAFF.to_csv(tmp_path / "staff.csv", index=False)
@@ -282,8 +282,8 @@ def test_comparative_classification_equals_the_summary(tmp_path):
 
 def _economic_paragraphs(scheme: str) -> str:
     """The economic section's prose for a synthetic scheme, from its economic analysis."""
-    from evalkit.reporting import ReportContext
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.spec import load_spec
+    from evalkit.report.context import ReportContext
 
     spec = load_spec(f"data/synthetic/{scheme}/spec.yaml")
     spec = dataclasses.replace(spec, analyses=[a for a in spec.analyses

@@ -27,8 +27,8 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.proportion import proportion_confint
 
-from evalkit.engagement_measures import engagement, gini, kaplan_meier, lorenz_curve, top_share
-from evalkit.engagement_measures.composite import composite_index, weight_sensitivity
+from evalkit.engagement import engagement, gini, kaplan_meier, lorenz_curve, top_share
+from evalkit.engagement.composite import composite_index, weight_sensitivity
 from evalkit.errors import DataError, DesignError
 from evalkit.results import EFFECT_FIELDS
 
@@ -225,7 +225,7 @@ def test_mdt_by_profession_and_unit_with_wilson_intervals():
     assert np.isnan(r["estimate"]) and r["diagnostics"]["suppressed"]
     assert "lowest for GPs (its share is not shown: small numbers)" in res.headline()
     # and published under rules that hide none of these counts
-    from evalkit.disclosure import DisclosureRules
+    from evalkit.evidence.disclosure import DisclosureRules
 
     res = engagement(ref, sizes=sizes, window=3, mdt=mdt,
                      disclosure=DisclosureRules(low=100, high=100))

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from evalkit.disclosure import DisclosureRules
-from evalkit.engagement_measures import engagement
-from evalkit.engagement_measures.dose_response import dose_response, dose_response_panel
-from evalkit.engagement_measures.maturity import BUILDING_BLOCKS, maturity
-from evalkit.engagement_measures.survey import likert_summary
-from evalkit.narrative import format_sig
+from evalkit.engagement import engagement
+from evalkit.engagement.dose_response import dose_response, dose_response_panel
+from evalkit.engagement.maturity import BUILDING_BLOCKS, maturity
+from evalkit.engagement.survey import likert_summary
+from evalkit.evidence.disclosure import DisclosureRules
+from evalkit.evidence.narrative import format_sig
 from evalkit.plots.engagement import (
     dose_response_plot,
     likert_plot,

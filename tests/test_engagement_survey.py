@@ -20,7 +20,7 @@ from scipy import stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.proportion import proportion_confint
 
-from evalkit.engagement_measures.survey import cronbach_alpha, likert_change, likert_summary
+from evalkit.engagement.survey import cronbach_alpha, likert_change, likert_summary
 from evalkit.errors import DataError, DesignError
 from evalkit.results import EFFECT_FIELDS
 
@@ -50,7 +50,7 @@ def test_likert_summary_by_hand():
     shares = s.distribution.groupby("wave")["share"].sum()
     np.testing.assert_allclose(shares, 1)
     assert "83%" not in s.summary()  # 5 of 6: hidden under the default rules
-    from evalkit.disclosure import DisclosureRules
+    from evalkit.evidence.disclosure import DisclosureRules
 
     shown = likert_summary(typed_survey(), disclosure=DisclosureRules(low=10**6, high=10**6))
     assert "83%" in shown.summary()

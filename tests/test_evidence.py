@@ -1,10 +1,10 @@
-"""Maryland levels are derived from each design's diagnostics (evalkit.evidence)."""
+"""Maryland levels are derived from each design's diagnostics (evalkit.evidence.maryland)."""
 
 from __future__ import annotations
 
 import pytest
 
-from evalkit.evidence import maryland_level
+from evalkit.evidence.maryland import maryland_level
 
 
 @pytest.mark.parametrize("design,estimand,diag,level", [

@@ -29,14 +29,14 @@ _CONTEXTS: dict = {}
 
 def _context(scheme: str):
     if scheme not in _CONTEXTS:
-        from evalkit.reporting import load_report
+        from evalkit.report.context import load_report
 
         _CONTEXTS[scheme] = load_report(scheme)
     return _CONTEXTS[scheme]
 
 
 def _report_figures():
-    from evalkit.reporting import ReportContext
+    from evalkit.report.context import ReportContext
 
     return [(scheme, label) for scheme, labels in FIGURES.items()
             for label in (labels or ReportContext._DRAW)]

@@ -1,4 +1,4 @@
-"""Plain-English findings calibrated to certainty (evalkit.findings).
+"""Plain-English findings calibrated to certainty (evalkit.evidence.findings).
 
 The wording follows the GRADE guidance on informative statements (Santesso et al., 2020,
 J Clin Epidemiol 119:126-135): high certainty "reduces", moderate "probably reduces",
@@ -16,9 +16,9 @@ import re
 import pandas as pd
 import pytest
 
-from evalkit.certainty import rate_certainty, triangulate
 from evalkit.errors import DesignError
-from evalkit.findings import finding, findings
+from evalkit.evidence.certainty import rate_certainty, triangulate
+from evalkit.evidence.findings import finding, findings
 
 CAUSAL = re.compile(r"\b(reduc\w*|increas\w*|caus\w*|improv\w*|leads? to|lead to|"
                     r"prevent\w*|results? in|makes? little|effect\w*|because|due to)\b",

@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evalkit.comparison import FunnelResult, funnel
 from evalkit.errors import DataError, DesignError
+from evalkit.variation import FunnelResult, funnel
 
 Z975, Z999 = 1.959963984540054, 3.090232306167813  # normal quantiles (standard tables)
 

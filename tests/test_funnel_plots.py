@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from evalkit.comparison import FunnelResult, funnel
 from evalkit.errors import DesignError
 from evalkit.plots.funnel import funnel_plot
+from evalkit.variation import FunnelResult, funnel
 
 FLAGS = {"A": (10.0, "within"), "B": (11.0, "within"), "C": (13.0, "above 95%"),
          "D": (15.0, "above 99.8%"), "E": (7.0, "below 95%"), "F": (5.0, "below 99.8%")}

@@ -1,5 +1,5 @@
 """The glossary appendix: each technical term the report uses, and only those, defined in
-plain English, with the first use linked to its entry in HTML (evalkit.glossary and
+plain English, with the first use linked to its entry in HTML (evalkit.report.glossary and
 render/assets/glossary.lua)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from report_fixtures import rendered_report
 
-from evalkit.glossary import GLOSSARY_HEADING, GLOSSARY_ID, TERMS, glossary_markdown
+from evalkit.report.glossary import GLOSSARY_HEADING, GLOSSARY_ID, TERMS, glossary_markdown
 
 BODY = """
 # The ITS design {#s}
@@ -30,7 +30,7 @@ def glossary_doc(body: str) -> str:
 
 
 def convert(markdown: str, to: str = "html5") -> BeautifulSoup:
-    from evalkit.render.writers import asset
+    from evalkit.report.render.writers import asset
 
     out = pypandoc.convert_text(markdown, to, format="markdown",
                                 extra_args=["--wrap=none",

@@ -102,9 +102,9 @@ def test_the_robust_variant_is_computed_when_the_check_fires(frailty_its):
 
 
 def test_both_estimates_are_shown(frailty_its):
-    from evalkit.narrative import format_effect
-    from evalkit.reporting_robustness import robustness_checks
-    from evalkit.reporting_summary import evidence_summary
+    from evalkit.evidence.narrative import format_effect
+    from evalkit.report.robustness import robustness_checks
+    from evalkit.report.summary import evidence_summary
 
     eff = frailty_its.effects
     lc = eff[(eff["outcome"] == "emergency_admissions") & (eff["estimand"] == "level_change")]

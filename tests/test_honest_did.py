@@ -466,7 +466,7 @@ def test_designs_report_the_breakdown_value(validation_dir):
     import pandas as pd
 
     import evalkit as ek
-    from evalkit.evidence import maryland_level
+    from evalkit.evidence.maryland import maryland_level
 
     mpdta = pd.read_csv(validation_dir / "mpdta.csv")
     opts = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat")

@@ -1,4 +1,4 @@
-"""Text from specs and data is text: :mod:`evalkit.markdown_text` and its users.
+"""Text from specs and data is text: :mod:`evalkit.report.markdown_text` and its users.
 
 Each check converts Markdown with pandoc (the converter the reports use) and reads the
 result back, so it tests what a reader sees, not the escaping's own idea of it.
@@ -37,7 +37,7 @@ ORDINARY = ["Sant'Anna", "A&E attendances", "£2.09 per head – 5% of (all) cos
 
 def _html(markdown: str, *filters: str) -> BeautifulSoup:
     """HTML from pandoc, run with the given evalkit Lua filters."""
-    from evalkit.render.writers import asset
+    from evalkit.report.render.writers import asset
 
     args = ["--wrap=none", *(f"--lua-filter={asset(f)}" for f in filters)]
     return BeautifulSoup(pypandoc.convert_text(markdown, "html", format="markdown",
@@ -62,7 +62,7 @@ def _cases() -> list[str]:
 def test_every_hostile_and_random_string_is_one_paragraph_of_its_own_text():
     """Through pandoc, escaped text is one paragraph of plain text holding exactly the
     characters written: no element, link, image, raw HTML, math, list or heading."""
-    from evalkit.markdown_text import md_text
+    from evalkit.report.markdown_text import md_text
 
     cases = _cases()
     soup = _html("\n\n".join(f"::: {{.case}}\n{md_text(c)}\n:::" for c in cases))
@@ -79,14 +79,14 @@ def test_every_hostile_and_random_string_is_one_paragraph_of_its_own_text():
 def test_ordinary_text_looks_exactly_as_before():
     """Escaping changes nothing a reader sees in ordinary text: pandoc gives the same HTML
     for the escaped and the unescaped text (apostrophes still curl, dashes stay)."""
-    from evalkit.markdown_text import md_text
+    from evalkit.report.markdown_text import md_text
 
     for text in ORDINARY:
         assert str(_html(md_text(text))) == str(_html(text)), text
 
 
 def test_paragraphs_stay_paragraphs_and_markup_stays_text():
-    from evalkit.markdown_text import md_paragraphs
+    from evalkit.report.markdown_text import md_paragraphs
 
     soup = _html(md_paragraphs("# One\nline <b>x</b>\n\n\n> Two\r\n\r\n```{=html}"))
     assert [p.get_text() for p in soup.find_all("p")] == ["# One line <b>x</b>", "> Two",
@@ -97,7 +97,7 @@ def test_paragraphs_stay_paragraphs_and_markup_stays_text():
 def test_pipe_table_cells_are_text():
     """Every cell and header of a pipe table shows its text, pipes and markup included,
     and the table keeps its shape."""
-    from evalkit.reporting_summary import pipe_table
+    from evalkit.report.summary import pipe_table
 
     cases = HOSTILE[:30]
     frame = pd.DataFrame({"Name <b>|</b>": cases, "Value": [f"v{i} | *x*" for i in
@@ -114,7 +114,7 @@ def test_pipe_table_cells_are_text():
 
 
 def test_pipe_table_keeps_evalkit_markdown_in_the_columns_named():
-    from evalkit.reporting_summary import pipe_table
+    from evalkit.report.summary import pipe_table
 
     frame = pd.DataFrame({"a": ["**bold** <i>"], "b": ["**bold**"]})
     soup = _html(pipe_table(frame, {"a": 10, "b": 10}, markdown=["b"]))
@@ -127,7 +127,7 @@ def test_figure_caption_and_alt_text_are_text(tmp_path):
     turned quotes, brackets and braces into other characters and let markup through)."""
     from matplotlib.figure import Figure
 
-    from evalkit.reporting_figures import figure_markdown
+    from evalkit.report.figures import figure_markdown
 
     fig = Figure(figsize=(1, 1))
     fig.add_subplot().plot([0, 1])
@@ -140,7 +140,7 @@ def test_figure_caption_and_alt_text_are_text(tmp_path):
 
 
 def test_md_text_of_markdown_is_unchanged_and_none_is_empty():
-    from evalkit.markdown_text import Markdown, md_join, md_text
+    from evalkit.report.markdown_text import Markdown, md_join, md_text
 
     assert md_text(Markdown("**b**")) == "**b**"
     assert md_text(None) == "" and md_text(3.5) == "3.5" and md_text("1. a") == "1\\. a"
@@ -154,7 +154,7 @@ def test_scheme_text_reaches_the_report_markdown_escaped(field):
     prints them (no pandoc element is made of them)."""
     from types import SimpleNamespace
 
-    from evalkit.reporting import ReportContext
+    from evalkit.report.context import ReportContext
 
     hostile = "<script>x</script> ![i](/etc/passwd) [l](javascript:x) | p"
     spec = SimpleNamespace(title="T", description="D", inspired_by="I", synthetic=True,
@@ -175,7 +175,7 @@ def test_provenance_names_no_place_on_the_machine(tmp_path):
     the platform is the OS family only."""
     import platform
 
-    from evalkit.provenance import collect
+    from evalkit.evaluation.provenance import collect
 
     folder = tmp_path / "scheme"
     folder.mkdir()
@@ -195,7 +195,7 @@ def test_provenance_names_no_place_on_the_machine(tmp_path):
 def test_figure_reader_stays_in_the_document_folder(tmp_path):
     """The built-in engine reads a Markdown image's file only from the document's folder
     or its figure folder, never from elsewhere on the machine."""
-    from evalkit.render.assemble import _local_images
+    from evalkit.report.render.assemble import _local_images
 
     doc, outside = tmp_path / "doc", tmp_path / "outside"
     doc.mkdir()

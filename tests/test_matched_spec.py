@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from evalkit.designs.matching import matched
-from evalkit.pipeline import run_spec
-from evalkit.reporting import ReportContext
+from evalkit.evaluation.pipeline import run_spec
+from evalkit.report.context import ReportContext
 from evalkit.synthetic.selection import simulate_selection
 
 COVARIATES = ["age", "female", "deprivation", "comorbidities"]

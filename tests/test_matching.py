@@ -42,7 +42,7 @@ from evalkit.designs.matching import (
     propensity_model,
 )
 from evalkit.errors import DataError, DesignError
-from evalkit.evidence import maryland_level
+from evalkit.evidence.maryland import maryland_level
 from evalkit.synthetic.selection import simulate_selection
 
 COVS = ["age", "educ", "black", "hispanic", "married", "nodegree", "re74", "re75"]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.engagement_measures.maturity import BUILDING_BLOCKS, maturity
+from evalkit.engagement.maturity import BUILDING_BLOCKS, maturity
 from evalkit.errors import DataError, DesignError
 
 ISSUE_NAMES = ["leadership and vision", "data infrastructure", "matching resources to need",

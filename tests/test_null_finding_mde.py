@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import norm
 
 import evalkit as ek
-from evalkit.reporting_summary import evidence_summary
+from evalkit.report.summary import evidence_summary
 
 from conftest import SYNTHETIC
 

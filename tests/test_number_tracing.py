@@ -45,8 +45,8 @@ def _characteristics(scheme: str) -> list[float]:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
-    from evalkit.pipeline import run_spec
-    from evalkit.reporting import render_reports
+    from evalkit.evaluation.pipeline import run_spec
+    from evalkit.report.context import render_reports
 
     out = tmp_path_factory.mktemp("traced")
     for scheme in SCHEMES:
@@ -89,8 +89,8 @@ def test_every_number_in_the_comparative_synthesis_traces(outputs, tmp_path):
     """The comparative synthesis shows the schemes' results and its own (pooled effects,
     the meta-regression, certainty, the counts table): each number traces to the nine
     results.json files or to the synthesis's results record."""
-    from evalkit.reporting_batch import render_folder
-    from evalkit.reporting_comparative import load_comparison
+    from evalkit.report.batch import render_folder
+    from evalkit.report.comparative import load_comparison
 
     status = render_folder(ROOT / "reports" / "comparative-synthesis.qmd", "comparative",
                            {"schemes": "all", "data_root": str(SYNTHETIC)}, ["html"],

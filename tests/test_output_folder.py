@@ -1,5 +1,5 @@
-"""Output folders evalkit owns (evalkit.output_folder) and the run's temporary folder
-(evalkit.run_temp): only evalkit's unchanged files are ever removed, a process killed
+"""Output folders evalkit owns (evalkit.files.output_folder) and the run's temporary folder
+(evalkit.files.run_temp): only evalkit's unchanged files are ever removed, a process killed
 while publishing leaves the old set or the new one, and its debris is cleaned up."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.output_folder import (
+from evalkit.files.output_folder import (
     MANIFEST,
     clean_stale,
     publish_folder,
@@ -165,7 +165,7 @@ def test_temporary_folders_live_in_one_run_folder_cleaned_after_a_dead_run(tmp_p
     whose process is gone is removed by the next run, a live one is kept."""
     import tempfile
 
-    import evalkit.run_temp as run_temp
+    import evalkit.files.run_temp as run_temp
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv(run_temp.RUN_DIR_ENV, raising=False)

@@ -180,7 +180,7 @@ def test_numbers_in_messages_are_plain(scheme_dir, capsys):
 def test_a_bad_evalkit_jobs_is_refused_by_name(monkeypatch):
     # EVALKIT_JOBS (the renderer sets it for report kernels) must be a whole number >= 1.
     from evalkit.errors import DesignError
-    from evalkit.pipeline import _jobs
+    from evalkit.evaluation.pipeline import _jobs
 
     monkeypatch.setenv("EVALKIT_JOBS", "two")
     with pytest.raises(DesignError, match="EVALKIT_JOBS is 'two'"):

@@ -30,7 +30,7 @@ print("EXECUTED-ONCE")
 def test_three_formats_from_one_execution(tmp_path):
     """The chunk appends a line to a file each time it runs: one line after HTML, PDF and
     DOCX, all three written with its output, and nothing left beside the document."""
-    from evalkit.render.quarto import render_with_quarto
+    from evalkit.report.render.quarto import render_with_quarto
 
     need_quarto()
     doc = tmp_path / "doc" / "once.qmd"

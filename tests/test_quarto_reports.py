@@ -81,7 +81,7 @@ def quarto_env(cache: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def quarto_outputs(tmp_path_factory) -> dict[str, Path]:
     """``evalkit report --engine quarto`` for :data:`SCHEME`, in all three formats."""
-    from evalkit.reporting import render_reports
+    from evalkit.report.context import render_reports
 
     need_quarto()
     out = tmp_path_factory.mktemp("quarto-report")
@@ -99,7 +99,7 @@ def quarto_outputs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def comparative_outputs(tmp_path_factory) -> dict[str, Path]:
     """The comparative synthesis of every scheme rendered by Quarto, in PDF and DOCX."""
-    from evalkit.reporting import known_schemes, render_folder
+    from evalkit.report.context import known_schemes, render_folder
 
     need_quarto()
     out = tmp_path_factory.mktemp("quarto-comparative")
@@ -116,7 +116,7 @@ def comparative_outputs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def builtin_html(tmp_path_factory) -> Path:
-    from evalkit.reporting import render_reports
+    from evalkit.report.context import render_reports
 
     need_quarto()  # only compared with the Quarto report
     out = tmp_path_factory.mktemp("builtin-report")
@@ -291,7 +291,7 @@ def test_quarto_comparative_synthesis_has_one_notice_and_a_header_on_every_page(
 # --- 5. the findings on page 1 of the PDF ----------------------------------------------------
 
 def test_quarto_pdf_has_the_whole_findings_table_on_page_one(quarto_outputs):
-    from evalkit.reporting import load_report
+    from evalkit.report.context import load_report
 
     table = load_report(SCHEME, spec=SYNTHETIC / SCHEME / "spec.yaml").findings_summary.table
     assert len(table) >= 10
@@ -351,7 +351,7 @@ def test_plain_quarto_docx_laid_out_has_the_notice_on_every_page_on_a4(
     from pypdf import PdfReader
     from test_report_docx_layout import SOFFICE, to_pdf
 
-    from evalkit.render.docx_post import custom_property
+    from evalkit.report.render.docx_post import custom_property
 
     source = plain_render["docx"]
     assert custom_property(source, "evalkit-page-notice").startswith(NOTICE)
@@ -380,7 +380,7 @@ def test_plain_quarto_docx_keeps_numbers_whole(plain_render, tmp_path):
 def test_quarto_titles_name_the_scheme(quarto_outputs, plain_render):
     from test_report_titles import docx_title
 
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.spec import load_spec
 
     title = f"{load_spec(SYNTHETIC / SCHEME / 'spec.yaml').title}: evidence summary"
     soup = html_soup(quarto_outputs["html"])
@@ -394,7 +394,7 @@ def test_quarto_titles_name_the_scheme(quarto_outputs, plain_render):
 def test_quarto_glossary_keeps_the_terms_used_and_links_them(quarto_outputs):
     from test_glossary import entry_ids, uses
 
-    from evalkit.glossary import TERMS
+    from evalkit.report.glossary import TERMS
 
     soup = html_soup(quarto_outputs["html"])
     ids = entry_ids(soup)

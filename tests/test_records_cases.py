@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.contract import check_panel
+from evalkit.data.contract import check_panel
 from evalkit.records import aggregate, records_spec, reference_aggregate
 
 REGISTRATIONS = [

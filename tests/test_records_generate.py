@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.contract import check_panel
+from evalkit.data.contract import check_panel
 from evalkit.records import aggregate, generate_records, reference_aggregate
 
 from conftest import SYNTHETIC

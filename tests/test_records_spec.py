@@ -16,7 +16,7 @@ import yaml
 
 from evalkit.cli import main
 from evalkit.errors import DataError, SpecError
-from evalkit.pipeline import run_spec
+from evalkit.evaluation.pipeline import run_spec
 from evalkit.records import aggregate, generate_records
 
 from conftest import SYNTHETIC
@@ -82,8 +82,8 @@ def test_results_hash_every_records_file(folder):
 
 
 def test_a_patient_level_table_of_the_records(folder):
-    from evalkit.data_sources import read_source
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.sources import read_source
+    from evalkit.evaluation.spec import load_spec
 
     path = write_spec(folder, {"panel": {"path": "records/records.yaml", "kind": "records",
                                          "attributes": "practices.csv"},
@@ -98,8 +98,8 @@ def test_a_patient_level_table_of_the_records(folder):
 
 
 def test_bad_records_sources_get_clear_answers(folder, capsys):
-    from evalkit.data_sources import read_source
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.sources import read_source
+    from evalkit.evaluation.spec import load_spec
 
     path = write_spec(folder, {"panel": {"path": "records/records.yaml", "kind": "records",
                                          "table": "nothing_like_this"}}, "spec-bad.yaml")

@@ -161,7 +161,7 @@ def test_engine_leaves_no_temporary_folder(tmp_path, monkeypatch):
     from evalkit.errors import DesignError
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    run = tmp_path / "evalkit-run-1-00000000"  # the run's temporary folder (evalkit.run_temp)
+    run = tmp_path / "evalkit-run-1-00000000"  # the run's temporary folder (evalkit.files.run_temp)
     run.mkdir()
     monkeypatch.setenv("EVALKIT_RUN_DIR", str(run))
     tmp_path = run

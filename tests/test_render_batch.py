@@ -7,9 +7,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from evalkit.render.builtin import _notebook
-from evalkit.render.qmd import parse_qmd
-from evalkit.reporting import render_reports
+from evalkit.report.context import render_reports
+from evalkit.report.render.notebook import build_notebook
+from evalkit.report.render.qmd import parse_qmd
 
 from conftest import ROOT, SYNTHETIC
 
@@ -18,7 +18,7 @@ def test_injected_parameters_are_python_literals(tmp_path):
     qmd = tmp_path / "doc.qmd"
     qmd.write_text('---\ntitle: t\n---\n\n```{python}\n#| tags: [parameters]\nname = "x"\n```\n')
     hostile = 'a"; import os; os.system("echo pwned") #\nb\'c'
-    nb = _notebook(parse_qmd(qmd), {"name": hostile})
+    nb = build_notebook(parse_qmd(qmd), {"name": hostile})
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1
     namespace: dict = {}
@@ -60,7 +60,7 @@ def test_unchanged_reports_are_not_rendered_again_unless_forced(tmp_path):
     unchanged scheme is skipped (its files untouched), a changed input renders again."""
     import os
 
-    from evalkit.reporting import RENDER_KEY, render_folder
+    from evalkit.report.context import RENDER_KEY, render_folder
 
     data = tmp_path / "data"
     shutil.copytree(SYNTHETIC / "rapid-response", data)

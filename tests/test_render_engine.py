@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from evalkit.errors import EvalkitError
-from evalkit.render import (
+from evalkit.report.render import (
     RenderError,
     convert,
     engine_version,
@@ -26,7 +26,7 @@ from evalkit.render import (
     quarto_available,
     render_qmd,
 )
-from evalkit.render.notebook import build_notebook
+from evalkit.report.render.notebook import build_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 NOTICE = "Synthetic data notice"

@@ -18,11 +18,11 @@ from bs4 import BeautifulSoup
 from docx.oxml.ns import qn
 from pypdf import PdfReader
 
-from evalkit.narrative import format_effect
-from evalkit.pipeline import run_spec
-from evalkit.reporting import FIGURE_CAPTIONS, SYNTHETIC_NOTICE, render_reports
-from evalkit.reporting_checklist import SECTIONS
-from evalkit.reporting_summary import ENGAGEMENT, QUADRUPLE_AIM
+from evalkit.evaluation.pipeline import run_spec
+from evalkit.evidence.narrative import format_effect
+from evalkit.report.checklist import SECTIONS
+from evalkit.report.context import FIGURE_CAPTIONS, SYNTHETIC_NOTICE, render_reports
+from evalkit.report.summary import ENGAGEMENT, QUADRUPLE_AIM
 from evalkit.results import headline_effects
 
 from conftest import ROOT, SYNTHETIC
@@ -30,7 +30,7 @@ from conftest import ROOT, SYNTHETIC
 SCHEME = "frailty-inequalities"
 REPORT = ROOT / "reports" / "evidence-summary.qmd"
 
-_render = pytest.importorskip("evalkit.render", reason="the built-in render engine is not "
+_render = pytest.importorskip("evalkit.report.render", reason="the built-in render engine is not "
                               "in this build")
 if not hasattr(_render, "render_qmd"):
     pytest.skip("the built-in render engine is not in this build", allow_module_level=True)
@@ -200,7 +200,7 @@ def test_html_checklist_disclosure_and_provenance(soup):
 def test_qmd_is_plain_quarto():
     """Figures come from `output: asis` chunks that print Quarto figure Markdown; no chunk
     carries a static fig-alt, and every figure the report asks for has a caption."""
-    from evalkit.render import parse_qmd
+    from evalkit.report.render import parse_qmd
 
     doc = parse_qmd(REPORT)
     for cell in doc.code_cells:
@@ -267,7 +267,7 @@ def test_pdf_numbers_notice_on_every_page_and_summary_first(rendered, headline):
 def test_pdf_summary_table_of_the_longest_scheme_fits_page_one(tmp_path):
     """virtual-wards has the most findings (10): the whole table is on page 1, and page 2
     starts with the next section, not with the rest of the table."""
-    from evalkit.reporting import load_report
+    from evalkit.report.context import load_report
 
     scheme = "virtual-wards"
     table = load_report(scheme, spec=SYNTHETIC / scheme / "spec.yaml").findings_summary.table
@@ -303,7 +303,7 @@ def test_pdf_long_tables_break_with_their_header_repeated(rendered, tmp_path):
     """A table longer than a page breaks across pages with its header row repeated, under
     the evidence summary's own typst settings (its front matter); in the report itself,
     any page the package table reaches opens with its header."""
-    from evalkit.render import render_qmd
+    from evalkit.report.render import render_qmd
 
     reader = PdfReader(rendered["pdf"])
     pages = [page.extract_text() for page in reader.pages]

@@ -1,4 +1,4 @@
-"""The SQUIRE 2.0 / TREND checklist of the evidence summary (evalkit.reporting_checklist).
+"""The SQUIRE 2.0 / TREND checklist of the evidence summary (evalkit.report.checklist).
 
 Item counts and names are from the published checklists: SQUIRE 2.0 has 18 items
 (Ogrinc et al. 2016, BMJ Qual Saf 25:986-992, Table 1) and TREND 22 (Des Jarlais et al.
@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from evalkit.pipeline import run_spec
-from evalkit.reporting_checklist import (
+from evalkit.evaluation.pipeline import run_spec
+from evalkit.report.checklist import (
     SECTIONS,
     STATUSES,
     ChecklistFacts,

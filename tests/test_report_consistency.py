@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from evalkit.narrative import format_number
-from evalkit.reporting import load_report
+from evalkit.evidence.narrative import format_number
+from evalkit.report.context import load_report
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_every_page_one_effect_is_in_the_effects_table(frailty):
     """Page 1 led costs with £636 (the economic evaluation), which was in neither the
     effects table nor its figure. Every effect page 1 states is now a row of the table,
     with the same words for its interval."""
-    from evalkit.narrative import format_effect
+    from evalkit.evidence.narrative import format_effect
 
     table = frailty.effects_frame()
     summary = frailty.findings_summary.table

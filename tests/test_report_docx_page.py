@@ -55,8 +55,8 @@ def test_reference_docx_is_a4_with_9pt_bordered_tables_and_the_notice_field():
 
 
 def test_reference_docx_asset_is_what_its_builder_makes(tmp_path):
-    """The committed asset is rebuilt by ``python -m evalkit.render.reference_docx``."""
-    from evalkit.render.reference_docx import build_reference_docx
+    """The committed asset is rebuilt by ``python -m evalkit.report.render.reference_docx``."""
+    from evalkit.report.render.reference_docx import build_reference_docx
 
     built = build_reference_docx(tmp_path / "reference.docx")
     for name in ("word/styles.xml", "word/settings.xml", "word/header1.xml"):
@@ -95,7 +95,7 @@ def test_builtin_docx_without_a_notice_has_an_empty_header(tmp_path):
     document property' error."""
     import docx
 
-    from evalkit.render import render_qmd
+    from evalkit.report.render import render_qmd
 
     qmd = tmp_path / "plain.qmd"
     qmd.write_text("---\ntitle: Plain\n---\n\nText.\n", encoding="utf-8")
@@ -112,8 +112,8 @@ def test_builtin_docx_without_a_notice_has_an_empty_header(tmp_path):
 def test_the_suppression_symbol_is_shown_in_typographic_quotes(symbol, monkeypatch):
     """The sentence on disclosure control quotes the symbol with ‘ and ’ themselves, so no
     smart-quote rule can turn a quoted ' or " into the wrong mark."""
-    import evalkit.reporting as reporting
-    from evalkit.disclosure import DisclosureRules
+    import evalkit.report.context as reporting
+    from evalkit.evidence.disclosure import DisclosureRules
 
     monkeypatch.setattr(reporting, "data_sources_markdown", lambda spec: "")
     report = reporting.ReportContext(SimpleNamespace(data_warnings=[], spec=None), {},

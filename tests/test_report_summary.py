@@ -1,10 +1,10 @@
 """The evidence summary's content, checked without rendering.
 
-The one-page summary (evalkit.reporting_summary), why each comparison group
-(evalkit.reporting_design), limitations (evalkit.reporting_limitations), robustness
-checks (evalkit.reporting_robustness), disclosure control of every count shown
-(evalkit.reporting_disclosure), figures with computed alt text
-(evalkit.reporting_figures) and the render provenance (evalkit.provenance.render_info).
+The one-page summary (evalkit.report.summary), why each comparison group
+(evalkit.report.design), limitations (evalkit.report.limitations), robustness
+checks (evalkit.report.robustness), disclosure control of every count shown
+(evalkit.evidence.published), figures with computed alt text
+(evalkit.report.figures) and the render provenance (evalkit.evaluation.provenance.render_info).
 Expected values come from the schemes' data files read with pandas, from the effect
 records of an independent run of the spec, or are worked out by hand in the comments.
 """
@@ -19,19 +19,19 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from evalkit.certainty import rate_certainty
-from evalkit.disclosure import DisclosureRules
 from evalkit.errors import DataError, DesignError
-from evalkit.narrative import format_effect, p_text
-from evalkit.pipeline import run_spec
-from evalkit.provenance import collect, render_info
-from evalkit.reporting import FIGURE_CAPTIONS, ReportContext, render_key
-from evalkit.reporting_design import comparison_groups, unit_words
-from evalkit.reporting_disclosure import ReportCounts
-from evalkit.reporting_figures import FIGURE_DIR_ENV, figure_markdown, save_figure
-from evalkit.reporting_limitations import confounding, regression_to_mean
-from evalkit.reporting_robustness import robustness_checks
-from evalkit.reporting_summary import (
+from evalkit.evaluation.pipeline import run_spec
+from evalkit.evaluation.provenance import collect, render_info
+from evalkit.evidence.certainty import rate_certainty
+from evalkit.evidence.disclosure import DisclosureRules
+from evalkit.evidence.narrative import format_effect, p_text
+from evalkit.evidence.published import ReportCounts
+from evalkit.report.context import FIGURE_CAPTIONS, ReportContext, render_key
+from evalkit.report.design import comparison_groups, unit_words
+from evalkit.report.figures import FIGURE_DIR_ENV, figure_markdown, save_figure
+from evalkit.report.limitations import confounding, regression_to_mean
+from evalkit.report.robustness import robustness_checks
+from evalkit.report.summary import (
     ENGAGEMENT,
     QUADRUPLE_AIM,
     evidence_summary,
@@ -402,7 +402,7 @@ def test_render_time_enters_neither_results_json_nor_the_render_key(frailty, mon
 # --------------------------------------------------------------------------- table widths
 
 def test_auto_widths_give_every_column_its_longest_word():
-    from evalkit.reporting_summary import PAGE_CHARACTERS, auto_widths, pipe_table
+    from evalkit.report.summary import PAGE_CHARACTERS, auto_widths, pipe_table
 
     finding = "The scheme probably reduces emergency admissions by an estimated 8%. " * 5
     frame = pd.DataFrame({"Scheme": ["community-resource-team", "virtual-wards"],
@@ -423,7 +423,7 @@ def test_auto_widths_give_every_column_its_longest_word():
 
 
 def test_auto_widths_of_a_table_that_fits_are_its_cells_and_blanks_stay_blank():
-    from evalkit.reporting_summary import auto_widths, pipe_table
+    from evalkit.report.summary import auto_widths, pipe_table
 
     frame = pd.DataFrame({"Item": ["a", "bb"], "Value": [None, float("nan")]})
     assert auto_widths(frame) == {"Item": 8, "Value": 9}  # "Item" x 1.2 + 3; "Value" x 1.2 + 3
@@ -433,7 +433,7 @@ def test_auto_widths_of_a_table_that_fits_are_its_cells_and_blanks_stay_blank():
 def test_tall_figures_are_shown_narrower_so_that_they_fit_a_page(tmp_path):
     from PIL import Image
 
-    from evalkit.reporting_figures import MAX_ASPECT, save_figure
+    from evalkit.report.figures import MAX_ASPECT, save_figure
 
     def drawn(w: float, h: float):
         fig = Figure(figsize=(w, h))

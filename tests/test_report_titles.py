@@ -54,7 +54,7 @@ def test_the_title_names_the_scheme_in_html_docx_and_pdf(tmp_path_factory):
 
 @pytest.mark.parametrize("to", ["html5", "docx"])
 def test_a_title_from_a_spec_is_text_in_the_title_and_metadata(to, tmp_path):
-    from evalkit.report_title import scheme_title, title_block
+    from evalkit.report.title import scheme_title, title_block
 
     hostile = 'A <script>x</script> *b* "q" [l](javascript:x) ---\nnext: 1'
     source = "---\ntitle: Evidence summary\n---\n\n" + title_block(scheme_title(hostile)) + \
@@ -75,7 +75,7 @@ def test_a_title_from_a_spec_is_text_in_the_title_and_metadata(to, tmp_path):
 
 
 def test_the_comparative_synthesis_title_counts_its_schemes():
-    from evalkit.report_title import synthesis_title
+    from evalkit.report.title import synthesis_title
 
     assert synthesis_title(9) == \
         "Nine schemes of collaborative working compared: comparative synthesis"

@@ -39,7 +39,7 @@ def _its(panel: pd.DataFrame):
 
 
 def test_the_check_fires_on_a_panel_chosen_at_a_peak_and_not_on_one_without():
-    from evalkit.selection_check import selection_at_peak
+    from evalkit.evidence.selection import selection_at_peak
 
     for peak, fires in ((0.15, True), (0.0, False)):
         p = _panel(peak)
@@ -96,14 +96,14 @@ def test_a_comparative_design_is_not_judged_by_the_before_afters_flag():
     (1.2, 0.9, 1.5, 1.69, 1.0),      # an interval including no effect
 ])
 def test_e_value_against_hand_computed_examples(rr, lo, hi, e, e_ci):
-    from evalkit.e_value import e_values
+    from evalkit.evidence.e_value import e_values
 
     got = e_values(rr, lo, hi)
     assert got == pytest.approx((e, e_ci), abs=0.01)
 
 
 def test_e_value_of_a_difference_uses_the_standardised_difference():
-    from evalkit.e_value import e_values
+    from evalkit.evidence.e_value import e_values
 
     # d = 0.5 -> RR = exp(0.455) = 1.576 -> E = 1.576 + sqrt(1.576 * 0.576) = 2.529
     assert e_values(5.0, 6.0, 4.0, scale="difference", sd=10.0)[0] == pytest.approx(
@@ -165,7 +165,7 @@ def test_synthetic_control_carries_the_check_for_one_treated_unit():
 
 
 def test_the_limitations_state_selection_at_a_peak_and_the_e_value():
-    from evalkit.reporting_limitations import limitations_markdown
+    from evalkit.report.limitations import limitations_markdown
 
     spec = ek.load_spec(SYNTHETIC / "rapid-response" / "spec.yaml")
     spec = dataclasses.replace(spec, analyses=[a for a in spec.analyses

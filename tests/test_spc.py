@@ -1,4 +1,4 @@
-"""SPC charts (evalkit.spc): limits, the four rules, classes, assurance, phases, groups.
+"""SPC charts (evalkit.variation.spc): limits, the four rules, classes, assurance, phases, groups.
 
 References:
 
@@ -27,10 +27,10 @@ import pytest
 from scipy import stats
 
 from evalkit.errors import DataError, DesignError
-from evalkit.spc import SPCResult, SPCWarning, p_chart, u_chart, xmr
-from evalkit.spc.rules import RULE_COLUMNS, detect
+from evalkit.variation.spc import SPCResult, SPCWarning, p_chart, u_chart, xmr
+from evalkit.variation.spc.rules import RULE_COLUMNS, detect
 
-pytestmark = pytest.mark.filterwarnings("ignore::evalkit.spc.SPCWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::evalkit.variation.spc.SPCWarning")
 
 NHSR = [1, 2, 1, 2, 10, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1]
 # A hand-checkable baseline: 10, 12 alternating, 20 points. Mean 11, every moving range

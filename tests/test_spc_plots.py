@@ -20,9 +20,9 @@ from matplotlib.colors import to_hex
 
 from evalkit.plots.palette import NHS_BLUE, NHS_DARK_BLUE
 from evalkit.plots.spc import VARIATION_STYLE, spc_facets, spc_plot
-from evalkit.spc import p_chart, xmr
+from evalkit.variation.spc import p_chart, xmr
 
-pytestmark = pytest.mark.filterwarnings("ignore::evalkit.spc.SPCWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::evalkit.variation.spc.SPCWarning")
 
 NHSR = [1, 2, 1, 2, 10, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1]
 BASE = [10.0, 12.0] * 10

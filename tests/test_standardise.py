@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evalkit.comparison import StandardisedRates, poisson_limits, standardised_rates
 from evalkit.errors import DataError, DesignError
+from evalkit.variation import StandardisedRates, poisson_limits, standardised_rates
 
 Z975 = 1.959963984540054
 AGES = ["0-44", "45-64", "65+"]

@@ -108,7 +108,7 @@ def test_cross_validation_is_a_spec_option(germany, tmp_path):
     """The spec exposes the search and its windows (options map onto the arguments)."""
     import yaml
 
-    from evalkit.pipeline import run_spec
+    from evalkit.evaluation.pipeline import run_spec
 
     germany.to_csv(tmp_path / "germany.csv", index=False)
     options = {k: v for k, v in GERMANY.items() if k != "outcome"}
@@ -277,8 +277,8 @@ def _two_routes_panel():
 def test_report_shows_v_beside_w_and_says_the_answer_is_not_unique(tmp_path):
     import yaml
 
-    from evalkit.pipeline import run_spec
-    from evalkit.reporting import ReportContext
+    from evalkit.evaluation.pipeline import run_spec
+    from evalkit.report.context import ReportContext
 
     data, start = _two_routes_panel()
     data.to_csv(tmp_path / "areas.csv", index=False)
@@ -308,7 +308,7 @@ def test_report_shows_v_beside_w_and_says_the_answer_is_not_unique(tmp_path):
 
 
 def test_report_says_when_the_weights_do_not_depend_on_v(tmp_path):
-    from evalkit.reporting_synth import v_sentences, weights_table
+    from evalkit.report.synth import v_sentences, weights_table
 
     data, start = _two_routes_panel()
     res = synthetic_control(data, outcome="y", unit="unit", time="t", treated_unit="T",
@@ -325,7 +325,7 @@ def test_report_says_when_the_weights_do_not_depend_on_v(tmp_path):
 
 def test_v_sentences_keep_names_as_text():
     """Unit and predictor names come from the data: text, never markup."""
-    from evalkit.reporting_synth import v_sentences
+    from evalkit.report.synth import v_sentences
 
     bad = "<b>x</b> [a](http://e) @fig-x"
     diag = {"method": "classic", "v": {bad: 0.9, "y": 0.1}, "v_search": "cross-validation",

@@ -283,8 +283,8 @@ def test_spec_run_writes_results_and_the_report_describes_it(small, tmp_path):
 
     import yaml
 
-    from evalkit.pipeline import run_spec
-    from evalkit.reporting import ReportContext
+    from evalkit.evaluation.pipeline import run_spec
+    from evalkit.report.context import ReportContext
 
     small.to_csv(tmp_path / "areas.csv", index=False)
     spec = {"scheme": "one-area", "title": "One area", "synthetic": True,

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any
 
-from .errors import DataError, DesignError, EvalkitError, SpecError
+from evalkit.errors import DataError, DesignError, EvalkitError, SpecError
 
 # Public names and the module each lives in. They are imported on first use (PEP 562), so
 # that ``import evalkit`` and the command line start quickly: scipy, statsmodels and
@@ -23,36 +23,36 @@ _LAZY: dict[str, tuple[str, str]] = {
     "honest_did": (".designs.honest_did", "honest_did"),
     **{n: (".power", n) for n in (
         "its_mde", "did_mde", "matched_mde", "synth_mde", "cost_mde", "PowerResult")},
-    "rate_certainty": (".certainty", "rate_certainty"),
-    "triangulate": (".certainty", "triangulate"),
-    "check": (".check", "check"),
-    "funnel": (".comparison", "funnel"),
-    "standardised_rates": (".comparison", "standardised_rates"),
-    "continuity": (".continuity", "continuity"),
-    "check_panel": (".contract", "check_panel"),
-    "DisclosureRules": (".disclosure", "DisclosureRules"),
-    "suppress": (".disclosure", "suppress"),
+    "rate_certainty": (".evidence.certainty", "rate_certainty"),
+    "triangulate": (".evidence.certainty", "triangulate"),
+    "check": (".evaluation.check", "check"),
+    "funnel": (".variation", "funnel"),
+    "standardised_rates": (".variation", "standardised_rates"),
+    "continuity": (".engagement.continuity", "continuity"),
+    "check_panel": (".data.contract", "check_panel"),
+    "DisclosureRules": (".evidence.disclosure", "DisclosureRules"),
+    "suppress": (".evidence.disclosure", "suppress"),
     **{n: (".economics", n) for n in (
         "bootstrap_ci", "ce_bootstrap", "ceac", "cost_compare", "economic", "evpi", "icer",
         "net_cost", "nmb", "one_way", "psa")},
-    **{n: (".engagement_measures", n) for n in (
+    **{n: (".engagement", n) for n in (
         "BUILDING_BLOCKS", "composite_index", "cronbach_alpha", "dose_response",
         "dose_response_panel", "engagement", "likert_change", "likert_summary", "maturity",
         "weight_sensitivity")},
-    "finding": (".findings", "finding"),
-    "findings": (".findings", "findings"),
-    "read": (".io", "read"),
+    "finding": (".evidence.findings", "finding"),
+    "findings": (".evidence.findings", "findings"),
+    "read": (".data.io", "read"),
     "init": (".planning", "init"),
     "advise": (".planning", "advise"),
-    "Evaluation": (".pipeline", "Evaluation"),
-    "run_spec": (".pipeline", "run_spec"),
+    "Evaluation": (".evaluation.pipeline", "Evaluation"),
+    "run_spec": (".evaluation.pipeline", "run_spec"),
     "aggregate_records": (".records", "aggregate"),
     "generate_records": (".records", "generate_records"),
     "load_records_spec": (".records", "load_records_spec"),
     "DesignResult": (".results", "DesignResult"),
     "EffectRecord": (".results", "EffectRecord"),
-    **{n: (".spc", n) for n in ("SPCWarning", "p_chart", "u_chart", "xmr")},
-    "load_spec": (".spec", "load_spec"),
+    **{n: (".variation.spc", n) for n in ("SPCWarning", "p_chart", "u_chart", "xmr")},
+    "load_spec": (".evaluation.spec", "load_spec"),
     **{n: (".synthesis", n) for n in (
         "MetaResult", "egger_test", "influence", "leave_one_out", "meta_analysis")},
     "synth": (".synthetic", "synth"),

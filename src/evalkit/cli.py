@@ -2,7 +2,7 @@
 
 Problems the user can fix (bad data, spec or arguments) print one line and exit
 with code 2; nothing partial is left behind. Output folders are replaced whole and only
-when they hold nothing but evalkit's unchanged output (:mod:`evalkit.output_folder`);
+when they hold nothing but evalkit's unchanged output (:mod:`evalkit.files.output_folder`);
 ``--force`` replaces them anyway but keeps every file evalkit did not write. A batch
 (``demo``, ``report --scheme all``, ``compare``) finishes every good member, then prints
 one line per failed member and exits with code 2.
@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import EvalkitError
+from evalkit.errors import EvalkitError
 
 __all__ = ["main"]
 
@@ -40,8 +40,8 @@ def _formats(text: str) -> list[str]:
 
 
 def cmd_synth(args) -> int:
-    from .run_temp import clean_stale_runs
-    from .synthetic import synth
+    from evalkit.files.run_temp import clean_stale_runs
+    from evalkit.synthetic import synth
 
     clean_stale_runs()  # what killed runs left in TMPDIR (commands that render do it too)
     folders = synth(args.out, progress=not args.quiet, force=args.force)
@@ -50,7 +50,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import check
+    from evalkit.evaluation.check import check
 
     reports = check(args.data, spec=args.spec)
     for r in reports:
@@ -64,9 +64,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .pipeline import run_spec
-    from .run_temp import clean_stale_runs
-    from .spec import load_spec
+    from evalkit.evaluation.pipeline import run_spec
+    from evalkit.evaluation.spec import load_spec
+    from evalkit.files.run_temp import clean_stale_runs
 
     clean_stale_runs()
     spec = load_spec(args.spec)
@@ -82,7 +82,7 @@ def _data_root(args) -> Path:
 
 
 def cmd_report(args) -> int:
-    from .reporting_batch import check_schemes, known_schemes, render_reports
+    from evalkit.report.batch import check_schemes, known_schemes, render_reports
 
     root = _data_root(args)
     schemes = known_schemes(root) if args.scheme == "all" else [
@@ -97,7 +97,7 @@ def cmd_report(args) -> int:
 def _print_statuses(statuses, failures: list[str] | tuple = ()) -> int:
     """Print each rendered report, then one line per failure (the statuses' and
     ``failures``); return 2 if anything failed, else 0."""
-    from .reporting_batch import failure_lines
+    from evalkit.report.batch import failure_lines
 
     for s in statuses:
         if s["ok"]:
@@ -130,8 +130,8 @@ SYNTH_STAMP = ".synthetic-sha256"
 
 def _synth_key(root: Path) -> str:
     """The synthetic data under ``root`` (every file's name and bytes) and the code that
-    writes it (:func:`evalkit.fingerprint.code_sha256`), as one SHA-256."""
-    from .fingerprint import code_sha256
+    writes it (:func:`evalkit.evaluation.fingerprint.code_sha256`), as one SHA-256."""
+    from evalkit.evaluation.fingerprint import code_sha256
 
     files = sorted(p for p in root.rglob("*") if p.is_file())
     return hashlib.sha256(json.dumps({"root": str(root.resolve()), "code": code_sha256(),
@@ -149,8 +149,8 @@ def _digest_rel(root: Path, files: list[Path]) -> str:
 def _synth_stage(root: Path, out: Path, args) -> dict:
     """Write (or check) the synthetic case studies unless they are as the last demo left
     them with the same code (:data:`SYNTH_STAMP`); return the refusals by scheme."""
-    from . import synthetic
-    from .output_folder import write_file
+    from evalkit import synthetic
+    from evalkit.files.output_folder import write_file
 
     stamp = out / SYNTH_STAMP
     if (not args.force and root.is_dir() and stamp.is_file()
@@ -171,7 +171,7 @@ def _synth_stage(root: Path, out: Path, args) -> dict:
 def _analysis_current(target: Path, key: str) -> bool:
     """Whether ``target`` holds the analysis computed from ``key``: its stamp says so and
     every file its manifest lists is there, unchanged, with nothing else."""
-    from .output_folder import folder_files, read_manifest, sha256
+    from evalkit.files.output_folder import folder_files, read_manifest, sha256
 
     stamp = target / INPUTS_STAMP
     if not stamp.is_file() or stamp.read_text() != key:
@@ -188,7 +188,7 @@ def _analyse(scheme: str, spec: str, target: str, key: str, force: bool,
     thread: the schemes run side by side, one per core."""
     from threadpoolctl import threadpool_limits
 
-    from .pipeline import run_spec
+    from evalkit.evaluation.pipeline import run_spec
 
     before = os.environ.get("EVALKIT_JOBS")
     os.environ["EVALKIT_JOBS"] = str(max(1, cores))  # placebo fits' worker processes
@@ -219,7 +219,7 @@ def _analysis_stage(root: Path, out: Path, schemes: list[str], args) -> tuple[li
 
     from tqdm import tqdm
 
-    from .fingerprint import code_sha256
+    from evalkit.evaluation.fingerprint import code_sha256
 
     todo, good, failures = [], [], []
     for scheme in schemes:
@@ -265,10 +265,10 @@ def cmd_demo(args) -> int:
     inputs (and evalkit) are unchanged since the last run is not done again; analyses
     run side by side, and the reports reuse the evaluations the analyses computed.
     """
-    from . import reporting_batch
-    from .output_folder import write_file
-    from .pipeline import CACHE_ENV
-    from .run_temp import run_dir
+    from evalkit.evaluation.pipeline import CACHE_ENV
+    from evalkit.files.output_folder import write_file
+    from evalkit.files.run_temp import run_dir
+    from evalkit.report import batch as reporting_batch
 
     root = _data_root(args)
     out = Path(args.out)
@@ -314,8 +314,8 @@ def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
     """Render the comparative synthesis, with a progress bar over the report's chunks."""
     from tqdm import tqdm
 
-    from . import render
-    from .reporting_batch import render_folder
+    from evalkit.report import render
+    from evalkit.report.batch import render_folder
 
     with tqdm(desc="comparative synthesis", unit="chunk", disable=args.quiet) as bar:
         def advance(done: int, total: int) -> None:
@@ -335,7 +335,7 @@ def _render_comparison(qmd, schemes: str, root: Path, out: Path, args) -> dict:
 
 def cmd_aggregate(args) -> int:
     """Build analysis panels from patient-level records (evalkit.records)."""
-    from .records import aggregate_command
+    from evalkit.records import aggregate_command
 
     return aggregate_command(args.spec, out=args.out, engine=args.engine,
                              memory_limit=args.memory_limit, progress=not args.quiet,
@@ -349,8 +349,8 @@ def cmd_compare(args) -> int:
         raise EvalkitError("report source not found", file=str(qmd),
                            fix="give the path of a .qmd file, e.g. "
                                "reports/comparative-synthesis.qmd")
-    from .check import check
-    from .reporting_batch import check_schemes, known_schemes
+    from evalkit.evaluation.check import check
+    from evalkit.report.batch import check_schemes, known_schemes
 
     root = _data_root(args)
     names = known_schemes(root) if args.schemes == "all" else [
@@ -374,7 +374,7 @@ def cmd_compare(args) -> int:
 
 def cmd_init(args) -> int:
     """Plan an evaluation from the user's data: a commented spec.yaml and a README."""
-    from .planning import init
+    from evalkit.planning import init
 
     result = init(args.data, out=args.out, unit=args.unit, time=args.time,
                   treated=args.treated, start=args.start, cohort=args.cohort)
@@ -386,7 +386,7 @@ def cmd_init(args) -> int:
 
 def cmd_advise(args) -> int:
     """List the designs the data (or a spec's data) support, and recommend one."""
-    from .planning import advise
+    from evalkit.planning import advise
 
     print(advise(args.data, unit=args.unit, time=args.time, treated=args.treated,
                  start=args.start, cohort=args.cohort).summary())

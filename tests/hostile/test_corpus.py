@@ -26,9 +26,9 @@ from corpus import CASES, Case
 from tiny_scheme import panel
 
 from evalkit.cli import main
-from evalkit.designs import DESIGNS
+from evalkit.data.io import read
 from evalkit.errors import EvalkitError
-from evalkit.io import read
+from evalkit.evaluation.designs import DESIGNS
 
 SCRIPT = Path(sys.executable).with_name("evalkit")
 

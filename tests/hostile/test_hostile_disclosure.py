@@ -16,7 +16,7 @@ A copy of the synthetic ``federation-mdt`` scheme gets distinctive small counts:
 Then ``evalkit run`` and one render (HTML, DOCX, PDF) are searched, every text of every
 output, for the planted counts where they are the count and for any share from which
 they can be recomputed within rounding. Unit tests pin the mechanism
-(:mod:`evalkit.disclosure`).
+(:mod:`evalkit.evidence.disclosure`).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def test_mdt_total_cannot_give_the_hidden_profession_away(planted):
 
 @pytest.fixture(scope="module")
 def evaluation(planted):
-    from evalkit.pipeline import run_spec
+    from evalkit.evaluation.pipeline import run_spec
 
     return run_spec(planted["folder"] / "spec.yaml")
 
@@ -314,7 +314,7 @@ def test_results_files_hide_small_event_and_patient_counts(evaluation, tmp_path)
 
 def test_small_counts_and_share_hidden():
     """A share is hidden when its numerator or the rest of its denominator is small."""
-    from evalkit.disclosure import DisclosureRules, share_hidden, small_counts
+    from evalkit.evidence.disclosure import DisclosureRules, share_hidden, small_counts
 
     assert small_counts([0, 1, 7, 8]).tolist() == [False, True, True, False]
     assert share_hidden([3, 58, 30, 0, 61], [61] * 5).tolist() == [True, True, False,
@@ -325,7 +325,7 @@ def test_small_counts_and_share_hidden():
 
 def test_show_share_is_the_symbol_when_hidden():
     """The one formatter of shares writes the rules' symbol for a hidden share."""
-    from evalkit.disclosure import DisclosureRules, show_share
+    from evalkit.evidence.disclosure import DisclosureRules, show_share
 
     assert show_share(3 / 61, True) == "*"
     assert show_share(3 / 61, False, "{:.1%}") == "4.9%"
@@ -335,7 +335,7 @@ def test_show_share_is_the_symbol_when_hidden():
 def test_proportions_protect_the_hidden_part_from_the_total():
     """With the overall share published, one hidden part would be total minus the rest:
     a second part is hidden, and no hidden numerator is determined."""
-    from evalkit.disclosure import proportions
+    from evalkit.evidence.disclosure import proportions
 
     res = proportions([6, 936, 1095], [83, 1350, 1350], ["link", "GP", "nurse"])
     hidden = res.suppressed["numerator"]
@@ -346,7 +346,7 @@ def test_proportions_protect_the_hidden_part_from_the_total():
 
 def test_proportions_hide_a_share_whose_rest_is_small():
     """58 of 61 says that 3 did not: hidden."""
-    from evalkit.disclosure import proportions
+    from evalkit.evidence.disclosure import proportions
 
     res = proportions([58, 500, 400], [61, 900, 800], ["a", "b", "c"])
     assert res.suppressed.loc["a", "numerator"]
@@ -354,7 +354,7 @@ def test_proportions_hide_a_share_whose_rest_is_small():
 
 def test_engagement_headline_withholds_a_hidden_lowest_rate():
     """MDT attendance 5 of 20 is hidden in the table, so the headline does not say 25%."""
-    from evalkit.engagement_measures import engagement
+    from evalkit.engagement import engagement
 
     ref = pd.DataFrame({"practice": ["A", "B"] * 3, "month": ["2020-01"] * 2
                         + ["2020-02"] * 2 + ["2020-03"] * 2, "referrals": [10, 12] * 3})
@@ -372,7 +372,7 @@ def test_engagement_headline_withholds_a_hidden_lowest_rate():
 
 def test_engagement_record_withholds_an_overall_share_from_a_small_count():
     """An overall care-plan completion of 5 of 40 is withheld from the effect records."""
-    from evalkit.engagement_measures import engagement
+    from evalkit.engagement import engagement
 
     ref = pd.DataFrame({"practice": ["A", "B"], "month": "2020-01", "referrals": [10, 12]})
     sizes = pd.DataFrame({"practice": ["A", "B"], "list_size": [8000, 9000]})
@@ -385,7 +385,7 @@ def test_engagement_record_withholds_an_overall_share_from_a_small_count():
 
 def test_likert_summary_marks_hidden_shares():
     """3 of 61 agreeing is hidden; a group with a small level is not drawn."""
-    from evalkit.engagement_measures import likert_summary
+    from evalkit.engagement import likert_summary
 
     sv = pd.DataFrame({"item": "aims", "wave": ["before"] * 61 + ["after"] * 61,
                        "response": [4] * 3 + [1] * 20 + [2] * 20 + [3] * 18
@@ -397,7 +397,7 @@ def test_likert_summary_marks_hidden_shares():
 
 def test_published_effects_hide_small_counts_of_people_and_events_only():
     """Event counts are always controlled; people counts only for people analyses."""
-    from evalkit.reporting_disclosure import published_effects
+    from evalkit.evidence.published import published_effects
 
     e = pd.DataFrame({"n_units": [5, 5], "diagnostics": [
         {"baseline_events": 3, "n_enrolled": 6}, {"baseline_events": 300, "n_enrolled": 6}]})

@@ -80,7 +80,7 @@ def test_finding_4_api_refuses_a_list_or_an_array(value):
 def test_finding_5_bad_values_are_refused(case_id, kind, tmp_path, capsys):
     """Each used to exit 0; now exit 2 naming the file and the column or option (and, in
     Python, the matching kind of EvalkitError)."""
-    from evalkit.pipeline import run_spec
+    from evalkit.evaluation.pipeline import run_spec
 
     case = BY_ID[case_id]
     code, err, places = run(case, tmp_path, capsys)
@@ -95,7 +95,7 @@ def test_finding_5_an_allowed_problem_is_a_named_warning_in_run_log_and_report(t
                                                                                capsys):
     """A blank outcome is allowed (the row is left out), but named: in run.log, with the
     count and the rows, and in the report's data section."""
-    from evalkit.reporting import load_report
+    from evalkit.report.context import load_report
 
     code, err, places = run(BY_ID["outcome-blank"], tmp_path, capsys)
     assert code == 0, err
@@ -109,7 +109,7 @@ def test_finding_5_an_allowed_problem_is_a_named_warning_in_run_log_and_report(t
 # Finding 7: a "billion laughs" spec ran for minutes in gigabytes, then succeeded.
 def test_finding_7_billion_laughs_is_refused_before_it_is_built(tmp_path):
     """Nine levels of nine aliases (9**10 strings) are refused by counting nodes."""
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.spec import load_spec
 
     places = materialise(BY_ID["spec-billion-laughs"], tmp_path, tmp_path)
     assert "&l9 [*l8, *l8" in Path(places["spec"]).read_text(encoding="utf-8")
@@ -118,7 +118,7 @@ def test_finding_7_billion_laughs_is_refused_before_it_is_built(tmp_path):
 
 
 def test_finding_7_a_spec_over_1_mb_is_refused_unread(tmp_path):
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.spec import load_spec
 
     path = tmp_path / "spec.yaml"
     path.write_text("scheme: x\n#" + "x" * 1_000_001 + "\n", encoding="utf-8")
@@ -128,7 +128,7 @@ def test_finding_7_a_spec_over_1_mb_is_refused_unread(tmp_path):
 
 def test_aliases_within_the_bound_still_work(tmp_path):
     """An ordinary alias (a second analysis reusing the first's options) is still fine."""
-    from evalkit.spec import load_spec
+    from evalkit.evaluation.spec import load_spec
 
     def second_analysis(spec: dict) -> None:
         spec["analyses"].append({**spec["analyses"][0], "outcomes": ["bed_days"]})
@@ -167,7 +167,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, ca
     the half-built output folder is removed."""
     import errno
 
-    from evalkit.pipeline import Evaluation
+    from evalkit.evaluation.pipeline import Evaluation
 
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.json"))

@@ -378,9 +378,9 @@ def test_converters_read_no_outside_file_and_make_no_request(tmp_path):
     """Markdown that points at an outside file and a URL (written by hand, not escaped)
     gives outputs without them: pandoc runs sandboxed and the figure reader stays in the
     document's folder; the report's own figure is still embedded."""
-    from evalkit.render.assemble import _local_images
-    from evalkit.render.builtin import ExecutedDocument, convert
-    from evalkit.render.qmd import parse_qmd
+    from evalkit.report.render.assemble import _local_images
+    from evalkit.report.render.qmd import ExecutedDocument, parse_qmd
+    from evalkit.report.render.writers import convert
 
     marker = "PLANTEDPNG" + secrets.token_hex(8)
     outside = tmp_path / "outside"

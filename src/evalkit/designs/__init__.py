@@ -1,20 +1,17 @@
-"""Evaluation designs: one module per design, one top-level function each."""
+"""Evaluation designs: one module per design, one top-level function each.
 
-from ..economics.evaluation import economic  # noqa: E402  (costs and value, per patient)
-from .did import did
-from .event_study import event_study
-from .its import its
-from .its_checks import its_placebo, its_power, its_sensitivity
-from .matching import match, matched
-from .prepost import prepost
-from .staggered_did import staggered_did
-from .synthetic_control import synthetic_control
+The registry of the designs a spec can name, which adds the economic evaluation from
+:mod:`evalkit.economics`, is :data:`evalkit.evaluation.designs.DESIGNS`.
+"""
 
-#: The designs an evaluation spec can name, and the function behind each.
-DESIGNS = {"prepost": prepost, "its": its, "did": did, "event_study": event_study,
-           "staggered_did": staggered_did, "matched": matched,
-           "synthetic_control": synthetic_control, "economic": economic}
+from evalkit.designs.did import did
+from evalkit.designs.event_study import event_study
+from evalkit.designs.its import its
+from evalkit.designs.its_checks import its_placebo, its_power, its_sensitivity
+from evalkit.designs.matching import match, matched
+from evalkit.designs.prepost import prepost
+from evalkit.designs.staggered_did import staggered_did
+from evalkit.designs.synthetic_control import synthetic_control
 
-__all__ = ["DESIGNS", "prepost", "its", "did", "event_study", "staggered_did", "its_placebo",
-           "its_sensitivity", "its_power", "match", "matched", "synthetic_control",
-           "economic"]
+__all__ = ["prepost", "its", "did", "event_study", "staggered_did", "its_placebo",
+           "its_sensitivity", "its_power", "match", "matched", "synthetic_control"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..contract import nearest
-from ..errors import DataError, DesignError
+from evalkit.data.contract import nearest
+from evalkit.errors import DataError, DesignError
 
 
 def _rows(mask: np.ndarray) -> list[int]:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .synth_solver import simplex_least_squares
+from evalkit.designs.synth_solver import simplex_least_squares
 
 __all__ = ["AugmentedFit", "ridge_augment", "ridge_correction", "lambda_grid"]
 

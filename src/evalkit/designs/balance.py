@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from ._cohort import _covariates, _treatment
+from evalkit.designs._cohort import _covariates, _treatment
+from evalkit.errors import DesignError
 
 
 def _wmean(x: np.ndarray, w: np.ndarray) -> np.ndarray:

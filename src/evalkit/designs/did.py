@@ -29,17 +29,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import check_panel
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole, unit_clusters
-from .cluster_se import SSC, cluster_vcov, fixef_dof, nested_in, ssc_note
-from .poisson_fe import poisson_fe
-from .staggered_did import staggered_did
-from .wild_bootstrap import wild_cluster_bootstrap
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole, unit_clusters
+from evalkit.data.contract import check_panel
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.cluster_se import SSC, cluster_vcov, fixef_dof, nested_in, ssc_note
+from evalkit.designs.poisson_fe import poisson_fe
+from evalkit.designs.staggered_did import staggered_did
+from evalkit.designs.wild_bootstrap import wild_cluster_bootstrap
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["did", "within", "bacon_decomposition", "cluster_vcov", "StaggeredAdoptionWarning",
            "FAMILIES"]
@@ -375,9 +375,9 @@ def _bootstrap_design(y, D, Xc, u, t, Z) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _selection(y, D, u, codes, exposure, *, axis, ratio, what) -> dict[str, Any]:
-    """The selection-at-a-peak check (:mod:`evalkit.selection_check`) for a single start:
+    """The selection-at-a-peak check (:mod:`evalkit.evidence.selection`) for a single start:
     units ever treated against the others, 12 months (or 1 period) before the start."""
-    from ..selection_check import selection_at_peak
+    from evalkit.evidence.selection import selection_at_peak
 
     starts = np.unique(codes[D > 0])
     first = pd.Series(np.where(D > 0, codes, np.iinfo(np.int64).max)).groupby(u).min()

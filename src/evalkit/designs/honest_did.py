@@ -63,8 +63,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from ..errors import DesignError
-from ._options import check_choice, check_conf_level, check_whole
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.errors import DesignError
 
 __all__ = [
     "HonestDiDResult",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .cluster_se import cr1_sandwich, fixef_dof, nested_in
+from evalkit.designs.cluster_se import cr1_sandwich, fixef_dof, nested_in
 
 __all__ = ["indicator_twfe", "IndicatorFit"]
 
@@ -115,7 +115,7 @@ def _balanced(y, cat, k, unit, time, clusters, n_u, n_t, n_g, E):
 
 
 def _general(y, cat, k, unit, time, clusters, n_g, E):
-    from .did import within
+    from evalkit.designs.did import within
 
     yt = within(y, unit, time)[:, 0]
     block = max(1, _BLOCK_CELLS // max(len(y), 1))

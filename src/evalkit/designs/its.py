@@ -39,15 +39,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import check_panel, nearest
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_family, check_whole
-from .its_model import (
-    IMPACTS,
+from evalkit.data.arguments import check_whole
+from evalkit.data.contract import check_panel, nearest
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.its_model import (
     Interruption,
     breusch_godfrey,
     design_matrix,
@@ -55,11 +51,14 @@ from .its_model import (
     newey_west_lags,
     satterthwaite_df,
 )
+from evalkit.designs.its_options import check_its_options, impact_kinds
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
-__all__ = ["its", "REMEDIES"]
+__all__ = ["its"]
 
 DESIGN = "its"
-REMEDIES = ("auto", "none", "hac", "ar", "arima")
 MIN_POINTS, WARN_POINTS = 8, 12
 
 
@@ -155,14 +154,14 @@ def its(
     0.894
     """
     if unit is not None:
-        from .its_batch import its_batch
+        from evalkit.designs.its_batch import its_batch
 
         return its_batch(data, outcome=outcome, time=time, start=start, unit=unit,
                          family=family, denominator=denominator, seasonality=seasonality,
                          slope_change=slope_change, impact=impact, washout=washout,
                          horizons=horizons, per=per, conf_level=conf_level, scheme=scheme,
                          domain=domain, autocorrelation=autocorrelation)
-    _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
+    check_its_options(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     check_whole("lags", lags, 0, optional=True)
     file = data.attrs.get("source")
@@ -181,7 +180,7 @@ def its(
                             fix="mark the comparison series with 1 and the treated with 0")
     codes_all, axis = parse_periods(data[time], file=file, column=time)
     starts = list(start) if isinstance(start, (list, tuple)) else [start]
-    impacts = _impacts(impact, slope_change, len(starts))
+    impacts = impact_kinds(impact, slope_change, len(starts))
     interruptions = []
     for s, imp in zip(starts, impacts, strict=True):
         code = parse_period(s, axis)
@@ -311,7 +310,7 @@ def _selection(data, codes, *, outcome, time, control, denominator, family, star
                ) -> dict:
     """The selection-at-a-peak check on the units of a controlled ITS (12 months, or 1
     period on other axes); empty when the panel's units cannot be told apart."""
-    from ..selection_check import selection_at_peak, unit_column
+    from evalkit.evidence.selection import selection_at_peak, unit_column
 
     unit = unit_column(data, time)
     if unit is None:
@@ -323,26 +322,6 @@ def _selection(data, codes, *, outcome, time, control, denominator, family, star
                             denominator=data[denominator] if denominator and ratio else None,
                             scale="ratio" if ratio else "difference", label=axis.label)
     return {} if chk is None else chk.as_dict(outcome.replace("_", " "))
-
-
-def _validate(*, family, denominator, autocorrelation, seasonality, conf_level, washout):
-    check_family(family, denominator)
-    check_choice("autocorrelation remedy", autocorrelation, REMEDIES)
-    if isinstance(seasonality, dict):
-        check_whole("seasonality fourier", seasonality.get("fourier"), 1)
-        check_whole("seasonality period", seasonality.get("period", 12), 2)
-        period = seasonality.get("period", 12)
-        if seasonality["fourier"] > period // 2:  # higher harmonics repeat the lower ones
-            raise DesignError(f"seasonality fourier must be at most half the period "
-                              f"({period // 2}), not {seasonality['fourier']}",
-                              fix="use e.g. fourier: 2 for monthly data (period 12)")
-    if seasonality not in (None, "month") and not (
-            isinstance(seasonality, dict) and "fourier" in seasonality
-            and set(seasonality) <= {"fourier", "period"}):
-        raise DesignError(f"seasonality must be None, 'month' or {{'fourier': K, 'period': P}}, "
-                          f"not {seasonality!r}", fix="e.g. seasonality: {fourier: 2, period: 12}")
-    check_conf_level(conf_level)
-    check_whole("washout", washout, 0)
 
 
 def _select_series(data: pd.DataFrame, *, treated, control, file) -> pd.DataFrame:
@@ -380,19 +359,6 @@ def _select_series(data: pd.DataFrame, *, treated, control, file) -> pd.DataFram
     out["_comparison"] = comp[keep].astype(int)
     out.attrs = dict(data.attrs)
     return out
-
-
-def _impacts(impact, slope_change, n) -> list[str]:
-    if impact is None:
-        impact = "step+slope" if slope_change else "step"
-    items = [impact] * n if isinstance(impact, str) else list(impact)
-    items = ["slope" if item == "ramp" else item for item in items]  # a ramp is a slope change
-    if len(items) != n:
-        raise DesignError(f"{len(items)} impact(s) given for {n} interruption(s)",
-                          fix="give one impact, or one per interruption")
-    for item in items:
-        check_choice("impact", item, IMPACTS)
-    return items
 
 
 def _aggregate(data, *, outcome, codes, denominator, family, control) -> pd.DataFrame:

@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import check_panel
-from ..errors import DesignError
-from ..periods import parse_period, parse_periods
-from ..results import EFFECT_FIELDS, DesignResult
-from .its_model import Interruption, design_matrix, fit_ar1_batch
+from evalkit.data.contract import check_panel
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.its_model import Interruption, design_matrix, fit_ar1_batch
+from evalkit.designs.its_options import check_its_options, impact_kinds
+from evalkit.errors import DesignError
+from evalkit.results import EFFECT_FIELDS, DesignResult
 
 __all__ = ["its_batch", "fit_batch"]
 
@@ -116,9 +117,8 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     estimand (the unit is in ``diagnostics["unit"]``), and whose
     ``plot_data()["unit_effects"]`` is a wide table with one row per unit.
     """
-    from .its import _impacts, _validate
 
-    _validate(family=family, denominator=denominator, autocorrelation=autocorrelation,
+    check_its_options(family=family, denominator=denominator, autocorrelation=autocorrelation,
               seasonality=seasonality, conf_level=conf_level, washout=washout)
     if autocorrelation not in ("auto", "ar", "none"):
         raise DesignError(f"batch ITS fits autocorrelation 'auto' (AR(1) errors) or 'none', "
@@ -133,7 +133,7 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     codes, axis = parse_periods(data[time], file=file, column=time)
     starts = list(start) if isinstance(start, (list, tuple)) else [start]
     interruptions = [Interruption(parse_period(s, axis), axis.label(parse_period(s, axis)), i)
-                     for s, i in zip(starts, _impacts(impact, slope_change, len(starts)),
+                     for s, i in zip(starts, impact_kinds(impact, slope_change, len(starts)),
                                      strict=True)]
     periods = np.arange(codes.min(), codes.max() + 1)
     uidx, units = pd.factorize(data[unit], sort=True)

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DesignError
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from .its import its
-from .its_model import Interruption, _ar1_inverse, design_matrix
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.its import its
+from evalkit.designs.its_model import Interruption, _ar1_inverse, design_matrix
+from evalkit.errors import DesignError
 
 __all__ = ["its_placebo", "its_sensitivity", "its_power"]
 

@@ -60,7 +60,7 @@ Steps
    implemented; these standard errors also treat the propensity score as known.
    Intervals use t with G - 1 degrees of freedom (G clusters).
 
-Evidence level (:func:`evalkit.evidence.maryland_level`): a difference-in-differences on
+Evidence level (:func:`evalkit.evidence.maryland.maryland_level`): a difference-in-differences on
 the matched cohort (``att_did``) is level 4 when balance was achieved, else 3; a
 comparison of post-period outcomes alone is level 2.
 
@@ -91,18 +91,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..e_value import e_values
-from ..errors import DataError, DesignError, format_rows
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..naming import column_words
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._cohort import _covariates, _missing_column, _rows, _treatment
-from ._options import check_choice, check_conf_level, check_whole
-from .balance import _balance, _ess, _love, balance_table
-from .cluster_se import cluster_vcov
-from .propensity import PropensityModel, propensity_model
-from .weighting import _entropy_balance, _entropy_constraints, _ipw_weights
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.data.inputs import takes_frame
+from evalkit.designs._cohort import _covariates, _missing_column, _rows, _treatment
+from evalkit.designs.balance import _balance, _ess, _love, balance_table
+from evalkit.designs.cluster_se import cluster_vcov
+from evalkit.designs.propensity import PropensityModel, propensity_model
+from evalkit.designs.weighting import _entropy_balance, _entropy_constraints, _ipw_weights
+from evalkit.errors import DataError, DesignError, format_rows
+from evalkit.evidence.e_value import e_values
+from evalkit.evidence.maryland import maryland_level
+from evalkit.naming import column_words
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["match", "matched", "MatchResult", "balance_table", "propensity_model",
            "PropensityModel", "BALANCE_THRESHOLD"]
@@ -509,8 +509,8 @@ class MatchResult:
 def _selection(data: pd.DataFrame, treated: str, pre_cols: list[str], file: str | None
                ) -> dict[str, Any]:
     """The selection-at-a-peak check on the last two pre-period columns, enrolled against
-    all others (:mod:`evalkit.selection_check`)."""
-    from ..selection_check import selection_at_peak
+    all others (:mod:`evalkit.evidence.selection`)."""
+    from evalkit.evidence.selection import selection_at_peak
 
     t = _treatment(data, treated, file)
     v = np.concatenate([pd.to_numeric(data[c], errors="coerce").to_numpy(float)

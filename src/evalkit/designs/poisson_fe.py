@@ -41,8 +41,8 @@ import numpy as np
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import DataError, DesignError
-from .cluster_se import SSC, cr1_sandwich, fixef_dof, nested_in
+from evalkit.designs.cluster_se import SSC, cr1_sandwich, fixef_dof, nested_in
+from evalkit.errors import DataError, DesignError
 
 __all__ = ["PoissonFEFit", "poisson_fe"]
 

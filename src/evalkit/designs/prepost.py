@@ -5,7 +5,7 @@ start against a follow-up window after it (less any washout). This is the
 weakest design (Maryland level 1): it cannot separate the scheme from secular
 trends, seasonality or regression to the mean. When the data also hold units
 outside the scheme, the guard estimates the regression to the mean to expect
-(see :mod:`evalkit.regression_to_mean`) and reports an adjusted effect
+(see :mod:`evalkit.designs.regression_to_mean`) and reports an adjusted effect
 (level 2).
 
 Estimators, by family and pairing:
@@ -32,14 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import COUNT_FAMILIES, check_panel
-from ..errors import DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from ..regression_to_mean import RTMCheck
-from ..results import DOMAINS, DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_family, check_whole
+from evalkit.data.arguments import check_choice, check_conf_level, check_family, check_whole
+from evalkit.data.contract import COUNT_FAMILIES, check_panel
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.regression_to_mean import RTMCheck
+from evalkit.errors import DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DOMAINS, DesignResult, EffectRecord, effects_frame
 
 __all__ = ["prepost"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ..errors import DesignError
-from ._cohort import _rows
+from evalkit.designs._cohort import _rows
+from evalkit.errors import DesignError
 
 __all__ = ["PropensityModel", "propensity_model"]
 

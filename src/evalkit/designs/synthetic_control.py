@@ -61,7 +61,7 @@ pre-period RMSPE is at most 5% of the treated unit's mean pre-period outcome and
 treated unit lies within the donors' range in at least 80% of pre-periods; with placebos,
 the first condition becomes "no worse than the median placebo's pre-period RMSPE", since
 noisy small-area rates rarely fit within 5% however good the donors. A good fit
-puts the design at Maryland level 4, otherwise 3 (:func:`evalkit.evidence.maryland_level`).
+puts the design at Maryland level 4, otherwise 3 (:func:`evalkit.evidence.maryland.maryland_level`).
 
 References
 ----------
@@ -89,14 +89,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..contract import nearest
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import PeriodAxis, parse_period, parse_periods
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level
-from .synth_solver import SEARCHES, SynthFit, fit_synth, fit_synth_cv, simplex_least_squares
+from evalkit.data.arguments import check_choice, check_conf_level
+from evalkit.data.contract import nearest
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import PeriodAxis, parse_period, parse_periods
+from evalkit.designs.synth_solver import (
+    SEARCHES,
+    SynthFit,
+    fit_synth,
+    fit_synth_cv,
+    simplex_least_squares,
+)
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["synthetic_control", "SyntheticControlResult"]
 
@@ -191,9 +197,9 @@ def _panel(data: pd.DataFrame, outcome: str, unit: str, time: str, file: str | N
 
 
 def _selection(panel: _Panel, units: list, start_code: int) -> dict[str, Any]:
-    """The selection-at-a-peak check (:mod:`evalkit.selection_check`): the treated unit's
+    """The selection-at-a-peak check (:mod:`evalkit.evidence.selection`): the treated unit's
     rise into the start against the donors' (unweighted: the units as they were chosen)."""
-    from ..selection_check import selection_at_peak
+    from evalkit.evidence.selection import selection_at_peak
 
     Y = panel.Y[units]
     chk = selection_at_peak(Y.to_numpy(float).ravel(), unit=np.tile(np.arange(len(units)),
@@ -434,7 +440,7 @@ def _fit_one(Y: np.ndarray, X: np.ndarray | None, t: int, pool: np.ndarray, T0: 
                           "duplicates or constant columns, or fix V with the 'v' option")
     synthetic = Y[:, pool] @ w
     if method == "augmented":
-        from .augmented_synth import ridge_augment
+        from evalkit.designs.augmented_synth import ridge_augment
 
         aug = ridge_augment(Y[:, t], Y[:, pool].T, T0, w, lam=lam)
         return _Fit(aug.weights, aug.synthetic, fit.v if fit else None, fit, aug.lam,
@@ -968,7 +974,7 @@ def _sdid(panel, treated, pool, T0, *, outcome, conf_level, scheme, domain, seed
           placebos) -> SyntheticControlResult:
     from scipy import stats
 
-    from .sdid import sdid_fit
+    from evalkit.designs.sdid import sdid_fit
 
     Y = panel.Y[[*pool, *treated]].to_numpy(float).T
     fit = sdid_fit(Y, len(treated), T0, se="placebo" if placebos else "none", seed=seed)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import qr
 
-from ..errors import DesignError
-from ._cohort import _Covariates
+from evalkit.designs._cohort import _Covariates
+from evalkit.errors import DesignError
 
 
 def _ipw_weights(ps: np.ndarray, t: np.ndarray, trim: float | None

@@ -62,9 +62,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from ..errors import DesignError
-from ._options import check_choice, check_conf_level, check_whole
-from .cluster_se import cluster_vcov, cr1_factor
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.designs.cluster_se import cluster_vcov, cr1_factor
+from evalkit.errors import DesignError
 
 __all__ = ["WildBootstrapResult", "wild_cluster_bootstrap"]
 

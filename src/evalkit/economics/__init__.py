@@ -18,9 +18,9 @@ Costing (this subpackage's first half):
 
 # The designs first: they import this package's evaluation module, which needs the
 # bootstrap helpers, which need the designs' option checks.
-from .. import designs as _designs  # noqa: F401, I001
-from .bootstrap import BootstrapCI, bootstrap_ci
-from .cost_effectiveness import (
+from evalkit import designs as _designs  # noqa: F401, I001
+from evalkit.economics.bootstrap import BootstrapCI, bootstrap_ci
+from evalkit.economics.cost_effectiveness import (
     NICE_WTP,
     WTP_GRID,
     ce_bootstrap,
@@ -30,8 +30,8 @@ from .cost_effectiveness import (
     incremental,
     nmb,
 )
-from .cost_models import MODELS, cost_compare
-from .costing import (
+from evalkit.economics.cost_models import MODELS, cost_compare
+from evalkit.economics.costing import (
     DISCOUNT_RATE,
     SENSITIVITY_RATES,
     SchemeCosts,
@@ -40,10 +40,10 @@ from .costing import (
     resource_costs,
     scheme_costs,
 )
-from .evaluation import economic
-from .net_cost import NetCost, break_even_year, net_cost
-from .sensitivity import draw_parameters, one_way, psa
-from .unit_costs import financial_year, inflate, inflation_index, load_unit_costs, unit_costs
+from evalkit.economics.evaluation import economic
+from evalkit.economics.net_cost import NetCost, break_even_year, net_cost
+from evalkit.economics.sensitivity import draw_parameters, one_way, psa
+from evalkit.economics.unit_costs import financial_year, inflate, inflation_index, load_unit_costs, unit_costs
 
 __all__ = [
     # unit costs and prices

@@ -110,9 +110,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri, stdtrit
 
-from ..designs._options import check_choice, check_conf_level, check_whole
-from ..errors import DataError, DesignError
-from ..inputs import listlike, takes_frame
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.data.inputs import listlike, takes_frame
+from evalkit.errors import DataError, DesignError
 
 __all__ = ["BootstrapCI", "bootstrap_ci", "cluster_t_factor", "METHODS", "STATISTICS"]
 

@@ -55,11 +55,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..contract import nearest
-from ..designs._options import check_whole
-from ..errors import DataError, DesignError, format_rows
-from ..inputs import takes_frame
-from .bootstrap import (
+from evalkit.data.arguments import check_whole
+from evalkit.data.contract import nearest
+from evalkit.data.inputs import takes_frame
+from evalkit.economics.bootstrap import (
     Seed,
     _check_values,
     _cluster_cells,
@@ -73,6 +72,7 @@ from .bootstrap import (
     _t_factor,
     _widen,
 )
+from evalkit.errors import DataError, DesignError, format_rows
 
 __all__ = ["NICE_WTP", "WTP_GRID", "icer", "incremental", "nmb", "ceac", "evpi",
            "draws_matrix", "ce_bootstrap"]

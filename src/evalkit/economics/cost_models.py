@@ -39,7 +39,7 @@ for the ratio of means, cost per population and statistics without a standard er
     this is exactly Welch's t interval (HC2 is Welch's standard error for a binary
     regressor), or the paired t interval in a before/after with ``unit``.
 
-Evidence level (Maryland SMS, see :mod:`evalkit.evidence`): a before/after of the same
+Evidence level (Maryland SMS, see :mod:`evalkit.evidence.maryland`): a before/after of the same
 patients is level 1; a comparison of arms with no adjustment is a cross-sectional
 comparison, level 1; adjusted for covariates (``ols``, ``gamma`` or ``two_part`` with
 ``covariates``) it is level 2 ("the same with adequate control variables").
@@ -72,13 +72,10 @@ import pandas as pd
 from scipy import stats
 from scipy.special import expit
 
-from ..contract import nearest
-from ..designs._options import check_choice, check_conf_level, check_whole
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..results import DesignResult, EffectRecord, effects_frame
-from .bootstrap import (
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.data.contract import nearest
+from evalkit.data.inputs import takes_frame
+from evalkit.economics.bootstrap import (
     METHODS,
     BootstrapCI,
     Seed,
@@ -97,6 +94,9 @@ from .bootstrap import (
     _rng,
     _summarise,
 )
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["cost_compare", "MODELS"]
 
@@ -528,7 +528,7 @@ def _ols_model(d: _Data, conf_level: float) -> tuple[dict[str, tuple], dict[str,
 
 def _ols_clustered(d: _Data) -> tuple[float, float, float, str]:
     """The OLS difference with a CR1 cluster-robust SE by practice and G - 1 df."""
-    from ..designs.cluster_se import cluster_vcov
+    from evalkit.designs.cluster_se import cluster_vcov
 
     if d.paired:
         n = d.n_units
@@ -736,9 +736,9 @@ def _jackknife_replicates(d: _Data, estimate) -> list[np.ndarray]:
 
 
 def _evidence_level(estimand: str, diagnostics: Mapping[str, Any]) -> int:
-    """Maryland level: evalkit.evidence's rule if it has one, else this module's.
+    """Maryland level: evalkit.evidence.maryland's rule if it has one, else this module's.
 
-    TODO(lead): move this rule into :func:`evalkit.evidence.maryland_level` as
+    TODO(lead): move this rule into :func:`evalkit.evidence.maryland.maryland_level` as
     ``if design == "cost_compare": return 2 if diagnostics.get("comparison") == "arms"
     and diagnostics.get("adjusted") else 1`` and drop the fallback.
     """

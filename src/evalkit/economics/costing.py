@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..contract import nearest
-from ..designs._options import check_choice, check_whole
-from ..errors import DataError, DesignError
-from .unit_costs import _validate, financial_year
-from .unit_costs import unit_costs as packaged_unit_costs
+from evalkit.data.arguments import check_choice, check_whole
+from evalkit.data.contract import nearest
+from evalkit.economics.unit_costs import _validate, financial_year
+from evalkit.economics.unit_costs import unit_costs as packaged_unit_costs
+from evalkit.errors import DataError, DesignError
 
 __all__ = ["DISCOUNT_RATE", "SENSITIVITY_RATES", "TIMINGS", "discount", "discount_factors",
            "SchemeCosts", "scheme_costs", "resource_costs"]

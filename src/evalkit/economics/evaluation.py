@@ -72,14 +72,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..designs._options import check_choice, check_conf_level, check_whole
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..narrative import format_gbp as gbp
-from ..narrative import format_number
-from ..results import DesignResult, EffectRecord, effects_frame
-from .bootstrap import (
+from evalkit.data.arguments import check_choice, check_conf_level, check_whole
+from evalkit.data.inputs import takes_frame
+from evalkit.economics.bootstrap import (
     Seed,
     _cluster_cells,
     _cluster_codes,
@@ -91,11 +86,23 @@ from .bootstrap import (
     _t_factor,
     _widen,
 )
-from .cost_effectiveness import NICE_WTP, WTP_GRID, _column, ceac, evpi, incremental
-from .costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
-from .net_cost import net_cost
-from .sensitivity import draw_parameters, one_way
-from .wording import classify
+from evalkit.economics.cost_effectiveness import (
+    NICE_WTP,
+    WTP_GRID,
+    _column,
+    ceac,
+    evpi,
+    incremental,
+)
+from evalkit.economics.costing import DISCOUNT_RATE, SENSITIVITY_RATES, scheme_costs
+from evalkit.economics.net_cost import net_cost
+from evalkit.economics.sensitivity import draw_parameters, one_way
+from evalkit.economics.wording import classify
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.evidence.narrative import format_gbp as gbp
+from evalkit.evidence.narrative import format_number
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["economic", "verdict", "COMPARISONS", "VERDICTS"]
 
@@ -252,7 +259,7 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
         if n_cl:
             diag["n_clusters"] = {"comparison": n_cl[0], "enrolled": n_cl[1]}
         return point, m[:, 1, :] - m[:, 0, :], diag, warnings
-    from ..designs.matching import match
+    from evalkit.designs.matching import match
 
     frame = wide.reset_index(drop=True)
     m = match(frame, treated=treated, covariates=pre_cols, method="nearest",
@@ -278,7 +285,7 @@ def _comparison_draws(wide: pd.DataFrame, d_cols: list[str], treated: str, compa
 def _e_value_diag(comparison: str, estimate: float, ci: tuple[float, float], sd: float
                   ) -> dict[str, float]:
     """E-values of a matched difference (standardised by the outcome's SD after)."""
-    from ..e_value import e_values
+    from evalkit.evidence.e_value import e_values
 
     if comparison != "matched":
         return {}
@@ -291,7 +298,7 @@ def _selection(wide: pd.DataFrame, treated: str, cols: list[str], pre: list[Any]
     """The selection-at-a-peak check on the patients as enrolled (before any matching):
     the change from the second-last to the last pre-period, enrolled against the others,
     for the cost (a rise) and the effect (a change either way); it fires if either fires."""
-    from ..selection_check import selection_at_peak
+    from evalkit.evidence.selection import selection_at_peak
 
     if len(pre) < 2:
         return {}

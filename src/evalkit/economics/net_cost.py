@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError
-from .costing import DISCOUNT_RATE, discount_factors
+from evalkit.economics.costing import DISCOUNT_RATE, discount_factors
+from evalkit.errors import DesignError
 
 __all__ = ["NetCost", "net_cost", "break_even_year"]
 

@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..designs._options import check_whole
-from ..errors import DesignError
-from .bootstrap import Seed, _rng
+from evalkit.data.arguments import check_whole
+from evalkit.economics.bootstrap import Seed, _rng
+from evalkit.errors import DesignError
 
 __all__ = ["DISTRIBUTIONS", "draw_parameters", "psa", "one_way"]
 

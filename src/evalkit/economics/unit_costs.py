@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..contract import nearest
-from ..errors import DataError
+from evalkit.data.contract import nearest
+from evalkit.errors import DataError
 
 __all__ = ["UNIT_COST_VERSIONS", "UNIT_COST_COLUMNS", "unit_costs", "inflation_index",
            "inflate", "load_unit_costs", "financial_year"]
@@ -268,7 +268,7 @@ def load_unit_costs(path: str | Path | pd.DataFrame, *, index: Any = None,
     if isinstance(path, pd.DataFrame):
         table, file = path.copy(), path.attrs.get("source")
     else:
-        from ..io import read
+        from evalkit.data.io import read
 
         table, file = read(path), str(path)
     return _validate(table, file=file, index=index, price_year=price_year)

@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..narrative import format_gbp, format_number
+from evalkit.evidence.narrative import format_gbp, format_number
 
 __all__ = ["QUADRANTS", "Classification", "quadrant", "cost_effective_at", "classify",
            "classify_result", "likelihood", "change_in_words", "plane_sentence",
@@ -195,7 +195,7 @@ def classify(inc_cost: float, inc_effect: float | None, wtp: Sequence[float]
 def classify_result(result: Any) -> Classification:
     """:func:`classify` applied to an economic evaluation's result (its point estimates
     of ``incremental_cost`` and ``incremental_effect`` and its thresholds)."""
-    from .cost_effectiveness import NICE_WTP
+    from evalkit.economics.cost_effectiveness import NICE_WTP
 
     est = result.effects.set_index("estimand")["estimate"]
     effect = float(est["incremental_effect"]) if "incremental_effect" in est.index else None

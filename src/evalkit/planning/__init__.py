@@ -5,7 +5,7 @@
 - :mod:`evalkit.planning.init`: a commented ``spec.yaml`` and a README from the data.
 """
 
-from .advise import Advice, DesignOption, advise
-from .init import InitResult, init
+from evalkit.planning.advise import Advice, DesignOption, advise
+from evalkit.planning.init import InitResult, init
 
 __all__ = ["advise", "Advice", "DesignOption", "init", "InitResult"]

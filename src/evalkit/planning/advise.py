@@ -3,7 +3,7 @@
 :func:`advise` reads data files (or the data of an evaluation spec), works out their shape
 (:mod:`evalkit.planning.shape`) and lists the designs evalkit offers, each with the facts
 that make it possible or not, the threats it addresses and those it leaves (selection at a
-peak is checked on the data with :func:`evalkit.selection_check.selection_at_peak`), its
+peak is checked on the data with :func:`evalkit.evidence.selection.selection_at_peak`), its
 Maryland level, and what extra data would raise that level. It recommends a primary design
 and secondary designs for triangulation.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..selection_check import SelectionCheck, selection_at_peak
-from .shape import Shape, Table, read_shape
+from evalkit.evidence.selection import SelectionCheck, selection_at_peak
+from evalkit.planning.shape import Shape, Table, read_shape
 
 __all__ = ["DesignOption", "Advice", "advise", "design_options"]
 
@@ -34,7 +34,7 @@ LABELS = {
     "prepost": "Before-and-after comparison of the scheme's units",
 }
 DESIGN = {"its_controlled": "its"}
-#: Maryland Scientific Methods Scale levels (as evalkit.evidence.maryland_level rates them):
+#: Maryland Scientific Methods Scale levels (as evalkit.evidence.maryland.maryland_level rates them):
 #: (level if the checks pass, level otherwise).
 LEVELS = {"staggered_did": (4, 3), "synthetic_control": (4, 3), "its_controlled": (4, 3),
           "matched": (4, 3), "did": (4, 3), "its": (3, 3), "prepost": (1, 1)}
@@ -348,7 +348,7 @@ def advise(data: str | Path | list[str | Path], *, unit: str | None = None,
     """
     items = list(data) if isinstance(data, (list, tuple)) else [data]
     if len(items) == 1 and Path(items[0]).suffix.lower() in (".yaml", ".yml"):
-        from ..spec import load_spec
+        from evalkit.evaluation.spec import load_spec
 
         spec = load_spec(items[0])
         items = sorted({s.path for s in spec.data.values() if s.kind != "records"})

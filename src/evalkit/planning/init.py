@@ -4,11 +4,11 @@
 and the designs they support (:mod:`evalkit.planning.advise`), and writes into the
 evaluation folder a commented ``spec.yaml`` in which every choice says why it was made,
 and a ``README.md`` with the next steps. What it cannot decide is a ``TODO`` comment, never
-a silent guess. Then it checks the data against the new spec (:func:`evalkit.check`).
+a silent guess. Then it checks the data against the new spec (:func:`evalkit.evaluation.check`).
 
 It never overwrites a file: when ``spec.yaml``, ``README.md`` or a data file copied into
 the folder already exists (and is not evalkit's unchanged output, the rules of
-:mod:`evalkit.output_folder`), nothing is written and the error names the file.
+:mod:`evalkit.files.output_folder`), nothing is written and the error names the file.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvalkitError
-from ..markdown_text import md_text
-from ..naming import SCHEME_NAME
-from ..output_folder import check_file, write_file
-from .advise import Advice, DesignOption, design_options
-from .shape import Shape, Table, read_shape
-from .yaml_text import comment, key, scalar
+from evalkit.errors import EvalkitError
+from evalkit.files.output_folder import check_file, write_file
+from evalkit.naming import SCHEME_NAME
+from evalkit.planning.advise import Advice, DesignOption, design_options
+from evalkit.planning.shape import Shape, Table, read_shape
+from evalkit.planning.yaml_text import comment, key, scalar
+from evalkit.report.markdown_text import md_text
 
 __all__ = ["InitResult", "init", "spec_text"]
 
@@ -421,7 +421,7 @@ def init(data: str | Path | list[str | Path], *, out: str | Path | None = None,
     result = InitResult(folder, folder / "spec.yaml", folder / "README.md", todos, advice,
                         copied=[folder / n for n in copies])
     if run_check:
-        from ..check import check
+        from evalkit.evaluation.check import check
 
         try:
             result.reports = check(folder)

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..io import READERS, read
-from ..selection_check import unit_column
+from evalkit.data.io import READERS, read
+from evalkit.errors import DataError
+from evalkit.evidence.selection import unit_column
 
 __all__ = ["Choice", "Outcome", "Table", "Shape", "read_shape", "data_files"]
 
@@ -477,7 +477,7 @@ def read_shape(items: list[str | Path], *, unit: str | None = None, time: str | 
 
 def _records(path: Path, taken: set[str]) -> Table:
     """The practice-month panel a records spec aggregates to (docs/records.md)."""
-    from ..records import aggregate
+    from evalkit.records import aggregate
 
     frame = aggregate(path, progress=False).panel
     frame.attrs["source"] = str(path)
@@ -487,7 +487,7 @@ def _records(path: Path, taken: set[str]) -> Table:
 def _join_attributes(tables: list[Table]) -> None:
     """Join a practice-level table (one row per practice, with a 0/1 column) onto each
     records panel: patient-level records do not say which practices are in the scheme."""
-    from ..data_sources import _with_attributes
+    from evalkit.evaluation.sources import _with_attributes
 
     for t in [t for t in tables if t.records]:
         found = [a for a in tables if not a.records and not a.kind and "practice" in a.frame

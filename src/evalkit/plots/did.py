@@ -14,11 +14,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..narrative import format_effect, format_number, format_sig
-from ..periods import parse_periods
-from ..results import DesignResult
-from .axes import calendar_ticks
-from .palette import ANALYSIS_FUNCTION, NHS_LIGHT_BLUE, NHS_MID_GREY, apply_style
+from evalkit.data.periods import parse_periods
+from evalkit.evidence.narrative import format_effect, format_number, format_sig
+from evalkit.plots.axes import calendar_ticks
+from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_LIGHT_BLUE, NHS_MID_GREY, apply_style
+from evalkit.results import DesignResult
 
 __all__ = ["event_study_plot", "cohort_trajectories_plot", "bacon_plot"]
 

@@ -12,9 +12,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ..narrative import format_gbp, format_number, format_sig
-from ..results import DesignResult
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
+from evalkit.evidence.narrative import format_gbp, format_number, format_sig
+from evalkit.plots.palette import (
+    ANALYSIS_FUNCTION,
+    NHS_BLUE,
+    NHS_DARK_BLUE,
+    NHS_MID_GREY,
+    apply_style,
+)
+from evalkit.results import DesignResult
 
 __all__ = ["ce_plane_plot", "ceac_plot", "tornado_plot"]
 

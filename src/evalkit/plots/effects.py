@@ -8,11 +8,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from ..naming import estimand_label
-from ..narrative import format_number, format_sig
-from ..results import DesignResult, headline_effects
-from ..selection_check import variant_words
-from .palette import ANALYSIS_FUNCTION, apply_style
+from evalkit.evidence.narrative import format_number, format_sig
+from evalkit.evidence.selection import variant_words
+from evalkit.naming import estimand_label
+from evalkit.plots.palette import ANALYSIS_FUNCTION, apply_style
+from evalkit.results import DesignResult, headline_effects
 
 __all__ = ["effects_plot"]
 

@@ -1,7 +1,7 @@
 """Engagement figures: referring units, concentration, MDT attendance, staff surveys,
 dose-response and network maturity.
 
-Each function draws a result's stored frames (see :mod:`evalkit.engagement_measures`);
+Each function draws a result's stored frames (see :mod:`evalkit.engagement`);
 nothing is re-estimated. Every function returns ``(figure, alt_text)``; the alt text
 states the finding with its numbers. Colour never carries meaning alone: lines differ
 in style and marker, survey bars carry hatching on the disagreeing side and labels.
@@ -18,13 +18,13 @@ from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from ..disclosure import show_share
-from ..engagement_measures.dose_response import DoseResponseResult
-from ..engagement_measures.indices import EngagementResult
-from ..engagement_measures.maturity import BUILDING_BLOCKS, MaturityResult
-from ..engagement_measures.survey import LikertSummary
-from ..narrative import format_sig
-from .palette import (
+from evalkit.engagement.dose_response import DoseResponseResult
+from evalkit.engagement.indices import EngagementResult
+from evalkit.engagement.maturity import BUILDING_BLOCKS, MaturityResult
+from evalkit.engagement.survey import LikertSummary
+from evalkit.evidence.disclosure import show_share
+from evalkit.evidence.narrative import format_sig
+from evalkit.plots.palette import (
     ANALYSIS_FUNCTION,
     NHS_BLUE,
     NHS_DARK_BLUE,
@@ -190,7 +190,7 @@ def likert_plot(summary: LikertSummary) -> tuple[Figure, str]:
 
     Disagreeing levels extend left of zero (hatched), agreeing levels right, and a
     middle level (odd scales) straddles zero. Each bar is labelled with its shares
-    disagreeing and agreeing. Under disclosure control (:mod:`evalkit.disclosure`) a
+    disagreeing and agreeing. Under disclosure control (:mod:`evalkit.evidence.disclosure`) a
     group with a small count at some level is drawn with its levels merged into
     disagreeing, neutral and agreeing (the merged bar drawn in the inner level's colour)
     when none of those three is a small count, and is not drawn at all otherwise (its

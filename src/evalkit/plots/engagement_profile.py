@@ -1,7 +1,7 @@
 """The figures of a scheme's engagement profile, by name, for outputs and reports.
 
 Each entry draws a frame the profile already holds
-(:class:`~evalkit.engagement_profile.EngagementProfile`); nothing is re-estimated.
+(:class:`~evalkit.engagement.profile.EngagementProfile`); nothing is re-estimated.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping
 
 from matplotlib.figure import Figure
 
-from .engagement import dose_response_plot, likert_plot, lorenz_plot, maturity_radar
-from .funnel import funnel_plot
-from .spc import spc_plot
+from evalkit.plots.engagement import dose_response_plot, likert_plot, lorenz_plot, maturity_radar
+from evalkit.plots.funnel import funnel_plot
+from evalkit.plots.spc import spc_plot
 
 __all__ = ["engagement_figures", "outcome_spc_figure", "referral_spc_figure",
            "maturity_figure"]

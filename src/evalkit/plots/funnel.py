@@ -1,6 +1,6 @@
 """Funnel plot: units' values against their denominators, with the target and limits.
 
-Draws a :func:`~evalkit.comparison.funnel` result's stored frames (``units`` and
+Draws a :func:`~evalkit.variation.funnel` result's stored frames (``units`` and
 ``curve``); nothing is recomputed. Limits at each level have their own line style, and
 units beyond them their own marker shape (triangles pointing up or down; filled beyond
 the widest limits, hollow beyond the others), so colour never carries meaning alone.
@@ -13,12 +13,18 @@ from collections.abc import Iterable
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..comparison.funnel import FunnelResult, _level_tag, _level_text
-from ..contract import nearest
-from ..errors import DesignError
-from ..narrative import format_number, format_sig
-from .layout import place_labels
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
+from evalkit.data.contract import nearest
+from evalkit.errors import DesignError
+from evalkit.evidence.narrative import format_number, format_sig
+from evalkit.plots.layout import place_labels
+from evalkit.plots.palette import (
+    ANALYSIS_FUNCTION,
+    NHS_BLUE,
+    NHS_DARK_BLUE,
+    NHS_MID_GREY,
+    apply_style,
+)
+from evalkit.variation.funnel import FunnelResult, _level_tag, _level_text
 
 __all__ = ["funnel_plot"]
 
@@ -78,7 +84,7 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     Parameters
     ----------
     result
-        A :func:`~evalkit.comparison.funnel` result.
+        A :func:`~evalkit.variation.funnel` result.
     label
         The indicator's name for the y axis and the alt text (default from the kind and
         multiplier, e.g. "Rate per 1,000").
@@ -94,13 +100,13 @@ def funnel_plot(result: FunnelResult, *, label: str | None = None,
     Examples
     --------
     >>> import pandas as pd
-    >>> from evalkit.comparison import funnel
+    >>> from evalkit.variation import funnel
     >>> df = pd.DataFrame({"unit": list("ABCD"), "x": [30, 45, 80, 12],
     ...                    "n": [100, 120, 160, 90]})
     >>> fig, alt = funnel_plot(funnel(df, numerator="x", denominator="n", unit="unit"))
     """
     if not isinstance(result, FunnelResult):
-        raise ValueError("funnel_plot needs a result from evalkit.comparison.funnel")
+        raise ValueError("funnel_plot needs a result from evalkit.variation.funnel")
     data = result.plot_data()
     units, curve = data["units"], data["curve"]
     levels = result.limits

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from ..narrative import format_effect
-from ..results import DesignResult
-from .axes import period_ticks
-from .palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
+from evalkit.evidence.narrative import format_effect
+from evalkit.plots.axes import period_ticks
+from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_PALE_GREY, apply_style
+from evalkit.results import DesignResult
 
 __all__ = ["its_plot"]
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..naming import column_label
-from ..results import DesignResult
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
+from evalkit.naming import column_label
+from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
+from evalkit.results import DesignResult
 
 __all__ = ["love_plot"]
 

@@ -6,11 +6,11 @@ marked events. :func:`spc_facets` draws small multiples, one per practice or out
 Points are coloured *and* shaped by their variation class: grey circles for common
 cause, blue squares for improvement, orange diamonds for concern and purple crosses for
 special cause with no improvement direction (Making Data Count uses blue for
-improvement and orange for concern). Both draw an :class:`~evalkit.spc.SPCResult`'s own
+improvement and orange for concern). Both draw an :class:`~evalkit.variation.spc.SPCResult`'s own
 frames and compute nothing; each returns ``(figure, alt_text)``.
 
 Disclosure control: a point marked ``hidden`` in the result's ``points`` (its numerator
-is a small count; see :mod:`evalkit.engagement_profile`) is not drawn, and for p- and
+is a small count; see :mod:`evalkit.engagement.profile`) is not drawn, and for p- and
 u-charts neither are its own limits (they would give its denominator away); the alt text
 says how many points are not shown and states no hidden value.
 """
@@ -25,9 +25,15 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from ..spc.prepare import label as time_label
-from ..spc.result import VARIATION_CLASSES, SPCResult, fmt_number
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_DARK_BLUE, NHS_MID_GREY, apply_style
+from evalkit.plots.palette import (
+    ANALYSIS_FUNCTION,
+    NHS_BLUE,
+    NHS_DARK_BLUE,
+    NHS_MID_GREY,
+    apply_style,
+)
+from evalkit.variation.spc.prepare import label as time_label
+from evalkit.variation.spc.result import VARIATION_CLASSES, SPCResult, fmt_number
 
 __all__ = ["spc_plot", "spc_facets", "VARIATION_STYLE"]
 
@@ -50,7 +56,7 @@ _SHORT = {"common_cause": "common cause", "special_cause_improvement": "improvem
 
 def _check(result) -> None:
     if not isinstance(result, SPCResult):
-        raise ValueError("this plot needs an SPC result (from evalkit.spc.xmr, p_chart or "
+        raise ValueError("this plot needs an SPC result (from evalkit.variation.spc.xmr, p_chart or "
                          "u_chart)")
 
 
@@ -166,7 +172,7 @@ def spc_plot(result: SPCResult, *, group=None, title: str | None = None,
     Parameters
     ----------
     result
-        An :class:`~evalkit.spc.SPCResult`.
+        An :class:`~evalkit.variation.spc.SPCResult`.
     group
         The group to draw (required when the result has more than one).
     title
@@ -188,7 +194,7 @@ def spc_plot(result: SPCResult, *, group=None, title: str | None = None,
     Examples
     --------
     >>> import warnings
-    >>> from evalkit.spc import xmr
+    >>> from evalkit.variation.spc import xmr
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     res = xmr([1, 2, 1, 2, 10, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1],
@@ -288,7 +294,7 @@ def spc_facets(result: SPCResult, *, groups: Sequence | None = None, ncols: int 
     Parameters
     ----------
     result
-        A grouped :class:`~evalkit.spc.SPCResult` (practices, outcomes).
+        A grouped :class:`~evalkit.variation.spc.SPCResult` (practices, outcomes).
     groups
         The groups to draw, in order (default: all, up to ``max_facets``).
     ncols

@@ -12,9 +12,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..narrative import format_sig
-from ..results import DesignResult
-from .palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
+from evalkit.evidence.narrative import format_sig
+from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, apply_style
+from evalkit.results import DesignResult
 
 __all__ = ["synth_path_plot", "synth_gap_plot", "synth_loo_plot"]
 

@@ -26,13 +26,12 @@ from matplotlib.ticker import (
     NullLocator,
 )
 
-from ..contract import nearest
-from ..errors import DesignError
-from ..naming import column_label, column_words
-from ..narrative import format_number
-from ..synthesis.meta_analysis import METHOD_NAMES, MetaResult
-from .layout import interval_decimals, ratio_ticks
-from .palette import (
+from evalkit.data.contract import nearest
+from evalkit.errors import DesignError
+from evalkit.evidence.narrative import format_number
+from evalkit.naming import column_label, column_words
+from evalkit.plots.layout import interval_decimals, ratio_ticks
+from evalkit.plots.palette import (
     ANALYSIS_FUNCTION,
     NHS_BLUE,
     NHS_DARK_BLUE,
@@ -40,6 +39,7 @@ from .palette import (
     NHS_PALE_GREY,
     apply_style,
 )
+from evalkit.synthesis.meta_analysis import METHOD_NAMES, MetaResult
 
 __all__ = ["forest_plot", "bubble_plot", "effect_funnel_plot"]
 
@@ -432,7 +432,7 @@ def effect_funnel_plot(result: MetaResult, *, egger=None, title: str | None = No
     True
     """
     _check(result)
-    from ..synthesis.sensitivity import EggerResult
+    from evalkit.synthesis.sensitivity import EggerResult
 
     if egger is not None and not isinstance(egger, EggerResult):
         raise DesignError("egger= takes the result of egger_test(result)",

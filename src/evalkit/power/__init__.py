@@ -18,14 +18,14 @@ for multi-site designs, the MDE by number of units. :func:`null_finding_text` wo
 MDE beside an effect whose interval includes no effect.
 """
 
-from .costs import cost_mde
-from .did import did_mde
-from .its import its_mde
-from .matched import matched_mde
-from .mde import FOLLOWUPS, mde, multiplier, power_at
-from .null_findings import null_finding_text
-from .result import PowerResult
-from .synth import synth_mde
+from evalkit.power.costs import cost_mde
+from evalkit.power.did import did_mde
+from evalkit.power.its import its_mde
+from evalkit.power.matched import matched_mde
+from evalkit.power.mde import FOLLOWUPS, mde, multiplier, power_at
+from evalkit.power.null_findings import null_finding_text
+from evalkit.power.result import PowerResult
+from evalkit.power.synth import synth_mde
 
 __all__ = ["its_mde", "did_mde", "matched_mde", "synth_mde", "cost_mde", "PowerResult",
            "mde", "multiplier", "power_at", "FOLLOWUPS", "null_finding_text"]

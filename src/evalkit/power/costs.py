@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, DesignError
-from ..inputs import takes_frame
-from .mde import power_at
-from .result import PowerResult, mde_columns
+from evalkit.data.inputs import takes_frame
+from evalkit.errors import DataError, DesignError
+from evalkit.power.mde import power_at
+from evalkit.power.result import PowerResult, mde_columns
 
 __all__ = ["cost_mde", "bootstrap_se"]
 

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, DesignError
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from .mde import FOLLOWUPS, power_at
-from .result import PowerResult, mde_columns
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.errors import DataError, DesignError
+from evalkit.power.mde import FOLLOWUPS, power_at
+from evalkit.power.result import PowerResult, mde_columns
 
 __all__ = ["did_mde", "placebo_estimates", "window_changes"]
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from .did import did_mde
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.power.did import did_mde
 
 __all__ = ["planted_detection"]
 
@@ -38,7 +38,7 @@ def planted_detection(data: pd.DataFrame, *, outcome: str, unit: str, time: str,
         ``detected_did`` (the DiD's own p-value below ``alpha``, same direction), ``mde``
         and ``se``.
     """
-    from ..designs.did import did
+    from evalkit.designs.did import did
 
     res = did_mde(data, outcome=outcome, unit=unit, time=time, start=start, treated=treated,
                   denominator=denominator, per=per, baseline=baseline, followup=followup,

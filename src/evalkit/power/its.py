@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 from scipy import signal, stats
 
-from ..designs.its import _aggregate, _select_series
-from ..designs.its_model import Interruption, design_matrix, fit_ar1_batch
-from ..errors import DesignError
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from .mde import FOLLOWUPS, multiplier
-from .result import PowerResult, mde_columns
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.its import _aggregate, _select_series
+from evalkit.designs.its_model import Interruption, design_matrix, fit_ar1_batch
+from evalkit.errors import DesignError
+from evalkit.power.mde import FOLLOWUPS, multiplier
+from evalkit.power.result import PowerResult, mde_columns
 
 __all__ = ["its_mde", "simulate_its", "ar1_noise"]
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..errors import DataError, DesignError
-from ..inputs import takes_frame
-from .result import PowerResult, mde_columns
+from evalkit.data.inputs import takes_frame
+from evalkit.errors import DataError, DesignError
+from evalkit.power.result import PowerResult, mde_columns
 
 __all__ = ["matched_mde", "t_test_power", "t_test_mde", "simulated_t_power"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .result import PowerResult
+from evalkit.power.result import PowerResult
 
 __all__ = ["null_finding_text", "mde_from_se", "MDE_Z"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .mde import multiplier, power_at
+from evalkit.power.mde import multiplier, power_at
 
 __all__ = ["PowerResult", "mde_columns", "POWER_FIELDS"]
 

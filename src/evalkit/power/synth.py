@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..inputs import takes_frame
-from .mde import FOLLOWUPS, power_at
-from .result import PowerResult, mde_columns
+from evalkit.data.inputs import takes_frame
+from evalkit.power.mde import FOLLOWUPS, power_at
+from evalkit.power.result import PowerResult, mde_columns
 
 __all__ = ["synth_mde", "gap_curve"]
 
@@ -73,7 +73,7 @@ def synth_mde(data: pd.DataFrame, *, followup: int = 12,
     -------
     PowerResult
     """
-    from ..designs.synthetic_control import synthetic_control
+    from evalkit.designs.synthetic_control import synthetic_control
 
     if result is None:
         result = synthetic_control(data, placebos=True, **options)

@@ -9,13 +9,20 @@ into one row per practice and month, checked for bad input first
 (:mod:`~evalkit.records.generate`) are there to test it. See ``docs/records.md``.
 """
 
-from .aggregate import RecordsResult, aggregate, aggregate_command, write_outputs
-from .checks import RecordsError, RecordsReport, check_records
-from .engines import DuckDBEngine, SparkEngine, make_engine, spark_available
-from .generate import GeneratedRecords, generate_records, standard_measures
-from .measures import Cohort, Measure, RecordsSpec, Source, load_records_spec, records_spec
-from .reference import reference_aggregate
-from .sql import Plan, Step, compile_plan
+from evalkit.records.aggregate import RecordsResult, aggregate, aggregate_command, write_outputs
+from evalkit.records.checks import RecordsError, RecordsReport, check_records
+from evalkit.records.engines import DuckDBEngine, SparkEngine, make_engine, spark_available
+from evalkit.records.generate import GeneratedRecords, generate_records, standard_measures
+from evalkit.records.measures import (
+           Cohort,
+           Measure,
+           RecordsSpec,
+           Source,
+           load_records_spec,
+           records_spec,
+)
+from evalkit.records.reference import reference_aggregate
+from evalkit.records.sql import Plan, Step, compile_plan
 
 __all__ = ["aggregate", "aggregate_command", "RecordsResult", "write_outputs",
            "RecordsError", "RecordsReport", "check_records", "DuckDBEngine", "SparkEngine",

@@ -26,19 +26,26 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..contract import Problem, check_panel
-from ..errors import DesignError, EvalkitError
-from ..output_folder import check_replace, record_files
-from .checks import (
+from evalkit.data.contract import Problem, check_panel
+from evalkit.errors import DesignError, EvalkitError
+from evalkit.files.output_folder import check_replace, record_files
+from evalkit.records.checks import (
     RecordsError,
     RecordsReport,
     check_records,
     examples_text,
     raise_for_problems,
 )
-from .engines import Engine, make_engine
-from .measures import RecordsSpec, load_records_spec, records_spec
-from .sql import Plan, Step, compile_plan, month_number, slots_sql, unattributed_examples_sql
+from evalkit.records.engines import Engine, make_engine
+from evalkit.records.measures import RecordsSpec, load_records_spec, records_spec
+from evalkit.records.sql import (
+    Plan,
+    Step,
+    compile_plan,
+    month_number,
+    slots_sql,
+    unattributed_examples_sql,
+)
 
 __all__ = ["RecordsResult", "aggregate", "aggregate_command", "write_outputs", "as_spec",
            "finish_panel", "normalise_dates"]
@@ -306,7 +313,7 @@ def aggregate(spec: str | Path | Mapping[str, Any] | RecordsSpec, *,
         Run the bad-input checks first (recommended).
     force
         Overwrite files at ``out`` that evalkit did not write (by default such a file
-        stops the run before any work; see :func:`evalkit.output_folder.check_replace`).
+        stops the run before any work; see :func:`evalkit.files.output_folder.check_replace`).
 
     Returns
     -------
@@ -365,7 +372,7 @@ def write_outputs(result: RecordsResult, out: str | Path, *, force: bool = False
 
     Each file is written to a temporary name in the same folder; only when all are
     written are they moved into place with :func:`os.replace`. A file of those names that
-    evalkit did not write (the folder's manifest, :mod:`evalkit.output_folder`) is not
+    evalkit did not write (the folder's manifest, :mod:`evalkit.files.output_folder`) is not
     replaced unless ``force``; the files written are listed in the manifest.
     """
     out = Path(out)

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..contract import Problem, ProblemList, nearest
-from ..errors import DataError
-from .engines import Engine
-from .measures import RecordsSpec
-from .sql import as_date, ident, source_view
+from evalkit.data.contract import Problem, ProblemList, nearest
+from evalkit.errors import DataError
+from evalkit.records.engines import Engine
+from evalkit.records.measures import RecordsSpec
+from evalkit.records.sql import as_date, ident, source_view
 
 __all__ = ["RecordsError", "RecordsReport", "check_records", "examples_text", "BITMAP_BITS"]
 

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ..errors import DataError, DesignError
-from ..run_temp import temp_dir
-from .measures import Source
+from evalkit.errors import DataError, DesignError
+from evalkit.files.run_temp import temp_dir
+from evalkit.records.measures import Source
 
 __all__ = ["Engine", "DuckDBEngine", "SparkEngine", "make_engine", "spark_available",
            "ENGINES", "parse_memory"]
@@ -128,7 +128,7 @@ class DuckDBEngine:
         DuckDB's ``memory_limit`` (e.g. ``"4GB"``); joins and aggregates larger than this
         spill to ``temp_directory``.
     temp_directory
-        Where to spill; a new temporary folder in the run's (:mod:`evalkit.run_temp`),
+        Where to spill; a new temporary folder in the run's (:mod:`evalkit.files.run_temp`),
         removed on :meth:`close`, by default.
     threads
         Worker threads (all cores by default).

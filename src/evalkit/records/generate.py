@@ -61,9 +61,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..errors import DesignError
-from ..output_folder import replace_folder
-from .measures import DEFAULT_AGE_BANDS, RecordsSpec, band_labels, parse_month, records_spec
+from evalkit.errors import DesignError
+from evalkit.files.output_folder import replace_folder
+from evalkit.records.measures import (
+    DEFAULT_AGE_BANDS,
+    RecordsSpec,
+    band_labels,
+    parse_month,
+    records_spec,
+)
 
 __all__ = ["GeneratedRecords", "generate_records", "standard_measures", "RATES",
            "UNIT_COSTS", "FOLLOWED"]
@@ -562,7 +568,7 @@ def generate_records(folder: str | Path, *, patients: int = 10_000, events: int 
     ----------
     folder
         Where to write (created, or replaced as a whole when ``overwrite``: see
-        :mod:`evalkit.output_folder`; a folder holding files evalkit did not write is
+        :mod:`evalkit.files.output_folder`; a folder holding files evalkit did not write is
         refused, and nothing evalkit did not write is ever deleted).
     patients
         People in the population.
@@ -680,7 +686,7 @@ def _generate(staging: Path, folder: Path, *, patients, events, practices, start
 
 def _case_panel(like: str | Path | pd.DataFrame) -> pd.DataFrame:
     """A case study's practice-month panel, from a frame, a panel file or a case folder."""
-    from ..io import read
+    from evalkit.data.io import read
 
     if isinstance(like, pd.DataFrame):
         frame = like

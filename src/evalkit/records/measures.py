@@ -66,8 +66,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..contract import nearest
-from ..errors import SpecError
+from evalkit.data.contract import nearest
+from evalkit.errors import SpecError
 
 __all__ = ["KINDS", "PANEL_KINDS", "TABLE_KINDS", "ROLE_TABLES", "DEFAULT_AGE_BANDS",
            "Cohort", "Measure", "Source", "RecordsSpec", "records_spec", "load_records_spec",
@@ -752,7 +752,9 @@ def load_records_spec(path: str | Path) -> RecordsSpec:
     file = str(path)
     if not path.exists():
         raise _fail("spec not found", "give the path of a records spec (YAML)", file)
-    from ..spec import read_yaml  # bounded: UTF-8, 1 MB, aliases expanding to 100,000 values
+    from evalkit.data.bounded_yaml import (
+        read_yaml,  # bounded: UTF-8, 1 MB, aliases expanding to 100,000 values
+    )
 
     raw = read_yaml(path, what="records spec")
     return records_spec(raw or {}, base=path.parent, file=file)

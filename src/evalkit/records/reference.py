@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .aggregate import finish_panel
-from .checks import RecordsReport
-from .measures import Cohort, Measure, RecordsSpec, Source
+from evalkit.records.aggregate import finish_panel
+from evalkit.records.checks import RecordsReport
+from evalkit.records.measures import Cohort, Measure, RecordsSpec, Source
 
 if TYPE_CHECKING:
-    from .aggregate import RecordsResult
+    from evalkit.records.aggregate import RecordsResult
 
 __all__ = ["reference_aggregate", "read_source"]
 
@@ -242,7 +242,7 @@ def reference_aggregate(spec: RecordsSpec) -> RecordsResult:
     --------
     >>> res = reference_aggregate(spec)  # doctest: +SKIP
     """
-    from .aggregate import RecordsResult, as_spec
+    from evalkit.records.aggregate import RecordsResult, as_spec
 
     spec = as_spec(spec)
     ref = _Reference(spec)
@@ -335,7 +335,7 @@ def _events_table(ref: _Reference, spec: RecordsSpec, m: Measure, lost_rows: lis
     if src.id and src.id in raw_cols and src.id != src.col("patient_id"):
         order.append(src.id)
     table = table.sort_values(order, kind="mergesort").drop(columns="__date")
-    from .aggregate import normalise_dates
+    from evalkit.records.aggregate import normalise_dates
 
     dated = [c for c in raw_cols if pd.api.types.is_object_dtype(table[c]) and table[c].dropna()
              .map(lambda v: isinstance(v, date) and not isinstance(v, datetime)).all()

@@ -36,8 +36,8 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from ..errors import SpecError
-from .measures import Cohort, Measure, RecordsSpec
+from evalkit.errors import SpecError
+from evalkit.records.measures import Cohort, Measure, RecordsSpec
 
 __all__ = ["Step", "Plan", "compile_plan", "ident", "literal", "date_literal", "as_date",
            "age_sql", "birthday_sql", "day_number_sql", "in_force_sql", "REG_VIEW",

@@ -7,9 +7,11 @@ meta-regression). :func:`leave_one_out`, :func:`influence` and :func:`egger_test
 much the pooled result rests on single schemes or on small-study effects.
 """
 
-from .meta_analysis import METHODS, MetaResult, fit_model, meta_analysis
-from .meta_regression import MetaRegression
-from .sensitivity import EggerResult, egger_test, influence, leave_one_out
+from evalkit.synthesis.meta_analysis import meta_analysis
+from evalkit.synthesis.meta_regression import MetaRegression
+from evalkit.synthesis.model import METHODS, fit_model
+from evalkit.synthesis.result import MetaResult
+from evalkit.synthesis.sensitivity import EggerResult, egger_test, influence, leave_one_out
 
 __all__ = ["meta_analysis", "MetaResult", "MetaRegression", "fit_model", "leave_one_out",
            "influence", "egger_test", "EggerResult", "METHODS"]

@@ -116,453 +116,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
-from ..contract import nearest
-from ..designs._options import check_choice, check_conf_level
-from ..errors import DataError, DesignError
-from ..inputs import listlike, takes_frame
-from ..results import DOMAINS, DesignResult, EffectRecord, effects_frame
+from evalkit.data.arguments import check_choice, check_conf_level
+from evalkit.data.inputs import listlike, takes_frame
+from evalkit.errors import DataError, DesignError
+from evalkit.results import DOMAINS, DesignResult, EffectRecord, effects_frame
+from evalkit.synthesis.meta_regression import design_matrix, fit_meta_regression
+from evalkit.synthesis.model import (
+    _FEW,
+    _GRID,
+    METHODS,
+    ModelFit,
+    _need,
+    _p,
+    _rows,
+    fit_model,
+    prediction_interval,
+    q_profile,
+)
+from evalkit.synthesis.result import MetaResult
+from evalkit.synthesis.sensitivity import loo_table
 
-__all__ = ["meta_analysis", "MetaResult", "ModelFit", "fit_model", "estimate_tau2",
-           "q_profile", "prediction_interval", "METHODS", "INPUT_SCALES"]
+__all__ = ["meta_analysis", "INPUT_SCALES"]
 
 DESIGN = "meta_analysis"
-METHODS = ("reml", "dl", "pm", "fe")
 INPUT_SCALES = ("difference", "ratio", "log_ratio", "percent")
-METHOD_NAMES = {"reml": "random effects (REML)", "dl": "random effects (DerSimonian-Laird)",
-                "pm": "random effects (Paule-Mandel)", "fe": "fixed effect (inverse variance)"}
-_TOL = 1e-10
-_MAXITER = 500
-_FEW = 10          # below this, Wald intervals from a random-effects model are too narrow
-_GRID = 60
-
-
-# --------------------------------------------------------------------------- the estimators
-def _wls(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float):
-    """Weighted least squares at ``tau2``: weights, coefficients, (X'WX)^-1, residuals."""
-    w = 1.0 / (v + tau2)
-    Xw = X * w[:, None]
-    vb = np.linalg.inv(X.T @ Xw)
-    beta = vb @ (Xw.T @ y)
-    return w, beta, vb, y - X @ beta
-
-
-def _p_matrix(w: np.ndarray, X: np.ndarray, vb: np.ndarray) -> np.ndarray:
-    """``P = W - W X (X'WX)^-1 X'W``."""
-    Xw = X * w[:, None]
-    return np.diag(w) - Xw @ vb @ Xw.T
-
-
-def _q_generalised(y, v, X, tau2: float) -> float:
-    """``Q(tau2) = sum w_i(tau2) e_i(tau2)^2``: Cochran's Q at ``tau2 = 0``."""
-    w, _, _, e = _wls(y, v, X, tau2)
-    return float(w @ e**2)
-
-
-def _upper_bracket(fun, start: float) -> float:
-    """A ``tau2`` at which the decreasing ``fun`` is negative (doubling from ``start``)."""
-    hi = max(start, 1e-8)
-    for _ in range(200):
-        if fun(hi) < 0:
-            return hi
-        hi *= 2.0
-    raise RuntimeError("no upper bracket for tau2")  # pragma: no cover - Q(tau2) -> 0
-
-
-def _tau2_dl(y, v, X) -> float:
-    k, p = X.shape
-    w, _, vb, e = _wls(y, v, X, 0.0)
-    trace = float(np.trace(_p_matrix(w, X, vb)))
-    return max(0.0, (float(w @ e**2) - (k - p)) / trace)
-
-
-def _tau2_pm(y, v, X) -> float:
-    k, p = X.shape
-
-    def excess(t: float) -> float:
-        return _q_generalised(y, v, X, t) - (k - p)
-
-    if excess(0.0) <= 0:
-        return 0.0
-    hi = _upper_bracket(excess, max(float(np.var(y)), float(np.mean(v))))
-    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps,
-                                 maxiter=1000))
-
-
-def _reml_loglik(y, v, X, tau2: float) -> float:
-    w, _, vb, e = _wls(y, v, X, tau2)
-    _, logdet_inv = np.linalg.slogdet(vb)      # log det (X'WX)^-1
-    return -0.5 * (float(np.sum(np.log(v + tau2))) - logdet_inv + float(w @ e**2))
-
-
-def _tau2_reml(y, v, X) -> tuple[float, bool, int]:
-    """REML by Fisher scoring with step halving; returns (tau2, converged, iterations)."""
-    t = _tau2_dl(y, v, X)
-    ll = _reml_loglik(y, v, X, t)
-    for it in range(1, _MAXITER + 1):
-        w, _, vb, _ = _wls(y, v, X, t)
-        P = _p_matrix(w, X, vb)
-        Py = P @ y
-        step = (float(Py @ Py) - float(np.trace(P))) / float(np.sum(P * P))
-        new = max(0.0, t + step)
-        ll_new = _reml_loglik(y, v, X, new)
-        halvings = 0
-        while ll_new < ll - 1e-13 * max(1.0, abs(ll)) and halvings < 60:
-            step /= 2.0
-            new = max(0.0, t + step)
-            ll_new = _reml_loglik(y, v, X, new)
-            halvings += 1
-        if abs(new - t) < _TOL:
-            return new, True, it
-        t, ll = new, ll_new
-    # Fisher scoring failed (it should not): maximise the restricted likelihood directly
-    # over [0, 100 * (spread of the effects + typical variance)].
-    hi = 100.0 * (float(np.var(y)) + float(np.mean(v)))
-    opt = optimize.minimize_scalar(lambda s: -_reml_loglik(y, v, X, s), bounds=(0.0, hi),
-                                   method="bounded", options={"xatol": _TOL})
-    return float(opt.x), False, _MAXITER
-
-
-def estimate_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None, *,
-                  method: str = "reml") -> tuple[float, bool, int]:
-    """``tau2`` by ``method``: returns ``(tau2, converged, iterations)``."""
-    y, v = np.asarray(y, float), np.asarray(v, float)
-    X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
-    if method == "fe":
-        return 0.0, True, 0
-    if method == "dl":
-        return _tau2_dl(y, v, X), True, 0
-    if method == "pm":
-        return _tau2_pm(y, v, X), True, 0
-    if method == "reml":
-        return _tau2_reml(y, v, X)
-    raise ValueError(f"unknown method {method!r}")
-
-
-@dataclass(frozen=True)
-class ModelFit:
-    """One fitted (mixed-effects) model on the analysis scale.
-
-    ``vb`` is the model-based covariance ``(X'WX)^-1``; ``vb_used`` the one the intervals
-    use (``hksj_scale * vb`` with HKSJ). ``df`` is the t distribution's degrees of freedom
-    (``None`` for normal intervals). ``s2`` is the typical sampling variance; ``i2`` is a
-    percentage.
-    """
-
-    method: str
-    hksj: bool
-    tau2: float
-    beta: np.ndarray
-    vb: np.ndarray
-    vb_used: np.ndarray
-    se: np.ndarray
-    stat: np.ndarray
-    p_value: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    df: int | None
-    crit: float
-    weights: np.ndarray
-    resid: np.ndarray
-    q: float
-    q_df: int
-    q_p: float
-    s2: float
-    i2: float
-    h2: float
-    hksj_scale: float
-    converged: bool
-    iterations: int
-    k: int
-    p: int
-
-
-def fit_model(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None, *,
-              method: str = "reml", hksj: bool = False, hksj_floor: bool = False,
-              conf_level: float = 0.95, tau2: float | None = None) -> ModelFit:
-    """Fit the random- (or mixed-) effects model to effects ``y`` with variances ``v``.
-
-    Parameters
-    ----------
-    y, v
-        Effects and their sampling variances (analysis scale: log ratios for ratios).
-    X
-        Design matrix with an intercept column (default: intercept only).
-    method
-        ``"reml"``, ``"dl"``, ``"pm"`` or ``"fe"``.
-    hksj, hksj_floor
-        Hartung-Knapp-Sidik-Jonkman variance and t intervals; ``hksj_floor`` applies
-        ``max(1, q)``.
-    conf_level
-        Level of the intervals.
-    tau2
-        A fixed ``tau2`` instead of estimating it.
-
-    Returns
-    -------
-    ModelFit
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> fit = fit_model(np.array([0.1, 0.3, 0.2]), np.array([0.01, 0.02, 0.015]),
-    ...                 method="dl")
-    >>> round(float(fit.beta[0]), 4)
-    0.1769
-    """
-    y, v = np.asarray(y, float), np.asarray(v, float)
-    X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
-    k, p = X.shape
-    if k <= p:
-        raise ValueError(f"{k} effects cannot fit {p} coefficients")
-    if tau2 is None:
-        tau2, converged, iterations = estimate_tau2(y, v, X, method=method)
-    else:
-        converged, iterations = True, 0
-    w, beta, vb, e = _wls(y, v, X, tau2)
-    w0, _, vb0, e0 = _wls(y, v, X, 0.0)
-    df_resid = k - p
-    q = float(w0 @ e0**2)
-    q_p = float(stats.chi2.sf(q, df_resid))
-    s2 = df_resid / float(np.trace(_p_matrix(w0, X, vb0)))
-    if method == "fe":
-        i2 = max(0.0, 100.0 * (q - df_resid) / q) if q > 0 else 0.0
-        h2 = q / df_resid
-    else:
-        i2 = 100.0 * tau2 / (tau2 + s2)
-        h2 = (tau2 + s2) / s2
-    scale = float(w @ e**2) / df_resid
-    if hksj_floor:
-        scale = max(1.0, scale)
-    vb_used = vb * scale if hksj else vb
-    se = np.sqrt(np.diag(vb_used))
-    alpha = 1 - conf_level
-    if hksj:
-        df: int | None = df_resid
-        crit = float(stats.t.ppf(1 - alpha / 2, df_resid))
-    else:
-        df, crit = None, float(stats.norm.ppf(1 - alpha / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = beta / se
-    pval = 2 * (stats.t.sf(np.abs(stat), df_resid) if hksj else stats.norm.sf(np.abs(stat)))
-    return ModelFit(method=method, hksj=hksj, tau2=float(tau2), beta=beta, vb=vb,
-                    vb_used=vb_used, se=se, stat=stat, p_value=pval, ci_low=beta - crit * se,
-                    ci_high=beta + crit * se, df=df, crit=crit, weights=w, resid=e, q=q,
-                    q_df=df_resid, q_p=q_p, s2=s2, i2=i2, h2=h2, hksj_scale=scale,
-                    converged=converged, iterations=iterations, k=k, p=p)
-
-
-def q_profile(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None, *,
-              conf_level: float = 0.95) -> tuple[float, float]:
-    """The Q-profile confidence interval for ``tau2`` (Viechtbauer, 2007).
-
-    The bounds solve ``Q(tau2) = chi2_{k-p}(1 - alpha/2)`` (lower) and
-    ``chi2_{k-p}(alpha/2)`` (upper); a bound is 0 where ``Q(0)`` is already below its
-    quantile.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lo, hi = q_profile(np.array([0.0, 1.0, -1.0, 0.5]), np.full(4, 0.05))
-    >>> bool(0 < lo < hi)
-    True
-    """
-    y, v = np.asarray(y, float), np.asarray(v, float)
-    X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
-    k, p = X.shape
-    alpha = 1 - conf_level
-    q0 = _q_generalised(y, v, X, 0.0)
-
-    def solve(target: float) -> float:
-        if q0 <= target:
-            return 0.0
-
-        def gap(t: float) -> float:
-            return _q_generalised(y, v, X, t) - target
-
-        hi = _upper_bracket(gap, max(float(np.var(y)), float(np.mean(v))))
-        return float(optimize.brentq(gap, 0.0, hi, xtol=1e-14, maxiter=1000))
-
-    return (solve(float(stats.chi2.ppf(1 - alpha / 2, k - p))),
-            solve(float(stats.chi2.ppf(alpha / 2, k - p))))
-
-
-def prediction_interval(mu: float, se: float, tau2: float, k: int, *,
-                        conf_level: float = 0.95) -> tuple[float, float]:
-    """Higgins, Thompson and Spiegelhalter's (2009) interval ``mu +/- t_{k-2} sqrt(tau2+se^2)``.
-
-    NaN for fewer than three effects.
-
-    Examples
-    --------
-    >>> lo, hi = prediction_interval(0.0, 0.1, 0.04, 12)
-    >>> round(hi, 4)
-    0.4982
-    """
-    if k < 3:
-        return (math.nan, math.nan)
-    half = float(stats.t.ppf(1 - (1 - conf_level) / 2, k - 2)) * math.sqrt(tau2 + se**2)
-    return (mu - half, mu + half)
-
-
-# --------------------------------------------------------------------------- the result
-@dataclass(frozen=True)
-class MetaResult(DesignResult):
-    """A :class:`~evalkit.results.DesignResult` with the meta-analysis' statistics.
-
-    Effects: ``pooled`` (the chosen method) and ``pooled_fixed`` (inverse-variance fixed
-    effect, Wald interval, for comparison); with ``group``, ``subgroup:<level>`` for each
-    subgroup; with ``moderators``, ``intercept`` and ``moderator:<term>`` for each
-    meta-regression coefficient (``moderator:<name>`` for a numeric moderator,
-    ``moderator:<name>=<level>`` for a level of a categorical one, against its reference
-    level). Ratios are reported as ratios (``se`` on the log scale).
-
-    Frames (``plot_data()``): ``studies`` (one row per scheme: ``row``, ``label``, ``y``
-    and ``v`` on the analysis scale, ``se``, ``estimate``, ``ci_low``, ``ci_high`` on the
-    reported scale, ``weight`` and ``weight_fixed`` in percent, the group and moderator
-    columns and other plain columns of the input), ``pooled`` (the pooled rows with their
-    prediction interval), ``subgroups``, ``loo`` (leave-one-out), ``funnel`` (pseudo
-    confidence limits against the standard error) and, with moderators, ``coefficients``,
-    ``moderator_tests``, ``lines`` and ``design_matrix``.
-
-    Attributes
-    ----------
-    method, hksj, scale, conf_level
-        As fitted (``scale`` is the reported scale: ``"difference"``, ``"ratio"`` or
-        ``"percent"``).
-    k
-        The number of schemes.
-    mu, se
-        Pooled estimate and its standard error on the analysis scale (log for ratios;
-        ``se`` is the HKSJ one with ``hksj=True``).
-    estimate, ci
-        Pooled estimate and interval on the reported scale.
-    p_value
-        Of the pooled estimate (z, or t on ``k - 1`` df with HKSJ).
-    tau2, tau2_ci
-        Between-scheme variance and its Q-profile interval (analysis scale).
-    i2, i2_ci, h2, q, q_df, q_p
-        Heterogeneity (``i2`` in percent) and Cochran's Q test.
-    prediction_interval
-        On the reported scale (NaN for a fixed-effect model or fewer than 3 schemes).
-    weights
-        Each scheme's weight in the pooled estimate, percent, indexed by label.
-    regression
-        The :class:`~evalkit.synthesis.meta_regression.MetaRegression` with moderators,
-        else ``None``. ``tau2``, ``i2`` and ``q`` above are always those of the model
-        without moderators (total heterogeneity); the regression holds the residual ones.
-    subgroup_test
-        ``{"q": ..., "df": ..., "p": ..., "group": ...}`` with ``group``, else ``None``.
-    """
-
-    method: str = "reml"
-    hksj: bool = False
-    scale: str = "difference"
-    conf_level: float = 0.95
-    k: int = 0
-    mu: float = math.nan
-    se: float = math.nan
-    estimate: float = math.nan
-    ci: tuple[float, float] = (math.nan, math.nan)
-    p_value: float = math.nan
-    tau2: float = math.nan
-    tau2_ci: tuple[float, float] = (math.nan, math.nan)
-    i2: float = math.nan
-    i2_ci: tuple[float, float] = (math.nan, math.nan)
-    h2: float = math.nan
-    q: float = math.nan
-    q_df: int = 0
-    q_p: float = math.nan
-    prediction_interval: tuple[float, float] = (math.nan, math.nan)
-    weights: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-    regression: Any = None
-    subgroup_test: Mapping[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.subgroup_test is not None:
-            object.__setattr__(self, "subgroup_test",
-                               MappingProxyType(dict(self.subgroup_test)))
-
-    @property
-    def tau(self) -> float:
-        """The between-scheme standard deviation ``sqrt(tau2)``."""
-        return math.sqrt(self.tau2)
-
-    @property
-    def is_ratio(self) -> bool:
-        """Whether effects were pooled on the log scale and are reported as ratios."""
-        return self.scale == "ratio"
-
-    def summary(self) -> str:
-        """Plain text: the pooled effect, heterogeneity, subgroups, moderators, warnings."""
-        lvl = f"{self.conf_level:.0%}"
-        what = "ratio" if self.is_ratio else "effect"
-        interval = ("Hartung-Knapp-Sidik-Jonkman t interval" if self.hksj
-                    else "Wald (normal) interval")
-        lines = [f"Meta-analysis of {self.k} schemes: {METHOD_NAMES[self.method]}, "
-                 f"{interval}",
-                 f"Pooled {what} {_num(self.estimate)} ({lvl} CI {_num(self.ci[0])} to "
-                 f"{_num(self.ci[1])}), {_p(self.p_value)}"]
-        lo, hi = self.prediction_interval
-        if np.isfinite(lo):
-            lines.append(f"{lvl} prediction interval {_num(lo)} to {_num(hi)} (where a new "
-                         f"scheme's true {what} would lie; t with {self.k - 2} df)")
-        lines.append(f"Heterogeneity: tau2 = {self.tau2:.4g} ({lvl} CI {self.tau2_ci[0]:.4g} "
-                     f"to {self.tau2_ci[1]:.4g}, Q-profile); I2 = {self.i2:.1f}%; "
-                     f"H2 = {self.h2:.3g}; Q = {self.q:.2f} on {self.q_df} df, "
-                     f"{_p(self.q_p)}")
-        fixed = self.effects[self.effects["estimand"] == "pooled_fixed"]
-        if len(fixed) and self.method != "fe":
-            f = fixed.iloc[0]
-            lines.append(f"Fixed effect (inverse variance), for comparison: "
-                         f"{_num(f['estimate'])} ({_num(f['ci_low'])} to {_num(f['ci_high'])})")
-        if self.subgroup_test is not None:
-            sub = self.frames["subgroups"]
-            lines.append(f"Subgroups by {self.subgroup_test['group']}:")
-            for _, r in sub.iterrows():
-                lines.append(f"  {r['group']}: {_num(r['estimate'])} ({_num(r['ci_low'])} to "
-                             f"{_num(r['ci_high'])}), {int(r['k'])} scheme(s), "
-                             f"I2 = {r['i2']:.1f}%")
-            t = self.subgroup_test
-            lines.append(f"  Test of subgroup differences: Q = {t['q']:.2f} on {t['df']} df, "
-                         f"{_p(t['p'])}")
-        if self.regression is not None:
-            lines.append(self.regression.summary())
-        warns = list(self.warnings)
-        if warns:
-            lines.append("Warnings:")
-            lines.extend(f"  - {w}" for w in warns)
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        what = "ratio" if self.is_ratio else "effect"
-        return (f"<MetaResult {self.method}: {self.k} schemes, pooled {what} "
-                f"{_num(self.estimate)}>")
-
-
-def _num(x: float) -> str:
-    return f"{x:.3g}" if np.isfinite(x) else "NA"
-
-
-def _p(p: float) -> str:
-    """``"p = 0.0123"`` or ``"p < 0.0001"``."""
-    if not np.isfinite(p):
-        return "p = NA"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.3g}"
-
-
-# --------------------------------------------------------------------------- input checks
-def _rows(mask: np.ndarray, limit: int = 20) -> list[int]:
-    return [int(i) + 2 for i in np.flatnonzero(mask)[:limit]]
-
 
 def _as_frame(data) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
@@ -587,14 +169,6 @@ def _as_frame(data) -> pd.DataFrame:
     raise DesignError(f"the data must be a pandas DataFrame (or effect records), not "
                       f"{type(data).__name__}",
                       fix="pass one row per scheme with its estimate and standard error")
-
-
-def _need(data: pd.DataFrame, column: str, what: str, file: str | None) -> None:
-    if column not in data.columns:
-        guess = nearest(str(column), map(str, data.columns))
-        raise DataError(f"the {what} column '{column}' is missing", file=file,
-                        column=str(column), fix=f"did you mean '{guess}'?" if guess else
-                        f"name an existing column ({', '.join(map(str, data.columns))})")
 
 
 def _numbers(data: pd.DataFrame, column: str, what: str, file: str | None) -> np.ndarray:
@@ -896,8 +470,6 @@ def meta_analysis(data, *, estimate: str = "estimate", se: str | None = None,
 
     regression = None
     if moderators is not None:
-        from .meta_regression import design_matrix, fit_meta_regression
-
         names = [moderators] if isinstance(moderators, str) else list(moderators)
         X, terms = design_matrix(frame, names, reference=reference, file=file)
         regression = fit_meta_regression(
@@ -909,8 +481,6 @@ def meta_analysis(data, *, estimate: str = "estimate", se: str | None = None,
                       design_matrix=regression.design_matrix)
         records.extend(regression.records(common, k=k, level=int(levels.min())))
         warns.extend(w for w in regression.warnings if w not in warns)
-
-    from .sensitivity import loo_table
 
     frames["loo"] = loo_table(y, v, labels, method=method, hksj=hksj, hksj_floor=hksj_floor,
                               conf_level=conf_level, ratio=ratio)

@@ -56,9 +56,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, DesignError
-from ..results import EffectRecord
-from .meta_analysis import _need, _p, _rows, fit_model, q_profile
+from evalkit.errors import DataError, DesignError
+from evalkit.results import EffectRecord
+from evalkit.synthesis.model import _need, _p, _rows, fit_model, q_profile
 
 __all__ = ["MetaRegression", "design_matrix", "fit_meta_regression"]
 

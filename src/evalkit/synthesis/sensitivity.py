@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DesignError
-from .meta_analysis import MetaResult, _p, fit_model
+from evalkit.errors import DesignError
+from evalkit.synthesis.model import _p, fit_model
+from evalkit.synthesis.result import MetaResult
 
 __all__ = ["leave_one_out", "influence", "egger_test", "EggerResult", "loo_table",
            "EGGER_POWER_WARNING"]

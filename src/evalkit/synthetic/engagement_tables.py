@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..periods import PeriodAxis, parse_period
-from .schemes import SchemeDef
+from evalkit.data.periods import PeriodAxis, parse_period
+from evalkit.synthetic.schemes import SchemeDef
 
 __all__ = ["BLOCKS", "CONTINUITY_BASE", "care_plans", "maturity", "consultations"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..periods import PeriodAxis, parse_period
-from . import engagement_tables
-from .schemes import FIRST_MONTH, N_MONTHS, SchemeDef
+from evalkit.data.periods import PeriodAxis, parse_period
+from evalkit.synthetic import engagement_tables
+from evalkit.synthetic.schemes import FIRST_MONTH, N_MONTHS, SchemeDef
 
 __all__ = ["OUTCOMES", "UNIT_COSTS", "CaseStudy", "generate"]
 
@@ -325,9 +325,9 @@ def economic_truth(s: SchemeDef, staffing: pd.DataFrame, patient_truth: list[dic
     the year after enrolment; the verdict follows the same rule as the estimate
     (:func:`evalkit.economics.evaluation.verdict`) at NICE's thresholds.
     """
-    from ..economics.cost_effectiveness import NICE_WTP
-    from ..economics.costing import scheme_costs
-    from ..economics.evaluation import verdict
+    from evalkit.economics.cost_effectiveness import NICE_WTP
+    from evalkit.economics.costing import scheme_costs
+    from evalkit.economics.evaluation import verdict
 
     first_year = scheme_costs(staffing, years=1).total_discounted
     served = int(round(first_year / s.cost_per_patient, -1))

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..errors import EvalkitError
-from ..output_folder import write_file
-from ..periods import parse_period
-from .generate import AXIS as MONTHS
-from .generate import OUTCOMES, UNIT_COSTS, CaseStudy, generate
-from .schemes import FIRST_MONTH, SCHEMES, SchemeDef
+from evalkit.data.periods import parse_period
+from evalkit.errors import EvalkitError
+from evalkit.files.output_folder import write_file
+from evalkit.synthetic.generate import AXIS as MONTHS
+from evalkit.synthetic.generate import OUTCOMES, UNIT_COSTS, CaseStudy, generate
+from evalkit.synthetic.schemes import FIRST_MONTH, SCHEMES, SchemeDef
 
 __all__ = ["synth", "synth_each", "scheme_files", "spec_for"]
 
@@ -303,7 +303,7 @@ def scheme_characteristics() -> pd.DataFrame:
     other. GP engagement is not here: it is measured from each scheme's own engagement
     data (``Evaluation.engagement``).
     """
-    from ..economics.costing import scheme_costs
+    from evalkit.economics.costing import scheme_costs
 
     rows = []
     for s in SCHEMES:
@@ -331,7 +331,7 @@ def synth(out: str | Path = "data/synthetic", *, schemes: list[str] | None = Non
 
     Files already byte-identical are left untouched, so synthesising into an up-to-date
     folder (such as the committed ``data/synthetic``) writes nothing. A scheme folder that
-    differs is replaced whole (:mod:`evalkit.output_folder`), but only when every file in
+    differs is replaced whole (:mod:`evalkit.files.output_folder`), but only when every file in
     it is evalkit's unchanged output; ``README.md`` and ``schemes.csv`` at the top are
     overwritten only on the same terms. Everything is checked before anything is written.
 
@@ -381,7 +381,7 @@ def synth_each(out: str | Path = "data/synthetic", *, schemes: list[str] | None 
     """
     from tqdm import tqdm
 
-    from ..output_folder import check_file, check_folder, replace_folder
+    from evalkit.files.output_folder import check_file, check_folder, replace_folder
 
     out = Path(out)
     chosen = [s for s in SCHEMES if schemes is None or s.name in schemes]

@@ -1,0 +1,1 @@
+"""Reading data: files, the data contract, periods, and the checks on arguments."""

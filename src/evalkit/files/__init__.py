@@ -1,0 +1,1 @@
+"""Files evalkit writes: folders it owns (never a user's file) and its temporary folders."""
