@@ -182,7 +182,7 @@ class Run:
 
 def stamps(schemes: list[str], out: Path) -> dict[str, str | None]:
     """Each scheme's stored render key in ``out`` (None where there is none)."""
-    from evalkit.report.context import RENDER_KEY
+    from evalkit.report.batch import RENDER_KEY
 
     return {s: (out / s / RENDER_KEY).read_text() if (out / s / RENDER_KEY).is_file()
             else None for s in schemes}
@@ -198,7 +198,7 @@ def _fresh_log(work: Path, name: str) -> Path:
 def run_batch(label: str, schemes: list[str], formats: list[str], out: Path, work: Path,
               args, engine: str | None = None) -> Run:
     """``render_reports`` over every scheme and format, in worker processes."""
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     log = _fresh_log(work, label)
     t0 = time.perf_counter()
@@ -211,7 +211,7 @@ def run_batch(label: str, schemes: list[str], formats: list[str], out: Path, wor
 def run_loop(schemes: list[str], loop_schemes: list[str], formats: list[str], work: Path,
              args) -> Run:
     """One scheme and one format per call, from scratch, one after another."""
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     log = _fresh_log(work, "loop")
     statuses = []
@@ -253,7 +253,7 @@ def job_one(args) -> None:
     global _LOG
     _LOG = Path(args.log)
     install_timers()
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     statuses = render_reports(QMD, [args.one_scheme], formats=args.formats.split(","),
                               out=args.out, data_root=DATA, engine=args.engine, jobs=1,
@@ -507,7 +507,7 @@ def profile(scheme: str, formats: list[str], work: Path, top: int) -> None:
 
 # -- main --------------------------------------------------------------------------------
 def main() -> None:
-    from evalkit.report.context import known_schemes
+    from evalkit.report.batch import known_schemes
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--schemes", default="all", help="'all' or comma-separated scheme names")

@@ -45,7 +45,7 @@ def rendered_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
                                      reason="the built-in render engine is not in this build")
         if not hasattr(render, "render_qmd"):
             pytest.skip("the built-in render engine is not in this build")
-        from evalkit.report.context import render_reports
+        from evalkit.report.batch import render_reports
 
         out = tmp_path_factory.mktemp("rendered-report")
         _CACHE["status"] = render_reports(REPORT, [SCHEME], formats=list(FORMATS), out=out,

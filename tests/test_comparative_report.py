@@ -14,8 +14,9 @@ from pypdf import PdfReader
 
 import evalkit as ek
 from evalkit.cli import main
+from evalkit.report.batch import render_folder
 from evalkit.report.comparative import CHECKLIST, DOMAINS, load_comparison
-from evalkit.report.context import SYNTHETIC_NOTICE, render_folder
+from evalkit.report.context import SYNTHETIC_NOTICE
 
 from conftest import ROOT, SYNTHETIC
 

@@ -132,7 +132,7 @@ def test_check_applies_the_did_designs_needs(tmp_path):
     """`evalkit check` checks a staggered DiD's cohort column and its counts as counts."""
     import shutil
 
-    from evalkit.report.context import project_root
+    from evalkit.report.batch import project_root
 
     folder = tmp_path / "federation-mdt"
     shutil.copytree(project_root() / "data" / "synthetic" / "federation-mdt", folder)

@@ -21,7 +21,7 @@ from scipy import optimize, stats
 from evalkit.errors import DataError, DesignError
 from evalkit.results import EffectRecord, effects_frame
 from evalkit.synthesis import egger_test, influence, leave_one_out, meta_analysis
-from evalkit.synthesis.meta_analysis import fit_model
+from evalkit.synthesis.model import fit_model
 from evalkit.synthesis.sensitivity import EGGER_POWER_WARNING
 
 

@@ -46,7 +46,7 @@ def _characteristics(scheme: str) -> list[float]:
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     from evalkit.evaluation.pipeline import run_spec
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     out = tmp_path_factory.mktemp("traced")
     for scheme in SCHEMES:

@@ -2,8 +2,8 @@
 
 The README promises plot data from every design. The designs are found systematically:
 each function ``evalkit`` exports that lives in ``evalkit.designs``, is a spec design
-(``evalkit.evaluation.designs.DESIGNS``) or returns a ``DesignResult``. Each must have a call below (a
-new design without one fails :func:`test_every_design_is_exercised`) and its
+(``evalkit.evaluation.designs.DESIGNS``) or returns a ``DesignResult``. Each must have a call
+below (a new design without one fails :func:`test_every_design_is_exercised`) and its
 ``plot_data()`` must return non-empty DataFrames with the columns that ``docs/results.md``
 documents under "Plot data" (parsed from that table, so the documentation is what is
 checked). ``did``'s group means and counterfactual are checked against pandas by hand.

@@ -81,7 +81,7 @@ def quarto_env(cache: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def quarto_outputs(tmp_path_factory) -> dict[str, Path]:
     """``evalkit report --engine quarto`` for :data:`SCHEME`, in all three formats."""
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     need_quarto()
     out = tmp_path_factory.mktemp("quarto-report")
@@ -99,7 +99,7 @@ def quarto_outputs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def comparative_outputs(tmp_path_factory) -> dict[str, Path]:
     """The comparative synthesis of every scheme rendered by Quarto, in PDF and DOCX."""
-    from evalkit.report.context import known_schemes, render_folder
+    from evalkit.report.batch import known_schemes, render_folder
 
     need_quarto()
     out = tmp_path_factory.mktemp("quarto-comparative")
@@ -116,7 +116,7 @@ def comparative_outputs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def builtin_html(tmp_path_factory) -> Path:
-    from evalkit.report.context import render_reports
+    from evalkit.report.batch import render_reports
 
     need_quarto()  # only compared with the Quarto report
     out = tmp_path_factory.mktemp("builtin-report")

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from evalkit.report.context import render_reports
+from evalkit.report.batch import render_reports
 from evalkit.report.render.notebook import build_notebook
 from evalkit.report.render.qmd import parse_qmd
 
@@ -60,7 +60,7 @@ def test_unchanged_reports_are_not_rendered_again_unless_forced(tmp_path):
     unchanged scheme is skipped (its files untouched), a changed input renders again."""
     import os
 
-    from evalkit.report.context import RENDER_KEY, render_folder
+    from evalkit.report.batch import RENDER_KEY, render_folder
 
     data = tmp_path / "data"
     shutil.copytree(SYNTHETIC / "rapid-response", data)

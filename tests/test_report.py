@@ -20,8 +20,9 @@ from pypdf import PdfReader
 
 from evalkit.evaluation.pipeline import run_spec
 from evalkit.evidence.narrative import format_effect
+from evalkit.report.batch import render_reports
 from evalkit.report.checklist import SECTIONS
-from evalkit.report.context import FIGURE_CAPTIONS, SYNTHETIC_NOTICE, render_reports
+from evalkit.report.context import FIGURE_CAPTIONS, SYNTHETIC_NOTICE
 from evalkit.report.summary import ENGAGEMENT, QUADRUPLE_AIM
 from evalkit.results import headline_effects
 

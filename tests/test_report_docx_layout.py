@@ -87,7 +87,7 @@ def test_no_table_word_is_broken_in_the_docx_summary(tmp_path_factory):
 @pytest.fixture(scope="module")
 def comparative_docx(tmp_path_factory) -> Path:
     """The comparative synthesis of every synthetic scheme, as DOCX (built-in engine)."""
-    from evalkit.report.context import known_schemes, render_folder
+    from evalkit.report.batch import known_schemes, render_folder
 
     from conftest import ROOT, SYNTHETIC
 
@@ -104,7 +104,7 @@ def test_no_table_word_is_broken_in_the_docx_comparative_synthesis(comparative_d
 
 
 def test_comparative_docx_has_its_own_title_and_a_glossary_of_its_terms(comparative_docx):
-    from evalkit.report.context import known_schemes
+    from evalkit.report.batch import known_schemes
     from evalkit.report.title import synthesis_title
 
     from conftest import SYNTHETIC

@@ -26,7 +26,8 @@ from evalkit.evidence.certainty import rate_certainty
 from evalkit.evidence.disclosure import DisclosureRules
 from evalkit.evidence.narrative import format_effect, p_text
 from evalkit.evidence.published import ReportCounts
-from evalkit.report.context import FIGURE_CAPTIONS, ReportContext, render_key
+from evalkit.report.batch import render_key
+from evalkit.report.context import FIGURE_CAPTIONS, ReportContext
 from evalkit.report.design import comparison_groups, unit_words
 from evalkit.report.figures import FIGURE_DIR_ENV, figure_markdown, save_figure
 from evalkit.report.limitations import confounding, regression_to_mean

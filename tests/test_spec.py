@@ -73,7 +73,7 @@ def test_missing_spec_file(tmp_path):
     (lambda s: s.replace("domain: outcome", "domain: outcomes", 1), "unknown domain 'outcomes'"),
 ])
 def test_spec_flags_and_domains_are_checked(tmp_path, change, match):
-    from evalkit.report.context import project_root
+    from evalkit.report.batch import project_root
 
     folder = tmp_path / "s"
     shutil.copytree(project_root() / "data" / "synthetic" / "federation-mdt", folder)

@@ -43,7 +43,13 @@ from evalkit.economics.costing import (
 from evalkit.economics.evaluation import economic
 from evalkit.economics.net_cost import NetCost, break_even_year, net_cost
 from evalkit.economics.sensitivity import draw_parameters, one_way, psa
-from evalkit.economics.unit_costs import financial_year, inflate, inflation_index, load_unit_costs, unit_costs
+from evalkit.economics.unit_costs import (
+    financial_year,
+    inflate,
+    inflation_index,
+    load_unit_costs,
+    unit_costs,
+)
 
 __all__ = [
     # unit costs and prices

@@ -48,7 +48,8 @@ from evalkit.evidence.selection import variant_words
 from evalkit.files.output_folder import check_folder, replace_folder
 from evalkit.results import EFFECT_FIELDS, DesignResult, jsonable
 
-__all__ = ["Evaluation", "run_spec", "people_analysis", "PEOPLE_DATA_KINDS", "atomic_folder", "code_sha256", "evaluation_key",
+__all__ = ["Evaluation", "run_spec", "people_analysis", "PEOPLE_DATA_KINDS",
+           "evaluation_key",
            "CACHE_ENV", "cached_evaluation", "cache_evaluation"]
 
 #: The environment variable naming the run's folder of computed evaluations (set by
@@ -378,10 +379,6 @@ def cache_evaluation(evaluation: Evaluation) -> Path | None:
     return path
 
 
-#: The earlier name of :class:`evalkit.files.output_folder.replace_folder`.
-atomic_folder = replace_folder
-
-
 def run_spec(spec: str | Path | Spec, *, out: str | Path | None = None,
              progress: bool = False, force: bool = False,
              extra_files: dict[str, str] | None = None) -> Evaluation:
@@ -463,7 +460,8 @@ def _robust_variant(evaluation: Evaluation, analysis: Analysis, result: DesignRe
                     declared: set[str]) -> None:
     """Where the scheme's units were chosen at a peak (the design's check fired, or the spec
     declares it for this data table), run the design's robust variant beside it
-    (:mod:`evalkit.evaluation.robust_variant`); a variant that cannot be estimated is left out, with a
+    (:mod:`evalkit.evaluation.robust_variant`); a variant that cannot be estimated is left
+    out, with a
     warning on the main result."""
     if analysis.data in declared:
         mark_declared(result, analysis.design)

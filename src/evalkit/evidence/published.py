@@ -115,7 +115,8 @@ class ReportCounts:
 
     def table(self, frame: pd.DataFrame, count_columns: Sequence[str], what: str, *,
               totals: Any = None, file: str | None = None) -> DisclosureResult:
-        """A table of counts after disclosure control (see :func:`~evalkit.evidence.disclosure.suppress`).
+        """A table of counts after disclosure control
+        (see :func:`~evalkit.evidence.disclosure.suppress`).
 
         Shown counts keep their thousands separators as text in the returned ``table``.
         """

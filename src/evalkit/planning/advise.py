@@ -34,7 +34,8 @@ LABELS = {
     "prepost": "Before-and-after comparison of the scheme's units",
 }
 DESIGN = {"its_controlled": "its"}
-#: Maryland Scientific Methods Scale levels (as evalkit.evidence.maryland.maryland_level rates them):
+#: Maryland Scientific Methods Scale levels
+#: (as evalkit.evidence.maryland.maryland_level rates them):
 #: (level if the checks pass, level otherwise).
 LEVELS = {"staggered_did": (4, 3), "synthetic_control": (4, 3), "its_controlled": (4, 3),
           "matched": (4, 3), "did": (4, 3), "its": (3, 3), "prepost": (1, 1)}

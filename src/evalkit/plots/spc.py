@@ -56,7 +56,8 @@ _SHORT = {"common_cause": "common cause", "special_cause_improvement": "improvem
 
 def _check(result) -> None:
     if not isinstance(result, SPCResult):
-        raise ValueError("this plot needs an SPC result (from evalkit.variation.spc.xmr, p_chart or "
+        raise ValueError("this plot needs an SPC result (from evalkit.variation.spc.xmr, "
+                         "p_chart or "
                          "u_chart)")
 
 

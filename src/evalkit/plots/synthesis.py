@@ -39,7 +39,8 @@ from evalkit.plots.palette import (
     NHS_PALE_GREY,
     apply_style,
 )
-from evalkit.synthesis.meta_analysis import METHOD_NAMES, MetaResult
+from evalkit.synthesis.model import METHOD_NAMES
+from evalkit.synthesis.result import MetaResult
 
 __all__ = ["forest_plot", "bubble_plot", "effect_funnel_plot"]
 

@@ -1,6 +1,7 @@
 """Content of the comparative synthesis report (``reports/comparative-synthesis.qmd``).
 
-:func:`load_comparison` evaluates every scheme (:func:`evalkit.evaluation.comparative.collect_schemes`)
+:func:`load_comparison` evaluates every scheme
+(:func:`evalkit.evaluation.comparative.collect_schemes`)
 and returns a :class:`ComparativeContext`, whose methods give the report's tables, figures
 and text: the schemes x domains summary matrix, forest plots and a meta-analysis per
 common outcome, a meta-regression on measured GP engagement, the certainty table with
@@ -27,10 +28,10 @@ from evalkit.evidence.findings import findings
 from evalkit.evidence.narrative import format_gbp, format_number, p_text
 from evalkit.evidence.published import ORGANISATION_NOTE
 from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
+from evalkit.report.batch import project_root
 from evalkit.report.context import (
     FigureOutput,
     _md_table,
-    project_root,
     provenance_markdown,
     synthetic_notice_markdown,
 )

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from evalkit.evaluation.pipeline import people_analysis
 from evalkit.evidence.narrative import format_effect, format_gbp, format_number, p_text
 from evalkit.naming import column_words
-from evalkit.report.design import in_sentence, people_analysis, unit_words, window_words
+from evalkit.report.design import in_sentence, unit_words, window_words
 from evalkit.report.markdown_text import md_join, md_text
 
 __all__ = ["regression_to_mean", "confounding", "selection_and_matching",

@@ -1,7 +1,8 @@
 """Robustness and sensitivity checks of an evidence summary, as a table.
 
 :func:`robustness_checks` gathers the checks the designs already ran and stored in their
-diagnostics: whether the designs agree on each outcome (:func:`evalkit.evidence.certainty.triangulate`,
+diagnostics: whether the designs agree on each outcome
+(:func:`evalkit.evidence.certainty.triangulate`,
 through the certainty rating), parallel pre-period trends, sensitivity to departures from
 parallel trends (Rambachan and Roth), residual autocorrelation in interrupted time series,
 the regression-to-the-mean adjustment, synthetic-control placebos and leave-one-out, and

@@ -319,7 +319,8 @@ def pipe_table(frame: pd.DataFrame, widths: Mapping[str, int], *,
     Pandoc (and Quarto) size the columns of a pipe table with long rows by the number of
     dashes under each header, so a wide text column can be given most of the page.
 
-    Every header and cell is text and is shown as it is (:func:`evalkit.report.markdown_text.md_text`
+    Every header and cell is text and is shown as it is
+    (:func:`evalkit.report.markdown_text.md_text`
     escapes ``|`` and any markup), except the cells of the columns named in ``markdown``:
     Markdown built by evalkit, its text already escaped, put in as it is (one line).
 
@@ -395,7 +396,8 @@ class EvidenceSummary:
         estimate with its 95% CI, as the headline table prints it) and ``finding`` (the
         plain-English statement).
     certainty
-        The certainty rating of the outcomes (from :func:`~evalkit.evidence.certainty.rate_certainty`).
+        The certainty rating of the outcomes
+        (from :func:`~evalkit.evidence.certainty.rate_certainty`).
     """
 
     scheme: str
