@@ -295,9 +295,7 @@ def prediction_interval(mu: float, se: float, tau2: float, k: int, *,
     return (mu - half, mu + half)
 
 
-# --------------------------------------------------------------------------- the result
-@dataclass(frozen=True)
-
+# --------------------------------------------------------------------------- formatting
 def _num(x: float) -> str:
     return f"{x:.3g}" if np.isfinite(x) else "NA"
 

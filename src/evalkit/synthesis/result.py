@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +17,7 @@ from evalkit.synthesis.model import METHOD_NAMES, _num, _p
 __all__ = ["MetaResult"]
 
 
+@dataclass(frozen=True)
 class MetaResult(DesignResult):
     """A :class:`~evalkit.results.DesignResult` with the meta-analysis' statistics.
 
