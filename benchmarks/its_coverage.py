@@ -422,7 +422,7 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
         "--others N` (run as several processes, each on part of the grid with "
         f"`--part`, `--family` or `--cells`, merged with `--from-csv`; about "
         f"{seconds / 60:.0f} minutes of wall-clock time on a shared two-core "
-        f"{ek.provenance.platform.platform()}): the default on {reps} replications a cell, "
+        f"{ek.evaluation.provenance.platform.platform()}): the default on {reps} replications a cell, "
         f"so a coverage of 95% has a Monte Carlo SE of {mcse:.1%}; the other remedies, which "
         f"are only there for comparison, on the first {others} to "
         f"{int(table.loc[table['remedy'] != 'default', 'replications'].max())} of them "
