@@ -30,6 +30,7 @@ Run: ``OMP_NUM_THREADS=1 nice python benchmarks/its_coverage.py [--reps 1000]``.
 from __future__ import annotations
 
 import os
+import platform
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -422,7 +423,7 @@ def write(table: pd.DataFrame, reps: int, seconds: float, worst: float) -> str:
         "--others N` (run as several processes, each on part of the grid with "
         f"`--part`, `--family` or `--cells`, merged with `--from-csv`; about "
         f"{seconds / 60:.0f} minutes of wall-clock time on a shared two-core "
-        f"{ek.evaluation.provenance.platform.platform()}): the default on {reps} replications a cell, "
+        f"{platform.platform()}): the default on {reps} replications a cell, "
         f"so a coverage of 95% has a Monte Carlo SE of {mcse:.1%}; the other remedies, which "
         f"are only there for comparison, on the first {others} to "
         f"{int(table.loc[table['remedy'] != 'default', 'replications'].max())} of them "

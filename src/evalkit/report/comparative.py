@@ -31,7 +31,7 @@ from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS
 from evalkit.report.batch import project_root
 from evalkit.report.context import (
     FigureOutput,
-    _md_table,
+    md_table,
     provenance_markdown,
     synthetic_notice_markdown,
 )
@@ -251,7 +251,7 @@ class ComparativeContext:
             if "funding_per_head" in c else "",
             "Practices referring": [f"{v:.0f}%" for v in c["gp_engagement_share_referring"]],
         })
-        return "\n".join([_md_table(tab), "",
+        return "\n".join([md_table(tab), "",
                           ": The schemes compared (funding per head: first-year scheme cost "
                           "over the population covered; illustrative costs) {#tbl-schemes}",
                           ""])
@@ -339,7 +339,7 @@ class ComparativeContext:
         for dom in DOMAINS:
             tab[dom] = [f"{_ARROWS[c[0]]}, {c[1]} ({c[2]})" if isinstance(c, tuple)
                         else "not measured" for c in frame.get(dom, [None] * len(frame))]
-        return "\n".join([_md_table(tab), "",
+        return "\n".join([md_table(tab), "",
                           ": Summary matrix: direction of each scheme's headline finding by "
                           "domain, with its certainty as each scheme's evidence summary rates it "
                           "(engagement is described, not rated) {#tbl-matrix}", ""])
@@ -409,7 +409,7 @@ class ComparativeContext:
                             "Maryland level": keep["evidence_level"].astype(int),
                             "Certainty": keep["certainty"],
                             "Finding": keep["finding"]})
-        return "\n".join([_md_table(tab), "",
+        return "\n".join([md_table(tab), "",
                           ": Certainty of the evidence (GRADE-style: starts from the design's "
                           "Maryland level, rated down for risk of bias, imprecision and "
                           "inconsistency) with the finding in words {#tbl-certainty}", ""])
@@ -439,7 +439,7 @@ class ComparativeContext:
                     f"{d.get('prob_cost_effective_20000', float('nan')):.0%}"})
         if not rows:
             return "_No scheme has an economic evaluation._\n"
-        return "\n".join([_md_table(pd.DataFrame(rows)), "",
+        return "\n".join([md_table(pd.DataFrame(rows)), "",
                           ": Economic summary: net cost (scheme cost plus the change in "
                           "resource use; negative is a saving) and value per patient served. "
                           "The verdict reads the point estimates on the cost-effectiveness "
@@ -476,7 +476,7 @@ class ComparativeContext:
         """The counts table after suppression, and the rules applied."""
         res = self.disclosure_frame()
         return "\n".join([
-            _md_table(res.table), "",
+            md_table(res.table), "",
             ": Scheme units referring and never referring in their first year, and the "
             "referrals they made, after disclosure control {#tbl-counts}", "",
             f"Counts of people and events (here, referrals of patients) from "
@@ -489,7 +489,7 @@ class ComparativeContext:
     def checklist_markdown(self) -> str:
         """The SQUIRE 2.0 / TREND checklist, mapped to sections."""
         tab = pd.DataFrame(CHECKLIST, columns=["Item", "What", "Where it is covered"])
-        return "\n".join([_md_table(tab), "",
+        return "\n".join([md_table(tab), "",
                           ": SQUIRE 2.0 and TREND reporting items and where this report (or "
                           "each scheme's evidence summary) covers them {#tbl-checklist}", ""])
 

@@ -24,12 +24,22 @@ from typing import Any
 import pandas as pd
 
 from evalkit.evaluation.pipeline import people_analysis
-from evalkit.evidence.narrative import p_text
+from evalkit.evidence.maryland import LEVEL_TEXT
+from evalkit.evidence.narrative import (
+    p_text,
+)
 from evalkit.evidence.published import ReportCounts
 from evalkit.evidence.selection import variant_words, window_text
-from evalkit.naming import column_label, column_words
+from evalkit.naming import (
+    column_label,
+    column_words,
+    design_label,
+)
 from evalkit.report.markdown_text import md_text
-from evalkit.report.summary import pipe_table
+from evalkit.report.summary import (
+    headline_choice_markdown,
+    pipe_table,
+)
 
 __all__ = ["DATA_KIND_TEXT", "unit_words", "window_words", "in_sentence", "data_sources",
            "data_sources_markdown", "comparison_groups", "comparison_markdown"]
@@ -301,3 +311,182 @@ def comparison_markdown(evaluation, counts: ReportCounts | None = None) -> str:
     items = [f"- **{md_text(r.outcomes)}** ({md_text(r.analysis)}). *Comparison:* "
              f"{md_text(r.comparison)} *Why:* {md_text(r.why)}" for r in frame.itertuples()]
     return "\n".join(items) + "\n"
+
+
+def covariate_names(d: dict) -> list[str]:
+    """Up to four covariates still out of balance after matching, in words."""
+    return [column_words(c) for c in d.get("imbalanced_covariates", [])[:4]]
+
+
+def units_word(n: int, *, again: bool = False) -> str:
+    """A count of units in words: "no unit", "1 unit", "3 units" (``again``: the noun is
+    left out after its first use, "and 2 fewer", "and none fewer")."""
+    if again:
+        return "none" if n == 0 else f"{n:,}"
+    return "no unit" if n == 0 else f"{n:,} unit" + ("" if n == 1 else "s")
+
+
+def _plain_count(value, what: str) -> str:
+    """A count as it is (the default when no disclosure control is given)."""
+    return f"{int(value):,}"
+
+
+def _how_prepost(first: pd.Series, d: dict, show=_plain_count, time: str | None = None
+                 ) -> str:
+    # A one-period window is that period ("baseline year 2"), never "2 to 2".
+    how = (f"baseline {window_words(d['baseline_window'], time or 'period')}, "
+           f"follow-up {window_words(d['followup_window'], time or 'period')}; "
+           f"{show(first['n_units'], 'units')} units")
+    if d.get("baseline_events") is not None and d.get("followup_events") is not None:
+        how += (f"; {show(d['baseline_events'], 'events')} events in the baseline and "
+                f"{show(d['followup_events'], 'events')} in the follow-up")
+    return how
+
+
+def _how_its(first: pd.Series, d: dict, show=_plain_count) -> str:
+    how = (("controlled, against a comparison series" if d.get("controlled")
+            else "single series")
+           + f"; {d['n_points'] // (2 if d.get('controlled') else 1)} periods"
+           + (" in each series" if d.get("controlled") else "") + ", start "
+           f"{', '.join(d['interruptions'])}; {d['method']}; autocorrelation: "
+           f"{d['remedy_reason']}")
+    if d.get("controlled"):
+        how += (f"; parallel pre-trends test {p_text(d['pretrend_p'])}"
+                + (" (failed: level lowered)" if d["pretrend_p"] < 0.05 else ""))
+    return how
+
+
+def _how_staggered(first: pd.Series, d: dict, show=_plain_count) -> str:
+    return (f"cohorts {', '.join(d['cohorts'])}; {d['control_group']}-treated "
+            f"controls; {d['units']} units; {d['inference']}; pre-treatment "
+            f"effects jointly zero: {p_text(d['pretrend_p'])}")
+
+
+def _how_did(first: pd.Series, d: dict, show=_plain_count) -> str:
+    return (f"{show(first['n_units'], 'units')} units, "
+            f"{show(d['observations'], 'observations')} observations; "
+            f"{first['pre_periods']} periods before the first treated period and "
+            f"{first['post_periods']} from it; {d['inference']}")
+
+
+def _how_matched(first: pd.Series, d: dict, show=_plain_count) -> str:
+    method = {"nearest": f"nearest-neighbour propensity-score matching ({d.get('ratio', 1)}:1"
+                         + (", with replacement" if d.get("replace") else "")
+                         + (f", caliper {d['caliper']} SD of the {d['distance']} score"
+                            if d.get("caliper") else "") + ")",
+              "ipw": "inverse probability weighting",
+              "entropy": "entropy balancing"}.get(d.get("method"), str(d.get("method")))
+    n_t = d.get("n_matched_treated", d.get("n_treated"))
+    how = (f"{method}; {show(n_t, 'treated units kept')} of "
+           f"{show(d['n_treated'], 'treated units')} treated units kept, "
+           f"{show(d.get('n_controls_used', d.get('n_control')), 'comparison units used')} "
+           f"comparison units used; largest "
+           f"|standardised mean difference| after matching "
+           f"{d['max_abs_smd_after']:.3f} ("
+           + ("balanced" if d.get("balance_ok") else "not balanced: level lowered") + ")")
+    if d.get("pre_outcomes"):
+        how += ("; difference-in-differences on "
+                + ", ".join(column_words(c) for c in d["pre_outcomes"]))
+    return how
+
+
+def _how_synth(first: pd.Series, d: dict, show=_plain_count) -> str:
+    if d.get("method") == "sdid":
+        return (f"synthetic difference-in-differences; {len(d['treated_units'])} treated "
+                f"and {d['n_donors']} comparison units; {d['pre_periods']} periods before "
+                f"the start; placebo standard error")
+    top = ", ".join(f"{u} {w:.2f}" for u, w in d.get("top_weights", [])[:4])
+    how = (f"{d['method']} synthetic control of {d['treated_unit']} from {d['n_donors']} "
+           f"donors ({d['n_nonzero_weights']} with weight"
+           + (f": {top}" if top else "") + f"); {d['pre_periods']} periods before the "
+           f"start; pre-period RMSPE {d['pre_rmspe']:.3g} ("
+           + ("good fit" if d.get("fit_ok") else "poor fit: level held at 3") + ")")
+    if d.get("method") == "augmented":
+        how += (f"; ridge bias correction (penalty {d['ridge_lambda']:.3g}, "
+                f"{d['n_negative_weights']} negative weight(s))")
+    if d.get("rank") is not None:
+        how += (f"; ranked {d['rank']} of {d['n_placebos'] + 1} on the post/pre RMSPE ratio "
+                f"(placebo {p_text(d['p_value'])})")
+    return how
+
+
+def _how_economic(first: pd.Series, d: dict, show=_plain_count) -> str:
+    how = (f"{ECONOMIC_COMPARISONS[d['comparison']]}; "
+           f"{show(d['n_enrolled'], 'enrolled patients')} enrolled patients"
+           + (f", {show(d['n_matched_pairs'], 'matched pairs')} matched pairs"
+              if d.get("n_matched_pairs") else "")
+           + f"; scheme cost spread over {show(d['patients_served'], 'patients served')} "
+             "patients a year; "
+           f"{d['n_resamples']:,} bootstrap replicates"
+           + ({"practice": ", practices resampled whole", "area": ", areas resampled whole",
+               None: ""}.get(d.get("cluster"), ", clusters resampled whole")))
+    if d["comparison"] == "matched":
+        how += (f"; largest |SMD| after matching {d['max_abs_smd_after']:.3f} ("
+                + ("balanced" if d.get("balance_ok") else "not balanced: level held at 3")
+                + ")")
+    return how
+
+
+#: How each design is described in the report's design section.
+_DESCRIBE = {"prepost": _how_prepost, "its": _how_its, "staggered_did": _how_staggered,
+             "did": _how_did,
+             "matched": _how_matched, "synthetic_control": _how_synth,
+             "economic": _how_economic}
+
+
+def describe_design(design: str, first: pd.Series, show=None, *, time: str | None = None
+                    ) -> str:
+    """One line on how a design was applied, from its first effect record's diagnostics.
+
+    ``show(count, what)`` formats each count of people or events (default: as it is; a
+    report passes :meth:`evalkit.evidence.published.ReportCounts.count`); ``time`` names
+    the period (``"year"``) for a before/after window of one period.
+    """
+    show = show or _plain_count
+    how = _DESCRIBE.get(design)
+    d = first["diagnostics"]
+    if design == "prepost":
+        return _how_prepost(first, d, show, time)
+    return how(first, d, show) if how else f"{show(first['n_units'], 'units')} units"
+
+
+class DesignSection:
+    """The design choices part of :class:`~evalkit.report.context.ReportContext` (a mixin: it
+    reads the context's ``evaluation``, ``spec``, ``counts`` and helpers)."""
+
+    def comparison_markdown(self) -> str:
+        """Why each comparison group: the one each design used, in the scheme's terms."""
+        return comparison_markdown(self.evaluation, self.counts)
+
+    def design_markdown(self) -> str:
+        """The designs used and their strength of evidence."""
+        out = []
+        for analysis, res in self.evaluation.results:
+            levels = sorted(set(res.effects["evidence_level"]))
+            how = describe_design(analysis.design, res.effects.iloc[0],
+                                  self._show(people_analysis(self.evaluation, analysis)),
+                                  time=analysis.options.get("time"))
+            out.append(f"- **{md_text(self.label(analysis.outcome))}**: "
+                       f"{md_text(design_label(analysis.design))} "
+                       f"({md_text(analysis.label or analysis.data)}): {md_text(how)}. "
+                       f"Maryland level"
+                       f"{'s' if len(levels) > 1 else ''} {' and '.join(map(str, levels))}.")
+        levels = sorted(set(self.evaluation.effects["evidence_level"]))
+        out.append("")
+        out.append("**Strength of evidence.** " + " ".join(LEVEL_TEXT[lv] for lv in levels))
+        out.append("")
+        out.append(headline_choice_markdown(self.findings_summary.certainty,
+                                            {o: self.label(o) for o in self.spec.outcomes}))
+        return "\n".join(out) + "\n"
+
+
+#: How each economic comparison is described.
+ECONOMIC_COMPARISONS = {
+    "before_after": "the change in enrolled patients from the year before enrolment to the "
+                    "year after (no comparison group)",
+    "did": "the change in enrolled patients against the change in all other patients "
+           "(difference-in-differences)",
+    "matched": "the change in enrolled patients against the change in patients matched on "
+               "their costs and quality of life before enrolment (matched "
+               "difference-in-differences)",
+}

@@ -44,7 +44,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from evalkit.errors import DesignError
-from evalkit.report.markdown_text import md_attribute, md_text
+from evalkit.report.markdown_text import (
+    md_attribute,
+    md_text,
+)
 
 __all__ = ["FIGURE_DIR_ENV", "ReportFigure", "figure_folder", "figure_markdown"]
 
@@ -203,3 +206,86 @@ def figure_markdown(drawn: tuple[Figure, str] | None, *, label: str, caption: st
         return ""
     return save_figure(drawn, label=label, caption=caption, alt_extra=alt_extra,
                        folder=folder, dpi=dpi, width=width).markdown() + "\n"
+
+
+#: Each report figure's caption, by label (``{outcome}``: the outcome the figure shows).
+FIGURE_CAPTIONS = {
+    "fig-spc-outcome": "The headline outcome across the scheme's units each month, as an XmR "
+                       "chart with separate limits before and after the start (Making Data "
+                       "Count rules): mean (solid), process limits (dashed), two-sigma lines "
+                       "(dotted), special-cause points marked by shape and colour.",
+    "fig-effects": "Estimated changes with 95% confidence intervals. Each kind of estimate "
+                   "has its own marker shape and colour, named in the legend. The dashed "
+                   "line marks no change.",
+    "fig-its": "Interrupted time series of {outcome}: observed values (dots), the fitted model "
+               "(solid line) and the counterfactual without the scheme (dashed, with its 95% "
+               "band). The vertical line marks the start.",
+    "fig-event": "Effects on {outcome} by time since adoption (event study): points are "
+                 "estimates with 95% pointwise intervals, circles before and squares after "
+                 "adoption; the shaded area is the 95% simultaneous band. The vertical line "
+                 "marks adoption.",
+    "fig-synth": "Synthetic control: the scheme's area (solid blue) against its synthetic "
+                 "control, a weighted average of other areas (dashed orange). The dotted line "
+                 "marks the start.",
+    "fig-synth-gaps": "Gap between each area and its synthetic control: the scheme's area "
+                      "(blue) and every other area treated as if it had adopted the scheme "
+                      "(grey placebos; poorly fitting placebos left out). The dotted line marks "
+                      "the start.",
+    "fig-love": "Balance before and after matching: absolute standardised mean differences of "
+                "each characteristic between enrolled and comparison units (circles before, "
+                "squares after). The dashed line marks 0.1, the usual threshold of "
+                "balance.",
+    "fig-ce-plane": "Cost-effectiveness plane: bootstrap replicates (dots) of the scheme's "
+                    "incremental cost and QALYs per patient, the estimate (diamond) and the "
+                    "£20,000 per QALY threshold (dashed). Points below the dashed line are "
+                    "cost-effective at that threshold.",
+    "fig-ceac": "Cost-effectiveness acceptability curve: the probability that the scheme is "
+                "cost-effective at each willingness to pay per QALY. Dashed lines mark £20,000 "
+                "and £30,000.",
+    "fig-tornado": "One-way sensitivity analysis: how the economic result per patient moves "
+                   "when each input is set to the low (solid) and high (hatched) end of its "
+                   "range, the others held at the base case (vertical line).",
+    "fig-spc-referrals": "Referrals to the scheme per 1,000 registered patients a month across "
+                         "the scheme's units (u-chart, Making Data Count rules): mean (solid), "
+                         "process limits (dashed), special-cause points marked by shape and "
+                         "colour.",
+    "fig-funnel": "Funnel plot: each unit's referrals per 1,000 patients a year against its "
+                  "patient-years, with the scheme average and 95% (dashed) and 99.8% (dotted) "
+                  "limits allowing for overdispersion. Units outside the limits are marked "
+                  "with distinct shapes and named.",
+    "fig-likert": "Staff survey answers before and after the scheme started, on a 1 (strongly "
+                  "disagree) to 5 (strongly agree) scale: disagreement extends left (hatched), "
+                  "agreement right.",
+    "fig-maturity": "Network maturity self-assessment on the ten building blocks of "
+                    "high-performing primary care (1 to 5), for the networks scoring highest "
+                    "and lowest at the last assessment; line style marks the wave.",
+    "fig-dose": "Engagement and outcome: the change in {outcome} after the start estimated "
+                "for a unit at each level of referrals per 1,000 patients in the first year "
+                "(solid line), with its 95% confidence band, from a model of every unit's "
+                "monthly values; the dashed line marks no change. An association, not a "
+                "causal effect.",
+}
+
+
+#: Display widths of the taller figures (a share of the text width), so that they sit on a
+#: page with their neighbours.
+FIGURE_WIDTHS = {"fig-maturity": "70%", "fig-love": "80%", "fig-ce-plane": "85%",
+                 "fig-dose": "85%", "fig-likert": "90%"}
+
+
+class FigureOutput:
+    """A figure that any Jupyter front end (Quarto, nbclient) displays as a PNG."""
+
+    def __init__(self, figure, dpi: int = 150):
+        self.figure = figure
+        self.dpi = dpi
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=self.dpi, metadata={"Software": None})
+        return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        return "<figure>"

@@ -41,7 +41,11 @@ import pandas as pd
 from evalkit.errors import DataError
 from evalkit.evidence.certainty import CertaintyResult, design_name, rate_certainty
 from evalkit.evidence.findings import finding
-from evalkit.evidence.narrative import format_effect, format_gbp, p_text
+from evalkit.evidence.narrative import (
+    format_effect,
+    format_gbp,
+    p_text,
+)
 from evalkit.evidence.selection import variant_words, window_text
 from evalkit.report.markdown_text import md_text
 
@@ -683,3 +687,9 @@ def evidence_summary(evaluation, *, characteristics: Mapping[str, Any] | None = 
                                            "effect", "finding"])
     return EvidenceSummary(scheme=spec.scheme, sentences=scheme_sentences(spec, chars),
                            table=table, certainty=cert)
+
+
+def md_table(frame: pd.DataFrame, markdown=()) -> str:
+    """A pipe table whose columns are sized as a browser would (:func:`auto_widths`); its
+    cells are text, but for the columns named in ``markdown`` (see :func:`pipe_table`)."""
+    return pipe_table(frame, auto_widths(frame), markdown=markdown)

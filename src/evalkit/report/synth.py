@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evalkit.evidence.narrative import (
+    describe_effect,
+    format_sig,
+    p_text,
+)
 from evalkit.report.markdown_text import md_text
+from evalkit.report.summary import md_table
 
 __all__ = ["v_sentences", "weights_table"]
 
@@ -109,3 +115,68 @@ def weights_table(frames: dict, diag: dict) -> pd.DataFrame:
             cols[f"V with {alt}"] = [f"{x:.3f}" for x in preds["v_alternative"]]
     n = max(len(c) for c in cols.values())
     return pd.DataFrame({k: c + [""] * (n - len(c)) for k, c in cols.items()})
+
+
+class SynthSection:
+    """The synthetic control part of :class:`~evalkit.report.context.ReportContext` (a mixin: it
+    reads the context's ``evaluation``, ``spec``, ``counts`` and helpers)."""
+
+    def _draw_synth(self):
+        from evalkit.plots import synth_path_plot
+
+        analysis, res = self._first("synthetic_control")
+        if analysis is None:
+            return None
+        return synth_path_plot(res, label=self.label(analysis.outcome))
+
+    def synth_figure(self):
+        """Treated against synthetic (the first synthetic-control analysis), or None."""
+        return self._output(self._draw_synth())
+
+    def _draw_synth_gaps(self):
+        from evalkit.plots import synth_gap_plot
+
+        analysis, res = self._first("synthetic_control")
+        if analysis is None or "placebos" not in res.frames:
+            return None
+        return synth_gap_plot(res, label=self.label(analysis.outcome))
+
+    def synth_gap_figure(self):
+        """The treated gap among the placebo gaps, or None without placebos."""
+        return self._output(self._draw_synth_gaps())
+
+    def synth_markdown(self) -> str:
+        """What the synthetic control shows, its checks, and the weights table."""
+        analysis, res = self._first("synthetic_control")
+        if analysis is None:
+            return ""
+        d = res.diagnostics
+        rec = res.effects.iloc[0]
+        label = self.label(analysis.outcome)
+        treated = md_text(d["treated_unit"])
+        parts = [f"@fig-synth compares {md_text(label.lower())} in {treated} with its "
+                 f"synthetic control, a weighted average of {d['n_nonzero_weights']} of the "
+                 f"{d['n_donors']} other units chosen to match it before the start "
+                 f"(@tbl-synth-weights). {md_text(describe_effect(rec, label=label))}"]
+        if d.get("rank") is not None:
+            parts.append(f"@fig-synth-gaps sets this gap among the placebo gaps obtained by "
+                         f"treating each other unit as if it had adopted the scheme: "
+                         f"{treated} ranks {d['rank']} of {d['n_placebos'] + 1} on "
+                         f"the ratio of post- to pre-start prediction error (placebo "
+                         f"{p_text(d['p_value'])}).")
+        if d.get("loo_gap_mean_range"):
+            lo, hi = d["loo_gap_mean_range"]
+            parts.append(f"Leaving out each donor with weight in turn gives average gaps from "
+                         f"{format_sig(lo)} to {format_sig(hi)}.")
+        fit = ("The pre-start fit is good" if d.get("fit_ok") else
+               "The pre-start fit is poor, so the evidence level is held at 3")
+        parts.append(f"{fit} (prediction error {d['pre_rmspe']:.3g}, "
+                     f"{d['pre_rmspe_relative']:.1%} of the pre-start mean).")
+        parts += v_sentences(d, md_text(label.lower()))
+        table = weights_table(res.frames, d)
+        v_part = (", beside the predictors and their weights in V"
+                  if "Weight in V" in table else "")
+        return (" ".join(parts) + "\n\n" + md_table(table)
+                + f"\n\n: Units making up the synthetic control of {treated}, with "
+                  f"their weights (units with weight above 0.001){v_part} "
+                  "{#tbl-synth-weights}\n")
