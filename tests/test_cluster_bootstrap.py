@@ -402,7 +402,7 @@ def test_economic_falls_back_to_patients_when_they_move_practice():
 
 
 def test_the_report_says_practices_were_resampled():
-    from evalkit.report.context import _how_economic
+    from evalkit.report.design import _how_economic
 
     d = {"comparison": "did", "n_enrolled": 400, "patients_served": 1970,
          "n_resamples": 2000, "cluster": "practice"}

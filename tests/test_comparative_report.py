@@ -16,7 +16,7 @@ import evalkit as ek
 from evalkit.cli import main
 from evalkit.report.batch import render_folder
 from evalkit.report.comparative import CHECKLIST, DOMAINS, load_comparison
-from evalkit.report.context import SYNTHETIC_NOTICE
+from evalkit.report.scheme import SYNTHETIC_NOTICE
 
 from conftest import ROOT, SYNTHETIC
 

@@ -63,7 +63,7 @@ def test_effects_figure_names_estimands_in_words_not_code(frailty):
 
 def test_effects_figure_legend_and_caption_cover_every_marker_shape(frailty):
     """Figure 8's caption explained circles and diamonds but not its squares and triangles."""
-    from evalkit.report.context import FIGURE_CAPTIONS
+    from evalkit.report.figures import FIGURE_CAPTIONS
 
     fig, _ = _draw(frailty, "fig-effects")
     assert markers_missing_from_legend(fig) == []
@@ -174,7 +174,7 @@ def test_one_cost_has_one_label():
 def test_dose_figure_caption_promises_only_what_is_drawn(frailty):
     """Figure 6's caption promised "each unit's change" over a fitted line alone, whose
     y axis said just "Effect"."""
-    from evalkit.report.context import FIGURE_CAPTIONS
+    from evalkit.report.figures import FIGURE_CAPTIONS
 
     fig, _ = _draw(frailty, "fig-dose")
     ax = fig.axes[0]
@@ -189,7 +189,7 @@ def test_dose_figure_caption_promises_only_what_is_drawn(frailty):
 def test_funnel_names_stay_inside_the_axes_and_legend_says_scheme_average(frailty):
     """"P109" sat on the x-axis numbers; the legend said "target 2.9" where the caption
     says the scheme average."""
-    from evalkit.report.context import FIGURE_CAPTIONS
+    from evalkit.report.figures import FIGURE_CAPTIONS
 
     fig, _ = _draw(frailty, "fig-funnel")
     ax = fig.axes[0]

@@ -22,7 +22,8 @@ from evalkit.evaluation.pipeline import run_spec
 from evalkit.evidence.narrative import format_effect
 from evalkit.report.batch import render_reports
 from evalkit.report.checklist import SECTIONS
-from evalkit.report.context import FIGURE_CAPTIONS, SYNTHETIC_NOTICE
+from evalkit.report.figures import FIGURE_CAPTIONS
+from evalkit.report.scheme import SYNTHETIC_NOTICE
 from evalkit.report.summary import ENGAGEMENT, QUADRUPLE_AIM
 from evalkit.results import headline_effects
 

@@ -27,9 +27,9 @@ from evalkit.evidence.disclosure import DisclosureRules
 from evalkit.evidence.narrative import format_effect, p_text
 from evalkit.evidence.published import ReportCounts
 from evalkit.report.batch import render_key
-from evalkit.report.context import FIGURE_CAPTIONS, ReportContext
+from evalkit.report.context import ReportContext
 from evalkit.report.design import comparison_groups, unit_words
-from evalkit.report.figures import FIGURE_DIR_ENV, figure_markdown, save_figure
+from evalkit.report.figures import FIGURE_CAPTIONS, FIGURE_DIR_ENV, figure_markdown, save_figure
 from evalkit.report.limitations import confounding, regression_to_mean
 from evalkit.report.robustness import robustness_checks
 from evalkit.report.summary import (

@@ -29,15 +29,12 @@ from evalkit.evidence.narrative import format_gbp, format_number, p_text
 from evalkit.evidence.published import ORGANISATION_NOTE
 from evalkit.plots.palette import ANALYSIS_FUNCTION, NHS_BLUE, NHS_MID_GREY, NHS_PALE_GREY
 from evalkit.report.batch import project_root
-from evalkit.report.context import (
-    FigureOutput,
-    md_table,
-    provenance_markdown,
-    synthetic_notice_markdown,
-)
+from evalkit.report.figures import FigureOutput
 from evalkit.report.glossary import glossary_markdown
 from evalkit.report.markdown_text import md_quoted, md_text
-from evalkit.report.summary import ENGAGEMENT, evidence_summary
+from evalkit.report.provenance import provenance_markdown
+from evalkit.report.scheme import synthetic_notice_markdown
+from evalkit.report.summary import ENGAGEMENT, evidence_summary, md_table
 from evalkit.report.title import synthesis_title, title_block
 from evalkit.synthesis import meta_analysis
 
