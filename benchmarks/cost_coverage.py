@@ -23,7 +23,7 @@ Methods: the bootstrap with BCa and percentile intervals (2,000 resamples), Welc
 interval (``model="ols"``), the gamma GLM's recycled-prediction difference (delta method,
 robust SE) and, in the covariate scenario, the two-part model (BCa, 2,000 resamples).
 Without covariates the two-part model reproduces the bootstrap exactly (both parts are
-saturated; tested in tests/test_cost_models.py), so it is run only where it differs.
+saturated; tested in tests/economics/test_cost_models.py), so it is run only where it differs.
 
 Run: ``python benchmarks/cost_coverage.py [--reps 500] [--recommended-reps 2000]
 [--workers 2] [--rows output/cost-coverage-rows.csv]``.
@@ -268,7 +268,7 @@ def write(table: pd.DataFrame, rec_table: pd.DataFrame, reps: int, rec_reps: int
         f"interval at {below('bootstrap percentile')}. BCa corrects the percentile "
         "interval with the sample skewness of the jackknife values, which is itself "
         "unstable when costs are this heavy-tailed (evalkit's BCa equals scipy.stats.bootstrap's; "
-        "tests/test_bootstrap_ci.py). Nixon, Wonderling and Grieve (2010, Health Econ "
+        "tests/economics/test_bootstrap_ci.py). Nixon, Wonderling and Grieve (2010, Health Econ "
         "19:316-333) found the same: central-limit-theorem intervals did as well as or "
         "better than the bootstrap for mean costs. The bootstrap stays the method for the "
         "ratio of means, costs per population and joint cost-effect uncertainty.\n")
@@ -530,7 +530,7 @@ def cluster_section(table: pd.DataFrame, patient_reps: int, n_boot: int,
         "whole practices gets it right up to the factor (a - 1) / a; drawing a - 1 of the "
         "a practices of each kind removes that factor (McCarthy and Snowden, 1985; Rao and "
         "Wu, 1988), so the bootstrap variance of a mean equals the unbiased between-practice "
-        "estimate (tests/test_cluster_bootstrap.py checks it against that formula). It is "
+        "estimate (tests/economics/test_cluster_bootstrap.py checks it against that formula). It is "
         "vectorised: each replicate is a row of multinomial counts of practices, and the "
         "replicates' means are one matrix product with the practices' sums.\n",
         "Defaults: the `economic` design resamples practices whenever its data have a "

@@ -94,7 +94,7 @@ def main() -> None:
     notes = ("The MDE (80% power, two-sided 5%) of each scheme's DiD, planted as a fall in a "
              "copy of the pre-period at every placebo start date and estimated by "
              "`evalkit.did` on each window. `share` tests with the placebo standard error the "
-             "MDE rests on (target 0.80; the slow test `tests/test_power_empirical.py` "
+             "MDE rests on (target 0.80; the slow test `tests/power/test_power_empirical.py` "
              "requires 0.75 to 0.85 over all schemes); `share, DiD's own test` uses the "
              "DiD's cluster-robust p-value, for comparison. Dates within a scheme overlap, "
              "so they are not independent replications.")

@@ -5,7 +5,7 @@
 - A deliberate upward import, planted in a throwaway copy of the package, breaks them: the
   contracts can fail.
 - ``ek.__all__`` (names, kinds and signatures) and the command line's commands and options
-  are exactly those before the reorganisation: ``tests/data/public_api.json`` was written from
+  are exactly those before the reorganisation: ``tests/fixtures/public_api.json`` was written from
   the layout before the move (commit ba7a4be and the branches merged with it), by the
   snapshot code below.
 """
@@ -91,7 +91,7 @@ def snapshot() -> dict:
 
 
 def test_public_api_and_cli_are_unchanged():
-    pinned = json.loads((ROOT / "tests" / "data" / "public_api.json").read_text())
+    pinned = json.loads((ROOT / "tests" / "fixtures" / "public_api.json").read_text())
     now = snapshot()
     assert sorted(now["api"]) == sorted(pinned["api"])
     assert now["api"] == pinned["api"]

@@ -12,7 +12,7 @@ random marker, and a local HTTP server counts requests.
 The scheme's evidence summary is rendered to HTML, DOCX and PDF once by each engine: the
 built-in one and real Quarto (``evalkit report ... --engine builtin|quarto``, in a
 subprocess that uses the evalkit on ``PYTHONPATH``; the Quarto renders need the test
-harness of ``tests/test_quarto_reports.py``, skip without it and fail without it in CI).
+harness of ``tests/report/test_quarto_reports.py``, skip without it and fail without it in CI).
 The tests then check each output: no live markup, no byte of a planted
 file, no request to the server, the hostile text shown literally, and no machine path
 in the provenance. One more test converts hand-written Markdown (not through the
@@ -163,7 +163,7 @@ def plant_scheme(tmp: Path, url: str, png_marker: str, text_marker: str) -> dict
 def hostile(request, tmp_path_factory):
     """The hostile scheme, its planted files and server, and the outputs rendered by each
     engine: the built-in one, and real Quarto (the test harness, as in
-    ``tests/test_quarto_reports.py``: skipped without it, failed in CI)."""
+    ``tests/report/test_quarto_reports.py``: skipped without it, failed in CI)."""
     engine = request.param
     tmp = tmp_path_factory.mktemp(f"hostile-text-{engine}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO")}

@@ -5,7 +5,7 @@ and :class:`~evalkit.records.engines.SparkEngine`; the engines differ only in ho
 the input files as views (``src_<table>``) and how they keep the intermediate tables
 (:data:`REG_VIEW`, :data:`PRACTICE_VIEW`, :data:`CAL_VIEW`, :data:`PATIENT_VIEW` and
 :data:`MANY_VIEW`) between queries. The dialect is the intersection of the two, each form
-checked on both engines by ``tests/test_records_sql.py``:
+checked on both engines by ``tests/records/test_records_sql.py``:
 
 - identifiers in double quotes (standard SQL; Spark reads them so with
   ``spark.sql.ansi.doubleQuotedIdentifiers``, which the Spark engine sets), text in single

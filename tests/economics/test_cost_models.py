@@ -3,7 +3,7 @@
 References and tolerances:
 
 - bootstrap model = :func:`evalkit.economics.bootstrap_ci` on the same arrays and seed
-  (which equals scipy.stats.bootstrap, tests/test_bootstrap_ci.py): exact / 1e-9;
+  (which equals scipy.stats.bootstrap, tests/economics/test_bootstrap_ci.py): exact / 1e-9;
 - gamma GLM = statsmodels ``GLM(Gamma(Log))`` with HC0 covariance, fitted here directly;
   the recycled-prediction difference and its delta-method SE written out by hand: 1e-8;
 - two-part = a statsmodels logit GLM and a statsmodels gamma GLM on the positive costs,

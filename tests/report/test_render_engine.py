@@ -28,7 +28,7 @@ from evalkit.report.render import (
 )
 from evalkit.report.render.notebook import build_notebook
 
-FIXTURES = Path(__file__).parent / "fixtures" / "render"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "render"
 NOTICE = "Synthetic data notice"
 FIG_ALT = "Line chart of monthly admissions falling steadily from 120 to 92 over twelve months."
 COUNTS = ["4321", "4187", "3958", "3802"]

@@ -1,6 +1,6 @@
 """`evalkit report --engine quarto --to html,pdf,docx` executes the document once and
 converts it three times (issue 24, point 8). Runs with the Quarto test harness (see
-tests/test_quarto_reports.py); skipped without it, failed in CI."""
+tests/report/test_quarto_reports.py); skipped without it, failed in CI."""
 
 from __future__ import annotations
 

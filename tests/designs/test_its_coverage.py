@@ -281,7 +281,7 @@ def _benchmark():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "its_coverage.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "its_coverage.py"
     spec = importlib.util.spec_from_file_location("its_coverage_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -296,7 +296,7 @@ def test_stored_coverage_table_default_cells():
     gaussian 24/12 cells at 89.9% and count cells at rho 0.6 at 90.9% in longer series."""
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "its-coverage.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "its-coverage.md").read_text()
     section = text.split("## Coverage of 95% intervals")[1].split("\n## ")[0]
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in section.splitlines()
             if line.startswith("| ") and "/" in line and "before/after" not in line]

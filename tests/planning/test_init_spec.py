@@ -19,7 +19,7 @@ import evalkit as ek
 from evalkit.cli import main
 from evalkit.errors import EvalkitError
 
-ROOT = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+ROOT = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 SCHEMES = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
 # What each scheme was built for (from its own spec.yaml, which init never sees).
 BUILT_FOR = {s: {"synthetic_control"} if (ROOT / s / "localities.csv").exists() else

@@ -11,7 +11,7 @@ import pytest
 
 import evalkit as ek
 
-SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+SYNTHETIC = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 
 
 def _panel(peak: float, seed: int = 1) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import pytest
 from evalkit.designs.synthetic_control import synthetic_control
 from evalkit.errors import DataError, DesignError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "fixtures"
 
 #: ADH (2015) Table 1.
 PUBLISHED_GERMANY = {"Austria": 0.42, "USA": 0.22, "Japan": 0.16, "Switzerland": 0.11,

@@ -11,7 +11,7 @@ import yaml
 import evalkit as ek
 from evalkit.errors import SpecError
 
-SCHEME = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "rapid-response"
+SCHEME = Path(__file__).resolve().parents[2] / "data" / "synthetic" / "rapid-response"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import evalkit as ek
 from evalkit.cli import main
 
-ROOT = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+ROOT = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 
 
 def _option(advice, design_key):

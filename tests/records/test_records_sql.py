@@ -1,6 +1,6 @@
 """The portable SQL pieces, checked on DuckDB against Python's own date arithmetic.
 
-``tests/test_records_spark.py`` runs the same strings on Spark.
+``tests/records/test_records_spark.py`` runs the same strings on Spark.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Seven patients, two practices, January to March 2020, list sizes on the 15th. Every
 expected number below was counted by hand from the table in :func:`write_case` (the
 reasoning is in the comments beside each patient and event); none was produced by evalkit.
-``tests/test_records_spark.py`` runs the same case on Spark.
+``tests/records/test_records_spark.py`` runs the same case on Spark.
 """
 
 from __future__ import annotations
