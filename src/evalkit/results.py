@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["HEADLINE_ESTIMANDS", "headline_effects", "EFFECT_FIELDS", "EffectRecord",
-           "DesignResult", "effects_frame", "SCALES", "DOMAINS", "jsonable"]
+__all__ = ["ReadOnlyOptions", "HEADLINE_ESTIMANDS", "headline_effects", "EFFECT_FIELDS",
+           "EffectRecord", "DesignResult", "effects_frame", "SCALES", "DOMAINS", "jsonable"]
 
 SCALES = ("difference", "ratio", "percent")
 DOMAINS = ("engagement", "cost", "outcome")
@@ -135,6 +135,16 @@ def effects_frame(records: Sequence[EffectRecord | Mapping[str, Any]]) -> pd.Dat
         rows.append(r.to_dict(diagnostics=plain[key]))
     frame = pd.DataFrame(rows, columns=list(EFFECT_FIELDS))
     return frame
+
+
+class ReadOnlyOptions:
+    """For frozen result dataclasses with ``options`` and ``warnings`` fields: after
+    construction ``options`` is a read-only mapping and ``warnings`` a tuple, so a result
+    cannot be changed after the fact."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -64,6 +63,7 @@ from evalkit.data.arguments import check_whole
 from evalkit.data.contract import nearest
 from evalkit.data.inputs import takes_frame
 from evalkit.errors import DataError, DesignError
+from evalkit.results import ReadOnlyOptions
 
 __all__ = ["ContinuityResult", "continuity", "INDICES"]
 
@@ -101,7 +101,7 @@ def _parse_dates(values: pd.Series, *, column: str, file: str | None) -> np.ndar
 
 
 @dataclass(frozen=True)
-class ContinuityResult:
+class ContinuityResult(ReadOnlyOptions):
     """Continuity-of-care indices per patient and their summaries by group.
 
     Attributes
@@ -125,10 +125,6 @@ class ContinuityResult:
     min_visits: int
     warnings: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
     def n_excluded(self) -> int:

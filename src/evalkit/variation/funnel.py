@@ -67,7 +67,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -78,6 +77,7 @@ from evalkit.data.arguments import check_choice
 from evalkit.data.contract import nearest
 from evalkit.data.inputs import takes_frame
 from evalkit.errors import DataError, DesignError
+from evalkit.results import ReadOnlyOptions
 
 __all__ = ["FunnelResult", "funnel", "exact_limits", "KINDS", "DEFAULT_LIMITS"]
 
@@ -242,7 +242,7 @@ def _grid(den: np.ndarray, kind: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the result
 @dataclass(frozen=True)
-class FunnelResult:
+class FunnelResult(ReadOnlyOptions):
     """Units against funnel limits.
 
     Attributes
@@ -285,10 +285,6 @@ class FunnelResult:
     target_source: str = "pooled"
     warnings: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
     def adjusted(self) -> bool:

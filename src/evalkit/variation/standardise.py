@@ -60,7 +60,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -70,6 +69,7 @@ from scipy import stats
 from evalkit.data.arguments import check_choice, check_conf_level
 from evalkit.data.inputs import takes_frame
 from evalkit.errors import DataError, DesignError
+from evalkit.results import ReadOnlyOptions
 from evalkit.variation.funnel import _counts, _labels, _require_columns, _rows
 
 __all__ = ["StandardisedRates", "standardised_rates", "poisson_limits", "METHODS",
@@ -126,7 +126,7 @@ def poisson_limits(count, conf_level: float = 0.95, *, method: str = "exact"
 
 
 @dataclass(frozen=True)
-class StandardisedRates:
+class StandardisedRates(ReadOnlyOptions):
     """Standardised rates by group.
 
     Attributes
@@ -157,10 +157,6 @@ class StandardisedRates:
     standard_source: str = "pooled"
     warnings: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     def to_frame(self) -> pd.DataFrame:
         """The rates table (a copy)."""

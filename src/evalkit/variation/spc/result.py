@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalkit.errors import DesignError
+from evalkit.results import ReadOnlyOptions
 from evalkit.variation.spc.prepare import Prepared, label
 from evalkit.variation.spc.rules import RULE_COLUMNS, Signals
 
@@ -78,7 +78,7 @@ def check_improvement(improvement, file=None) -> int:
 
 
 @dataclass(frozen=True)
-class SPCResult:
+class SPCResult(ReadOnlyOptions):
     """A statistical process control chart: limits, points, classes and assurance.
 
     Attributes
@@ -120,10 +120,6 @@ class SPCResult:
     overview: pd.DataFrame
     options: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     @property
     def groups(self) -> list:
@@ -203,19 +199,25 @@ class SPCResult:
                 f"{len(self.overview):,} group(s), {len(self.limits):,} phase(s)>")
 
 
+def _group_positions(mapping: Mapping, names: np.ndarray, what: str, file) -> dict[int, Any]:
+    """A ``{group: value}`` mapping as ``{position in names: value}``; groups not in the data
+    are refused."""
+    lookup = {str(g): i for i, g in enumerate(names)}
+    unknown = [g for g in mapping if str(g) not in lookup]
+    if unknown:
+        raise DesignError(f"{what} names groups not in the data: "
+                          f"{', '.join(map(str, unknown[:5]))}", file=file,
+                          fix="use group labels as they appear in the group column")
+    return {lookup[str(g)]: v for g, v in mapping.items()}
+
+
 def _per_group_improvement(improvement, names: np.ndarray, file) -> np.ndarray:
     """The improvement direction of every group (1, -1 or 0), from one value or a mapping."""
     if not isinstance(improvement, Mapping):
         return np.full(names.size, check_improvement(improvement, file))
-    lookup = {str(g): i for i, g in enumerate(names)}
-    unknown = [g for g in improvement if str(g) not in lookup]
-    if unknown:
-        raise DesignError(f"improvement names groups not in the data: "
-                          f"{', '.join(map(str, unknown[:5]))}", file=file,
-                          fix="use group labels as they appear in the group column")
     out = np.zeros(names.size, dtype=int)
-    for g, v in improvement.items():
-        out[lookup[str(g)]] = check_improvement(v, file)
+    for i, v in _group_positions(improvement, names, "improvement", file).items():
+        out[i] = check_improvement(v, file)
     return out
 
 
@@ -224,14 +226,8 @@ def _per_group_target(target, names: np.ndarray, file) -> np.ndarray:
     if target is None:
         return out
     if isinstance(target, Mapping):
-        lookup = {str(g): i for i, g in enumerate(names)}
-        unknown = [g for g in target if str(g) not in lookup]
-        if unknown:
-            raise DesignError(f"target names groups not in the data: "
-                              f"{', '.join(map(str, unknown[:5]))}", file=file,
-                              fix="use group labels as they appear in the group column")
-        for g, v in target.items():
-            out[lookup[str(g)]] = _target_value(v, file)
+        for i, v in _group_positions(target, names, "target", file).items():
+            out[i] = _target_value(v, file)
         return out
     out[:] = _target_value(target, file)
     return out
