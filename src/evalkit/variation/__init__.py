@@ -1,4 +1,7 @@
-"""Comparing units: funnel plots against a target, and standardised rates.
+"""Is a unit's variation special? Statistical process control over time, and units compared
+with each other.
+
+- :mod:`evalkit.variation.spc`: XmR, p- and u-charts with the Making Data Count rules.
 
 - :func:`funnel` places each practice's (or PCN's) proportion or rate against exact
   binomial or Poisson limits, optionally inflated for overdispersion (Spiegelhalter, 2005).
