@@ -1,8 +1,7 @@
 """Is a unit's variation special? Statistical process control over time, and units compared
 with each other.
 
-- :mod:`evalkit.variation.spc`: XmR, p- and u-charts with the Making Data Count rules.
-
+- :mod:`evalkit.variation.spc`: XmR, p- and u-charts with the Making Data Count rules;
 - :func:`funnel` places each practice's (or PCN's) proportion or rate against exact
   binomial or Poisson limits, optionally inflated for overdispersion (Spiegelhalter, 2005).
 - :func:`standardised_rates` gives directly standardised rates with Dobson intervals, or
