@@ -16,9 +16,6 @@ Costing (this subpackage's first half):
 - :mod:`.evaluation` -- :func:`economic`, the economic evaluation an evaluation spec runs.
 """
 
-# The designs first: they import this package's evaluation module, which needs the
-# bootstrap helpers, which need the designs' option checks.
-from evalkit import designs as _designs  # noqa: F401, I001
 from evalkit.economics.bootstrap import BootstrapCI, bootstrap_ci
 from evalkit.economics.cost_effectiveness import (
     NICE_WTP,
