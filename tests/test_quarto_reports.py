@@ -236,9 +236,6 @@ def test_quarto_docx_tables_are_small_left_aligned_and_keep_their_widths(quarto_
     assert len(widths) == 2 and 0.12 < widths[0] / sum(widths) < 0.3, widths
 
 
-@pytest.mark.xfail(strict=True, reason="after the merges, LibreOffice breaks year-months "
-                   "(2019-04) and a p-value inside table cells of Quarto's DOCX; the builtin "
-                   "DOCX keeps them whole (test_report_docx_layout). Open in issues 23 and 24")
 def test_quarto_docx_table_words_are_not_broken_by_libreoffice(quarto_outputs, tmp_path):
     from test_report_docx_layout import NUMBER, SOFFICE, WORD, broken_pieces, to_pdf, tokens
 
@@ -364,8 +361,6 @@ def test_plain_quarto_docx_laid_out_has_the_notice_on_every_page_on_a4(
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in pt
 
 
-@pytest.mark.xfail(strict=True, reason="after the merges, LibreOffice breaks year-months "
-                   "(2018-04) in plain Quarto's DOCX table cells; open in issues 23 and 24")
 def test_plain_quarto_docx_keeps_numbers_whole(plain_render, tmp_path):
     from test_report_docx_layout import SOFFICE, broken_words, to_pdf
 

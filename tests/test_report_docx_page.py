@@ -106,6 +106,26 @@ def test_builtin_docx_without_a_notice_has_an_empty_header(tmp_path):
         assert not "".join(p.text for p in section.header.paragraphs).strip()
 
 
+# --- docx-tables.lua: what a word processor must not break ---------------------------------
+
+def test_docx_tables_filter_keeps_year_months_whole_inside_tables_too(tmp_path):
+    """A year-month gets a word joiner after its hyphen in prose and in table cells, and a
+    sign keeps one joiner to its currency symbol (the table pass once removed every joiner
+    in a cell, so LibreOffice broke "2018-|04" in Quarto's and the built-in DOCX)."""
+    from evalkit.render.writers import asset
+
+    joiner = "\u2060"
+    markdown = ("Leaves 2018-04 out.\n\n| when | cost |\n|---|---|\n"
+                f"| 2018-04 to 2019-03 | −£5, −{joiner}£6, -$7 |\n")
+    target = tmp_path / "t.docx"
+    pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target),
+                          extra_args=[f"--lua-filter={asset('docx-tables.lua')}"])
+    texts = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", part(target, "word/document.xml"))
+    assert f"Leaves 2018-{joiner}04 out." in texts
+    assert f"2018-{joiner}04 to 2019-{joiner}03" in texts
+    assert f"−{joiner}£5, −{joiner}£6, -{joiner}$7" in texts
+
+
 # --- quote marks ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("symbol", ["*", "'", '"', "<5"])

@@ -31,6 +31,20 @@ local function starts_with_number(text)
       or text:match("^[£$€]") or text:match("^−[£$€]")
 end
 
+-- A minus or hyphen joined to the currency symbol after it by one word joiner. Only that
+-- joiner is touched: the one after a year-month's hyphen (Str, below) stays. (Plain
+-- string replacement: in a Lua pattern a class such as [−£] matches single bytes.)
+local function join_currency(text)
+  for _, sign in ipairs({ "−", "-" }) do
+    for _, currency in ipairs({ "£", "$", "€" }) do
+      local joined = sign .. JOINER .. currency
+      local pattern = (sign .. currency):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+      text = text:gsub(pattern, joined)
+    end
+  end
+  return text
+end
+
 -- Join a sign and the number after it; keep a minus with the currency symbol after it.
 local function join_inlines(inlines)
   local out = pandoc.Inlines({})
@@ -44,7 +58,7 @@ local function join_inlines(inlines)
       i = i + 3
     else
       if item.t == "Str" then
-        item = pandoc.Str((item.text:gsub(JOINER, ""):gsub("([−%-])([£$€])", "%1" .. JOINER .. "%2")))
+        item = pandoc.Str(join_currency(item.text))
       end
       out:insert(item)
       i = i + 1
