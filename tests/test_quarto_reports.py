@@ -400,3 +400,48 @@ def test_quarto_glossary_keeps_the_terms_used_and_links_them(quarto_outputs):
     assert ids and set(ids) == {f"gloss-{t.key}" for t in TERMS if uses(t, text)}
     links = sorted(a["href"] for a in soup.select("a.evalkit-glossary-link"))
     assert links == sorted(f"#{i}" for i in ids)
+
+
+# --- 10. no page left half blank by a figure (typst-figures.typ, both engines) ----------------
+
+def test_quarto_pdf_pages_are_not_left_half_blank(quarto_outputs, plain_render, tmp_path):
+    from test_page_fill import LEAST_FILL, page_fill
+
+    for name, pdf in (("engine", quarto_outputs["pdf"]), ("plain", plain_render["pdf"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        fills = page_fill(pdf, folder)
+        assert len(fills) > 2
+        blank = [(i + 1, round(f, 2)) for i, f in enumerate(fills[:-1]) if f < LEAST_FILL]
+        assert blank == [], f"{name}: pages more than half blank: {blank}"
+
+
+def test_quarto_typst_floats_a_figure_that_would_leave_a_page_half_blank(tmp_path):
+    """A figure too tall for what is left of page 1 floats to page 2, and the text after it
+    fills page 1, with the typst files the evidence summary's front matter names."""
+    import yaml
+    from PIL import Image
+    from test_page_fill import LEAST_FILL, page_fill
+
+    quarto = need_quarto()
+    front = yaml.safe_load(REPORT.read_text(encoding="utf-8").split("---")[1])
+    typst_format = front["format"]["typst"]
+    includes = [{"file": str((REPORT.parent / f["file"]).resolve())}
+                for f in typst_format["include-before-body"]]
+    Image.new("RGB", (600, 900), (40, 90, 160)).save(tmp_path / "tall.png")
+    header = {"title": "Page fill", "format": {"typst": {
+        "papersize": "a4", "fontsize": typst_format["fontsize"],
+        "margin": typst_format["margin"], "include-before-body": includes}}}
+    body = ("```{=typst}\n#lorem(330)\n```\n\n"
+            '![A tall chart.](tall.png){#fig-tall fig-alt="A blue rectangle." width=70%}\n\n'
+            "@fig-tall is tall.\n\n```{=typst}\n#lorem(900)\n```\n")
+    (tmp_path / "fill.qmd").write_text(f"---\n{yaml.safe_dump(header)}---\n\n{body}",
+                                       encoding="utf-8")
+    env = {**os.environ, **quarto_env(tmp_path / "typst-cache")}
+    proc = subprocess.run([str(quarto), "render", "fill.qmd", "--to", "typst"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    fills = page_fill(tmp_path / "fill.pdf", folder)
+    assert len(fills) >= 2 and fills[0] >= LEAST_FILL, fills
