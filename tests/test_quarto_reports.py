@@ -445,3 +445,49 @@ def test_quarto_typst_floats_a_figure_that_would_leave_a_page_half_blank(tmp_pat
     folder.mkdir()
     fills = page_fill(tmp_path / "fill.pdf", folder)
     assert len(fills) >= 2 and fills[0] >= LEAST_FILL, fills
+
+
+# --- 11. DOCX figures as the built-in engine writes them ------------------------------------
+
+def test_quarto_docx_figures_are_not_in_layout_tables_and_keep_their_captions(quarto_outputs):
+    """Each picture is a body paragraph kept with its caption (not in a one-cell layout
+    table, where LibreOffice clipped a wide chart to the cell, drew a border round it and
+    put the caption on the next page), and cross-references find its bookmark."""
+    from lxml import etree
+
+    root = etree.fromstring(docx_xml(quarto_outputs["docx"]).encode("utf-8"))
+    pictures = list(root.iter(f"{_W}drawing"))
+    assert len(pictures) >= 8
+    styles = {s.get(f"{_W}styleId"): s for s in etree.fromstring(
+        docx_xml(quarto_outputs["docx"], "word/styles.xml").encode("utf-8")).iter(f"{_W}style")}
+    assert styles["CaptionedFigure"].find(f"{_W}pPr/{_W}keepNext") is not None
+    for drawing in pictures:
+        para = next(a for a in drawing.iterancestors() if a.tag == f"{_W}p")
+        assert not [a for a in para.iterancestors() if a.tag == f"{_W}tbl"], "in a table"
+        assert para.find(f"{_W}pPr/{_W}pStyle").get(f"{_W}val") == "CaptionedFigure"
+        caption = para.getnext()
+        assert caption.find(f"{_W}pPr/{_W}pStyle").get(f"{_W}val") == "ImageCaption"
+        assert "".join(caption.itertext()).startswith("Figure ")
+    marks = {b.get(f"{_W}name") for b in root.iter(f"{_W}bookmarkStart")}
+    anchors = {h.get(f"{_W}anchor") for h in root.iter(f"{_W}hyperlink")}
+    figure_links = {a for a in anchors if a and a.startswith("fig-")}
+    assert figure_links and figure_links <= marks
+
+
+# --- 12. HTML links that lead somewhere ------------------------------------------------------
+
+def test_quarto_html_links_only_to_files_that_exist(quarto_outputs):
+    """No link to another file (Quarto's "Other Formats" links named the temporary copy
+    that `evalkit report` renders, so both led nowhere); links within the page find their
+    target."""
+    html = quarto_outputs["html"]
+    soup = html_soup(html)
+    ids = {t.get("id") for t in soup.find_all(id=True)}
+    for a in soup.find_all("a", href=True):
+        href = a["href"]
+        if href.startswith(("http://", "https://", "mailto:", "data:")):
+            continue
+        if href.startswith("#"):
+            assert href == "#" or href[1:] in ids, href
+        else:
+            assert (html.parent / href.split("#")[0]).is_file(), href
