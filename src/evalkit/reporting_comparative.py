@@ -498,8 +498,10 @@ class ComparativeContext:
         for ev in self.schemes.evaluations.values():
             paths += [ev.spec.path] + [f for src in ev.spec.data.values()
                                        for f in src.files()]
+        # the rule by name, as the evidence summaries give it (its full text is in the
+        # counts appendix); a dict printed as a Python literal is no value for a reader
         return provenance_markdown(paths, {**self.parameters,
-                                           "disclosure": self.rules.to_dict()},
+                                           "disclosure": self.rules.name},
                                    folder=project_root())
 
 
