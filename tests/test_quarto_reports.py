@@ -231,6 +231,9 @@ def test_quarto_docx_tables_are_small_left_aligned_and_keep_their_widths(quarto_
         assert sizes == {"18"}, sizes  # 9 pt (half-points)
         centred = [j for j in table.iter(f"{_W}jc") if j.get(f"{_W}val") == "center"]
         assert not centred, "table text is centred"
+    for table in tables:  # no row split across two pages (evalkit's post-processing)
+        assert all(r.find(f"{_W}trPr/{_W}cantSplit") is not None
+                   for r in table.iter(f"{_W}tr")), "a row may break across pages"
     findings = next(t for t in tables if "Patient experience" in "".join(t.itertext()))
     widths = [int(c.get(f"{_W}w")) for c in findings.iter(f"{_W}gridCol")]
     assert len(widths) == 2 and 0.12 < widths[0] / sum(widths) < 0.3, widths

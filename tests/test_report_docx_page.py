@@ -126,6 +126,28 @@ def test_docx_tables_filter_keeps_year_months_whole_inside_tables_too(tmp_path):
     assert f"−{joiner}£5, −{joiner}£6, -{joiner}$7" in texts
 
 
+def test_finish_docx_keeps_every_table_row_on_one_page(tmp_path):
+    """A word processor may split a row across pages ("Community resource | team" in the
+    comparative synthesis); finish_docx (both engines) forbids it, header row included,
+    in WordprocessingML's order (cantSplit before tblHeader)."""
+    from lxml import etree
+
+    from evalkit.render.docx_post import finish_docx
+
+    target = tmp_path / "t.docx"
+    markdown = "| a | b |\n|---|---|\n| one | two |\n| three | four |\n"
+    pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target))
+    finish_docx(target, "")
+    root = etree.fromstring(part(target, "word/document.xml").encode("utf-8"))
+    rows = list(root.iter(f"{_W}tr"))
+    assert len(rows) == 3
+    for row in rows:
+        names = [etree.QName(c).localname for c in row.find(f"{_W}trPr")]
+        assert "cantSplit" in names, names
+        if "tblHeader" in names:
+            assert names.index("cantSplit") < names.index("tblHeader")
+
+
 # --- quote marks ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("symbol", ["*", "'", '"', "<5"])
