@@ -126,6 +126,29 @@ def test_docx_tables_filter_keeps_year_months_whole_inside_tables_too(tmp_path):
     assert f"−{joiner}£5, −{joiner}£6, -{joiner}$7" in texts
 
 
+def test_docx_tables_filter_lets_a_hyphenated_word_break_but_not_a_number(tmp_path):
+    """A column of hyphenated scheme names is not widened to the whole name (it took a third
+    of the page from the comparative synthesis's findings); a range of numbers still
+    widens its column."""
+    from lxml import etree
+
+    from evalkit.render.writers import asset
+
+    def first_share(cell: str) -> float:
+        sentence = " ".join(["the evidence is very uncertain"] * 12)
+        markdown = (f"| Scheme | Finding |\n|:----------|:{'-' * 89}|\n"
+                    f"| {cell} | {sentence} |\n")
+        target = tmp_path / "w.docx"
+        pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target),
+                              extra_args=[f"--lua-filter={asset('docx-tables.lua')}"])
+        root = etree.fromstring(part(target, "word/document.xml").encode("utf-8"))
+        widths = [int(c.get(f"{_W}w")) for c in root.iter(f"{_W}gridCol")]
+        return widths[0] / sum(widths)
+
+    assert first_share("mental-health-primary-care") < 0.2
+    assert first_share("1,234,567,890-1,234,567,890") > 0.3
+
+
 def test_finish_docx_keeps_every_table_row_on_one_page(tmp_path):
     """A word processor may split a row across pages ("Community resource | team" in the
     comparative synthesis); finish_docx (both engines) forbids it, header row included,

@@ -5,7 +5,8 @@
 -- every table of a DOCX:
 -- 1. a comparison sign and the number after it ("< 0.001") are joined by a no-break
 --    space, and a sign before a currency symbol ("−£486") by a word joiner (U+2060);
--- 2. each column is made at least as wide as its longest unbreakable piece of text at the
+-- 2. each column is made at least as wide as its longest unbreakable piece of text (a
+--    hyphenated word may break after its hyphens) at the
 --    table's 9 pt (evalkit's reference document: A4, 2 cm margins, 0.19 cm cell padding),
 --    the width taken from columns that have room to spare; the relative widths the report
 --    chose are kept otherwise.
@@ -67,12 +68,15 @@ local function join_inlines(inlines)
   return out
 end
 
--- The longest piece of a cell's text that cannot be broken (split at spaces; a no-break
--- space joins), in characters.
+-- The longest piece of a cell's text that cannot be broken, in characters: split at
+-- spaces (a no-break space joins) and after a hyphen between letters, where a word
+-- processor breaks a hyphenated word ("mental-|health-|primary-care"; a column as wide
+-- as the whole word took a third of the page from a column of sentences). A hyphen
+-- between digits, or one followed by a word joiner (a year-month), does not split.
 local function longest_piece(cell)
   local text = pandoc.utils.stringify(cell.contents)
   local longest = 0
-  for piece in text:gmatch("[^ \t\n]+") do
+  for piece in text:gsub("(%a%-)%f[%a]", "%1 "):gmatch("[^ \t\n]+") do
     piece = piece:gsub(JOINER, "")
     local n = utf8.len(piece) or #piece
     if n > longest then
