@@ -53,7 +53,8 @@ def _mde_of(mde: PowerResult | float, scale: str) -> tuple[float, float | None]:
 
 
 def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
-                      improvement: str = "decrease", units: str = "") -> str | None:
+                      improvement: str = "decrease", units: str = "",
+                      money: bool = False) -> str | None:
     """The sentence for a finding of no detectable effect.
 
     Parameters
@@ -68,6 +69,9 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
         ``"decrease"`` (a fall is the hoped-for effect) or ``"increase"``.
     units
         Words after an absolute MDE (e.g. ``"admissions per 1,000 a month"``).
+    money
+        The outcome is a cost in pounds: an absolute MDE is shown in whole pounds
+        (:func:`evalkit.narrative.format_gbp`), e.g. "a fall of £412 or more".
 
     Returns
     -------
@@ -78,6 +82,9 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
     --------
     >>> null_finding_text({"scale": "ratio", "ci_low": 0.9, "ci_high": 1.05}, 0.93)
     'No fall was detected; the evaluation could have detected a fall of 7% or more.'
+    >>> null_finding_text({"scale": "difference", "ci_low": -900.0, "ci_high": 150.0},
+    ...                   1234.4, money=True)
+    'No fall was detected; the evaluation could have detected a fall of £1,234 or more.'
     """
     scale = str(effect.get("scale", "difference"))
     lo, hi = effect.get("ci_low"), effect.get("ci_high")
@@ -91,6 +98,10 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
     if scale == "ratio":
         shown = 100 * (1 - np.exp(-size)) if word == "fall" else 100 * (np.exp(size) - 1)
         amount = f"{shown:.0f}%"
+    elif money:
+        from ..narrative import format_gbp
+
+        amount = format_gbp(size) + (f" {units}" if units else "")
     elif pct is not None:
         amount = f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
     else:
