@@ -69,6 +69,10 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _pct(v: float) -> str:
     return f"{format_sig(v, 2)}%"
 
@@ -122,10 +126,10 @@ class PlanReport:
                   else "none yet: see the data section")
         target = _pct(self.plan.target)
         rows = [("Scheme", md_text(self.spec.title)),
-                ("Question", "Did the scheme change " + ", ".join(
-                    md_text(self.label(o).lower() if self.label(o)[1:2].islower()
-                            else self.label(o)) for o in self._outcomes()[:3])
-                 + " compared with what would otherwise have happened?"),
+                ("Question", "Did the scheme change " + _and(
+                    [md_text(self.label(o).lower() if self.label(o)[1:2].islower()
+                             else self.label(o)) for o in self._outcomes()[:3]])
+                 + ", compared with what would otherwise have happened?"),
                 ("Recommended primary design", design)]
         if p is not None:
             need = p.months_needed(self.plan.target)
@@ -135,8 +139,9 @@ class PlanReport:
                      (f"Follow-up to detect a {target} change",
                       f"{need} months" if need else f"not reached within 36 months: "
                       f"{target} is smaller than this design can detect")]
-        rows.append(("Analyses pre-specified", f"{len(self.spec.analyses)} (see the analysis "
-                     "section and the spec in the appendix)"))
+        blocks = len({(a.design, a.data, a.label) for a in self.spec.analyses})
+        rows.append(("Analyses pre-specified", f"{blocks} (see the analysis section and the "
+                     "spec in the appendix)"))
         table = pd.DataFrame(rows, columns=["Item", "Plan"])
         sign = pd.DataFrame([("Prepared by (evaluator)", "", ""),
                              ("Approved by (commissioner)", "", ""),
@@ -169,7 +174,8 @@ class PlanReport:
         by_domain: dict[str, list[str]] = {}
         for o in self._outcomes():
             dom = quadruple_aim_domain(o, s.outcomes.get(o, {}))
-            by_domain.setdefault(dom, []).append(self.label(o))
+            if self.label(o) not in by_domain.setdefault(dom, []):
+                by_domain[dom].append(self.label(o))
         outcomes = "; ".join(f"{d}: {', '.join(v)}" for d, v in by_domain.items())
         model = pd.DataFrame([
             ("Inputs", "the scheme's staff and costs; data: " + ", ".join(
