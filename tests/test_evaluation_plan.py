@@ -118,8 +118,10 @@ def test_spec_text_is_text_never_markup(tmp_path):
                   spec.read_text(), count=1)
     spec.write_text(text + "# ```` a fence in a comment\n")
     rep = PlanReport(plan(spec, n_sims=20))
-    title = rep.title_markdown()
-    assert "**bold**" not in title and "\\*\\*bold\\*\\*" in title
+    title = next(line for line in rep.title_markdown().splitlines()
+                 if line.startswith("title:"))
+    assert "**bold**" not in title and r"\\*\\*bold" in title
+    assert "<b>" not in rep.glance_markdown() and "**bold**" not in rep.glance_markdown()
     block = rep.spec_markdown()
     assert block.startswith("`````yaml\n") and block.rstrip().endswith("`````")
 
