@@ -413,7 +413,7 @@ def cmd_plan(args) -> int:
               "followup": args.followup}
     status = render_folder(qmd.resolve(), out.name, params, _formats(args.format),
                            out.resolve().parent, args.engine, force=args.force)
-    return _print_statuses([status])
+    return _print_statuses([{**status, "scheme": f"{spec.scheme} (plan)"}])
 
 
 def _planning_parsers(sub) -> None:

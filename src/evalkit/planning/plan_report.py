@@ -69,6 +69,12 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _lower(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case unless it starts an
+    abbreviation ("A&E attendances" stays)."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -127,8 +133,7 @@ class PlanReport:
         target = _pct(self.plan.target)
         rows = [("Scheme", md_text(self.spec.title)),
                 ("Question", "Did the scheme change " + _and(
-                    [md_text(self.label(o).lower() if self.label(o)[1:2].islower()
-                             else self.label(o)) for o in self._outcomes()[:3]])
+                    [md_text(_lower(self.label(o))) for o in self._outcomes()[:3]])
                  + ", compared with what would otherwise have happened?"),
                 ("Recommended primary design", design)]
         if p is not None:
@@ -197,7 +202,8 @@ class PlanReport:
         for dom in QUADRUPLE_AIM:
             mine = [o for o in self._outcomes()
                     if quadruple_aim_domain(o, self.spec.outcomes.get(o, {})) == dom]
-            q = ("; ".join(f"Did the scheme change {self.label(o)}?" for o in mine)
+            q = (" ".join(f"Did the scheme change {name}?" for name in
+                          dict.fromkeys(_lower(self.label(o)) for o in mine))
                  if mine else _NOT_MEASURED[dom])
             rows.append((dom, q))
         if self.spec.engagement:

@@ -42,8 +42,8 @@ def mde_curve_plot(curves: Mapping[str, pd.DataFrame], *, target: float | None =
     --------
     >>> frame = pd.DataFrame({"followup": [3, 12, 36], "percent": [12.0, 9.6, 7.6]})
     >>> fig, alt = mde_curve_plot({"Emergency admissions": frame}, target=5.0)
-    >>> alt.split(":")[0]
-    'Line chart of the smallest change the evaluation could detect (80% power, two-sided 5%) against months of follow-up, one line per analysis'
+    >>> alt.split(": ")[1]
+    'Emergency admissions'
     """
     lines = {}
     for label, frame in curves.items():
