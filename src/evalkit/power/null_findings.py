@@ -16,7 +16,7 @@ import numpy as np
 
 from .result import PowerResult
 
-__all__ = ["null_finding_text", "mde_from_se", "MDE_Z"]
+__all__ = ["null_finding_text", "detectable_amount", "mde_from_se", "MDE_Z"]
 
 #: z(0.975) + z(0.80): the minimum detectable effect is this many standard errors, for
 #: 80% power in a two-sided test at 5%.
@@ -94,17 +94,35 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
     if not lo <= null <= hi:
         return None
     word = "fall" if improvement == "decrease" else "rise"
-    size, pct = _mde_of(mde, scale)
-    if scale == "ratio":
-        shown = 100 * (1 - np.exp(-size)) if word == "fall" else 100 * (np.exp(size) - 1)
-        amount = f"{shown:.0f}%"
-    elif money:
-        from ..narrative import format_gbp
-
-        amount = format_gbp(size) + (f" {units}" if units else "")
-    elif pct is not None:
-        amount = f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
-    else:
-        amount = f"{size:.3g}{' ' + units if units else ''}"
+    amount = detectable_amount(scale, mde, improvement=improvement, units=units,
+                               money=money)
     return (f"No {word} was detected; the evaluation could have detected a {word} of "
             f"{amount} or more.")
+
+
+def detectable_amount(scale: str, mde: PowerResult | float, *,
+                      improvement: str = "decrease", units: str = "",
+                      money: bool = False) -> str:
+    """The minimum detectable effect as the reports show it: a percentage for a ratio
+    ("7%"), whole pounds for money ("£1,234"), else 3 significant figures with ``units``.
+
+    The one wording of an MDE, shared by :func:`null_finding_text` and the comparative
+    synthesis's "too small to tell" table.
+
+    Examples
+    --------
+    >>> detectable_amount("ratio", 0.93), detectable_amount("difference", 1234.4, money=True)
+    ('7%', '£1,234')
+    """
+    size, pct = _mde_of(mde, scale)
+    if scale == "ratio":
+        shown = (100 * (1 - np.exp(-size)) if improvement == "decrease"
+                 else 100 * (np.exp(size) - 1))
+        return f"{shown:.0f}%"
+    if money:
+        from ..narrative import format_gbp
+
+        return format_gbp(size) + (f" {units}" if units else "")
+    if pct is not None:
+        return f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
+    return f"{size:.3g}{' ' + units if units else ''}"
