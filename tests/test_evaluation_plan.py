@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import subprocess
 import zipfile
 
@@ -61,6 +62,7 @@ def test_every_figure_has_alt_text_and_every_page_the_notice(rendered):
     imgs = re.findall(r"<img [^>]*>", html)
     assert imgs and all(re.search(r'alt="[^"]{40,}"', i) for i in imgs)
     assert "smallest change the evaluation could detect" in html
+    assert 'id="gloss-mde"' in html  # the glossary keeps the terms the plan uses
     pages = subprocess.run(["pdfinfo", str(rendered / "evaluation-plan.pdf")],
                            capture_output=True, text=True).stdout
     n = int(re.search(r"Pages:\s+(\d+)", pages).group(1))
@@ -109,8 +111,6 @@ def test_the_mde_table_follows_the_curves_standard_errors():
 
 
 def test_spec_text_is_text_never_markup(tmp_path):
-    import shutil
-
     folder = tmp_path / "s"
     shutil.copytree(SYNTHETIC / "dementia-service", folder)
     spec = folder / "spec.yaml"
@@ -124,6 +124,16 @@ def test_spec_text_is_text_never_markup(tmp_path):
     assert "<b>" not in rep.glance_markdown() and "**bold**" not in rep.glance_markdown()
     block = rep.spec_markdown()
     assert block.startswith("`````yaml\n") and block.rstrip().endswith("`````")
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="Quarto is not installed")
+def test_the_plan_renders_with_quarto(tmp_path):
+    code = main(["--quiet", "plan", str(SYNTHETIC / "rapid-response" / "spec.yaml"), "--out",
+                 str(tmp_path / "q"), "--engine", "quarto", "--qmd", str(QMD)])
+    assert code == 0
+    page1 = " ".join(_pdf_page1(tmp_path / "q" / "evaluation-plan.pdf").split())
+    assert "Sign-off" in page1 and "Synthetic data" in page1
+    assert (tmp_path / "q" / "evaluation-plan.docx").is_file()
 
 
 @pytest.mark.slow

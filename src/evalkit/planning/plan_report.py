@@ -405,6 +405,12 @@ class PlanReport:
         fence = "`" * max(3, 1 + max((len(r) for r in _backtick_runs(text)), default=0))
         return f"{fence}yaml\n{text.rstrip()}\n{fence}\n"
 
+    def glossary_markdown(self) -> str:
+        """The glossary appendix (the render keeps the terms the plan uses)."""
+        from ..glossary import glossary_markdown
+
+        return glossary_markdown()
+
     def provenance_markdown(self) -> str:
         """Inputs, git state, parameters, engine and packages."""
         from ..reporting import provenance_markdown
