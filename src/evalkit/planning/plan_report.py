@@ -301,6 +301,12 @@ class PlanReport:
                 rows.append((name, at(12), at(24), at(36), md_text(p.result.method)))
         table = pd.DataFrame(rows, columns=["Analysis and outcome", "12 months", "24 months",
                                             "36 months", "How it was found"])
+        cautions = [f"- {md_text(_cap(self._design(p.design)))}, "
+                    f"{md_text(self.label(p.outcome))}: {md_text(w)}"
+                    for p in self.plan.power if p.result is not None
+                    for w in p.result.warnings]
+        if cautions:
+            cautions = ["", "**Cautions from the power calculations.**", "", *cautions, ""]
         return "\n".join([
             md_text("The minimum detectable effect (MDE) is the smallest true change the "
                     "analysis would detect 8 times in 10 (80% power) with a two-sided test at "
@@ -311,7 +317,7 @@ class PlanReport:
             pipe_table(table, {"Analysis and outcome": 28, "12 months": 12, "24 months": 12,
                                "36 months": 12, "How it was found": 36},
                        markdown=["How it was found"]), "",
-            ": Minimum detectable effect by follow-up length {#tbl-mde}", ""])
+            ": Minimum detectable effect by follow-up length {#tbl-mde}", "", *cautions])
 
     def _draw_mde(self):
         from ..plots.power import mde_curve_plot
