@@ -65,9 +65,9 @@ TRUTH = {("gaussian", "level"): -3.0, ("gaussian", "slope"): -0.1,
 REMEDIES = {
     "default": "the default: AR(1) errors, rho by REML, Kenward-Roger covariance, "
                "Satterthwaite df (counts: latent AR(1) process, Zeger 1988, rho and tau2 by "
-               "REML, Satterthwaite df)",
+               "REML, Kenward-Roger covariance, Satterthwaite df)",
     "reml_sat": "AR(1) errors, rho by REML, model-based covariance, Satterthwaite df (counts: "
-                "the default)",
+                "the latent AR(1) process without the Kenward-Roger covariance)",
     "reml_kr": "counts: AR(1) Pearson residuals, rho by REML, Kenward-Roger covariance, "
                "Satterthwaite df (gaussian: the default)",
     "moment": "previous default: AR(1) errors (counts: AR(1) Pearson residuals), "
@@ -182,13 +182,19 @@ def run_cell(reps: int, seed: int, others: int | None = None, **cell
         if fit is None:
             continue
         est[key], se[key] = fit.params[:, j], np.sqrt(fit.cov[:, j, j])
+        if key == "default" and not gaussian:  # reml_sat: the latent model's plug-in cov
+            est["reml_sat"] = fit.params[:m, j]
+            se["reml_sat"] = np.sqrt(fit.cov_model[:m, j, j])
         # satterthwaite_df for the coefficient, for all replications at once
         d = fit.dcov[:, :, j, j]
         var = np.einsum("rm,rmn,rn->r", d, fit.W, d)
         with np.errstate(divide="ignore", invalid="ignore"):
             df[key] = np.where(var > 0, 2 * fit.cov_model[:, j, j] ** 2 / var, np.inf)
-    same = "reml_kr" if gaussian else "reml_sat"
-    est[same], se[same], df[same] = est["default"][:m], se["default"][:m], df["default"][:m]
+    if gaussian:
+        est["reml_kr"], se["reml_kr"], df["reml_kr"] = (est["default"][:m], se["default"][:m],
+                                                        df["default"][:m])
+    else:
+        df["reml_sat"] = df["default"][:m]
     lags = newey_west_lags(n // len(np.unique(groups)))
     hac = hac_cov(fits["none"], Y[:m], Xv, offset, groups, gaussian=gaussian, lags=lags)
     est["hac"], se["hac"], df["hac"] = est["none"], np.sqrt(hac[:, j, j]), n - p

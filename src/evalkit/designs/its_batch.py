@@ -169,8 +169,11 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     scale = np.full(U, np.nan)
     conv = np.zeros(U, dtype=bool)
     rho = np.full(U, np.nan)
-    dcov = np.zeros((U, 2, X.shape[1], X.shape[1]))
-    wcov = np.zeros((U, 2, 2))
+    # Covariance parameters behind the Satterthwaite df: (sigma^2, rho) for gaussian
+    # outcomes, (a, b, rho) of the latent count model (its_model.latent_kenward_roger).
+    m = 2 if family == "gaussian" else 3
+    dcov = np.zeros((U, m, X.shape[1], X.shape[1]))
+    wcov = np.zeros((U, m, m))
     cov_model = cov.copy()
     if fittable.any() and autocorrelation == "none":
         b, c, sc, cv = fit_batch(Y[fittable], X, offset[fittable], M[fittable], family=family)
