@@ -10,7 +10,8 @@ get zero weight. Estimates equal statsmodels' GLM fits of each unit (tested to
 
 By default (``autocorrelation="auto"``) each unit gets the same remedy as
 :func:`evalkit.its` gives one series: AR(1) errors with rho by REML for gaussian outcomes,
-Zeger's latent AR(1) process for counts, and t intervals with Satterthwaite df
+Zeger's latent AR(1) process for counts, Kenward-Roger(-type) standard errors, and t
+intervals with Satterthwaite df
 (:func:`evalkit.designs.its_model.fit_ar1_batch`, vectorised over the units that share a
 pattern of observed periods; a unit's missing periods are dropped, as ``ek.its`` drops
 them). ``autocorrelation="none"`` gives the plain fits of :func:`fit_batch`, with

@@ -23,6 +23,8 @@ __all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar
            "newey_west_lags", "reml_rho", "reml_objective", "kenward_roger"]
 
 IMPACTS = ("step", "slope", "step+slope")
+# Bounds on log tau^2 in the latent count model's REML fit (fit_latent_ar1_batch).
+LOG_TAU2_BOUNDS = (-18.42, 2.3)
 
 
 @dataclass(frozen=True)
@@ -551,7 +553,7 @@ def latent_kenward_roger(X: np.ndarray, mu: np.ndarray, rho: np.ndarray, tau2: n
 
 
 def _newton_step(f, x: np.ndarray, y: np.ndarray, h: float = 1e-3,
-                 bounds=((-0.9, 0.98), (-18.42, 2.3))):
+                 bounds=((-0.9, 0.98), LOG_TAU2_BOUNDS)):
     """One safeguarded Newton step for the maximum of ``f(x, y)``, elementwise: the
     gradient and Hessian from central differences; a step that does not increase ``f``
     (or a Hessian that is not negative definite) is replaced by a short gradient step,
@@ -589,12 +591,17 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
 
     ``beta`` solves the quasi-likelihood (GEE) equations with that covariance by Fisher
     scoring; ``tau^2`` is Zeger's moment estimate ``sum((y - mu)^2 - mu) / sum(mu^2)``
-    (times ``n / (n - p)``), ``rho`` maximises the restricted likelihood of the link-scale
-    residuals ``(y - mu) / mu`` given ``tau^2`` (a common scale ``s^2`` profiled out), and
-    the three are iterated to convergence. Where the counts show no extra-Poisson variance
-    (``tau^2 = 0``) the fit is the quasi-Poisson GLM. Standard errors are model-based,
-    ``s^2 (X' V^-1 X)^-1``; the Satterthwaite df (:func:`satterthwaite_df`) take the
-    variance of rho-hat from the curvature of the profile restricted likelihood.
+    (times ``n / (n - p)``) to start, ``rho`` and ``tau^2`` maximise the restricted
+    likelihood of the link-scale residuals ``(y - mu) / mu`` (a common scale ``s^2``
+    profiled out), and the three are iterated to convergence. Where the counts show no
+    extra-Poisson variance (``tau^2 = 0``) the fit is the quasi-Poisson GLM.
+
+    ``cov_model`` is the plug-in covariance ``s^2 (X' V^-1 X)^-1``; ``cov`` is Kenward and
+    Roger's (1997) small-sample adjustment of it for the three estimated covariance
+    parameters (:func:`latent_kenward_roger`); the Satterthwaite (1946) df of a contrast
+    (:func:`satterthwaite_df`) use ``cov_model``, its derivatives ``dcov`` and ``W``, the
+    inverse observed REML information for ``(s^2, s^2 tau^2, rho)``, as for gaussian
+    outcomes.
     """
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     Xv = np.asarray(X, dtype=float)
@@ -693,8 +700,9 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
 
     ``method="reml"`` (the default): rho by restricted maximum likelihood
     (:func:`reml_rho`); ``cov`` is Kenward and Roger's adjusted covariance
-    (:func:`kenward_roger`) when ``adjust`` is True (the default for gaussian outcomes), the
-    model-based covariance ``cov_model`` otherwise; intervals then use t quantiles with the
+    (:func:`kenward_roger`; for the latent count model :func:`latent_kenward_roger`) when
+    ``adjust`` is True (the default for gaussian outcomes), the model-based covariance
+    ``cov_model`` otherwise; intervals then use t quantiles with the
     Satterthwaite df of the contrast (:func:`satterthwaite_df` with ``cov_model``, ``dcov``
     and ``W``, the inverse of the expected REML information for the scale and rho). For
     counts ``adjust=None`` or False gives the latent model, True the Pearson-residual AR(1)
