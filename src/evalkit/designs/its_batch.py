@@ -233,6 +233,7 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
             var = np.einsum("um,umn,un->u", d, wcov, d)
             with np.errstate(divide="ignore", invalid="ignore"):
                 df = np.where(var > 0, 2 * v**2 / var, np.inf)
+            df = np.maximum(df, 1.0)  # bounded below by 1, as ek.its bounds them
             qt = stats.t.ppf(1 - (1 - conf_level) / 2, df)
             lo, hi = est - qt * se, est + qt * se
             p = 2 * stats.t.sf(np.abs(est) / se, df)
