@@ -121,8 +121,8 @@ def its_power(*, n_pre: int, n_post: int, baseline_count: float, effect: float |
     - the variance is the GLS sandwich at ``theta*``, ``Phi X' Sigma^-1 Sigma_0 Sigma^-1 X
       Phi`` with ``Phi = (X' Sigma^-1 X)^-1``, plus Kackar and Harville's (1984, JASA
       79:853-862) term for the variance that estimating ``theta`` adds, ``Lambda = Phi
-      [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi`` (Kenward and Roger, 1997, Biometrics
-      53:983-997, eq. 5), with ``W`` the inverse of the expected REML information (a
+      [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi`` (as in Kenward and Roger, 1997, Biometrics
+      53:983-997), with ``W`` the inverse of the expected REML information (a
       pseudo-inverse where it is singular, as at ``rho = 0``).
 
     ``Lambda`` is a first-order approximation: with 48/24 points, dispersion 2 and rho 0.3

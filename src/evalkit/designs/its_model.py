@@ -495,8 +495,8 @@ def latent_kenward_roger(X: np.ndarray, mu: np.ndarray, rho: np.ndarray, tau2: n
 
     that is ``Phi + 2 Lambda``: Kackar and Harville's (1984, JASA 79:853-862) ``Lambda``,
     the variance that estimating theta adds to the coefficients, counted once for itself
-    and once for the downward bias of the plug-in ``Phi`` (Kenward and Roger's eq. 5 and
-    the derivation of their ``Phi_A``). Kenward and Roger's further term ``-Phi [sum_ij
+    and once for the downward bias of the plug-in ``Phi`` (as in Kenward and Roger's
+    derivation of their ``Phi_A``). Kenward and Roger's further term ``-Phi [sum_ij
     W_ij R_ij / 2] Phi``, with ``R_ij = X' Sigma^-1 (d^2 Sigma / d theta_i d theta_j)
     Sigma^-1 X``, is zero for covariances linear in their parameters (here ``a`` and
     ``b``) and is left out for ``rho``: in short series it made ``Phi_A`` indefinite (a
