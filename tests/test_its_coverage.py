@@ -360,10 +360,12 @@ def _benchmark():
 
 def test_stored_coverage_table_default_cells():
     """docs/its-coverage.md (benchmarks/its_coverage.py, 1000 or more replications a cell):
-    the default covers 93-97% in every cell, short count series (24/12) included since
-    the latent count model's covariance has a small-sample adjustment (before it, four of
-    them covered 92.3% to 92.9%). The previous default had gaussian 24/12 cells at 89.9%
-    and count cells at rho 0.6 at 90.9% in longer series."""
+    at the grid's seeds the default covers 93-97% in every cell, short count series
+    (24/12) included since the latent count model's covariance has a small-sample
+    adjustment (before it, four of them covered 92.3% to 92.9%). The doc also reports the
+    short count cells with rho 0.6 at other seeds, where those without a comparison
+    series cover about 91% (see the slow test below). The previous default had gaussian
+    24/12 cells at 89.9% and count cells at rho 0.6 at 90.9% in longer series."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "its-coverage.md").read_text()
@@ -376,6 +378,7 @@ def test_stored_coverage_table_default_cells():
         assert 93.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
     reps = int(text.split("the default on ")[1].split(" replications")[0])
     assert reps >= 1000
+    assert "## Beyond the grid's draws: short count series" in text
 
 
 @pytest.mark.slow
@@ -384,8 +387,13 @@ def test_stored_coverage_table_default_cells():
     (24, 12, 0.3, "gaussian", "level", True),
     (72, 48, 0.6, "quasipoisson", "level", True),
     (72, 48, 0.6, "quasipoisson", "slope", False),
-    (24, 12, 0.6, "quasipoisson", "level", False),
-    (24, 12, 0.6, "quasipoisson", "slope", False),
+    pytest.param((24, 12, 0.6, "quasipoisson", "level", False), marks=pytest.mark.xfail(
+        strict=True, reason="short count series without a comparison series: about 91% "
+        "at seeds other than the grid's even with the small-sample adjustment "
+        "(docs/its-coverage.md, 'Beyond the grid's draws'; open in issue 22.2)")),
+    pytest.param((24, 12, 0.6, "quasipoisson", "slope", False), marks=pytest.mark.xfail(
+        strict=True, reason="as the level change: about 91% at other seeds")),
+    (24, 12, 0.6, "quasipoisson", "level", True),
 ])
 def test_default_covers_in_the_hardest_cells(cell):
     """The cells where the previous default fell short (short series with autocorrelation,
