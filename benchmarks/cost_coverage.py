@@ -530,7 +530,8 @@ def cluster_section(table: pd.DataFrame, patient_reps: int, n_boot: int,
         "whole practices gets it right up to the factor (a - 1) / a; drawing a - 1 of the "
         "a practices of each kind removes that factor (McCarthy and Snowden, 1985; Rao and "
         "Wu, 1988), so the bootstrap variance of a mean equals the unbiased between-practice "
-        "estimate (tests/economics/test_cluster_bootstrap.py checks it against that formula). It is "
+        "estimate (tests/economics/test_cluster_bootstrap.py checks it against that formula). "
+        "It is "
         "vectorised: each replicate is a row of multinomial counts of practices, and the "
         "replicates' means are one matrix product with the practices' sums.\n",
         "Defaults: the `economic` design resamples practices whenever its data have a "

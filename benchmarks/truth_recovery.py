@@ -216,9 +216,11 @@ def write(table: pd.DataFrame, untested: list[str] | None = None) -> str:
         + (f"- Headlines whose estimand has no truth in truth.json: {len(untested)} ("
            + "; ".join(untested) + ").\n" if untested else "") + "\n"
         + "## Headline effects that miss the truth by more than 2 SE\n\n"
-        + show.loc[heads.index[heads["z"].abs() > 2], cols].to_markdown(index=False)
+        + show.loc[heads.index[heads["z"].abs() > 2], cols].to_markdown(
+            index=False, disable_numparse=[cols.index("z")])
         + "\n\n## Every effect with a truth\n\n"
-        + show[cols].to_markdown(index=False) + "\n\n"
+        # z is text ("+1.0"): kept as written, signs included
+        + show[cols].to_markdown(index=False, disable_numparse=[cols.index("z")]) + "\n\n"
         + f"_Run on {date.today().isoformat()} with evalkit {ek.__version__}._\n")
     DOC.write_text(text, encoding="utf-8")
     return text

@@ -44,6 +44,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "read": (".data.io", "read"),
     "init": (".planning", "init"),
     "advise": (".planning", "advise"),
+    "plan": (".planning", "plan"),
     "Evaluation": (".evaluation.pipeline", "Evaluation"),
     "run_spec": (".evaluation.pipeline", "run_spec"),
     "aggregate_records": (".records", "aggregate"),
@@ -118,7 +119,7 @@ __all__ = [
     "rate_certainty", "triangulate", "finding", "findings", "suppress", "DisclosureRules",
     # data, specs and pipeline
     "read", "check", "check_panel", "load_spec", "run_spec", "Evaluation", "synth",
-    "init", "advise",
+    "init", "advise", "plan",
     # results, plots and errors
     "DesignResult", "EffectRecord", "plots", "EvalkitError", "DataError", "SpecError",
     "DesignError", "__version__",

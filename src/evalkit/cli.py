@@ -24,6 +24,7 @@ __all__ = ["main"]
 
 REPORT = Path("reports") / "evidence-summary.qmd"
 COMPARE_REPORT = Path("reports") / "comparative-synthesis.qmd"
+PLAN_REPORT = Path("reports") / "evaluation-plan.qmd"
 FORMATS = ("html", "pdf", "docx")
 _FORCE_OUT = ("replace output folders even if they hold files evalkit did not write or "
               "that were changed: files with the names evalkit writes are overwritten, "
@@ -393,6 +394,28 @@ def cmd_advise(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """Render an evaluation plan (a statistical analysis plan) from a spec."""
+    from evalkit.evaluation.spec import load_spec
+    from evalkit.report.batch import render_folder
+
+    spec = load_spec(args.spec)  # a bad spec stops here: one line, exit 2
+    qmd = Path(args.qmd)
+    if not qmd.is_file():
+        raise EvalkitError("report source not found", file=str(qmd),
+                           fix="run from the evalkit project folder, or give --qmd "
+                               "reports/evaluation-plan.qmd")
+    if not args.target > 0:
+        raise EvalkitError(f"--target must be a positive percentage, not {args.target}",
+                           fix="give e.g. --target 5 for a 5% change")
+    out = Path(args.out) if args.out else Path("output") / "plans" / spec.scheme
+    params = {"spec": str(spec.path.resolve()), "target": args.target,
+              "followup": args.followup}
+    status = render_folder(qmd.resolve(), out.name, params, _formats(args.format),
+                           out.resolve().parent, args.engine, force=args.force)
+    return _print_statuses([{**status, "scheme": f"{spec.scheme} (plan)"}])
+
+
 def _planning_parsers(sub) -> None:
     """The ``init`` and ``advise`` subcommands (explicit columns override every guess)."""
     for name, helptext in (("init", "plan an evaluation from your own data files: write a "
@@ -410,6 +433,21 @@ def _planning_parsers(sub) -> None:
                            "the guess)")
         s.add_argument("--start", default=None, help="the start period, e.g. 2019-10")
         s.set_defaults(func=cmd_init if name == "init" else cmd_advise)
+    s = sub.add_parser("plan", help="render an evaluation plan (a statistical analysis plan "
+                       "with designs, minimum detectable effects and a timeline) from a spec")
+    s.add_argument("spec", help="the evaluation spec (spec.yaml)")
+    s.add_argument("--out", default=None, help="the plan's folder (default: "
+                   "output/plans/<scheme>); a folder evalkit did not write is not replaced")
+    s.add_argument("--format", default="html,pdf,docx", help="comma-separated formats")
+    s.add_argument("--engine", default="auto", choices=["auto", "quarto", "builtin"])
+    s.add_argument("--qmd", default=str(PLAN_REPORT))
+    s.add_argument("--target", type=float, default=5.0, help="the target effect, in percent "
+                   "of the baseline (default 5)")
+    s.add_argument("--followup", type=_jobs, default=12, help="the planned follow-up in "
+                   "months (default 12)")
+    s.add_argument("--force", action="store_true",
+                   help="render even when the inputs are unchanged; " + _FORCE_OUT)
+    s.set_defaults(func=cmd_plan)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -95,6 +95,8 @@ COLUMN_LABELS = {
     "emergency_admissions": "Emergency admissions", "ae_attendances": "A&E attendances",
     "bed_days": "Emergency bed days",
     "referrals_per_1000": "Referrals per 1,000 patients in the first year",
+    # data kinds and names the report's data table shows ("Mdt" was a code name)
+    "mdt": "MDT meetings",
 }
 
 

@@ -250,8 +250,10 @@ def test_counts_default_is_zeger_latent_ar1_fitted_by_reml():
     score = X.T @ Vi @ w
     assert np.max(np.abs(np.linalg.solve(G, score))) < 1e-6
     s2 = w @ Vi @ w / (X.shape[0] - X.shape[1])
-    np.testing.assert_allclose(coef["se"].to_numpy(), np.sqrt(np.diag(s2 * np.linalg.inv(G))),
-                               rtol=1e-6)
+    # The reported SEs are Kenward-Roger-type adjusted (checked against dense formulas in
+    # test_latent_kenward_roger_matches_dense_formulas): never below the plug-in SEs.
+    plug_in = np.sqrt(np.diag(s2 * np.linalg.inv(G)))
+    assert np.all(coef["se"].to_numpy() >= plug_in * (1 - 1e-9))
     best_rho = minimize_scalar(lambda r: -dense(r, tau2)[2], bounds=(-0.9, 0.98),
                                method="bounded", options={"xatol": 1e-8}).x
     best_tau = np.exp(minimize_scalar(lambda lt: -dense(rho, np.exp(lt))[2],
@@ -259,6 +261,74 @@ def test_counts_default_is_zeger_latent_ar1_fitted_by_reml():
                                       method="bounded", options={"xatol": 1e-8}).x)
     assert rho == pytest.approx(best_rho, abs=2e-3)
     assert tau2 == pytest.approx(best_tau, rel=2e-2)
+
+
+def test_latent_kenward_roger_matches_dense_formulas():
+    """The latent count model's small-sample covariance (Kenward and Roger 1997 for
+    Sigma = a diag(1/mu) + b R(rho), theta = (a, b, rho)) against dense matrices: W is the
+    inverse of the observed REML information (here a numerical Hessian of the dense REML
+    log-likelihood in theta itself), Phi_A = Phi + 2 Phi {sum W_ij (Q_ij - P_i Phi P_j)}
+    Phi, and dcov_i = -Phi P_i Phi; ek.its reports sqrt(diag Phi_A)."""
+    from evalkit.designs.its_model import fit_ar1_batch
+
+    Y, pop, comp, t, _ = simulate(12, 1, n_pre=24, n_post=12, rho=0.6,
+                                  family="quasipoisson", change="level", controlled=True)
+    y = Y[0]
+    X = _controlled_design(t, comp, 24)
+    fit = fit_ar1_batch(y[None], X, np.log(pop), family="quasipoisson", segments=comp)
+    data = pd.DataFrame({"month": t, "y": y, "pop": pop, "comparison": comp})
+    res = ek.its(data, outcome="y", time="month", start=24, family="quasipoisson",
+                 denominator="pop", control="comparison",
+                 seasonality={"fourier": 1, "period": 12}, horizons=())
+    coef = res.plot_data()["coefficients"].set_index("term")
+    # The same model (the harmonic in another phase spans the same columns), fitted
+    # iteratively from other starting values: equal to the fit's tolerance.
+    np.testing.assert_allclose(coef["se"].to_numpy(), np.sqrt(np.diag(fit.cov[0])), rtol=1e-4)
+    mu = fit.mu[0]
+    w = (y - mu) / mu
+    tau2, rho = fit.tau2[0], fit.rho[0]
+    seg = (36, 36)
+    n, p = X.shape
+    Vi = np.linalg.inv(np.diag(1 / mu) + tau2 * _dense_ar1(seg, rho)[0])
+    G = X.T @ Vi @ X
+    a = w @ (Vi - Vi @ X @ np.linalg.solve(G, X.T @ Vi)) @ w / (n - p)
+    b = a * tau2
+
+    def sigma(th):
+        return th[0] * np.diag(1 / mu) + th[1] * _dense_ar1(seg, th[2])[0]
+
+    def reml(th):
+        S = sigma(th)
+        Si = np.linalg.inv(S)
+        Gs = X.T @ Si @ X
+        e = w - X @ np.linalg.solve(Gs, X.T @ Si @ w)
+        return -0.5 * (np.linalg.slogdet(S)[1] + np.linalg.slogdet(Gs)[1] + e @ Si @ e)
+
+    th = np.array([a, b, rho])
+    h = 1e-4 * np.abs(th)
+    H = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            ei, ej = np.eye(3)[i] * h[i], np.eye(3)[j] * h[j]
+            H[i, j] = (reml(th + ei + ej) - reml(th + ei - ej) - reml(th - ei + ej)
+                       + reml(th - ei - ej)) / (4 * h[i] * h[j])
+    # The information, not its inverse: a and b trade off along a ridge (the smallest
+    # eigenvalue is about 1e-6 of the largest), so W itself is sensitive to the
+    # differencing; the curvature (taken in logs in evalkit, in theta here) agrees to 2%.
+    np.testing.assert_allclose(np.linalg.inv(fit.W[0]), -H, rtol=2e-2)
+    S = sigma(th)
+    Si = np.linalg.inv(S)
+    Phi = np.linalg.inv(X.T @ Si @ X)
+    R, dR, _ = _dense_ar1(seg, rho)
+    dS = [np.diag(1 / mu), R, b * dR]
+    P = [-X.T @ Si @ D @ Si @ X for D in dS]
+    total = sum(fit.W[0][i, j] * (X.T @ Si @ dS[i] @ Si @ dS[j] @ Si @ X - P[i] @ Phi @ P[j])
+                for i in range(3) for j in range(3))
+    np.testing.assert_allclose(fit.cov_model[0], Phi, rtol=1e-8)
+    np.testing.assert_allclose(fit.cov[0], Phi + 2 * Phi @ total @ Phi, rtol=1e-7)
+    for i in range(3):
+        np.testing.assert_allclose(fit.dcov[0, i], -Phi @ P[i] @ Phi, rtol=1e-7,
+                                   atol=1e-12 * np.abs(fit.dcov[0, i]).max())
 
 
 def test_default_for_counts_without_a_comparison_is_ar1_and_says_so():
@@ -290,10 +360,12 @@ def _benchmark():
 
 def test_stored_coverage_table_default_cells():
     """docs/its-coverage.md (benchmarks/its_coverage.py, 1000 or more replications a cell):
-    the default covers 93-97% in every cell of gaussian outcomes and of counts with at
-    least 48 points before; the short count series (24/12) fall at most about 3 Monte
-    Carlo SEs short (92% or more), the shortfall the doc reports. The previous default had
-    gaussian 24/12 cells at 89.9% and count cells at rho 0.6 at 90.9% in longer series."""
+    at the grid's seeds the default covers 93-97% in every cell, short count series
+    (24/12) included since the latent count model's covariance has a small-sample
+    adjustment (before it, four of them covered 92.3% to 92.9%). The doc also reports the
+    short count cells with rho 0.6 at other seeds, where those without a comparison
+    series cover about 91% (see the slow test below). The previous default had gaussian
+    24/12 cells at 89.9% and count cells at rho 0.6 at 90.9% in longer series."""
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "its-coverage.md").read_text()
@@ -303,12 +375,10 @@ def test_stored_coverage_table_default_cells():
     assert len(rows) == 72
     for size, rho, family, change, comparison, default, *_ in rows:
         v = float(default.split("%")[0])
-        if family == "gaussian" or size != "24/12":
-            assert 93.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
-        else:
-            assert 92.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
+        assert 93.0 <= v <= 97.0, (size, rho, family, change, comparison, v)
     reps = int(text.split("the default on ")[1].split(" replications")[0])
     assert reps >= 1000
+    assert "## Beyond the grid's draws: short count series" in text
 
 
 @pytest.mark.slow
@@ -317,11 +387,20 @@ def test_stored_coverage_table_default_cells():
     (24, 12, 0.3, "gaussian", "level", True),
     (72, 48, 0.6, "quasipoisson", "level", True),
     (72, 48, 0.6, "quasipoisson", "slope", False),
+    pytest.param((24, 12, 0.6, "quasipoisson", "level", False), marks=pytest.mark.xfail(
+        strict=True, reason="short count series without a comparison series: about 91% "
+        "at seeds other than the grid's even with the small-sample adjustment "
+        "(docs/its-coverage.md, 'Beyond the grid's draws'; open in issue 22.2)")),
+    pytest.param((24, 12, 0.6, "quasipoisson", "slope", False), marks=pytest.mark.xfail(
+        strict=True, reason="as the level change: about 91% at other seeds")),
+    (24, 12, 0.6, "quasipoisson", "level", True),
 ])
 def test_default_covers_in_the_hardest_cells(cell):
     """The cells where the previous default fell short (short series with autocorrelation,
     counts with rho = 0.6), with new seeds: the default is within 2.9 Monte Carlo SEs of 95%
-    at 600 replications (the previous default covered 90.0%, 92.9%, 91.7% and 91.3%)."""
+    at 600 replications (the previous default covered 90.0%, 92.9%, 91.7% and 91.3%; the
+    latent count model without its small-sample adjustment 92.3% and 92.7% in the two
+    short count cells, at the grid's seeds)."""
     n_pre, n_post, rho, family, change, controlled = cell
     reps = 600
     rows, check = _benchmark().run_cell(reps, 99 + n_pre + int(10 * rho), others=20,

@@ -221,3 +221,15 @@ def test_tornado_legend_is_not_crossed_by_the_base_case_line(frailty):
     top_of_line = ax.get_window_extent(renderer).y1
     crosses = legend.x0 < x < legend.x1 and legend.y0 < top_of_line
     assert not crosses
+
+
+def test_the_data_table_names_each_data_kind_in_words():
+    """The report's data table wrote the MDT data as "Mdt": a code name, capitalised."""
+    from evalkit.evaluation.spec import load_spec
+    from evalkit.report.design import data_sources
+
+    table = data_sources(load_spec(SYNTHETIC / "federation-mdt" / "spec.yaml"))
+    shown = set(table["Data"]) | set(table["Kind"])
+    assert "MDT meetings" in shown
+    assert not {w for w in shown if re.fullmatch(r"[A-Z]?[a-z]{2,4}", w)
+                and w.upper() in {"MDT", "GP", "PCN", "ICS", "SPC"}}, shown

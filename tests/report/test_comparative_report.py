@@ -126,7 +126,11 @@ def test_counts_follow_the_evidence_summaries_rule(report):
             "*" if 1 <= total <= 7 else f"{total:,}")
     text = report.disclosure_markdown()
     assert "NHS HES" in text and "Counts of organisations" in text
-    assert "disclosure" in report.provenance_markdown()
+    provenance = report.provenance_markdown()
+    assert "disclosure" in provenance
+    row = next(line for line in provenance.splitlines() if line.startswith("| disclosure"))
+    assert report.rules.name in row  # the rule's name, not a Python dict
+    assert not re.search(r"[{}]|'\w+': ", row), row
 
 
 def test_checklist_maps_squire_and_trend_items(report):

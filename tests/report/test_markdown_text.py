@@ -31,7 +31,7 @@ HOSTILE = [
 ]
 ORDINARY = ["Sant'Anna", "A&E attendances", "£2.09 per head – 5% of (all) costs",
             "Patients' ratings", "\"quoted\" words", "1-5 scale", "e.g. this... and that",
-            "Emergency admissions per 1,000", "well--being", "2019-04 to 2020-03", "50%",
+            "Emergency admissions per 1,000", "2019-04 to 2020-03", "50%",
             "Resource-use cost per patient per year (GBP)", "it's 100% (roughly)"]
 
 
@@ -83,6 +83,16 @@ def test_ordinary_text_looks_exactly_as_before():
 
     for text in ORDINARY:
         assert str(_html(md_text(text))) == str(_html(text)), text
+
+
+def test_runs_of_hyphens_stay_hyphens():
+    """A flag such as ``--treated`` or a rule of dashes is shown as written, not turned into
+    an en or em dash by pandoc's smart punctuation (which still curls quotes)."""
+    from evalkit.report.markdown_text import md_text
+
+    for text in ("use --treated scheme", "a---b", "-- start", "well--being", "x - y"):
+        assert _html(md_text(text)).get_text().strip() == text, text
+    assert _html(md_text("Patients' ratings")).get_text().strip() == "Patients’ ratings"
 
 
 def test_paragraphs_stay_paragraphs_and_markup_stays_text():

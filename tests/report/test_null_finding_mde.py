@@ -46,3 +46,18 @@ def test_a_clear_finding_states_no_detectable_effect(dementia):
                 row.finding
     clear = table[table["finding"].str.contains("may increase", na=False)]
     assert len(clear) and not clear["finding"].str.contains("could have detected").any()
+
+
+def test_a_null_cost_finding_states_its_detectable_difference_in_pounds(dementia):
+    ev, table = dementia
+    rows = table[table["domain"] == "Cost per capita"]
+    assert len(rows)
+    row = rows.iloc[0]
+    eff = ev.effects
+    rec = eff[(eff["outcome"] == row["outcome"]) & (eff["design"] == row["design"])
+              & (eff["estimand"] == row["estimand"])].iloc[0]
+    assert rec["scale"] == "difference" and rec["ci_low"] <= 0 <= rec["ci_high"]
+    z = norm.ppf(0.975) + norm.ppf(0.80)
+    pounds = z * rec["se"]  # independent of evalkit's formula
+    assert (f"No fall was detected; the evaluation could have detected a fall of "
+            f"£{pounds:,.0f} or more.") in row["finding"]

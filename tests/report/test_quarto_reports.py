@@ -231,14 +231,14 @@ def test_quarto_docx_tables_are_small_left_aligned_and_keep_their_widths(quarto_
         assert sizes == {"18"}, sizes  # 9 pt (half-points)
         centred = [j for j in table.iter(f"{_W}jc") if j.get(f"{_W}val") == "center"]
         assert not centred, "table text is centred"
+    for table in tables:  # no row split across two pages (evalkit's post-processing)
+        assert all(r.find(f"{_W}trPr/{_W}cantSplit") is not None
+                   for r in table.iter(f"{_W}tr")), "a row may break across pages"
     findings = next(t for t in tables if "Patient experience" in "".join(t.itertext()))
     widths = [int(c.get(f"{_W}w")) for c in findings.iter(f"{_W}gridCol")]
     assert len(widths) == 2 and 0.12 < widths[0] / sum(widths) < 0.3, widths
 
 
-@pytest.mark.xfail(strict=True, reason="after the merges, LibreOffice breaks year-months "
-                   "(2019-04) and a p-value inside table cells of Quarto's DOCX; the builtin "
-                   "DOCX keeps them whole (test_report_docx_layout). Open in issues 23 and 24")
 def test_quarto_docx_table_words_are_not_broken_by_libreoffice(quarto_outputs, tmp_path):
     from test_report_docx_layout import NUMBER, SOFFICE, WORD, broken_pieces, to_pdf, tokens
 
@@ -364,8 +364,6 @@ def test_plain_quarto_docx_laid_out_has_the_notice_on_every_page_on_a4(
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in pt
 
 
-@pytest.mark.xfail(strict=True, reason="after the merges, LibreOffice breaks year-months "
-                   "(2018-04) in plain Quarto's DOCX table cells; open in issues 23 and 24")
 def test_plain_quarto_docx_keeps_numbers_whole(plain_render, tmp_path):
     from test_report_docx_layout import SOFFICE, broken_words, to_pdf
 
@@ -405,3 +403,94 @@ def test_quarto_glossary_keeps_the_terms_used_and_links_them(quarto_outputs):
     assert ids and set(ids) == {f"gloss-{t.key}" for t in TERMS if uses(t, text)}
     links = sorted(a["href"] for a in soup.select("a.evalkit-glossary-link"))
     assert links == sorted(f"#{i}" for i in ids)
+
+
+# --- 10. no page left half blank by a figure (typst-figures.typ, both engines) ----------------
+
+def test_quarto_pdf_pages_are_not_left_half_blank(quarto_outputs, plain_render, tmp_path):
+    from test_page_fill import LEAST_FILL, page_fill
+
+    for name, pdf in (("engine", quarto_outputs["pdf"]), ("plain", plain_render["pdf"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        fills = page_fill(pdf, folder)
+        assert len(fills) > 2
+        blank = [(i + 1, round(f, 2)) for i, f in enumerate(fills[:-1]) if f < LEAST_FILL]
+        assert blank == [], f"{name}: pages more than half blank: {blank}"
+
+
+def test_quarto_typst_floats_a_figure_that_would_leave_a_page_half_blank(tmp_path):
+    """A figure too tall for what is left of page 1 floats to page 2, and the text after it
+    fills page 1, with the typst files the evidence summary's front matter names."""
+    import yaml
+    from PIL import Image
+    from test_page_fill import LEAST_FILL, page_fill
+
+    quarto = need_quarto()
+    front = yaml.safe_load(REPORT.read_text(encoding="utf-8").split("---")[1])
+    typst_format = front["format"]["typst"]
+    includes = [{"file": str((REPORT.parent / f["file"]).resolve())}
+                for f in typst_format["include-before-body"]]
+    Image.new("RGB", (600, 900), (40, 90, 160)).save(tmp_path / "tall.png")
+    header = {"title": "Page fill", "format": {"typst": {
+        "papersize": "a4", "fontsize": typst_format["fontsize"],
+        "margin": typst_format["margin"], "include-before-body": includes}}}
+    body = ("```{=typst}\n#lorem(330)\n```\n\n"
+            '![A tall chart.](tall.png){#fig-tall fig-alt="A blue rectangle." width=70%}\n\n'
+            "@fig-tall is tall.\n\n```{=typst}\n#lorem(900)\n```\n")
+    (tmp_path / "fill.qmd").write_text(f"---\n{yaml.safe_dump(header)}---\n\n{body}",
+                                       encoding="utf-8")
+    env = {**os.environ, **quarto_env(tmp_path / "typst-cache")}
+    proc = subprocess.run([str(quarto), "render", "fill.qmd", "--to", "typst"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    fills = page_fill(tmp_path / "fill.pdf", folder)
+    assert len(fills) >= 2 and fills[0] >= LEAST_FILL, fills
+
+
+# --- 11. DOCX figures as the built-in engine writes them ------------------------------------
+
+def test_quarto_docx_figures_are_not_in_layout_tables_and_keep_their_captions(quarto_outputs):
+    """Each picture is a body paragraph kept with its caption (not in a one-cell layout
+    table, where LibreOffice clipped a wide chart to the cell, drew a border round it and
+    put the caption on the next page), and cross-references find its bookmark."""
+    from lxml import etree
+
+    root = etree.fromstring(docx_xml(quarto_outputs["docx"]).encode("utf-8"))
+    pictures = list(root.iter(f"{_W}drawing"))
+    assert len(pictures) >= 8
+    styles = {s.get(f"{_W}styleId"): s for s in etree.fromstring(
+        docx_xml(quarto_outputs["docx"], "word/styles.xml").encode("utf-8")).iter(f"{_W}style")}
+    assert styles["CaptionedFigure"].find(f"{_W}pPr/{_W}keepNext") is not None
+    for drawing in pictures:
+        para = next(a for a in drawing.iterancestors() if a.tag == f"{_W}p")
+        assert not [a for a in para.iterancestors() if a.tag == f"{_W}tbl"], "in a table"
+        assert para.find(f"{_W}pPr/{_W}pStyle").get(f"{_W}val") == "CaptionedFigure"
+        caption = para.getnext()
+        assert caption.find(f"{_W}pPr/{_W}pStyle").get(f"{_W}val") == "ImageCaption"
+        assert re.match(r"Figure\s\d+:", "".join(caption.itertext()))
+    marks = {b.get(f"{_W}name") for b in root.iter(f"{_W}bookmarkStart")}
+    anchors = {h.get(f"{_W}anchor") for h in root.iter(f"{_W}hyperlink")}
+    figure_links = {a for a in anchors if a and a.startswith("fig-")}
+    assert figure_links and figure_links <= marks
+
+
+# --- 12. HTML links that lead somewhere ------------------------------------------------------
+
+def test_quarto_html_links_only_to_files_that_exist(quarto_outputs):
+    """No link to another file (Quarto's "Other Formats" links named the temporary copy
+    that `evalkit report` renders, so both led nowhere); links within the page find their
+    target."""
+    html = quarto_outputs["html"]
+    soup = html_soup(html)
+    ids = {t.get("id") for t in soup.find_all(id=True)}
+    for a in soup.find_all("a", href=True):
+        href = a["href"]
+        if href.startswith(("http://", "https://", "mailto:", "data:")):
+            continue
+        if href.startswith("#"):
+            assert href == "#" or href[1:] in ids, href
+        else:
+            assert (html.parent / href.split("#")[0]).is_file(), href

@@ -106,6 +106,71 @@ def test_builtin_docx_without_a_notice_has_an_empty_header(tmp_path):
         assert not "".join(p.text for p in section.header.paragraphs).strip()
 
 
+# --- docx-tables.lua: what a word processor must not break ---------------------------------
+
+def test_docx_tables_filter_keeps_year_months_whole_inside_tables_too(tmp_path):
+    """A year-month gets a word joiner after its hyphen in prose and in table cells, and a
+    sign keeps one joiner to its currency symbol (the table pass once removed every joiner
+    in a cell, so LibreOffice broke "2018-|04" in Quarto's and the built-in DOCX)."""
+    from evalkit.report.render.writers import asset
+
+    joiner = "\u2060"
+    markdown = ("Leaves 2018-04 out.\n\n| when | cost |\n|---|---|\n"
+                f"| 2018-04 to 2019-03 | −£5, −{joiner}£6, -$7 |\n")
+    target = tmp_path / "t.docx"
+    pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target),
+                          extra_args=[f"--lua-filter={asset('docx-tables.lua')}"])
+    texts = re.findall(r"<w:t[^>]*>([^<]*)</w:t>", part(target, "word/document.xml"))
+    assert f"Leaves 2018-{joiner}04 out." in texts
+    assert f"2018-{joiner}04 to 2019-{joiner}03" in texts
+    assert f"−{joiner}£5, −{joiner}£6, -{joiner}$7" in texts
+
+
+def test_docx_tables_filter_lets_a_hyphenated_word_break_but_not_a_number(tmp_path):
+    """A column of hyphenated scheme names is not widened to the whole name (it took a third
+    of the page from the comparative synthesis's findings); a range of numbers still
+    widens its column."""
+    from lxml import etree
+
+    from evalkit.report.render.writers import asset
+
+    def first_share(cell: str) -> float:
+        sentence = " ".join(["the evidence is very uncertain"] * 12)
+        markdown = (f"| Scheme | Finding |\n|:----------|:{'-' * 89}|\n"
+                    f"| {cell} | {sentence} |\n")
+        target = tmp_path / "w.docx"
+        pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target),
+                              extra_args=[f"--lua-filter={asset('docx-tables.lua')}"])
+        root = etree.fromstring(part(target, "word/document.xml").encode("utf-8"))
+        widths = [int(c.get(f"{_W}w")) for c in root.iter(f"{_W}gridCol")]
+        return widths[0] / sum(widths)
+
+    assert first_share("mental-health-primary-care") < 0.2
+    assert first_share("1,234,567,890-1,234,567,890") > 0.3
+
+
+def test_finish_docx_keeps_every_table_row_on_one_page(tmp_path):
+    """A word processor may split a row across pages ("Community resource | team" in the
+    comparative synthesis); finish_docx (both engines) forbids it, header row included,
+    in WordprocessingML's order (cantSplit before tblHeader)."""
+    from lxml import etree
+
+    from evalkit.report.render.docx_post import finish_docx
+
+    target = tmp_path / "t.docx"
+    markdown = "| a | b |\n|---|---|\n| one | two |\n| three | four |\n"
+    pypandoc.convert_text(markdown, "docx", format="markdown", outputfile=str(target))
+    finish_docx(target, "")
+    root = etree.fromstring(part(target, "word/document.xml").encode("utf-8"))
+    rows = list(root.iter(f"{_W}tr"))
+    assert len(rows) == 3
+    for row in rows:
+        names = [etree.QName(c).localname for c in row.find(f"{_W}trPr")]
+        assert "cantSplit" in names, names
+        if "tblHeader" in names:
+            assert names.index("cantSplit") < names.index("tblHeader")
+
+
 # --- quote marks ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("symbol", ["*", "'", '"', "<5"])

@@ -17,7 +17,9 @@ residuals of the first fit. Remedies: ``"hac"`` (Newey-West standard errors
 with the Newey-West 1994 lag rule unless ``lags`` is given), ``"ar"`` (gaussian:
 Prais-Winsten GLS with AR(1) errors, rho by REML, Kenward-Roger standard errors;
 counts: Zeger's 1988 latent AR(1) process on the log scale under Poisson noise, rho and
-the latent variance by REML; t quantiles with Satterthwaite df from the REML
+the latent variance by REML, Kenward-Roger-type standard errors (the variance that
+estimating the covariance adds, Kackar and Harville 1984, counted as Kenward and Roger 1997
+do); t quantiles with Satterthwaite df from the REML
 information, which allow for the estimated rho and scale; ``lags`` > 1 for a single
 gaussian series: statsmodels GLSAR of that order),
 ``"arima"`` (gaussian only: regression with ARMA(p, 0) errors via statsmodels SARIMAX),
@@ -119,7 +121,7 @@ def its(
         Fit each unit separately (batch ITS); see :func:`evalkit.designs.its_batch`.
     autocorrelation
         ``auto`` (AR(1) errors with rho by REML and Kenward-Roger standard errors, for
-        counts a latent AR(1) process;
+        counts a latent AR(1) process with Kenward-Roger-type standard errors;
         Newey-West for negbin and binomial), ``none``, ``hac``, ``ar`` or ``arima``.
         Coverage of each: docs/its-coverage.md. With ``unit``: ``auto`` (= ``ar``) or
         ``none``.
@@ -466,7 +468,8 @@ def _fit(y, den, X, offset, *, family, remedy, lags, groups) -> dict:
                    cov_model=ar.cov_model.to_numpy(), dcov=ar.dcov, W=ar.W,
                    latent_variance=ar.tau2,
                    method="quasi-likelihood GLS with a latent AR(1) process on the log scale "
-                          "(Zeger 1988; rho and its variance by REML)")
+                          "(Zeger 1988; rho and its variance by REML; Kenward-Roger-type "
+                          "standard errors)")
         return out
     if family == "negbin":
         model = sm.NegativeBinomial(y, X, offset=offset)

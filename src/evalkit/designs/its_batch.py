@@ -10,7 +10,8 @@ get zero weight. Estimates equal statsmodels' GLM fits of each unit (tested to
 
 By default (``autocorrelation="auto"``) each unit gets the same remedy as
 :func:`evalkit.its` gives one series: AR(1) errors with rho by REML for gaussian outcomes,
-Zeger's latent AR(1) process for counts, and t intervals with Satterthwaite df
+Zeger's latent AR(1) process for counts, Kenward-Roger(-type) standard errors, and t
+intervals with Satterthwaite df
 (:func:`evalkit.designs.its_model.fit_ar1_batch`, vectorised over the units that share a
 pattern of observed periods; a unit's missing periods are dropped, as ``ek.its`` drops
 them). ``autocorrelation="none"`` gives the plain fits of :func:`fit_batch`, with
@@ -169,8 +170,11 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
     scale = np.full(U, np.nan)
     conv = np.zeros(U, dtype=bool)
     rho = np.full(U, np.nan)
-    dcov = np.zeros((U, 2, X.shape[1], X.shape[1]))
-    wcov = np.zeros((U, 2, 2))
+    # Covariance parameters behind the Satterthwaite df: (sigma^2, rho) for gaussian
+    # outcomes, (a, b, rho) of the latent count model (its_model.latent_kenward_roger).
+    m = 2 if family == "gaussian" else 3
+    dcov = np.zeros((U, m, X.shape[1], X.shape[1]))
+    wcov = np.zeros((U, m, m))
     cov_model = cov.copy()
     if fittable.any() and autocorrelation == "none":
         b, c, sc, cv = fit_batch(Y[fittable], X, offset[fittable], M[fittable], family=family)
@@ -229,6 +233,7 @@ def its_batch(data: pd.DataFrame, *, outcome: str, time: str, start: Any, unit: 
             var = np.einsum("um,umn,un->u", d, wcov, d)
             with np.errstate(divide="ignore", invalid="ignore"):
                 df = np.where(var > 0, 2 * v**2 / var, np.inf)
+            df = np.maximum(df, 1.0)  # bounded below by 1, as ek.its bounds them
             qt = stats.t.ppf(1 - (1 - conf_level) / 2, df)
             lo, hi = est - qt * se, est + qt * se
             p = 2 * stats.t.sf(np.abs(est) / se, df)

@@ -6,8 +6,9 @@
 - :func:`its_sensitivity` refits with other numbers of harmonics and washout
   lengths, to show how much the estimate depends on those choices.
 - :func:`its_power` gives the standard error, power and minimum detectable
-  effect (MDE) of a planned count ITS, from the GLS variance with quasi-Poisson
-  dispersion and AR(1) autocorrelation.
+  effect (MDE) of a planned count ITS with quasi-Poisson dispersion and AR(1)
+  autocorrelation, from the variance of the default latent AR(1) estimator (its REML
+  limit's sandwich plus Kackar and Harville's term for estimating the covariance).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scipy import stats
 from evalkit.data.inputs import takes_frame
 from evalkit.data.periods import parse_period, parse_periods
 from evalkit.designs.its import its
-from evalkit.designs.its_model import Interruption, _ar1_inverse, design_matrix
+from evalkit.designs.its_model import LOG_TAU2_BOUNDS, Interruption, design_matrix
 from evalkit.errors import DesignError
 
 __all__ = ["its_placebo", "its_sensitivity", "its_power"]
@@ -106,11 +107,28 @@ def its_power(*, n_pre: int, n_post: int, baseline_count: float, effect: float |
               harmonics: int = 0, alpha: float = 0.05, power: float = 0.8) -> dict:
     """Standard error, power and minimum detectable effect of a planned count ITS.
 
-    The variance of the log level change is taken from the GLS information
-    ``phi (X' A^1/2 R^-1 A^1/2 X)^-1`` with ``A = diag(mu)`` (expected counts a period,
-    held at ``baseline_count``), ``R`` the AR(1) correlation matrix and ``phi`` the
-    quasi-Poisson dispersion: the model :func:`evalkit.its` fits with
-    ``autocorrelation="ar"``.
+    The counts are taken to have quasi-Poisson dispersion ``phi`` and AR(1) Pearson
+    residuals with lag-1 autocorrelation ``rho``, so the link-scale residuals ``(y - mu) /
+    mu`` have covariance ``Sigma_0 = (phi / mu) R(rho)``, with the expected count ``mu``
+    held at ``baseline_count``. The standard error is that of the estimator
+    :func:`evalkit.its` fits by default to counts, Zeger's (1988, Biometrika 75:621-629)
+    latent AR(1) model, whose working covariance is ``Sigma(theta) = a diag(1 / mu) + b
+    R(rho')`` with ``theta = (a, b, rho')`` estimated by REML
+    (:func:`~evalkit.designs.its_model.fit_latent_ar1_batch`):
+
+    - ``theta*``, the value REML converges to, maximises the expected restricted
+      log-likelihood under ``Sigma_0`` (with the fit's bound on ``b / a``);
+    - the variance is the GLS sandwich at ``theta*``, ``Phi X' Sigma^-1 Sigma_0 Sigma^-1 X
+      Phi`` with ``Phi = (X' Sigma^-1 X)^-1``, plus Kackar and Harville's (1984, JASA
+      79:853-862) term for the variance that estimating ``theta`` adds, ``Lambda = Phi
+      [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi`` (as in Kenward and Roger, 1997, Biometrics
+      53:983-997), with ``W`` the inverse of the expected REML information (a
+      pseudo-inverse where it is singular, as at ``rho = 0``).
+
+    ``Lambda`` is a first-order approximation: with 48/24 points, dispersion 2 and rho 0.3
+    the simulated spread of the default's estimate is about 4% above this standard error
+    (tests/power/test_power_its.py), where the GLS variance at the true covariance, the older
+    closed form, was 6.6% below it.
 
     Parameters
     ----------
@@ -148,10 +166,8 @@ def its_power(*, n_pre: int, n_post: int, baseline_count: float, effect: float |
     X = design_matrix(codes, [it], first=0,
                       seasonality={"fourier": harmonics, "period": 12} if harmonics else None,
                       monthly=False).to_numpy()
-    mu = np.full(n, float(baseline_count))
-    D = X * np.sqrt(mu)[:, None]
-    cov = np.linalg.inv(D.T @ _ar1_inverse(n, rho) @ D) * dispersion
-    se = float(np.sqrt(cov[2, 2]))
+    se = float(np.sqrt(_latent_default_variance(X, float(baseline_count), dispersion,
+                                                rho)[2, 2]))
     z_a, z_b = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
     out = {"se_log_level": se, "mde_reduction": float(np.exp(-(z_a + z_b) * se)),
            "mde_increase": float(np.exp((z_a + z_b) * se)), "alpha": alpha,
@@ -160,3 +176,58 @@ def its_power(*, n_pre: int, n_post: int, baseline_count: float, effect: float |
         shift = abs(np.log(effect)) / se
         out["power"] = float(stats.norm.cdf(shift - z_a) + stats.norm.cdf(-shift - z_a))
     return out
+
+
+def _ar1_corr(n: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """The AR(1) correlation matrix and its derivative in rho."""
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
+    R = rho**lag
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dR = np.where(lag > 0, lag * rho ** np.maximum(lag - 1, 0), 0.0)
+    return R, dR
+
+
+def _latent_default_variance(X: np.ndarray, mu: float, phi: float, rho: float) -> np.ndarray:
+    """Covariance of the latent AR(1) default's coefficients (see :func:`its_power`) when
+    the link-scale residuals have covariance ``(phi / mu) R(rho)``: the sandwich at the
+    REML limit ``theta*`` plus Kackar and Harville's ``Lambda``."""
+    from scipy import optimize
+
+    n = X.shape[0]
+    R0 = _ar1_corr(n, rho)[0]
+    S0 = phi / mu * R0
+    eye = np.eye(n) / mu
+
+    def parts(theta):
+        a, b, r = theta
+        S = a * eye + b * _ar1_corr(n, r)[0]
+        Si = np.linalg.inv(S)
+        Phi = np.linalg.inv(X.T @ Si @ X)
+        P = Si - Si @ X @ Phi @ X.T @ Si
+        return S, Si, Phi, P
+
+    def theta_of(x):  # x = (log b, log(b / a), rho)
+        b = np.exp(x[0])
+        return b / np.exp(x[1]), b, x[2]
+
+    def minus_reml(x):
+        S, Si, Phi, P = parts(theta_of(x))
+        return 0.5 * (np.linalg.slogdet(S)[1] - np.linalg.slogdet(Phi)[1]
+                      + np.trace(P @ S0))
+
+    bounds = [(None, None), LOG_TAU2_BOUNDS, (-0.9, 0.98)]
+    starts = ([np.log(phi / mu), LOG_TAU2_BOUNDS[1] - 0.01, rho],
+              [np.log(0.5 * phi / mu), 0.0, rho])
+    best = min((optimize.minimize(minus_reml, x0, method="L-BFGS-B", bounds=bounds)
+                for x0 in starts), key=lambda res: res.fun)
+    a, b, r = theta_of(best.x)
+    S, Si, Phi, P = parts((a, b, r))
+    A = Phi @ X.T @ Si
+    sandwich = A @ S0 @ A.T
+    dS = [eye, _ar1_corr(n, r)[0], b * _ar1_corr(n, r)[1]]
+    info = np.array([[0.5 * np.trace(P @ Si_ @ P @ Sj) for Sj in dS] for Si_ in dS])
+    W = np.linalg.pinv(info, rcond=1e-10, hermitian=True)
+    Pm = [-X.T @ Si @ D @ Si @ X for D in dS]
+    Q = [[X.T @ Si @ D @ Si @ E @ Si @ X for E in dS] for D in dS]
+    inner = sum(W[i, j] * (Q[i][j] - Pm[i] @ Phi @ Pm[j]) for i in range(3) for j in range(3))
+    return sandwich + Phi @ inner @ Phi

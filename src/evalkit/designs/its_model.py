@@ -23,6 +23,8 @@ __all__ = ["Interruption", "design_matrix", "seasonal_terms", "IMPACTS", "fit_ar
            "newey_west_lags", "reml_rho", "reml_objective", "kenward_roger"]
 
 IMPACTS = ("step", "slope", "step+slope")
+# Bounds on log tau^2 in the latent count model's REML fit (fit_latent_ar1_batch).
+LOG_TAU2_BOUNDS = (-18.42, 2.3)
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,18 @@ def _thomas(diag: np.ndarray, off: np.ndarray, F: np.ndarray) -> tuple[np.ndarra
     return np.moveaxis(f, 0, 1), np.sum(np.log(m), axis=0)
 
 
+def latent_solve(rho: np.ndarray, tau2: np.ndarray, mu: np.ndarray, Z: np.ndarray,
+                 first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``V^-1 Z`` for ``V = diag(1 / mu) + tau^2 R(rho)`` (see :func:`latent_gram`), and
+    ``log|K|`` of Woodbury's tridiagonal ``K = R^-1 / tau^2 + diag(mu)``."""
+    edge, link = _segment_masks(first)
+    r = rho[:, None]
+    c = 1.0 / ((1.0 - r**2) * tau2[:, None])
+    F = mu[:, :, None] * Z
+    U, logdet_k = _thomas(np.where(edge, 1.0, 1.0 + r**2) * c + mu, -r * c * link, F)
+    return F - mu[:, :, None] * U, logdet_k
+
+
 def latent_gram(rho: np.ndarray, tau2: np.ndarray, mu: np.ndarray, Z: np.ndarray,
                 first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Z' V^-1 Z`` and ``log|V|`` for ``V = diag(1 / mu) + tau^2 R(rho)``, the covariance
@@ -406,12 +420,8 @@ def latent_gram(rho: np.ndarray, tau2: np.ndarray, mu: np.ndarray, Z: np.ndarray
     M - M K^-1 M`` with ``M = diag(mu)`` and ``K = R^-1 / tau^2 + M`` tridiagonal."""
     n = mu.shape[1]
     k = int(first.sum())
-    edge, link = _segment_masks(first)
-    r = rho[:, None]
-    c = 1.0 / ((1.0 - r**2) * tau2[:, None])
-    F = mu[:, :, None] * Z
-    U, logdet_k = _thomas(np.where(edge, 1.0, 1.0 + r**2) * c + mu, -r * c * link, F)
-    gram = np.matmul(np.swapaxes(Z, 1, 2), F - mu[:, :, None] * U)
+    VZ, logdet_k = latent_solve(rho, tau2, mu, Z, first)
+    gram = np.matmul(np.swapaxes(Z, 1, 2), VZ)
     seen = mu > 0
     logdet = (-np.sum(np.log(np.where(seen, mu, 1.0)), axis=1)
               + (n - k) * np.log(1 - rho**2) + n * np.log(tau2) + logdet_k)
@@ -432,8 +442,118 @@ def latent_reml_objective(rho, tau2, mu, w, X, first) -> np.ndarray:
     return -0.5 * ((n - p) * np.log(rss) + logdet + np.linalg.slogdet(G)[1])
 
 
+def latent_reml_full(a, b, rho, mu, w, X, first) -> np.ndarray:
+    """The REML log-likelihood (up to a constant) of link-scale residuals ``w`` with
+    covariance ``Sigma = a diag(1 / mu) + b R(rho)`` and design ``X``, not profiled: ``-(1/2)
+    [(n - p) log a + log|V| + log|X' V^-1 X| + r' V^-1 r / a]`` with ``V = Sigma / a``."""
+    p = X.shape[-1]
+    n = w.shape[1]
+    Z = np.concatenate([np.broadcast_to(X, (w.shape[0],) + X.shape[-2:]), w[:, :, None]],
+                       axis=2)
+    gram, logdet = latent_gram(rho, b / a, mu, Z, first)
+    G, g, c = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
+    rss = c - np.einsum("ri,ri->r", g, np.linalg.solve(G, g[..., None])[..., 0])
+    return -0.5 * ((n - p) * np.log(a) + logdet + np.linalg.slogdet(G)[1] + rss / a)
+
+
+def latent_reml_information(a, b, rho, mu, w, X, first, h: float = 2e-3) -> np.ndarray:
+    """The observed REML information for ``theta = (a, b, rho)`` of
+    :func:`latent_reml_full` (series x 3 x 3): central differences of the log-likelihood
+    in ``(log a, log b, rho)``, mapped to ``theta`` by the chain rule (the gradient is
+    zero at the estimate)."""
+    x0 = np.stack([np.log(a), np.log(b), rho], axis=1)
+
+    def f(x):
+        return latent_reml_full(np.exp(x[:, 0]), np.exp(x[:, 1]), x[:, 2], mu, w, X, first)
+
+    f0 = f(x0)
+    H = np.empty((len(a), 3, 3))
+    E = np.eye(3) * h
+    for i in range(3):
+        H[:, i, i] = (f(x0 + E[i]) - 2 * f0 + f(x0 - E[i])) / h**2
+        for j in range(i):
+            H[:, i, j] = H[:, j, i] = (f(x0 + E[i] + E[j]) - f(x0 + E[i] - E[j])
+                                       - f(x0 - E[i] + E[j]) + f(x0 - E[i] - E[j])) / (4 * h**2)
+    J = np.stack([1 / a, 1 / b, np.ones_like(a)], axis=1)  # d phi / d theta
+    return -H * J[:, :, None] * J[:, None, :]
+
+
+def latent_kenward_roger(X: np.ndarray, mu: np.ndarray, rho: np.ndarray, tau2: np.ndarray,
+                         s2: np.ndarray, w: np.ndarray, first: np.ndarray):
+    """Kenward and Roger's (1997, Biometrics 53:983-997) small-sample adjustment of the
+    covariance of the latent AR(1) count model's coefficients (Zeger, 1988, Biometrika
+    75:621-629), with the Satterthwaite (1946) df pieces.
+
+    The working model of the link-scale residuals ``w = (y - mu) / mu`` is a linear model
+    with covariance ``Sigma(theta) = a diag(1 / mu) + b R(rho)``, ``theta = (a, b, rho)``,
+    ``a = s^2`` and ``b = s^2 tau^2`` (two variance components and a correlation), estimated
+    by REML. With ``Phi = (X' Sigma^-1 X)^-1``, ``Sigma_i = d Sigma / d theta_i``, ``P_i =
+    -X' Sigma^-1 Sigma_i Sigma^-1 X`` and ``Q_ij = X' Sigma^-1 Sigma_i Sigma^-1 Sigma_j
+    Sigma^-1 X``, the adjusted covariance is
+
+        ``Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j)] Phi``,
+
+    that is ``Phi + 2 Lambda``: Kackar and Harville's (1984, JASA 79:853-862) ``Lambda``,
+    the variance that estimating theta adds to the coefficients, counted once for itself
+    and once for the downward bias of the plug-in ``Phi`` (as in Kenward and Roger's
+    derivation of their ``Phi_A``). Kenward and Roger's further term ``-Phi [sum_ij
+    W_ij R_ij / 2] Phi``, with ``R_ij = X' Sigma^-1 (d^2 Sigma / d theta_i d theta_j)
+    Sigma^-1 X``, is zero for covariances linear in their parameters (here ``a`` and
+    ``b``) and is left out for ``rho``: in short series it made ``Phi_A`` indefinite (a
+    negative variance) in about one fit in ten, where the information for rho is small
+    (docs/its-coverage.md); without it ``Phi_A >= Phi``.
+
+    ``W`` is the inverse of the observed REML information for ``theta``
+    (:func:`latent_reml_information`), a pseudo-inverse on the directions of positive
+    curvature: near a boundary of the parameter space (no latent variance, or no Poisson
+    share) the flat directions are taken as known.
+
+    Returns ``(Phi, Phi_A, dPhi, W)`` with ``dPhi = d Phi / d theta_i = -Phi P_i Phi``
+    (series x 3 x p x p), from which :func:`satterthwaite_df` gives the df of a contrast.
+    ``Sigma`` is applied by Woodbury's identity and the AR(1) recursions
+    (:func:`latent_solve`, :func:`_ar1_times`), so the cost is O(n) a series.
+    """
+    R, n = mu.shape
+    p = X.shape[-1]
+    a, b = s2, s2 * tau2
+    Xb = np.broadcast_to(X, (R, n, p))
+    d1 = _tridiagonals(rho, first)[1]
+    Y = latent_solve(rho, tau2, mu, Xb, first)[0] / a[:, None, None]  # Sigma^-1 X
+    RY = _ar1_times(Y, rho, first)
+    T = _tri_times(d1, RY)
+    RT = _ar1_times(T, rho, first)
+    # C_i = Sigma_i Sigma^-1 X: Sigma_a = diag(1 / mu), Sigma_b = R, Sigma_rho = b dR/drho,
+    # with dR/drho = -R (dR^-1/drho) R.
+    C = [Y / mu[:, :, None], RY, -b[:, None, None] * RT]
+    Cs = np.concatenate(C, axis=2)
+    SC = latent_solve(rho, tau2, mu, Cs, first)[0] / a[:, None, None]
+    Qall = np.matmul(np.swapaxes(Cs, 1, 2), SC)
+    G = np.einsum("ni,rnj->rij", X, Y)
+    Phi = np.linalg.inv(G)
+    Phi = 0.5 * (Phi + np.swapaxes(Phi, 1, 2))
+    P = [-np.matmul(np.swapaxes(Y, 1, 2), Ci) for Ci in C]
+    P = [0.5 * (Pi + np.swapaxes(Pi, 1, 2)) for Pi in P]
+    info = latent_reml_information(a, b, rho, mu, w, X, first)
+    # W: the inverse of the observed information on the directions where it is positive
+    # (a pseudo-inverse): near a boundary of the parameter space (no latent variance, or no
+    # Poisson share) the flat directions are taken as known.
+    lam, vec = np.linalg.eigh(info)
+    keep = lam > 1e-8 * np.maximum(lam[:, -1:], 1e-300)
+    W = np.einsum("rik,rk,rjk->rij", vec, np.where(keep, 1 / np.where(keep, lam, 1.0), 0.0),
+                  vec)
+    inner = np.zeros((R, p, p))
+    for i in range(3):
+        for j in range(3):
+            Qij = Qall[:, i * p:(i + 1) * p, j * p:(j + 1) * p]
+            inner += W[:, i, j, None, None] * (Qij - P[i] @ Phi @ P[j])
+    adjusted = Phi + 2 * Phi @ inner @ Phi
+    adjusted = 0.5 * (adjusted + np.swapaxes(adjusted, 1, 2))
+    dcov = np.stack([-Phi @ Pi @ Phi for Pi in P], axis=1)
+    return Phi, adjusted, dcov, W
+
+
 def _newton_step(f, x: np.ndarray, y: np.ndarray, h: float = 1e-3,
-                 bounds=((-0.9, 0.98), (-18.42, 2.3))):
+                 bounds=((-0.9, 0.98), LOG_TAU2_BOUNDS)):
     """One safeguarded Newton step for the maximum of ``f(x, y)``, elementwise: the
     gradient and Hessian from central differences; a step that does not increase ``f``
     (or a Hessian that is not negative definite) is replaced by a short gradient step,
@@ -471,12 +591,17 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
 
     ``beta`` solves the quasi-likelihood (GEE) equations with that covariance by Fisher
     scoring; ``tau^2`` is Zeger's moment estimate ``sum((y - mu)^2 - mu) / sum(mu^2)``
-    (times ``n / (n - p)``), ``rho`` maximises the restricted likelihood of the link-scale
-    residuals ``(y - mu) / mu`` given ``tau^2`` (a common scale ``s^2`` profiled out), and
-    the three are iterated to convergence. Where the counts show no extra-Poisson variance
-    (``tau^2 = 0``) the fit is the quasi-Poisson GLM. Standard errors are model-based,
-    ``s^2 (X' V^-1 X)^-1``; the Satterthwaite df (:func:`satterthwaite_df`) take the
-    variance of rho-hat from the curvature of the profile restricted likelihood.
+    (times ``n / (n - p)``) to start, ``rho`` and ``tau^2`` maximise the restricted
+    likelihood of the link-scale residuals ``(y - mu) / mu`` (a common scale ``s^2``
+    profiled out), and the three are iterated to convergence. Where the counts show no
+    extra-Poisson variance (``tau^2 = 0``) the fit is the quasi-Poisson GLM.
+
+    ``cov_model`` is the plug-in covariance ``s^2 (X' V^-1 X)^-1``; ``cov`` is Kenward and
+    Roger's (1997) small-sample adjustment of it for the three estimated covariance
+    parameters (:func:`latent_kenward_roger`); the Satterthwaite (1946) df of a contrast
+    (:func:`satterthwaite_df`) use ``cov_model``, its derivatives ``dcov`` and ``W``, the
+    inverse observed REML information for ``(s^2, s^2 tau^2, rho)``, as for gaussian
+    outcomes.
     """
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     Xv = np.asarray(X, dtype=float)
@@ -547,28 +672,14 @@ def fit_latent_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *,
     beta = score_steps(beta, rho, tau2, max_iter)
     mu = np.exp(beta @ Xv.T + off)
     w = (Y - mu) / mu
-    Z = np.concatenate([Xb, w[:, :, None]], axis=2)
-
-    def gram_at(r):
-        gram, _ = latent_gram(r, tau2, mu, Z, first)
-        G, b, c = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
-        Ginv = np.linalg.inv(G)
-        s2 = (c - np.einsum("ri,rij,rj->r", b, Ginv, b)) / (n - p)
-        return Ginv * s2[:, None, None], s2
-
-    cov, s2 = gram_at(rho)
-    h = 0.005
-    hi, lo = np.minimum(rho + h, 0.985), np.maximum(rho - h, -0.985)
-    dcov_rho = (gram_at(hi)[0] - gram_at(lo)[0]) / (hi - lo)[:, None, None]
-    f0 = latent_reml_objective(rho, tau2, mu, w, Xv, first)
-    curv = -(latent_reml_objective(hi, tau2, mu, w, Xv, first) - 2 * f0
-             + latent_reml_objective(lo, tau2, mu, w, Xv, first)) / h**2
-    W = np.zeros((R, 2, 2))
-    W[:, 0, 0] = 2 * s2**2 / (n - p)
-    W[:, 1, 1] = np.where(curv > 0, 1 / np.maximum(curv, 1e-12), 0.0)
-    dcov = np.stack([cov / s2[:, None, None], dcov_rho], axis=1)
-    return ARBatch(beta, cov, rho, rho, s2 * (1 + tau2 * mu.mean(axis=1)), mu, float(n - p - 1),
-                   cov, dcov, W, tau2)
+    # The common scale s^2 (REML, given rho and tau^2), then Kenward and Roger's adjusted
+    # covariance and the pieces of the Satterthwaite df (latent_kenward_roger).
+    gram, _ = latent_gram(rho, tau2, mu, np.concatenate([Xb, w[:, :, None]], axis=2), first)
+    G, g, c = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
+    s2 = (c - np.einsum("ri,ri->r", g, np.linalg.solve(G, g[..., None])[..., 0])) / (n - p)
+    cov_model, cov, dcov, W = latent_kenward_roger(Xv, mu, rho, tau2, s2, w, first)
+    return ARBatch(beta, cov, rho, rho, s2 * (1 + tau2 * mu.mean(axis=1)), mu,
+                   float(n - p - 1), cov_model, dcov, W, tau2)
 
 
 def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: str,
@@ -589,8 +700,9 @@ def fit_ar1_batch(Y: np.ndarray, X: np.ndarray, offset: np.ndarray, *, family: s
 
     ``method="reml"`` (the default): rho by restricted maximum likelihood
     (:func:`reml_rho`); ``cov`` is Kenward and Roger's adjusted covariance
-    (:func:`kenward_roger`) when ``adjust`` is True (the default for gaussian outcomes), the
-    model-based covariance ``cov_model`` otherwise; intervals then use t quantiles with the
+    (:func:`kenward_roger`; for the latent count model :func:`latent_kenward_roger`) when
+    ``adjust`` is True (the default for gaussian outcomes), the model-based covariance
+    ``cov_model`` otherwise; intervals then use t quantiles with the
     Satterthwaite df of the contrast (:func:`satterthwaite_df` with ``cov_model``, ``dcov``
     and ``W``, the inverse of the expected REML information for the scale and rho). For
     counts ``adjust=None`` or False gives the latent model, True the Pearson-residual AR(1)

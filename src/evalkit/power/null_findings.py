@@ -16,7 +16,7 @@ import numpy as np
 
 from evalkit.power.result import PowerResult
 
-__all__ = ["null_finding_text", "mde_from_se", "MDE_Z"]
+__all__ = ["null_finding_text", "detectable_amount", "mde_from_se", "MDE_Z"]
 
 #: z(0.975) + z(0.80): the minimum detectable effect is this many standard errors, for
 #: 80% power in a two-sided test at 5%.
@@ -53,7 +53,8 @@ def _mde_of(mde: PowerResult | float, scale: str) -> tuple[float, float | None]:
 
 
 def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
-                      improvement: str = "decrease", units: str = "") -> str | None:
+                      improvement: str = "decrease", units: str = "",
+                      money: bool = False) -> str | None:
     """The sentence for a finding of no detectable effect.
 
     Parameters
@@ -68,6 +69,9 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
         ``"decrease"`` (a fall is the hoped-for effect) or ``"increase"``.
     units
         Words after an absolute MDE (e.g. ``"admissions per 1,000 a month"``).
+    money
+        The outcome is a cost in pounds: an absolute MDE is shown in whole pounds
+        (:func:`evalkit.evidence.narrative.format_gbp`), e.g. "a fall of £412 or more".
 
     Returns
     -------
@@ -78,6 +82,9 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
     --------
     >>> null_finding_text({"scale": "ratio", "ci_low": 0.9, "ci_high": 1.05}, 0.93)
     'No fall was detected; the evaluation could have detected a fall of 7% or more.'
+    >>> null_finding_text({"scale": "difference", "ci_low": -900.0, "ci_high": 150.0},
+    ...                   1234.4, money=True)
+    'No fall was detected; the evaluation could have detected a fall of £1,234 or more.'
     """
     scale = str(effect.get("scale", "difference"))
     lo, hi = effect.get("ci_low"), effect.get("ci_high")
@@ -87,13 +94,35 @@ def null_finding_text(effect: Mapping[str, Any], mde: PowerResult | float, *,
     if not lo <= null <= hi:
         return None
     word = "fall" if improvement == "decrease" else "rise"
-    size, pct = _mde_of(mde, scale)
-    if scale == "ratio":
-        shown = 100 * (1 - np.exp(-size)) if word == "fall" else 100 * (np.exp(size) - 1)
-        amount = f"{shown:.0f}%"
-    elif pct is not None:
-        amount = f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
-    else:
-        amount = f"{size:.3g}{' ' + units if units else ''}"
+    amount = detectable_amount(scale, mde, improvement=improvement, units=units,
+                               money=money)
     return (f"No {word} was detected; the evaluation could have detected a {word} of "
             f"{amount} or more.")
+
+
+def detectable_amount(scale: str, mde: PowerResult | float, *,
+                      improvement: str = "decrease", units: str = "",
+                      money: bool = False) -> str:
+    """The minimum detectable effect as the reports show it: a percentage for a ratio
+    ("7%"), whole pounds for money ("£1,234"), else 3 significant figures with ``units``.
+
+    The one wording of an MDE, shared by :func:`null_finding_text` and the comparative
+    synthesis's "too small to tell" table.
+
+    Examples
+    --------
+    >>> detectable_amount("ratio", 0.93), detectable_amount("difference", 1234.4, money=True)
+    ('7%', '£1,234')
+    """
+    size, pct = _mde_of(mde, scale)
+    if scale == "ratio":
+        shown = (100 * (1 - np.exp(-size)) if improvement == "decrease"
+                 else 100 * (np.exp(size) - 1))
+        return f"{shown:.0f}%"
+    if money:
+        from evalkit.evidence.narrative import format_gbp
+
+        return format_gbp(size) + (f" {units}" if units else "")
+    if pct is not None:
+        return f"{size:.3g}{' ' + units if units else ''} ({pct:.0f}%)"
+    return f"{size:.3g}{' ' + units if units else ''}"

@@ -40,6 +40,18 @@ from evalkit.synthesis import meta_analysis
 
 __all__ = ["ComparativeContext", "load_comparison", "DOMAINS", "CHECKLIST"]
 
+#: The target effect the "too small to tell" rule judges against: a change of this many
+#: percent in an outcome measured as a ratio (the plan's default, evalkit.planning.plan).
+TARGET_PERCENT = 5.0
+#: The rule, as the report states it.
+TOO_SMALL_RULE = (
+    "A finding is too small to tell when its 95% CI includes no effect and either the "
+    "smallest effect the analysis could have detected (80% power, two-sided 5%, from the "
+    "standard error it achieved) is larger than a {target} change, the target a commissioner "
+    "would hope for, or the interval also includes that detectable effect, so that it fits "
+    "no effect and a worthwhile one alike. Costs, and outcomes measured as differences, have "
+    "no target here and are judged by the second part alone.")
+
 #: The summary matrix's columns: the Quadruple Aim's domains with engagement beside them.
 DOMAINS = ("Engagement", "Outcomes", "Costs", "Staff experience")
 
@@ -195,6 +207,9 @@ class ComparativeContext:
                                                   if isinstance(r.get(d), tuple)}}
                        for r in matrix.to_dict(orient="records")],
             "counts": records(self.disclosure_frame().table),
+            "too_small_to_tell": records(self.too_small_frame().drop(
+                columns=["shown_effect", "shown_mde"])),
+            "target_percent": TARGET_PERCENT,
         })
 
     # -- sections -----------------------------------------------------------------------
@@ -328,6 +343,84 @@ class ComparativeContext:
             side.set_visible(False)
         fig.tight_layout()
         return FigureOutput(fig)
+
+    def too_small_frame(self) -> pd.DataFrame:
+        """Each scheme's headline outcome and cost findings (from its evidence summary)
+        with the smallest effect it could have detected and whether it was too small to
+        tell (:data:`TOO_SMALL_RULE`)."""
+        from evalkit.evidence.narrative import format_effect
+        from evalkit.power.null_findings import detectable_amount, mde_from_se
+
+        rows = []
+        for s, ev in self.schemes.evaluations.items():
+            table = evidence_summary(ev).table
+            hits = table[table["domain"].isin(["Population health outcomes",
+                                               "Cost per capita"]) & table["outcome"].notna()]
+            eff = ev.effects
+            for _, row in hits.iterrows():
+                rec = eff[(eff["outcome"] == row["outcome"]) & (eff["design"] == row["design"])
+                          & (eff["estimand"] == row["estimand"])]
+                if rec.empty:
+                    continue
+                rec = rec.iloc[0]
+                se = pd.to_numeric(pd.Series([rec.get("se")]), errors="coerce").iloc[0]
+                se, scale = float(se), str(rec["scale"])
+                if not (np.isfinite(se) and se > 0 and np.isfinite(rec["ci_low"])
+                        and np.isfinite(rec["ci_high"])):
+                    continue
+                better = ev.spec.outcomes.get(row["outcome"], {}).get("better")
+                sign = 1 if better == "higher" else -1
+                money = row["domain"] == "Cost per capita"
+                mde = mde_from_se(se, scale)
+                null = 1.0 if scale == "ratio" else 0.0
+                # the detectable effect in the hoped-for direction, on the record's scale
+                hoped = (float(np.exp(sign * -np.log(mde))) if scale == "ratio"
+                         else null + sign * mde)
+                lo, hi = float(rec["ci_low"]), float(rec["ci_high"])
+                includes_null = lo <= null <= hi
+                mde_pct = 100 * abs(hoped - 1) if scale == "ratio" else np.nan
+                if not includes_null:
+                    verdict = "effect detected"
+                elif (scale == "ratio" and mde_pct > TARGET_PERCENT) or lo <= hoped <= hi:
+                    verdict = "too small to tell"
+                else:
+                    verdict = "no effect of the detectable size"
+                rows.append({
+                    "scheme": s, "outcome": row["outcome"], "measure": row["measure"],
+                    "design": row["design"], "estimate": float(rec["estimate"]),
+                    "ci_low": lo, "ci_high": hi, "se": se, "mde": mde,
+                    "mde_percent": mde_pct, "verdict": verdict,
+                    "shown_effect": format_effect(rec),
+                    "shown_mde": detectable_amount(
+                        scale, mde, money=money,
+                        improvement="increase" if better == "higher" else "decrease")})
+        return pd.DataFrame(rows, columns=["scheme", "outcome", "measure", "design",
+                                           "estimate", "ci_low", "ci_high", "se", "mde",
+                                           "mde_percent", "verdict", "shown_effect",
+                                           "shown_mde"])
+
+    def too_small_markdown(self) -> str:
+        """Which schemes were too small to tell, with the rule stated."""
+        from evalkit.evidence.narrative import format_sig
+
+        f = self.too_small_frame()
+        if f.empty:
+            return ""
+        target = f"{format_sig(TARGET_PERCENT)}%"
+        tab = pd.DataFrame({
+            "Scheme": f["scheme"], "Finding": f["measure"], "Estimate (95% CI)":
+            f["shown_effect"], "Could have detected": f["shown_mde"],
+            "Verdict": f["verdict"].str.capitalize()})
+        n = int((f["verdict"] == "too small to tell").sum())
+        return "\n".join([
+            md_text(TOO_SMALL_RULE.format(target=target)), "",
+            md_text(f"{n} of the {len(f)} headline findings on outcomes and costs were too "
+                    "small to tell: for these, \"no change was detected\" does not mean "
+                    "\"no change\"."), "",
+            md_table(tab), "",
+            ": Which findings were too small to tell: each scheme's headline findings on "
+            "outcomes and costs, the smallest change each could have detected, and the "
+            "verdict {#tbl-too-small}", ""])
 
     def matrix_markdown(self) -> str:
         """The summary matrix as a table (the same content as the figure, in words)."""
@@ -496,8 +589,10 @@ class ComparativeContext:
         for ev in self.schemes.evaluations.values():
             paths += [ev.spec.path] + [f for src in ev.spec.data.values()
                                        for f in src.files()]
+        # the rule by name, as the evidence summaries give it (its full text is in the
+        # counts appendix); a dict printed as a Python literal is no value for a reader
         return provenance_markdown(paths, {**self.parameters,
-                                           "disclosure": self.rules.to_dict()},
+                                           "disclosure": self.rules.name},
                                    folder=project_root())
 
 

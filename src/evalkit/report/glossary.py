@@ -141,6 +141,12 @@ TERMS: tuple[Term, ...] = (
          "randomised comparison.",
          "Sherman et al., Preventing Crime: What Works, What Doesn't, What's Promising "
          "(1997)"),
+    Term("mde", "Minimum detectable effect (MDE)", ("minimum detectable effect",),
+         "The smallest true change that an analysis would detect 8 times in 10 (80% power) "
+         "with a two-sided test at the 5% level: 2.8 standard errors of the estimate when "
+         "there is no effect. A finding of no change means little when the MDE is larger "
+         "than the change hoped for.",
+         "Bloom, Evaluation Review (1995)"),
     Term("meta-analysis", "Random-effects meta-analysis", ("random-effects",
                                                            "random effects", "REML"),
          "A weighted average of several studies' effects that allows the true effect to "

@@ -104,6 +104,9 @@ def md_text(value: Any) -> Markdown:
     if isinstance(value, Markdown):
         return value
     text = _ESCAPE.sub(lambda m: "\\" + m.group(0), _plain(value))
+    # Runs of hyphens stay hyphens: pandoc's smart punctuation would turn "--treated" (a
+    # command-line flag) into an en dash. Quotes and ellipses may still curl.
+    text = re.sub(r"(?<=-)-", r"\\-", text)
     start = _LIST_START.match(text)
     if _RULE.fullmatch(text):
         text = re.sub(r"([-=])", r"\\\1", text)

@@ -470,9 +470,10 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
         units = _units(spec, outcome, rec)
         text = finding(rec, row["certainty"], label=label, consistent_designs=tri,
                        units=units)
-        text += _detectable(rec, entry.get("better"), units)
-        text += _design_sentence(row, rec) + _lead_sentence(evaluation, row, rec)
         domain = quadruple_aim_domain(outcome, entry)
+        text += _detectable(rec, entry.get("better"), units,
+                            money=domain == "Cost per capita")
+        text += _design_sentence(row, rec) + _lead_sentence(evaluation, row, rec)
         if rec["design"] == "economic" and domain == "Cost per capita":
             text += _net_cost(evaluation)
         rows.append({"domain": domain, "measure": label,
@@ -483,16 +484,19 @@ def _outcome_rows(evaluation, cert: CertaintyResult) -> list[dict]:
     return rows
 
 
-def _detectable(rec: Mapping[str, Any], better: str | None, units: str | None) -> str:
+def _detectable(rec: Mapping[str, Any], better: str | None, units: str | None, *,
+                money: bool = False) -> str:
     """For an effect whose interval includes no effect: the smallest effect the analysis
     could have detected (80% power, two-sided 5%, from the standard error it achieved), so
-    that "no change was detected" is not read as "no change" (issue 26)."""
+    that "no change was detected" is not read as "no change" (issue 26). A cost outcome
+    (``money``, the Cost per capita domain) states the smallest difference in pounds."""
     from evalkit.power.null_findings import mde_from_se, null_finding_text
 
     se, scale = rec.get("se"), str(rec.get("scale"))
-    if se is None or not np.isfinite(se) or se <= 0 or (scale != "ratio" and not units):
+    if (se is None or not np.isfinite(se) or se <= 0
+            or (scale != "ratio" and not units and not money)):
         return ""
-    text = null_finding_text(rec, mde_from_se(se, scale), units=units or "",
+    text = null_finding_text(rec, mde_from_se(se, scale), units=units or "", money=money,
                              improvement="increase" if better == "higher" else "decrease")
     return f" {text}" if text else ""
 

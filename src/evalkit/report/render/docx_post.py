@@ -1,10 +1,12 @@
-"""Finishing touches to a pandoc DOCX with python-docx: page-header notice, table borders.
+"""Finishing touches to a pandoc DOCX with python-docx: page-header notice, table borders,
+table rows kept whole on one page.
 
 Most of the look comes from evalkit's reference document (:mod:`.reference_docx`: A4,
 9 pt bordered tables, a page header showing the ``evalkit-page-notice`` property), which
 a plain ``quarto render`` uses too. What is done here makes the DOCX independent of a
 word processor updating fields: the notice is written into every page header as text
-(or the header left empty), and the table text is set to 9 pt run by run.
+(or the header left empty), the table text is set to 9 pt run by run, and no table row
+may break across pages (pandoc's AST cannot say so, so a plain ``quarto render`` lacks it).
 
 The built-in engine calls :func:`finish_docx` on pandoc's DOCX; ``evalkit report --engine
 quarto`` calls :func:`finish_quarto_docx` on Quarto's, which does the same to the report's
@@ -58,6 +60,33 @@ def _table_text(table, points: float) -> None:
 
     for element in table._tbl.iter(qn("w:r")):
         Run(element, table).font.size = Pt(points)
+
+
+# Children of w:trPr that must come after w:cantSplit (WordprocessingML order).
+_AFTER_CANT_SPLIT = ("trHeight", "tblHeader", "tblCellSpacing", "jc", "hidden", "ins", "del",
+                     "trPrChange")
+
+
+def _rows_whole(table) -> None:
+    """No row of the table is split across two pages (a word processor otherwise parts a
+    cell's last words from the rest of its row: "Community resource | team")."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    later = {qn(f"w:{n}") for n in _AFTER_CANT_SPLIT}
+    for row in table._tbl.findall(qn("w:tr")):
+        tr_pr = row.find(qn("w:trPr"))
+        if tr_pr is None:
+            tr_pr = OxmlElement("w:trPr")
+            row.insert(1 if row.find(qn("w:tblPrEx")) is not None else 0, tr_pr)
+        if tr_pr.find(qn("w:cantSplit")) is not None:
+            continue
+        cant = OxmlElement("w:cantSplit")
+        after = [c for c in tr_pr if c.tag in later]
+        if after:
+            after[0].addprevious(cant)
+        else:
+            tr_pr.append(cant)
 
 
 def _headings(document) -> None:
@@ -146,6 +175,7 @@ def finish_docx(path: Path, notice: str | None = None) -> None:
     for table in report_tables(document):
         _table_borders(table)
         _table_text(table, TABLE_POINTS)
+        _rows_whole(table)
     _header_notice(document, notice or "")
     document.save(str(path))
 

@@ -167,6 +167,7 @@ def _pdf(doc: ExecutedDocument, source: Path, work: Path, folder: Path) -> Path:
     typ = work / "document.typ"
     _pandoc(source, "typst", typ, [
         "--standalone", f"--include-in-header={asset('typst-defaults.typ')}",
+        f"--include-in-header={asset('typst-figures.typ')}",
         f"--include-in-header={user_header}", f"--metadata-file={page}",
         f"--lua-filter={asset('drop-page-notice.lua')}", *_common_args(front, options, work)])
     target = work / "document.pdf"

@@ -5,7 +5,8 @@
 -- every table of a DOCX:
 -- 1. a comparison sign and the number after it ("< 0.001") are joined by a no-break
 --    space, and a sign before a currency symbol ("−£486") by a word joiner (U+2060);
--- 2. each column is made at least as wide as its longest unbreakable piece of text at the
+-- 2. each column is made at least as wide as its longest unbreakable piece of text (a
+--    hyphenated word may break after its hyphens) at the
 --    table's 9 pt (evalkit's reference document: A4, 2 cm margins, 0.19 cm cell padding),
 --    the width taken from columns that have room to spare; the relative widths the report
 --    chose are kept otherwise.
@@ -31,6 +32,20 @@ local function starts_with_number(text)
       or text:match("^[£$€]") or text:match("^−[£$€]")
 end
 
+-- A minus or hyphen joined to the currency symbol after it by one word joiner. Only that
+-- joiner is touched: the one after a year-month's hyphen (Str, below) stays. (Plain
+-- string replacement: in a Lua pattern a class such as [−£] matches single bytes.)
+local function join_currency(text)
+  for _, sign in ipairs({ "−", "-" }) do
+    for _, currency in ipairs({ "£", "$", "€" }) do
+      local joined = sign .. JOINER .. currency
+      local pattern = (sign .. currency):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+      text = text:gsub(pattern, joined)
+    end
+  end
+  return text
+end
+
 -- Join a sign and the number after it; keep a minus with the currency symbol after it.
 local function join_inlines(inlines)
   local out = pandoc.Inlines({})
@@ -44,7 +59,7 @@ local function join_inlines(inlines)
       i = i + 3
     else
       if item.t == "Str" then
-        item = pandoc.Str((item.text:gsub(JOINER, ""):gsub("([−%-])([£$€])", "%1" .. JOINER .. "%2")))
+        item = pandoc.Str(join_currency(item.text))
       end
       out:insert(item)
       i = i + 1
@@ -53,12 +68,15 @@ local function join_inlines(inlines)
   return out
 end
 
--- The longest piece of a cell's text that cannot be broken (split at spaces; a no-break
--- space joins), in characters.
+-- The longest piece of a cell's text that cannot be broken, in characters: split at
+-- spaces (a no-break space joins) and after a hyphen between letters, where a word
+-- processor breaks a hyphenated word ("mental-|health-|primary-care"; a column as wide
+-- as the whole word took a third of the page from a column of sentences). A hyphen
+-- between digits, or one followed by a word joiner (a year-month), does not split.
 local function longest_piece(cell)
   local text = pandoc.utils.stringify(cell.contents)
   local longest = 0
-  for piece in text:gmatch("[^ \t\n]+") do
+  for piece in text:gsub("(%a%-)%f[%a]", "%1 "):gmatch("[^ \t\n]+") do
     piece = piece:gsub(JOINER, "")
     local n = utf8.len(piece) or #piece
     if n > longest then
