@@ -37,7 +37,7 @@ from ..evidence import maryland_level
 from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole, unit_clusters
+from ._options import check_choice, check_conf_level, check_whole, one_blas_thread, unit_clusters
 
 __all__ = ["staggered_did", "ESTIMATORS"]
 
@@ -46,6 +46,7 @@ ESTIMATORS = ("dr", "ipw", "reg")
 
 
 @takes_frame
+@one_blas_thread
 def staggered_did(
     data: pd.DataFrame,
     *,
