@@ -126,6 +126,11 @@ def main(size: str, rounds: int, n_warm: int, write: bool) -> None:
                 for p in procs:
                     p.kill()
                     p.wait()
+    report(runs, size, rounds, n_warm, write)
+
+
+def report(runs: list[dict], size: str, rounds: int, n_warm: int, write: bool) -> None:
+    """Summarise the runs into the table and (optionally) write the docs section."""
     table = summarise(pd.DataFrame(runs))
     from _table import write_section
 
@@ -187,9 +192,18 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--from-log", default=None,
+                        help="rebuild the table from the run lines a run printed")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.size, args.warm)
+    elif args.from_log:
+        import ast
+
+        lines = Path(args.from_log).read_text(encoding="utf-8").splitlines()
+        logged = [ast.literal_eval(x) for x in lines if x.startswith("{'round'")]
+        report(logged, args.size, max(r["round"] for r in logged), args.warm,
+               not args.no_write)
     else:
         main(args.size, args.rounds, args.warm, not args.no_write)
