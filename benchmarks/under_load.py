@@ -129,18 +129,23 @@ def main(size: str, rounds: int, n_warm: int, write: bool) -> None:
     report(runs, size, rounds, n_warm, write)
 
 
-def report(runs: list[dict], size: str, rounds: int, n_warm: int, write: bool) -> None:
+def report(runs: list[dict], size: str, rounds: int, n_warm: int, write: bool,
+           runs_of: int = 1) -> None:
     """Summarise the runs into the table and (optionally) write the docs section."""
     table = summarise(pd.DataFrame(runs))
     from _table import write_section
 
+    several = "" if runs_of == 1 else \
+        f"; the rounds of {runs_of} runs of the script, each starting in the same order"
     loads = pd.DataFrame(runs).groupby("condition")["load"].agg(["min", "max"])
     load_text = "; ".join(f"{c}: {lo:.1f} to {hi:.1f}" for c, (lo, hi) in loads.iterrows())
     notes = (f"{TASKS_TEXT} Panels of {size.replace('x', ' units x ')} periods. Seconds are "
              f"the median warm time over {rounds} round(s) (best of up to {n_warm} warm calls "
-             f"in each), with their range; 'peer / evalkit' is the peer's median warm time "
+             f"in each{several}), with their range; 'peer / evalkit' is the peer's median warm "
+             f"time "
              f"over evalkit's (evalkit's speed advantage); 'kept' is the advantage with two "
-             f"busy processes over the baseline's. 1-minute load average (2 cores) around the "
+             f"busy processes over the baseline's; the 'per round' columns give the same ratios "
+             f"within each round, round 1 first. 1-minute load average (2 cores) around the "
              f"processes: {load_text} (the machine is shared with other jobs, so the baseline "
              f"is not a quiet machine, and the two busy processes raise a load that is already "
              f"several times the cores). Target of issue 27: with two busy processes, evalkit "
@@ -170,7 +175,7 @@ TASKS_TEXT = ("Warm calls, each package in its own fresh process: evalkit's stag
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for task, (_, peer, _) in TASKS.items():
-        base_adv = {}
+        base_adv, base_per = {}, {}
         for condition in ("baseline", "two busy processes"):
             sub = df[(df["task"] == task) & (df["condition"] == condition)]
             med = sub.groupby("package")["warm"].median()
@@ -186,6 +191,15 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
                         base_adv[package] = adv
                     else:
                         row["kept (under load / baseline)"] = f"{adv / base_adv[package]:.2f}"
+                    # the same ratios within each round (packages run minutes apart)
+                    per = (sub[sub["package"] == peer].set_index("round")["warm"]
+                           / s.set_axis(sub[sub["package"] == package]["round"]))
+                    row["peer / evalkit, per round"] = ", ".join(f"{x:.2f}" for x in per)
+                    if condition == "baseline":
+                        base_per[package] = per
+                    else:
+                        kept = per / base_per[package]
+                        row["kept, per round"] = ", ".join(f"{x:.2f}" for x in kept)
                 rows.append(row)
     return pd.DataFrame(rows).fillna("")
 
@@ -197,7 +211,7 @@ if __name__ == "__main__":
     parser.add_argument("--warm", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--from-log", default=None,
-                        help="rebuild the table from the run lines a run printed")
+                        help="rebuild the table from the lines runs printed (comma-separated)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -205,9 +219,14 @@ if __name__ == "__main__":
     elif args.from_log:
         import ast
 
-        lines = Path(args.from_log).read_text(encoding="utf-8").splitlines()
-        logged = [ast.literal_eval(x) for x in lines if x.startswith("{'round'")]
+        logged: list[dict] = []
+        logs = args.from_log.split(",")
+        for log in logs:  # rounds of several runs, numbered on
+            lines = Path(log).read_text(encoding="utf-8").splitlines()
+            runs = [ast.literal_eval(x) for x in lines if x.startswith("{'round'")]
+            last = max((r["round"] for r in logged), default=0)
+            logged += [{**r, "round": r["round"] + last} for r in runs]
         report(logged, args.size, max(r["round"] for r in logged), args.warm,
-               not args.no_write)
+               not args.no_write, runs_of=len(logs))
     else:
         main(args.size, args.rounds, args.warm, not args.no_write)
