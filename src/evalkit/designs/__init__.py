@@ -1,19 +1,66 @@
-"""Evaluation designs: one module per design, one top-level function each."""
+"""Evaluation designs: one module per design, one top-level function each.
 
-from ..economics.evaluation import economic  # noqa: E402  (costs and value, per patient)
-from .did import did
-from .event_study import event_study
-from .its import its
-from .its_checks import its_placebo, its_power, its_sensitivity
-from .matching import match, matched
-from .prepost import prepost
-from .staggered_did import staggered_did
-from .synthetic_control import synthetic_control
+The functions are imported on first use (PEP 562), so that ``ek.staggered_did`` loads only
+its own module and not every design (scipy.stats, statsmodels, the economics package).
+"""
 
-#: The designs an evaluation spec can name, and the function behind each.
-DESIGNS = {"prepost": prepost, "its": its, "did": did, "event_study": event_study,
-           "staggered_did": staggered_did, "matched": matched,
-           "synthetic_control": synthetic_control, "economic": economic}
+import sys
+from importlib import import_module
+from types import ModuleType
+from typing import Any
+
+# Public names and the module each lives in.
+_LAZY: dict[str, tuple[str, str]] = {
+    "did": (".did", "did"),
+    "event_study": (".event_study", "event_study"),
+    "its": (".its", "its"),
+    "its_placebo": (".its_checks", "its_placebo"),
+    "its_power": (".its_checks", "its_power"),
+    "its_sensitivity": (".its_checks", "its_sensitivity"),
+    "match": (".matching", "match"),
+    "matched": (".matching", "matched"),
+    "prepost": (".prepost", "prepost"),
+    "staggered_did": (".staggered_did", "staggered_did"),
+    "synthetic_control": (".synthetic_control", "synthetic_control"),
+    "economic": ("..economics.evaluation", "economic"),  # costs and value, per patient
+}
+
+#: The designs an evaluation spec can name (``DESIGNS``, built on first use: it imports
+#: every design).
+_DESIGN_NAMES = ("prepost", "its", "did", "event_study", "staggered_did", "matched",
+                 "synthetic_control", "economic")
+
+
+class _Package(ModuleType):
+    """The package module: a design function keeps its name when the submodule of the same
+    name (``did``, ``its``, ``staggered_did``) is imported, as with eager imports."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and name in _LAZY and \
+                value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, _LAZY[name][1], value)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    """Import a design function (or ``DESIGNS``) on first use."""
+    if name == "DESIGNS":
+        value: Any = {n: getattr(sys.modules[__name__], n) for n in _DESIGN_NAMES}
+    elif name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module, __name__), attr)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"DESIGNS"})
+
 
 __all__ = ["DESIGNS", "prepost", "its", "did", "event_study", "staggered_did", "its_placebo",
            "its_sensitivity", "its_power", "match", "matched", "synthetic_control",

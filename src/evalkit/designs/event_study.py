@@ -34,7 +34,7 @@ from ..evidence import maryland_level
 from ..inputs import takes_frame
 from ..periods import parse_period, parse_periods
 from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole, unit_clusters
+from ._options import check_choice, check_conf_level, check_whole, one_blas_thread, unit_clusters
 from .cluster_se import SSC
 from .honest_did import event_time_sensitivity
 from .indicator_twfe import indicator_twfe
@@ -45,6 +45,7 @@ DESIGN = "event_study"
 
 
 @takes_frame
+@one_blas_thread
 def event_study(
     data: pd.DataFrame,
     *,
