@@ -223,7 +223,12 @@ def main(sizes, skip):
             print(row, flush=True)
     notes = ("Synthetic staggered panels (units x periods), never-treated controls, no "
              "covariates (so reg, ipw and dr coincide), ATT(g,t) plus the dynamic aggregation. "
-             "'first call' includes imports and warm-up costs; warm times are the best of three "
+             "'first call' is the first call in this script's process, after `import evalkit` "
+             "at its top: it does NOT include starting Python or importing pandas and numpy, "
+             "and evalkit's does not include `import evalkit` (it does include importing the "
+             "design's own module, which `import evalkit` leaves to the first call); a peer's "
+             "first call includes importing the peer, less what was already loaded. For fresh "
+             "processes with every import, see 'Cold start'. Warm times are the best of three "
              "calls (one when a call takes over 5 s). csdid's aggregation returns no "
              "overall value to compare.")
     print(write_section("Staggered DiD", pd.DataFrame(rows).fillna(""), notes))

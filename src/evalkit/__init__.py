@@ -7,7 +7,6 @@ function that takes a DataFrame first and keyword-only options, and returns a
 
 import sys
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any
 
@@ -77,6 +76,15 @@ sys.modules[__name__].__class__ = _Package
 
 def __getattr__(name: str) -> Any:
     """Import a public name, or a submodule (``ek.results``), on first use."""
+    if name == "__version__":  # importlib.metadata costs a fresh process about 0.1 s
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("evalkit")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0"
+        globals()[name] = value
+        return value
     module, attr = _LAZY.get(name, (f".{name}", ""))
     try:
         value = import_module(module, __name__)
@@ -94,10 +102,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-try:
-    __version__ = version("evalkit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     # designs

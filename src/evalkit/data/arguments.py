@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import os
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -11,7 +14,10 @@ from evalkit.data.inputs import check_option
 from evalkit.errors import DataError, DesignError
 
 __all__ = ["check_choice", "check_conf_level", "check_whole", "check_family",
-           "unit_clusters"]
+           "unit_clusters", "one_blas_thread"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def check_choice(name: str, value, allowed: Sequence[str]) -> None:
@@ -70,3 +76,31 @@ def unit_clusters(data, cluster: str, unit_codes: np.ndarray, *, file: str | Non
                         rows=[int(r) + 2 for r in np.flatnonzero(split)[:10]],
                         fix="cluster by a level that contains whole units")
     return codes
+
+
+_BLAS: list = []  # the threadpoolctl controller, made on first use
+
+
+def one_blas_thread(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a design's hot path with one BLAS thread (threadpoolctl).
+
+    Its matrix products are of a size where OpenBLAS's extra threads gain little on an idle
+    machine and, on a busy one, spin against other processes for the cores (issue 27:
+    docs/benchmarks.md, 'Under load'). ``EVALKIT_BLAS_THREADS`` sets another limit (a whole
+    number) or, as ``all``, leaves BLAS's threads as they are. The library's results do not
+    depend on it (OpenBLAS splits a product's rows and columns between threads, not sums).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        limit = os.environ.get("EVALKIT_BLAS_THREADS", "1").strip().lower()
+        if limit == "all":
+            return func(*args, **kwargs)
+        if not _BLAS:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        with _BLAS[0].limit(limits=int(limit), user_api="blas"):
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -29,16 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import special
 
-from evalkit.data.arguments import check_choice, check_conf_level, check_whole, unit_clusters
-from evalkit.data.contract import check_panel, nearest, never_treated
-from evalkit.data.inputs import takes_frame
-from evalkit.data.periods import parse_period, parse_periods
-from evalkit.designs.honest_did import event_time_sensitivity
-from evalkit.errors import DataError, DesignError
-from evalkit.evidence.maryland import maryland_level
-from evalkit.results import DesignResult, EffectRecord, effects_frame
+from ..contract import check_panel, nearest, never_treated
+from ..errors import DataError, DesignError
+from ..evidence import maryland_level
+from ..inputs import takes_frame
+from ..periods import parse_period, parse_periods
+from ..results import DesignResult, EffectRecord, effects_frame
+from ._options import check_choice, check_conf_level, check_whole, one_blas_thread, unit_clusters
 
 __all__ = ["staggered_did", "ESTIMATORS"]
 
@@ -47,6 +46,7 @@ ESTIMATORS = ("dr", "ipw", "reg")
 
 
 @takes_frame
+@one_blas_thread
 def staggered_did(
     data: pd.DataFrame,
     *,
@@ -261,7 +261,7 @@ def staggered_did(
     else:
         se_gt, ucrit, ucrit_event = _se(IF, clusters), np.nan, np.nan
         agg_se = _se(agg_IF, clusters)
-    crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    crit = _norm_ppf(1 - (1 - conf_level) / 2)
     att_gt = pd.DataFrame({
         "cohort": [axis.label(periods[g]) for g in group],
         "time": [axis.label(periods[t]) for t in tt],
@@ -306,13 +306,15 @@ def staggered_did(
             "n_boot": int(n_boot), "uniform_critical_value": float(ucrit),
             "uniform_critical_value_event": float(ucrit_event)}
     if honest:
+        from .honest_did import event_time_sensitivity  # scipy.optimize: only when asked
+
         diag.update(event_time_sensitivity(event.set_index("event_time")["att"], event_vcov,
                                            first_post=-anticipation, conf_level=conf_level))
     if np.isfinite(pretrend_p) and pretrend_p < 0.05:
         warnings.append(f"Pre-treatment group-time effects are jointly non-zero (p = "
                         f"{pretrend_p:.3f}): parallel trends are in doubt.")
     warnings = list(dict.fromkeys(warnings))
-    p_values = 2 * stats.norm.sf(np.abs(agg_values) / np.where(agg_se > 0, agg_se, np.nan))
+    p_values = 2 * _norm_sf(np.abs(agg_values) / np.where(agg_se > 0, agg_se, np.nan))
     records = []
     for name, value, se, p, extra in zip(agg.names, agg_values, agg_se, p_values, agg.extras,
                                          strict=True):
@@ -634,11 +636,31 @@ def _aggregate(att, group, tt, pg, cohorts, pg_cohort) -> _Aggregation:
 # ------------------------------------------------------------------ inference
 
 
+def _norm_ppf(q: float) -> float:
+    """Standard normal quantile: ``scipy.stats.norm.ppf``'s own kernel, without importing
+    scipy.stats (over a second of a fresh process's start)."""
+    return float(special.ndtri(q))
+
+
+def _norm_sf(x: np.ndarray) -> np.ndarray:
+    """Standard normal upper tail, as ``scipy.stats.norm.sf`` computes it (NaN stays NaN)."""
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+def _f_sf(x: float, dfn: float, dfd: float) -> float:
+    """Upper tail of F(dfn, dfd), as ``scipy.stats.f.sf`` computes it (1 below zero)."""
+    if np.isnan(x) or dfn <= 0 or dfd <= 0:
+        return np.nan
+    return 1.0 if x < 0 else float(special.fdtrc(dfn, dfd, x))
+
+
 def _cluster_sums(V: np.ndarray, clusters: np.ndarray | None, k: int | None = None
                   ) -> np.ndarray:
     """Column sums of ``V`` within clusters (rows unchanged when clustering by unit)."""
     if clusters is None:
         return V
+    from scipy import sparse  # only when clustering above the unit
+
     k = int(clusters.max()) + 1 if k is None else k
     A = sparse.csr_matrix((np.ones(clusters.size), (clusters, np.arange(clusters.size))),
                           shape=(k, clusters.size))
@@ -660,7 +682,7 @@ def _wald(V: np.ndarray, est: np.ndarray, n_clusters: int) -> float:
     except np.linalg.LinAlgError:
         w = float(est @ np.linalg.pinv(V) @ est)
     q, g = est.size, n_clusters
-    return float(stats.f.sf(w * (g - q) / (q * (g - 1)), q, g - q))
+    return float(_f_sf(w * (g - q) / (q * (g - 1)), q, g - q))
 
 
 class _MultiplierBootstrap:
@@ -681,7 +703,7 @@ class _MultiplierBootstrap:
             if clusters is None else None
         self.n = n
         self.conf_level = conf_level
-        self._z = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+        self._z = _norm_ppf(0.75) - _norm_ppf(0.25)
 
     def draws(self, IF: np.ndarray) -> np.ndarray:
         """n_boot x k draws of the estimates whose influence functions are ``IF``."""
