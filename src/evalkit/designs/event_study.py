@@ -28,16 +28,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..contract import check_panel, never_treated
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole, one_blas_thread, unit_clusters
-from .cluster_se import SSC
-from .honest_did import event_time_sensitivity
-from .indicator_twfe import indicator_twfe
+from evalkit.data.arguments import (
+    check_choice,
+    check_conf_level,
+    check_whole,
+    one_blas_thread,
+    unit_clusters,
+)
+from evalkit.data.contract import check_panel, never_treated
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.designs.cluster_se import SSC
+from evalkit.designs.honest_did import event_time_sensitivity
+from evalkit.designs.indicator_twfe import indicator_twfe
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["event_study", "sup_t_critical_value"]
 

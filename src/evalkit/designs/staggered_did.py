@@ -31,13 +31,19 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..contract import check_panel, nearest, never_treated
-from ..errors import DataError, DesignError
-from ..evidence import maryland_level
-from ..inputs import takes_frame
-from ..periods import parse_period, parse_periods
-from ..results import DesignResult, EffectRecord, effects_frame
-from ._options import check_choice, check_conf_level, check_whole, one_blas_thread, unit_clusters
+from evalkit.data.arguments import (
+    check_choice,
+    check_conf_level,
+    check_whole,
+    one_blas_thread,
+    unit_clusters,
+)
+from evalkit.data.contract import check_panel, nearest, never_treated
+from evalkit.data.inputs import takes_frame
+from evalkit.data.periods import parse_period, parse_periods
+from evalkit.errors import DataError, DesignError
+from evalkit.evidence.maryland import maryland_level
+from evalkit.results import DesignResult, EffectRecord, effects_frame
 
 __all__ = ["staggered_did", "ESTIMATORS"]
 
@@ -306,7 +312,9 @@ def staggered_did(
             "n_boot": int(n_boot), "uniform_critical_value": float(ucrit),
             "uniform_critical_value_event": float(ucrit_event)}
     if honest:
-        from .honest_did import event_time_sensitivity  # scipy.optimize: only when asked
+        from evalkit.designs.honest_did import (
+            event_time_sensitivity,  # scipy.optimize: only when asked
+        )
 
         diag.update(event_time_sensitivity(event.set_index("event_time")["att"], event_vcov,
                                            first_post=-anticipation, conf_level=conf_level))
