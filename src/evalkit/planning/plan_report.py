@@ -14,6 +14,7 @@ from functools import cached_property
 import pandas as pd
 
 from evalkit.evidence.narrative import format_gbp, format_sig
+from evalkit.naming import column_words
 from evalkit.planning.advise import ADDRESSES, LEAVES, RAISE
 from evalkit.planning.plan import EvaluationPlan, PlannedPower, plan
 from evalkit.report.markdown_text import md_text
@@ -174,7 +175,7 @@ class PlanReport:
         """The scheme in the spec's words, and its logic model."""
         s = self.spec
         data = sorted({d.kind for d in s.data.values()})
-        activity = ", ".join(k.replace("_", " ") for k in s.engagement
+        activity = ", ".join(column_words(k) for k in s.engagement
                              if k not in ("unit", "time", "start", "panel")) or "not recorded"
         by_domain: dict[str, list[str]] = {}
         for o in self._outcomes():
@@ -184,7 +185,7 @@ class PlanReport:
         outcomes = "; ".join(f"{d}: {', '.join(v)}" for d, v in by_domain.items())
         model = pd.DataFrame([
             ("Inputs", "the scheme's staff and costs; data: " + ", ".join(
-                k.replace("_", " ") for k in data)),
+                column_words(k) for k in data)),
             ("Activities", s.description.split(". ")[0].rstrip(".") + "."),
             ("Outputs (engagement)", "measured through " + activity),
             ("Outcomes", outcomes or "none declared"),
