@@ -168,7 +168,11 @@ def test_temporary_folders_live_in_one_run_folder_cleaned_after_a_dead_run(tmp_p
     import evalkit.files.run_temp as run_temp
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.delenv(run_temp.RUN_DIR_ENV, raising=False)
+    # setenv first, so that the variable run_dir sets below is undone after the test (a
+    # later kernel in this process would otherwise inherit this test's long tmp_path, too
+    # long for a local socket)
+    monkeypatch.setenv(run_temp.RUN_DIR_ENV, "")
+    monkeypatch.delenv(run_temp.RUN_DIR_ENV)
     monkeypatch.setattr(run_temp, "_STATE", {})
     dead = tmp_path / f"evalkit-run-{_dead_pid()}-0123abcd"
     (dead / "evalkit-kernel-x").mkdir(parents=True)

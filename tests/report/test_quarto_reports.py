@@ -136,8 +136,8 @@ def plain_render(tmp_path_factory) -> dict:
     reports = root / "reports"
     reports.mkdir()
     shutil.copy(REPORT, reports / REPORT.name)
-    assets = ROOT / "src" / "evalkit" / "render" / "assets"
-    shutil.copytree(assets, root / "src" / "evalkit" / "render" / "assets")
+    assets = ROOT / "src" / "evalkit" / "report" / "render" / "assets"
+    shutil.copytree(assets, root / "src" / "evalkit" / "report" / "render" / "assets")
     (root / "data").symlink_to(ROOT / "data", target_is_directory=True)  # read, not written
     env = {**os.environ, **quarto_env(root / "typst-cache")}
     runs = {}

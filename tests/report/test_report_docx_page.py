@@ -23,7 +23,7 @@ from conftest import ROOT
 
 A4 = ("11906", "16838")  # twips (1/20 pt): 210 x 297 mm
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-ASSET = ROOT / "src" / "evalkit" / "render" / "assets" / "reference.docx"
+ASSET = ROOT / "src" / "evalkit" / "report" / "render" / "assets" / "reference.docx"
 
 
 def part(path: Path, name: str) -> str:
@@ -177,11 +177,12 @@ def test_finish_docx_keeps_every_table_row_on_one_page(tmp_path):
 def test_the_suppression_symbol_is_shown_in_typographic_quotes(symbol, monkeypatch):
     """The sentence on disclosure control quotes the symbol with ‘ and ’ themselves, so no
     smart-quote rule can turn a quoted ' or " into the wrong mark."""
-    import evalkit.report.context as reporting
+    import evalkit.report.scheme as scheme_section
     from evalkit.evidence.disclosure import DisclosureRules
+    from evalkit.report.context import ReportContext
 
-    monkeypatch.setattr(reporting, "data_sources_markdown", lambda spec: "")
-    report = reporting.ReportContext(SimpleNamespace(data_warnings=[], spec=None), {},
+    monkeypatch.setattr(scheme_section, "data_sources_markdown", lambda spec: "")
+    report = ReportContext(SimpleNamespace(data_warnings=[], spec=None), {},
                                      rules=DisclosureRules(symbol=symbol))
     text = pypandoc.convert_text(report.data_markdown(), "plain", format="markdown",
                                  extra_args=["--wrap=none"])
