@@ -168,7 +168,7 @@ def hostile(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"hostile-text-{engine}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARTO")}
     if engine == "quarto":
-        from test_quarto_reports import quarto_env
+        from quarto_harness import quarto_env
 
         env.update(quarto_env(tmp / "typst-cache"))
     text_marker = "PLANTEDTEXT" + secrets.token_hex(8)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-from test_quarto_reports import need_quarto, quarto_env
+from quarto_harness import need_quarto, quarto_env
 
 ONCE = """---
 title: Once
